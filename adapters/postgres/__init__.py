@@ -1,0 +1,1 @@
+"""PostgreSQL adapters: the application recorder and (later) read-model views."""

@@ -1,0 +1,50 @@
+"""Errors the application raises on top of the domain's. Each has a stable ``code``."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from domain.errors import DomainError
+
+
+class ApplicationError(DomainError):
+    code = "APPLICATION_ERROR"
+
+
+class NotFoundError(ApplicationError):
+    code = "NOT_FOUND"
+
+    def __init__(self, kind: str, aggregate_id: UUID) -> None:
+        super().__init__(f"{kind} {aggregate_id} does not exist")
+
+
+class NotAuthorisedError(ApplicationError):
+    code = "NOT_AUTHORISED"
+
+
+class CommandValidationError(ApplicationError):
+    """Input that decodes but breaks a rule of §0 (an occurredAt too far ahead)."""
+
+    code = "VALIDATION"
+
+
+class PreconditionFailedError(ApplicationError):
+    """The caller's ``If-Match`` version is not the aggregate's current version."""
+
+    code = "VERSION_CONFLICT"
+
+    def __init__(self, expected: int, actual: int | None) -> None:
+        detail = "it was changed concurrently" if actual is None else f"it is at version {actual}"
+        super().__init__(f"expected version {expected}, but {detail}")
+        self.expected = expected
+        self.actual = actual
+
+
+class VersionConflictError(ApplicationError):
+    """A command kept losing races to concurrent writers and gave up."""
+
+    code = "VERSION_CONFLICT"
+
+
+class IdempotencyKeyReusedError(ApplicationError):
+    code = "IDEMPOTENCY_KEY_REUSED"

@@ -1,0 +1,28 @@
+"""Who may do and read what (domain-spec §5). Deny by default: a role not listed may not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from application.commands import Command
+from application.errors import NotAuthorisedError
+
+#: Roles that may read a visit (auditors read it for as-of reconstruction).
+VISIT_READERS = frozenset({"clerk", "nurse", "clinician", "manager", "auditor"})
+
+
+def acting_role(roles: Iterable[str], command: type[Command] | Command) -> str:
+    """The first of the caller's roles that may issue the command; it is recorded on
+    the events as ``actor_role``."""
+    for role in roles:
+        if role in command.roles:
+            return role
+    name = command.__name__ if isinstance(command, type) else type(command).__name__
+    raise NotAuthorisedError(f"none of the caller's roles may issue {name}")
+
+
+def require_reader(roles: Iterable[str], readers: frozenset[str], what: str) -> str:
+    for role in roles:
+        if role in readers:
+            return role
+    raise NotAuthorisedError(f"none of the caller's roles may read {what}")

@@ -1,0 +1,198 @@
+"""PatientServices: the one event-sourced application of the service.
+
+All aggregates share one application, so they share one global log: a single order for
+the audit trail's hash chain and one position for read-your-writes, and a command that
+touches two aggregates (a budget transfer) is one transaction.
+
+``execute`` is the only way a command gets in: authorise → (replay?) → load → decide →
+save the events and the command record together → answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID, uuid4
+
+import msgspec
+import structlog
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from domain.envelope import recording
+from domain.visit_vocabulary import VisitPolicy
+from domain.visits import PatientVisit
+
+from application.commands import Command
+from application.context import RequestContext, utc_now
+from application.errors import (
+    IdempotencyKeyReusedError,
+    NotFoundError,
+    PreconditionFailedError,
+    VersionConflictError,
+)
+from application.idempotency import CommandIdentity, CommandRecord
+from application.permissions import acting_role
+from application.ports import PositionLookup
+from application.visit_commands import VisitCommand, VisitCreation
+
+log = structlog.get_logger("commands")
+
+#: Attempts for a command without If-Match that keeps losing races (each on fresh state).
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    id: UUID
+    version: int
+    position: int
+    created: bool
+    replayed: bool = False
+
+
+class PatientServices(Application[UUID]):
+    name = "patient_services"
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        visit_policy: VisitPolicy | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        super().__init__(env)
+        self.visit_policy = visit_policy or VisitPolicy()
+        self.clock = clock
+
+    # ---- commands ----------------------------------------------------------------
+    def execute(
+        self,
+        command: Command,
+        context: RequestContext,
+        *,
+        target: UUID | None = None,
+        expected_version: int | None = None,
+        identity: CommandIdentity | None = None,
+    ) -> CommandResult:
+        """Run one command. ``target`` is the aggregate a non-creating command acts on;
+        ``expected_version`` is the caller's If-Match; ``identity`` makes it idempotent."""
+        acting_role([context.actor_role], command)  # deny by default, whoever calls
+        if identity is None and context.source_system and context.source_message_id:
+            # domain-spec §0: the same feed message applied twice records nothing new.
+            identity = CommandIdentity(
+                scope=f"source:{context.source_system}",
+                key=context.source_message_id,
+                fingerprint=CommandIdentity.fingerprint_of(type(command).__name__, _encode(command)),
+            )
+        bound = log.bind(command=type(command).__name__, correlation_id=context.correlation_id)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            if identity is not None:
+                replay = self._replay(identity)
+                if replay is not None:
+                    bound.info("command.replayed", aggregate_id=str(replay.id))
+                    return replay
+            try:
+                result = self._attempt(command, context, target, expected_version, identity)
+            except IntegrityError:
+                # A concurrent writer got there first; nothing of ours was stored.
+                if expected_version is not None:
+                    raise PreconditionFailedError(expected_version, None) from None
+                bound.info("command.retry", attempt=attempt)
+                continue
+            bound.info("command.accepted", aggregate_id=str(result.id), version=result.version)
+            return result
+        raise VersionConflictError(
+            f"the aggregate kept changing concurrently; gave up after {MAX_ATTEMPTS} attempts"
+        )
+
+    def _attempt(
+        self,
+        command: Command,
+        context: RequestContext,
+        target: UUID | None,
+        expected_version: int | None,
+        identity: CommandIdentity | None,
+    ) -> CommandResult:
+        command_id = identity.command_id if identity is not None else uuid4()
+        envelope = context.envelope(
+            command_id=command_id, occurred_at=command.occurred_at, reason=command.reason, now=self.clock()
+        )
+        with recording(envelope):
+            aggregate = self._decide(command, target, expected_version, envelope.occurred_at)
+        created = command.creates
+        to_save: list[Aggregate] = [aggregate]
+        if identity is not None:
+            to_save.append(
+                CommandRecord.accept(
+                    identity, aggregate_id=aggregate.id, version=aggregate.version, created=created
+                )
+            )
+        recordings = self.save(*to_save)
+        position = next(
+            r.notification.id for r in reversed(recordings) if r.domain_event.originator_id == aggregate.id
+        )
+        return CommandResult(id=aggregate.id, version=aggregate.version, position=position, created=created)
+
+    def _decide(
+        self, command: Command, target: UUID | None, expected_version: int | None, at: datetime
+    ) -> PatientVisit:
+        if isinstance(command, VisitCreation):
+            return command.create(at, self.visit_policy)
+        assert isinstance(command, VisitCommand) and target is not None
+        visit = self.get_visit(target)
+        if expected_version is not None and visit.version != expected_version:
+            raise PreconditionFailedError(expected_version, visit.version)
+        command.apply(visit, at, self.visit_policy)
+        return visit
+
+    def _replay(self, identity: CommandIdentity) -> CommandResult | None:
+        try:
+            record = cast(CommandRecord, self.repository.get(identity.command_id))
+        except AggregateNotFoundError:
+            return None
+        if record.fingerprint != identity.fingerprint:
+            raise IdempotencyKeyReusedError("this Idempotency-Key was used with a different request")
+        position = cast(PositionLookup, self.recorder).position_of(record.aggregate_id, record.result_version)
+        assert position is not None, "a command record always points at a stored event"
+        return CommandResult(
+            id=record.aggregate_id, version=record.result_version, position=position,
+            created=record.created, replayed=True,
+        )  # fmt: skip
+
+    # ---- queries -----------------------------------------------------------------
+    def get_visit(
+        self, visit_id: UUID, *, version: int | None = None, as_of: datetime | None = None
+    ) -> PatientVisit:
+        """The visit now, as of a version, or as the record stood at a time (what the
+        system knew then: events recorded at or before ``as_of``)."""
+        if as_of is not None:
+            events = [e for e in self.events.get(visit_id) if e.timestamp <= as_of]
+            visit = _project(events)
+        else:
+            try:
+                visit = self.repository.get(visit_id, version=version)
+            except AggregateNotFoundError:
+                visit = None
+            if version is not None and visit is not None and visit.version != version:
+                visit = None  # that version does not exist (yet)
+        if not isinstance(visit, PatientVisit):
+            raise NotFoundError("visit", visit_id)
+        return visit
+
+    def visit_events(self, visit_id: UUID) -> Sequence[PatientVisit.Event]:
+        return cast(Sequence[PatientVisit.Event], list(self.events.get(visit_id)))
+
+
+def _project(events: Iterable[Any]) -> Aggregate | None:
+    aggregate = None
+    for domain_event in events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
+
+
+def _encode(command: Command) -> bytes:
+    return msgspec.json.encode(command)

@@ -1,0 +1,56 @@
+"""Who, why and when: the envelope every event carries (domain-spec §0).
+
+The application binds an :class:`Envelope` for the duration of one command with
+:func:`recording`; the base aggregate stamps it onto every event it triggers, so no
+command method has to pass actor or correlation ids by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class Envelope:
+    actor_id: str
+    actor_role: str
+    command_id: UUID
+    correlation_id: str
+    occurred_at: datetime
+    on_behalf_of: str | None = None
+    source_system: str | None = None
+    source_message_id: str | None = None
+    reason: str | None = None
+
+    def as_event_fields(self) -> dict[str, object]:
+        return asdict(self)
+
+
+ENVELOPE_FIELDS = tuple(Envelope.__dataclass_fields__)
+
+_current: ContextVar[Envelope | None] = ContextVar("current_envelope", default=None)
+
+
+class MissingEnvelopeError(RuntimeError):
+    """An event was triggered outside :func:`recording`: it would not say who did it."""
+
+
+def current_envelope() -> Envelope:
+    envelope = _current.get()
+    if envelope is None:
+        raise MissingEnvelopeError("events can only be triggered inside recording(envelope)")
+    return envelope
+
+
+@contextmanager
+def recording(envelope: Envelope) -> Iterator[Envelope]:
+    token = _current.set(envelope)
+    try:
+        yield envelope
+    finally:
+        _current.reset(token)

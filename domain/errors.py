@@ -1,0 +1,31 @@
+"""Domain errors. Each carries a stable ``code`` from domain-spec §0, which the HTTP
+layer maps to a status; messages never contain patient data."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "DOMAIN_ERROR"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidTransitionError(DomainError):
+    code = "INVALID_TRANSITION"
+
+
+class TimestampOrderError(DomainError):
+    code = "TIMESTAMP_ORDER"
+
+
+class AlreadyCancelledError(DomainError):
+    code = "ALREADY_CANCELLED"
+
+
+class DomainValidationError(DomainError):
+    """A command's values break a rule that needs no state (a missing time of death)."""
+
+    code = "VALIDATION"
