@@ -4,8 +4,8 @@ All aggregates share one application, so they share one global log: a single ord
 the audit trail's hash chain and one position for read-your-writes, and a command that
 touches two aggregates (a budget transfer) is one transaction.
 
-``execute`` is the only way a command gets in: authorise → (replay?) → load → decide →
-save the events and the command record together → answer.
+``execute`` is the only way a command gets in: authorise → load → decide → save the
+events and the command record together → answer (or, for a repeat, the first answer).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.envelope import recording
+from domain.errors import DomainError
 from domain.visit_vocabulary import VisitPolicy
 from domain.visits import PatientVisit
 
@@ -90,19 +91,29 @@ class PatientServices(Application[UUID]):
             )
         bound = log.bind(command=type(command).__name__, correlation_id=context.correlation_id)
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            if identity is not None:
+            try:
+                result = self._attempt(command, context, target, expected_version, identity)
+            except IntegrityError:
+                # Someone else wrote first: a concurrent writer of the aggregate, or an
+                # earlier run of this very command (its record's id is taken). Nothing
+                # of ours was stored.
                 replay = self._replay(identity)
                 if replay is not None:
                     bound.info("command.replayed", aggregate_id=str(replay.id))
                     return replay
-            try:
-                result = self._attempt(command, context, target, expected_version, identity)
-            except IntegrityError:
-                # A concurrent writer got there first; nothing of ours was stored.
                 if expected_version is not None:
                     raise PreconditionFailedError(expected_version, None) from None
                 bound.info("command.retry", attempt=attempt)
                 continue
+            except DomainError as refusal:
+                # A repeat of an accepted command is often refused by today's state
+                # (a second arrival): answer with the first result instead.
+                replay = self._replay(identity)
+                if replay is not None:
+                    bound.info("command.replayed", aggregate_id=str(replay.id))
+                    return replay
+                bound.info("command.refused", code=refusal.code)
+                raise
             bound.info("command.accepted", aggregate_id=str(result.id), version=result.version)
             return result
         raise VersionConflictError(
@@ -149,7 +160,14 @@ class PatientServices(Application[UUID]):
         command.apply(visit, at, self.visit_policy)
         return visit
 
-    def _replay(self, identity: CommandIdentity) -> CommandResult | None:
+    def _replay(self, identity: CommandIdentity | None) -> CommandResult | None:
+        """The first result of this command identity, if it was accepted before.
+
+        Not looked up before every attempt: the record's id is unique, so a duplicate
+        can only fail (on the rules or on that key), and only then is it read.
+        """
+        if identity is None:
+            return None
         try:
             record = cast(CommandRecord, self.repository.get(identity.command_id))
         except AggregateNotFoundError:

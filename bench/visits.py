@@ -1,0 +1,267 @@
+"""Visit commands over HTTP vs the bare ``Application.save()`` of the same events.
+
+    python -m bench.visits [--seconds 20] [--connections 32] [--workers 1]
+
+Both phases run in one process invocation against PostgreSQL (each in a fresh schema),
+so the ratio compares like with like on the same machine at the same moment:
+
+* **bare save**: ``--connections`` threads each walk visits through the same five
+  commands in memory and ``save()`` after each one — one event per transaction, no
+  HTTP, no auth, no idempotency record, no reload;
+* **HTTP**: ``patient-services serve`` in a subprocess, ``--connections`` keep-alive
+  connections each walking visits through ``POST /visits``, ``/arrive``, ``/triage``,
+  ``/clinician-contact``, ``/discharge``, each with its own ``Idempotency-Key``, as a
+  well-behaved client would send.
+
+Prints commands/s, p50/p99 latency and the HTTP/bare ratio; writes the figures as JSON
+under ``bench/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import msgspec
+import psycopg
+
+from bench.http_client import Connection
+
+PG = dict(host="127.0.0.1", port=5432, user="postgres", dbname="test")
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass
+class Figures:
+    name: str
+    commands: int
+    errors: int
+    seconds: float
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+
+
+def summarise(name: str, latencies: list[float], errors: int, seconds: float) -> Figures:
+    ordered = sorted(latencies)
+
+    def rank(p: float) -> float:  # nearest rank
+        return ordered[max(0, int(round(p * len(ordered))) - 1)] * 1000 if ordered else float("nan")
+
+    return Figures(name, len(ordered), errors, seconds, len(ordered) / seconds, rank(0.50), rank(0.99))
+
+
+def fresh_schema(label: str) -> str:
+    schema = f"bench_{label}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(**PG, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return schema
+
+
+def drop_schema(schema: str) -> None:
+    with psycopg.connect(**PG, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def database_url(schema: str) -> str:
+    return f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{PG['dbname']}?schema={schema}"
+
+
+# ---- bare save ------------------------------------------------------------------------
+def run_bare(seconds: float, threads: int, pool_size: int) -> Figures:
+    from adapters.settings import Settings
+    from adapters.storage import ensure_schema, eventsourcing_env
+    from application.service import PatientServices
+    from domain.envelope import Envelope, recording
+    from domain.visits import PatientVisit
+
+    schema = fresh_schema("bare")
+    try:
+        settings = Settings.from_env(
+            {"DATABASE_URL": database_url(schema), "JWT_SECRET": "bench-secret-bench-secret-bench-secret", "POSTGRES_POOL_SIZE": str(pool_size)}
+        )
+        ensure_schema(settings)
+        app = PatientServices(env=eventsourcing_env(settings))
+        latencies: list[list[float]] = [[] for _ in range(threads)]
+        errors = [0] * threads
+        stop_at = time.perf_counter() + seconds
+
+        def worker(i: int) -> None:
+            now = datetime.now(timezone.utc)
+            envelope = Envelope(
+                actor_id="bench", actor_role="clerk", command_id=uuid.uuid4(),
+                correlation_id="bench", occurred_at=now,
+            )  # fmt: skip
+            steps = [
+                lambda v: v.register_arrival(at=now),
+                lambda v: v.record_triage(acuity_scale="ESI", acuity_level=3, at=now),
+                lambda v: v.start_clinician_contact(clinician_ref="dr-1", at=now),
+                lambda v: v.discharge(disposition="home", at=now),
+            ]
+            with recording(envelope):
+                while time.perf_counter() < stop_at:
+                    visit = PatientVisit.schedule(
+                        patient_ref=f"P{i}", visit_class="EMER", service_unit="ED",
+                        scheduled_start=now, at=now,
+                    )  # fmt: skip
+                    for step in [None, *steps]:
+                        if step is not None:
+                            step(visit)
+                        started = time.perf_counter()
+                        try:
+                            app.save(visit)
+                        except Exception:  # noqa: BLE001 - counted, the run goes on
+                            errors[i] += 1
+                            break
+                        latencies[i].append(time.perf_counter() - started)
+
+        begun = time.perf_counter()
+        pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        elapsed = time.perf_counter() - begun
+        app.close()
+        return summarise("bare Application.save()", [x for xs in latencies for x in xs], sum(errors), elapsed)
+    finally:
+        drop_schema(schema)
+
+
+# ---- HTTP -----------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(schema: str, port: int, workers: int, pool_size: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(schema),
+        "JWT_SECRET": "bench-secret-bench-secret-bench-secret",
+        "LOG_LEVEL": "WARNING",
+        "LOG_FORMAT": "json",
+        "POSTGRES_POOL_SIZE": str(pool_size),
+    }
+    command = [sys.executable, "-m", "adapters.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as reply:
+                if reply.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("server did not become ready in 60 s")
+
+
+def mint(sub: str, roles: list[str]) -> str:
+    from adapters.auth_tokens import mint_token
+    from adapters.settings import Settings
+
+    settings = Settings.from_env({"JWT_SECRET": "bench-secret-bench-secret-bench-secret", "DATABASE_URL": "postgresql://x@h/d"})
+    return mint_token(settings, sub, roles, timedelta(hours=2))
+
+
+async def drive_http(port: int, seconds: float, connections: int, token: str) -> tuple[list[float], int]:
+    decoder = msgspec.json.Decoder(dict)
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + seconds
+    auth = f"Bearer {token}"
+
+    async def one_connection(i: int) -> None:
+        nonlocal errors
+        conn = Connection("127.0.0.1", port)
+        await conn.open()
+        try:
+            while time.perf_counter() < stop_at:
+                start = datetime.now(timezone.utc).isoformat()
+                journey = [
+                    ("/api/v1/visits", {"patientRef": f"P{i}", "visitClass": "EMER", "serviceUnit": "ED", "scheduledStart": start}),
+                    ("/arrive", {}),
+                    ("/triage", {"acuityScale": "ESI", "acuityLevel": 3}),
+                    ("/clinician-contact", {"clinicianRef": "dr-1"}),
+                    ("/discharge", {"disposition": "home"}),
+                ]
+                visit_path = ""
+                for path, body in journey:
+                    headers = {"Authorization": auth, "Idempotency-Key": uuid.uuid4().hex}
+                    began = time.perf_counter()
+                    reply = await conn.request("POST", (visit_path + path) if visit_path else path, msgspec.json.encode(body), headers)
+                    if reply.status not in (200, 201):
+                        errors += 1
+                        break
+                    latencies.append(time.perf_counter() - began)
+                    if not visit_path:
+                        visit_path = f"/api/v1/visits/{decoder.decode(reply.body)['id']}"
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(one_connection(i) for i in range(connections)))
+    return latencies, errors
+
+
+def run_http(seconds: float, connections: int, workers: int, pool_size: int) -> Figures:
+    schema = fresh_schema("http")
+    port = free_port()
+    server = start_server(schema, port, workers, pool_size)
+    try:
+        token = mint("bench", ["clerk", "nurse", "clinician"])
+        asyncio.run(drive_http(port, 2.0, connections, token))  # warm-up: imports, pools, caches
+        begun = time.perf_counter()
+        latencies, errors = asyncio.run(drive_http(port, seconds, connections, token))
+        elapsed = time.perf_counter() - begun
+        return summarise(f"HTTP ({workers} worker{'s' if workers > 1 else ''})", latencies, errors, elapsed)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        drop_schema(schema)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.visits", description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per phase")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent connections / threads")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--pool-size", type=int, default=10, help="PostgreSQL pool per process")
+    args = parser.parse_args(argv)
+
+    bare = run_bare(args.seconds, args.connections, args.pool_size)
+    http = run_http(args.seconds, args.connections, args.workers, args.pool_size)
+    ratio = http.per_second / bare.per_second
+    print(f"\nvisit commands, PostgreSQL, {args.connections} concurrent, {args.seconds:.0f} s per phase, {os.cpu_count()} cores")
+    print(f"{'path':<28}{'commands':>10}{'errors':>8}{'cmd/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+    for f in (bare, http):
+        print(f"{f.name:<28}{f.commands:>10}{f.errors:>8}{f.per_second:>10.0f}{f.p50_ms:>9.1f}{f.p99_ms:>9.1f}")
+    print(f"HTTP / bare save: {ratio:.0%} (target >= 60%)")
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS / f"visits-{stamp}.json"
+    out.write_text(json.dumps({"args": vars(args), "bare": asdict(bare), "http": asdict(http), "ratio": ratio}, indent=2))
+    print(f"figures written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
