@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 import structlog
+import structlog.tracebacks
 
 from adapters.settings import Settings
 
@@ -29,11 +30,17 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # Tracebacks without local variables (structlog shows them by default): locals hold
+    # request bodies and patient data. In JSON, tracebacks are structured: one record, one line.
     renderer: list[Any] = (
-        # Tracebacks as structured data, so a JSON record stays one line.
-        [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        [
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
+            structlog.processors.JSONRenderer(),
+        ]
         if use_json
-        else [structlog.dev.ConsoleRenderer()]
+        else [structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)]
     )
 
     structlog.configure(
@@ -57,5 +64,10 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Litestar's default LoggingConfig, applied when an app is built, gives its logger a handler
+    # of its own; send it through ours instead (see adapters.http.asgi).
+    framework = logging.getLogger("litestar")
+    framework.handlers.clear()
+    framework.propagate = True
     # One line per request would repeat what the command outcome lines already say.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

@@ -105,6 +105,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         # Validation lives here so Settings built directly (tests) is checked the same way.
+        object.__setattr__(self, "var_dir", Path(self.var_dir))  # accept a str too
         if len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
             raise SettingsError(f"JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes long")
         _in_range("PORT", self.port, 1, 65535)
@@ -115,7 +116,9 @@ class Settings:
         _in_range("LATE_CANCELLATION_HOURS", self.late_cancellation_hours, 0, 24 * 365)
         _in_range("POSTGRES_POOL_SIZE", self.postgres_pool_size, 1, 1000)
         if self.log_format not in ("json", "console", "auto"):
-            raise SettingsError(f"LOG_FORMAT: expected json, console or auto, got {self.log_format!r}")
+            raise SettingsError(
+                f"LOG_FORMAT: expected json, console or auto, got {self.log_format!r}"
+            )
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}")
         try:

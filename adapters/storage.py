@@ -20,7 +20,9 @@ POSTGRES_RECORDER_TOPIC = "adapters.postgres.recorder:PostgresEventRecorder"
 POSTGRES_MAX_OVERFLOW = 5
 
 
-def eventsourcing_env(settings: Settings, *, projection_names: Iterable[str] = ()) -> dict[str, str]:
+def eventsourcing_env(
+    settings: Settings, *, projection_names: Iterable[str] = ()
+) -> dict[str, str]:
     """The env for the application (and, on SQLite, one database file per projection).
 
     ``projection_names``: on SQLite every projection needs its own file, because SQLite table

@@ -1,0 +1,32 @@
+# `make run` serves on http://127.0.0.1:8000 (SQLite under ./var; HOST, PORT and the rest from env);
+# `make test` runs the dependency-rule check, the linter and the tests.
+VENV ?= .venv
+PYTHON ?= python3
+# Re-install only when pyproject.toml changes, so repeated runs start at once.
+STAMP := $(VENV)/.installed-stamp
+
+# HOST, PORT and the other settings are read from the environment by the program itself
+# (see README "Configuration"); `make run PORT=9000` works too: make passes command-line
+# variables to the recipe's environment.
+
+.PHONY: run test bench install
+
+install: $(STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+run: $(STAMP)
+	$(VENV)/bin/patient-services serve
+
+test: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench.visits

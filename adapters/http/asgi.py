@@ -1,0 +1,24 @@
+"""The ASGI entry point: ``uvicorn adapters.http.asgi:create --factory``.
+
+A factory, not a module-level app, so nothing is read from the environment at import time
+and each uvicorn worker process builds its own app (and its own database pool).
+"""
+
+from __future__ import annotations
+
+import os
+
+from litestar import Litestar
+
+from adapters.http.app import create_app
+from adapters.logging import configure_logging
+from adapters.settings import Settings
+
+
+def create() -> Litestar:
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings)
+    app = create_app(settings)
+    # Again: building a Litestar app applies its default logging config over ours.
+    configure_logging(settings)
+    return app

@@ -1,0 +1,48 @@
+"""Fixtures and hypothesis profiles shared by every test folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import settings as hypothesis_settings
+
+from adapters.memory import MEMORY_ENV
+from adapters.settings import Settings
+from adapters.storage import eventsourcing_env
+
+# "ci": reproducible (derandomised) and bounded, so the suite stays fast and a failure in CI
+# fails the same way on a laptop. "dev": fewer examples for quick feedback, random seeds so
+# repeated runs explore more. Timing belongs in benchmarks, so no deadline in either.
+hypothesis_settings.register_profile(
+    "ci", max_examples=50, deadline=None, derandomize=True, print_blob=True
+)
+hypothesis_settings.register_profile("dev", max_examples=20, deadline=None)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
+
+
+@pytest.fixture
+def jwt_secret() -> str:
+    """Long enough for HS256 (32 bytes); fixed so a failing token test is reproducible."""
+    return "test-secret-" + "x" * 40
+
+
+@pytest.fixture
+def settings(tmp_path: Path, jwt_secret: str) -> Settings:
+    """Settings for a fresh SQLite store under ``tmp_path`` (never the repository's var/)."""
+    return Settings(jwt_secret=jwt_secret, var_dir=tmp_path / "var")
+
+
+@pytest.fixture
+def memory_env() -> dict[str, str]:
+    """eventsourcing env for an in-memory store with ``position_of`` (unit tests, no I/O)."""
+    return dict(MEMORY_ENV)
+
+
+@pytest.fixture
+def sqlite_env(settings: Settings) -> dict[str, str]:
+    """eventsourcing env for a fresh SQLite file, configured exactly as in production."""
+    return eventsourcing_env(settings)

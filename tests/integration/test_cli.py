@@ -1,0 +1,84 @@
+"""The patient-services command: tokens round-trip through decode_token."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from adapters.auth_tokens import InvalidTokenError, decode_token, mint_token
+from adapters.cli import main
+from adapters.settings import Settings
+
+
+@pytest.fixture
+def environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = {"VAR_DIR": str(tmp_path / "var"), "JWT_ISSUER": "patient-services-test"}
+    for name in ("JWT_SECRET", "DATABASE_URL", "JWT_AUDIENCE", "JWT_TTL_MINUTES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def test_token_prints_a_token_that_decode_token_accepts(environ, capsys) -> None:
+    assert main(["token", "--sub", "alice", "--role", "clerk", "--role", "nurse"]) == 0
+
+    token = capsys.readouterr().out.strip()
+    claims = decode_token(Settings.from_env(environ), token)  # same generated secret file
+    assert (claims.subject, claims.roles) == ("alice", ("clerk", "nurse"))
+    assert claims.issued_at is not None
+    assert claims.expires_at - claims.issued_at == timedelta(minutes=60)
+
+
+def test_token_honours_ttl_minutes(environ, capsys) -> None:
+    assert main(["token", "--sub", "bob", "--role", "auditor", "--ttl-minutes", "5"]) == 0
+
+    claims = decode_token(Settings.from_env(environ), capsys.readouterr().out.strip())
+    assert claims.expires_at - claims.issued_at == timedelta(minutes=5)
+
+
+def test_a_configuration_error_exits_2_with_a_message_naming_the_variable(
+    environ, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("JWT_TTL_MINUTES", "soon")
+
+    assert main(["token", "--sub", "alice", "--role", "clerk"]) == 2
+    assert "JWT_TTL_MINUTES" in capsys.readouterr().err
+
+
+def test_the_installed_console_script_runs(environ) -> None:
+    script = Path(sys.executable).parent / "patient-services"
+    result = subprocess.run(
+        [str(script), "token", "--sub", "carol", "--role", "clinician"],
+        env={**os.environ, **environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert decode_token(Settings.from_env(environ), result.stdout.strip()).subject == "carol"
+
+
+def test_tokens_signed_with_another_secret_expired_or_for_another_issuer_are_refused(
+    settings: Settings,
+) -> None:
+    token = mint_token(settings, "alice", ["clerk"])
+    other_secret = replace(settings, jwt_secret="y" * 40)
+    with pytest.raises(InvalidTokenError, match="signature") as caught:
+        decode_token(other_secret, token)
+    assert token not in str(caught.value)
+    with pytest.raises(InvalidTokenError, match="expired"):
+        decode_token(settings, mint_token(settings, "alice", ["clerk"], timedelta(minutes=-5)))
+    ours = replace(settings, jwt_issuer="here")
+    with pytest.raises(InvalidTokenError, match="issuer"):
+        decode_token(
+            replace(settings, jwt_issuer="elsewhere"), mint_token(ours, "alice", ["clerk"])
+        )
+    with pytest.raises(InvalidTokenError, match="malformed"):
+        decode_token(settings, "not-a-token")

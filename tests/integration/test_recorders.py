@@ -1,0 +1,64 @@
+"""position_of on every recorder: the global position of one stored event, or None."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+import pytest
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+
+
+class Note(Aggregate):
+    @event("Written")
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    @event("Edited")
+    def edit(self, text: str) -> None:
+        self.text = text
+
+
+class Notebook(Application):
+    # Its own name, so on PostgreSQL its table never collides with the real application's.
+    name = "recorder_probe"
+
+
+@pytest.fixture(
+    params=["memory_env", "sqlite_env", pytest.param("postgres_env", marks=pytest.mark.postgres)]
+)
+def notebook(request: pytest.FixtureRequest):
+    app = Notebook(env=request.getfixturevalue(request.param))
+    yield app
+    app.close()
+
+
+def test_position_of_is_the_notification_id_of_each_saved_event(notebook: Notebook) -> None:
+    first = Note("a")
+    first.edit("b")
+    second = Note("c")
+    recordings = list(notebook.save(first))
+    recordings += notebook.save(second)
+    second.edit("d")
+    recordings += notebook.save(second)
+
+    assert len(recordings) == 4
+    for r in recordings:
+        position = notebook.recorder.position_of(
+            r.domain_event.originator_id, r.domain_event.originator_version
+        )
+        assert position == r.notification.id
+    # And they agree with the notification log a projection would read.
+    log = notebook.recorder.select_notifications(start=None, limit=10)
+    assert [(n.originator_id, n.originator_version, n.id) for n in log] == [
+        (r.domain_event.originator_id, r.domain_event.originator_version, r.notification.id)
+        for r in recordings
+    ]
+
+
+def test_position_of_an_event_that_was_never_stored_is_none(notebook: Notebook) -> None:
+    note = Note("a")
+    notebook.save(note)
+
+    assert notebook.recorder.position_of(uuid4(), 1) is None
+    assert notebook.recorder.position_of(note.id, note.version + 1) is None
