@@ -30,6 +30,12 @@ class Command(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=T
     occurred_at: AwareDatetime | None = None
     reason: Reason | None = None
 
+    def business_time(self) -> tuple[str, datetime | None]:
+        """When the fact happened in the hospital, and the field that said so: it becomes
+        the envelope's ``occurred_at``, checked against the 5-minute rule. A command with a
+        time of its own overrides this."""
+        return "occurredAt", self.occurred_at
+
     def fields(self) -> dict[str, Any]:
         """The command's own fields (without occurredAt/reason), for handlers."""
         return {

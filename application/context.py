@@ -39,14 +39,15 @@ class RequestContext:
         occurred_at: datetime | None,
         reason: str | None,
         now: datetime,
+        time_field: str = "occurredAt",
     ) -> Envelope:
         if occurred_at is None:
             occurred_at = now
         elif occurred_at.tzinfo is None:
-            raise CommandValidationError("must carry a UTC offset", field="occurredAt")
+            raise CommandValidationError("must carry a UTC offset", field=time_field)
         elif occurred_at - now > MAX_CLOCK_AHEAD:
             raise CommandValidationError(
-                "is more than 5 minutes in the future", field="occurredAt"
+                "is more than 5 minutes in the future", field=time_field
             )
         return Envelope(
             actor_id=self.actor_id,

@@ -87,7 +87,9 @@ class PatientServices(Application[UUID]):
             identity = CommandIdentity(
                 scope=f"source:{context.source_system}",
                 key=context.source_message_id,
-                fingerprint=CommandIdentity.fingerprint_of(type(command).__name__, _encode(command)),
+                fingerprint=CommandIdentity.fingerprint_of(
+                    type(command).__name__, str(target), _encode(command)
+                ),
             )
         bound = log.bind(command=type(command).__name__, correlation_id=context.correlation_id)
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -129,9 +131,11 @@ class PatientServices(Application[UUID]):
         identity: CommandIdentity | None,
     ) -> CommandResult:
         command_id = identity.command_id if identity is not None else uuid4()
+        time_field, occurred_at = command.business_time()
         envelope = context.envelope(
-            command_id=command_id, occurred_at=command.occurred_at, reason=command.reason, now=self.clock()
-        )
+            command_id=command_id, occurred_at=occurred_at, reason=command.reason,
+            now=self.clock(), time_field=time_field,
+        )  # fmt: skip
         with recording(envelope):
             aggregate = self._decide(command, target, expected_version, envelope.occurred_at)
         created = command.creates

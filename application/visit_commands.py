@@ -59,11 +59,16 @@ class RegisterWalkIn(VisitCreation, kw_only=True, frozen=True):
     arrival_at: AwareDatetime | None = None
     arrival_mode: Ref | None = None
 
+    def business_time(self) -> tuple[str, datetime | None]:
+        # The arrival is the fact recorded, so its time is the event's occurred_at.
+        if self.arrival_at is not None:
+            return "arrivalAt", self.arrival_at
+        return super().business_time()
+
     def create(self, at: datetime, policy: VisitPolicy) -> PatientVisit:
         return PatientVisit.register_walk_in(
             patient_ref=self.patient_ref, visit_class=self.visit_class,
-            service_unit=self.service_unit, arrival_mode=self.arrival_mode,
-            at=self.arrival_at or at,
+            service_unit=self.service_unit, arrival_mode=self.arrival_mode, at=at,
         )  # fmt: skip
 
 

@@ -44,7 +44,7 @@ class RacingServices(PatientServices):
         return super().save(*objs, **kwargs)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def services(request: pytest.FixtureRequest) -> Iterator[RacingServices]:
     env = request.getfixturevalue(f"{request.param}_env")
     app = RacingServices(env=env)

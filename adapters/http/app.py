@@ -1,0 +1,130 @@
+"""The Litestar app factory: routes, authentication, the problem map, OpenAPI and the
+:class:`~application.service.PatientServices` lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
+
+import anyio.to_thread
+from litestar import Litestar, Router
+from litestar.datastructures import ResponseHeader, State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from adapters.http.auth import BearerAuthMiddleware
+from adapters.http.context import SERVICES_STATE_KEY
+from adapters.http.correlation import (
+    CORRELATION_HEADER,
+    RequestLogContextMiddleware,
+    echo_correlation_id,
+)
+from adapters.http.operations import health, ready
+from adapters.http.problems import PROBLEM_TYPE_BASE, problem_response
+from adapters.http.visits import visits_router
+from adapters.settings import Settings
+from adapters.storage import eventsourcing_env
+from application.service import PatientServices
+from domain.visit_vocabulary import VisitPolicy
+
+API_TITLE = "Patient Services API"
+API_VERSION = "1.0.0"
+BEARER_SCHEME = "bearerAuth"
+
+_API_DESCRIPTION = f"""\
+Every `/api` route needs `Authorization: Bearer <JWT>` (HS256; claims `sub`, `roles`, `exp`).
+
+**Errors** are `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail`,
+`code` (stable: `VALIDATION`, `UNAUTHENTICATED`, `NOT_AUTHORISED`, `NOT_FOUND`,
+`INVALID_TRANSITION`, `TIMESTAMP_ORDER`, `ALREADY_CANCELLED`, `VERSION_CONFLICT`,
+`IDEMPOTENCY_KEY_REUSED`, `PAYLOAD_TOO_LARGE`, `METHOD_NOT_ALLOWED`, `SERVICE_UNAVAILABLE`,
+`INTERNAL_ERROR`), `correlationId`, and for invalid input `errors: [{{field, message}}]` with
+camelCase field paths (`field` is null when the body as a whole is refused). `type` is
+`{PROBLEM_TYPE_BASE}<code in lower case with dashes>`.
+
+**Correlation**: send `{CORRELATION_HEADER}` (up to 100 of `A-Z a-z 0-9 . _ : -`) to have it
+recorded on the events and logs; otherwise one is generated. It is echoed on every response.
+
+Times are RFC 3339 with an offset; a time without one is refused.
+"""
+
+
+def visit_policy_of(settings: Settings) -> VisitPolicy:
+    return VisitPolicy(
+        no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
+        late_cancellation_window=timedelta(hours=settings.late_cancellation_hours),
+        facility_timezone=settings.facility_timezone,
+    )
+
+
+def create_app(settings: Settings, services: PatientServices | None = None) -> Litestar:
+    """The HTTP app. Without ``services`` it builds its own at start-up from ``settings`` and
+    closes them at shutdown; tests pass theirs in (and keep ownership of them)."""
+    api = Router(
+        path="/api/v1",
+        route_handlers=[visits_router()],
+        # Deny by default: every API route is behind the bearer token.
+        middleware=[BearerAuthMiddleware(settings)],
+        security=[{BEARER_SCHEME: []}],
+    )
+    return Litestar(
+        route_handlers=[api, health, ready],
+        exception_handlers={Exception: problem_response},
+        middleware=[RequestLogContextMiddleware()],
+        before_send=[echo_correlation_id],
+        response_headers=[
+            ResponseHeader(
+                name=CORRELATION_HEADER,
+                documentation_only=True,
+                description="The request's correlation id (the caller's, or a new one)",
+            )
+        ],
+        request_max_body_size=settings.max_body_bytes,
+        state=State({SERVICES_STATE_KEY: services}),
+        lifespan=[] if services is not None else [_owned_services(settings)],
+        openapi_config=OpenAPIConfig(
+            title=API_TITLE,
+            version=API_VERSION,
+            description=_API_DESCRIPTION,
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    BEARER_SCHEME: SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="HS256 JWT with claims sub, roles, exp",
+                    )
+                }
+            ),
+        ),
+        # Never a debug page: a 500 carries only the correlation id (see problems.py).
+        debug=False,
+        # Logging is configured by adapters.logging (structlog); Litestar's default config
+        # would replace it when the app is built.
+        logging_config=None,
+    )
+
+
+def _owned_services(
+    settings: Settings,
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Constructing the application may create tables: off the event loop.
+        services = await anyio.to_thread.run_sync(
+            lambda: PatientServices(
+                env=eventsourcing_env(settings), visit_policy=visit_policy_of(settings)
+            )
+        )
+        app.state[SERVICES_STATE_KEY] = services
+        try:
+            yield
+        finally:
+            app.state[SERVICES_STATE_KEY] = None
+            services.close()
+
+    return lifespan

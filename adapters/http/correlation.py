@@ -1,0 +1,63 @@
+"""The correlation id of a request: taken from ``X-Correlation-Id`` when the caller sent a sane
+one, otherwise a new UUID; stamped on every event the request records, bound into every log
+line it writes, and echoed on every response (errors and unknown routes included).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import uuid4
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+CORRELATION_HEADER = "X-Correlation-Id"
+_HEADER_KEY = CORRELATION_HEADER.lower().encode()
+#: Callers' ids are copied into events and logs, so only short plain tokens are taken over.
+_SANE = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+#: Kept in the ASGI scope's state, so the id is chosen once per request, whichever of the
+#: middleware, the handler, the exception handler or the response hook asks first.
+_STATE_KEY = "patient_services.correlation_id"
+
+
+def correlation_id_of(scope: Scope | Any) -> str:
+    state = scope.setdefault("state", {})
+    correlation_id = state.get(_STATE_KEY)
+    if correlation_id is None:
+        given = next(
+            (value for name, value in scope.get("headers", ()) if name == _HEADER_KEY), None
+        )
+        text = given.decode("latin-1") if given is not None else ""
+        correlation_id = text if _SANE.fullmatch(text) else str(uuid4())
+        state[_STATE_KEY] = correlation_id
+    return correlation_id
+
+
+async def echo_correlation_id(message: Message, scope: Scope) -> None:
+    """``before_send`` hook: runs for every response, including Litestar's own 404/405,
+    which never reach route middleware."""
+    if message["type"] == "http.response.start":
+        header = (_HEADER_KEY, correlation_id_of(scope).encode())
+        message["headers"] = [*message.get("headers", ()), header]
+
+
+class RequestLogContextMiddleware(ASGIMiddleware):
+    """Binds the correlation id, method and route template into structlog's context, so
+    every line the request writes (here, in the application, in worker threads) carries
+    them. The actor is bound later by authentication."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        # Each request runs in its own task with a copy of the context; clearing guards
+        # against servers that reuse one task for several requests on a connection.
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            correlation_id=correlation_id_of(scope),
+            method=scope["method"],
+            route=scope.get("path_template", scope["path"]),
+        )
+        await next_app(scope, receive, send)

@@ -1,0 +1,65 @@
+"""API fixtures: the real app over an in-memory store, tokens, and small request helpers.
+
+The app is built with ``create_app(settings, services)`` so each test owns its store and can
+look at what was (or was not) recorded through ``services``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from adapters.auth_tokens import mint_token
+from adapters.http.app import create_app
+from adapters.settings import Settings
+from application.service import PatientServices
+from tests.api.helpers import API, Headers, visit_body
+
+
+@pytest.fixture
+def services(memory_env: dict[str, str]) -> Iterator[PatientServices]:
+    app = PatientServices(env=memory_env)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def client(settings: Settings, services: PatientServices) -> Iterator[TestClient[Any]]:
+    with TestClient(create_app(settings, services)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth(settings: Settings) -> Callable[..., Headers]:
+    """``auth("clerk", "nurse", sub="alice")`` → an Authorization header for those roles."""
+
+    def headers(*roles: str, sub: str = "alice") -> Headers:
+        return {"Authorization": f"Bearer {mint_token(settings, sub, roles)}"}
+
+    return headers
+
+
+@pytest.fixture
+def clerk(auth: Callable[..., Headers]) -> Headers:
+    return auth("clerk")
+
+
+@pytest.fixture
+def staff(auth: Callable[..., Headers]) -> Headers:
+    """Every role a visit's flow needs, so walks need only one token."""
+    return auth("clerk", "nurse", "clinician", "manager")
+
+
+@pytest.fixture
+def schedule(client: TestClient[Any], clerk: Headers) -> Callable[..., str]:
+    """Schedule a visit (as a clerk) and return its id."""
+
+    def run(**overrides: Any) -> str:
+        reply = client.post(API, json=visit_body(**overrides), headers=clerk)
+        assert reply.status_code == 201, reply.text
+        return str(reply.json()["id"])
+
+    return run

@@ -1,0 +1,60 @@
+"""Helpers shared by the API tests (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+from application.service import PatientServices
+
+API = "/api/v1/visits"
+Headers = dict[str, str]
+
+
+def iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def visit_body(**overrides: Any) -> dict[str, Any]:
+    body = {
+        "patientRef": "P-1001",
+        "visitClass": "AMB",
+        "serviceUnit": "OPD-1",
+        "scheduledStart": iso(now() + timedelta(days=2)),
+    }
+    body.update(overrides)
+    return body
+
+
+@dataclass
+class LogRecorder:
+    """Stands in for a module's structlog logger to see what it logged."""
+
+    lines: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def _record(self, level: str) -> Callable[..., None]:
+        def log(event: str, **values: Any) -> None:
+            self.lines.append((level, event, values))
+
+        return log
+
+    def __getattr__(self, level: str) -> Callable[..., None]:
+        if level.startswith("_"):
+            raise AttributeError(level)
+        return self._record(level)
+
+
+def position(services: PatientServices) -> int:
+    """The newest position in the global log: unchanged means nothing was recorded."""
+    return services.recorder.max_notification_id() or 0
+
+
+def events_of(services: PatientServices, visit_id: str) -> list[Any]:
+    return list(services.visit_events(UUID(visit_id)))
