@@ -25,11 +25,14 @@ class CompensableFlow:
     flow_log: list[dict[str, Any]]
 
     # ---- used by event ``apply`` bodies: assignments only ------------------------
-    def remember_flow(self, kind: str) -> None:
-        """Save the flow state the event being applied is about to replace."""
+    def remember_flow(self, kind: str, event_id: UUID | None = None) -> None:
+        """Save the flow state the event being applied is about to replace.
+
+        A created event is applied after its version is already set, so it must pass its
+        own ``event_id``; for the others, version + 1 is the event being applied."""
         before = {name: _copy(getattr(self, name)) for name in self.FLOW_FIELDS}
-        # apply() runs before the version moves on, so version + 1 is this event's.
-        event_id = event_id_for(self.id, self.version + 1)
+        if event_id is None:
+            event_id = event_id_for(self.id, self.version + 1)
         self.flow_log.append(
             {"event_id": str(event_id), "kind": kind, "cancelled": False, "before": before}
         )

@@ -76,7 +76,7 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         def apply(self, visit: PatientVisit) -> None:
             visit.initialise(self.patient_ref, self.visit_class, self.service_unit)
             visit.walk_in = True
-            visit.arrive(self.occurred_at, self.arrival_mode)
+            visit.arrive(self.occurred_at, self.arrival_mode, event_id=self.event_id)
 
     # ---- scheduling events -------------------------------------------------------
     class VisitRescheduled(AuditedAggregate.Event):
@@ -463,6 +463,10 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
 
     # ---- state, assigned only by events' apply() ---------------------------------
     def initialise(self, patient_ref: str, visit_class: str, service_unit: str) -> None:
+        # First: visit_class is a flow field (an admission changes it), so resetting the
+        # flow fields after assigning it would lose it.
+        for name in self.FLOW_FIELDS:
+            setattr(self, name, None)
         self.patient_ref = patient_ref
         self.visit_class = visit_class
         self.service_unit = service_unit
@@ -475,13 +479,11 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         self.acuity_level: int | None = None
         self.clinician_ref: str | None = None
         self.flow_log = []
-        for name in self.FLOW_FIELDS:
-            setattr(self, name, None)
         self.late_cancellation = False
         self.location_periods: list[dict[str, Any]] = []
 
-    def arrive(self, at: datetime, arrival_mode: str | None) -> None:
-        self.remember_flow("PatientArrived")
+    def arrive(self, at: datetime, arrival_mode: str | None, event_id: UUID | None = None) -> None:
+        self.remember_flow("PatientArrived", event_id)
         self.status = ARRIVED
         self.arrival_at = at
         self.arrival_mode = arrival_mode
