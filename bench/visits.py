@@ -13,8 +13,10 @@ so the ratio compares like with like on the same machine at the same moment:
   ``/clinician-contact``, ``/discharge``, each with its own ``Idempotency-Key``, as a
   well-behaved client would send.
 
-Prints commands/s, p50/p99 latency and the HTTP/bare ratio; writes the figures as JSON
-under ``bench/results/``.
+The two paths alternate for ``--rounds`` rounds (the server stays up), so the drift of a
+shared machine hits both alike. Prints commands/s, p50/p99 latency, the HTTP/bare ratio of
+each round and their median, and the server's CPU time per command; writes the figures as
+JSON under ``bench/results/``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import asyncio
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -39,6 +42,7 @@ import psycopg
 
 from bench.http_client import Connection
 
+SECRET = "bench-secret-bench-secret-bench-secret"
 PG = dict(host="127.0.0.1", port=5432, user="postgres", dbname="test")
 RESULTS = Path(__file__).parent / "results"
 
@@ -80,64 +84,63 @@ def database_url(schema: str) -> str:
 
 
 # ---- bare save ------------------------------------------------------------------------
-def run_bare(seconds: float, threads: int, pool_size: int) -> Figures:
+def bare_services(schema: str, pool_size: int):  # type: ignore[no-untyped-def]
     from adapters.settings import Settings
     from adapters.storage import ensure_schema, eventsourcing_env
     from application.service import PatientServices
+
+    settings = Settings.from_env(
+        {"DATABASE_URL": database_url(schema), "JWT_SECRET": SECRET, "POSTGRES_POOL_SIZE": str(pool_size)}
+    )
+    ensure_schema(settings)
+    return PatientServices(env=eventsourcing_env(settings))
+
+
+def run_bare(app, seconds: float, threads: int) -> Figures:  # type: ignore[no-untyped-def]
     from domain.envelope import Envelope, recording
     from domain.visits import PatientVisit
 
-    schema = fresh_schema("bare")
-    try:
-        settings = Settings.from_env(
-            {"DATABASE_URL": database_url(schema), "JWT_SECRET": "bench-secret-bench-secret-bench-secret", "POSTGRES_POOL_SIZE": str(pool_size)}
-        )
-        ensure_schema(settings)
-        app = PatientServices(env=eventsourcing_env(settings))
-        latencies: list[list[float]] = [[] for _ in range(threads)]
-        errors = [0] * threads
-        stop_at = time.perf_counter() + seconds
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    errors = [0] * threads
+    stop_at = time.perf_counter() + seconds
 
-        def worker(i: int) -> None:
-            now = datetime.now(timezone.utc)
-            envelope = Envelope(
-                actor_id="bench", actor_role="clerk", command_id=uuid.uuid4(),
-                correlation_id="bench", occurred_at=now,
-            )  # fmt: skip
-            steps = [
-                lambda v: v.register_arrival(at=now),
-                lambda v: v.record_triage(acuity_scale="ESI", acuity_level=3, at=now),
-                lambda v: v.start_clinician_contact(clinician_ref="dr-1", at=now),
-                lambda v: v.discharge(disposition="home", at=now),
-            ]
-            with recording(envelope):
-                while time.perf_counter() < stop_at:
-                    visit = PatientVisit.schedule(
-                        patient_ref=f"P{i}", visit_class="EMER", service_unit="ED",
-                        scheduled_start=now, at=now,
-                    )  # fmt: skip
-                    for step in [None, *steps]:
-                        if step is not None:
-                            step(visit)
-                        started = time.perf_counter()
-                        try:
-                            app.save(visit)
-                        except Exception:  # noqa: BLE001 - counted, the run goes on
-                            errors[i] += 1
-                            break
-                        latencies[i].append(time.perf_counter() - started)
+    def worker(i: int) -> None:
+        now = datetime.now(timezone.utc)
+        envelope = Envelope(
+            actor_id="bench", actor_role="clerk", command_id=uuid.uuid4(),
+            correlation_id="bench", occurred_at=now,
+        )  # fmt: skip
+        steps = [
+            lambda v: v.register_arrival(at=now),
+            lambda v: v.record_triage(acuity_scale="ESI", acuity_level=3, at=now),
+            lambda v: v.start_clinician_contact(clinician_ref="dr-1", at=now),
+            lambda v: v.discharge(disposition="home", at=now),
+        ]
+        with recording(envelope):
+            while time.perf_counter() < stop_at:
+                visit = PatientVisit.schedule(
+                    patient_ref=f"P{i}", visit_class="EMER", service_unit="ED",
+                    scheduled_start=now, at=now,
+                )  # fmt: skip
+                for step in [None, *steps]:
+                    if step is not None:
+                        step(visit)
+                    started = time.perf_counter()
+                    try:
+                        app.save(visit)
+                    except Exception:  # noqa: BLE001 - counted, the run goes on
+                        errors[i] += 1
+                        break
+                    latencies[i].append(time.perf_counter() - started)
 
-        begun = time.perf_counter()
-        pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-        for t in pool:
-            t.start()
-        for t in pool:
-            t.join()
-        elapsed = time.perf_counter() - begun
-        app.close()
-        return summarise("bare Application.save()", [x for xs in latencies for x in xs], sum(errors), elapsed)
-    finally:
-        drop_schema(schema)
+    begun = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - begun
+    return summarise("bare Application.save()", [x for xs in latencies for x in xs], sum(errors), elapsed)
 
 
 # ---- HTTP -----------------------------------------------------------------------------
@@ -151,17 +154,20 @@ def start_server(schema: str, port: int, workers: int, pool_size: int) -> subpro
     env = {
         **os.environ,
         "DATABASE_URL": database_url(schema),
-        "JWT_SECRET": "bench-secret-bench-secret-bench-secret",
+        "JWT_SECRET": SECRET,
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "json",
         "POSTGRES_POOL_SIZE": str(pool_size),
     }
     command = [sys.executable, "-m", "adapters.cli", "serve", "--port", str(port), "--workers", str(workers)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # A file, not a pipe: nobody reads a pipe during the run, and a full one would stall the server.
+    RESULTS.mkdir(exist_ok=True)
+    log = open(RESULTS / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     while time.time() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"server exited: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
+            raise RuntimeError(f"server exited; see {RESULTS}/server-{port}.log")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as reply:
                 if reply.status == 200:
@@ -176,7 +182,7 @@ def mint(sub: str, roles: list[str]) -> str:
     from adapters.auth_tokens import mint_token
     from adapters.settings import Settings
 
-    settings = Settings.from_env({"JWT_SECRET": "bench-secret-bench-secret-bench-secret", "DATABASE_URL": "postgresql://x@h/d"})
+    settings = Settings.from_env({"JWT_SECRET": SECRET, "DATABASE_URL": "postgresql://x@h/d"})
     return mint_token(settings, sub, roles, timedelta(hours=2))
 
 
@@ -219,48 +225,101 @@ async def drive_http(port: int, seconds: float, connections: int, token: str) ->
     return latencies, errors
 
 
-def run_http(seconds: float, connections: int, workers: int, pool_size: int) -> Figures:
-    schema = fresh_schema("http")
-    port = free_port()
-    server = start_server(schema, port, workers, pool_size)
-    try:
-        token = mint("bench", ["clerk", "nurse", "clinician"])
-        asyncio.run(drive_http(port, 2.0, connections, token))  # warm-up: imports, pools, caches
-        begun = time.perf_counter()
-        latencies, errors = asyncio.run(drive_http(port, seconds, connections, token))
-        elapsed = time.perf_counter() - begun
-        return summarise(f"HTTP ({workers} worker{'s' if workers > 1 else ''})", latencies, errors, elapsed)
-    finally:
-        server.terminate()
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes (Linux /proc), to report server CPU per command."""
+    total = 0
+    for pid in pids:
         try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        drop_schema(schema)
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(server: subprocess.Popen[bytes]) -> list[int]:
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    return [server.pid, *kids]
+
+
+def run_http(port: int, server: subprocess.Popen[bytes], seconds: float, connections: int, token: str, label: str) -> tuple[Figures, float]:
+    pids = server_pids(server)
+    cpu_before = cpu_seconds(pids)
+    begun = time.perf_counter()
+    latencies, errors = asyncio.run(drive_http(port, seconds, connections, token))
+    elapsed = time.perf_counter() - begun
+    cpu = cpu_seconds(pids) - cpu_before
+    figures = summarise(label, latencies, errors, elapsed)
+    return figures, (cpu / figures.commands * 1000 if figures.commands else float("nan"))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.visits", description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per phase")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per phase and round")
+    parser.add_argument("--rounds", type=int, default=3, help="bare/HTTP rounds, interleaved")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections / threads")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--pool-size", type=int, default=10, help="PostgreSQL pool per process")
     args = parser.parse_args(argv)
 
-    bare = run_bare(args.seconds, args.connections, args.pool_size)
-    http = run_http(args.seconds, args.connections, args.workers, args.pool_size)
-    ratio = http.per_second / bare.per_second
-    print(f"\nvisit commands, PostgreSQL, {args.connections} concurrent, {args.seconds:.0f} s per phase, {os.cpu_count()} cores")
-    print(f"{'path':<28}{'commands':>10}{'errors':>8}{'cmd/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
-    for f in (bare, http):
-        print(f"{f.name:<28}{f.commands:>10}{f.errors:>8}{f.per_second:>10.0f}{f.p50_ms:>9.1f}{f.p99_ms:>9.1f}")
-    print(f"HTTP / bare save: {ratio:.0%} (target >= 60%)")
+    bare_schema, http_schema = fresh_schema("bare"), fresh_schema("http")
+    port = free_port()
+    server = start_server(http_schema, port, args.workers, args.pool_size)
+    app = bare_services(bare_schema, args.pool_size)
+    label = f"HTTP ({args.workers} worker{'s' if args.workers > 1 else ''})"
+    rounds: list[tuple[Figures, Figures, float]] = []
+    try:
+        token = mint("bench", ["clerk", "nurse", "clinician"])
+        asyncio.run(drive_http(port, 2.0, args.connections, token))  # warm-up: imports, pools
+        run_bare(app, 2.0, args.connections)
+        # Interleaved rounds: the machine's drift (a shared VM) hits both paths alike.
+        for _ in range(args.rounds):
+            bare = run_bare(app, args.seconds, args.connections)
+            http, cpu_ms = run_http(port, server, args.seconds, args.connections, token, label)
+            rounds.append((bare, http, cpu_ms))
+    finally:
+        app.close()
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        drop_schema(bare_schema)
+        drop_schema(http_schema)
+
+    report(args, rounds)
+    return 0
+
+
+def report(args: argparse.Namespace, rounds: list[tuple[Figures, Figures, float]]) -> None:
+    print(
+        f"\nvisit commands on PostgreSQL: {args.connections} concurrent, {args.rounds} rounds of "
+        f"{args.seconds:.0f} s per path, {os.cpu_count()} cores"
+    )
+    print(f"{'round':<7}{'path':<30}{'commands':>9}{'errors':>7}{'cmd/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'/bare':>7}{'CPU ms':>8}")
+
+    def line(i: int, f: Figures, bare: Figures, cpu_ms: float | None) -> None:
+        ratio = "" if f is bare else f"{f.per_second / bare.per_second:>7.0%}"
+        cpu = "" if cpu_ms is None else f"{cpu_ms:>8.2f}"
+        print(f"{i:<7}{f.name:<30}{f.commands:>9}{f.errors:>7}{f.per_second:>7.0f}{f.p50_ms:>8.1f}{f.p99_ms:>8.1f}{ratio:>7}{cpu}")
+
+    for i, (bare, http, cpu_ms) in enumerate(rounds, 1):
+        line(i, bare, bare, None)
+        line(i, http, bare, cpu_ms)
+    print("CPU ms: the server's CPU time per command")
+    ratios = [http.per_second / bare.per_second for bare, http, _ in rounds]
+    print(f"HTTP / bare save, median of rounds: {statistics.median(ratios):.0%} (target >= 60%)")
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"visits-{stamp}.json"
-    out.write_text(json.dumps({"args": vars(args), "bare": asdict(bare), "http": asdict(http), "ratio": ratio}, indent=2))
+    figures = {
+        "args": vars(args),
+        "rounds": [{"bare": asdict(b), "http": asdict(h), "server_cpu_ms_per_command": c} for b, h, c in rounds],
+        "median_ratio": statistics.median(ratios),
+    }
+    out.write_text(json.dumps(figures, indent=2))
     print(f"figures written to {out}")
-    return 0
 
 
 if __name__ == "__main__":
