@@ -82,8 +82,9 @@ class PatientServices(Application[UUID]):
         """Run one command. ``target`` is the aggregate a non-creating command acts on;
         ``expected_version`` is the caller's If-Match; ``identity`` makes it idempotent."""
         acting_role([context.actor_role], command)  # deny by default, whoever calls
-        if identity is None and context.source_system and context.source_message_id:
-            # domain-spec §0: the same feed message applied twice records nothing new.
+        if context.source_system and context.source_message_id:
+            # domain-spec §0: the same feed message applied twice records nothing new,
+            # whatever Idempotency-Key a resend carries, so the source identity wins.
             identity = CommandIdentity(
                 scope=f"source:{context.source_system}",
                 key=context.source_message_id,

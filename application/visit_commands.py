@@ -12,6 +12,7 @@ from domain.visit_vocabulary import VisitPolicy
 from domain.visits import PatientVisit
 
 from application.commands import AwareDatetime, Command, Reason, Ref
+from application.errors import CommandValidationError
 
 VisitClass = Literal["AMB", "EMER", "IMP", "OBSENC", "VR"]
 Disposition = Literal["home", "other-hcf", "snf", "rehab", "hosp", "aadvice", "lbtc", "exp", "oth"]
@@ -61,9 +62,14 @@ class RegisterWalkIn(VisitCreation, kw_only=True, frozen=True):
 
     def business_time(self) -> tuple[str, datetime | None]:
         # The arrival is the fact recorded, so its time is the event's occurred_at.
-        if self.arrival_at is not None:
-            return "arrivalAt", self.arrival_at
-        return super().business_time()
+        if self.arrival_at is None:
+            return super().business_time()
+        if self.occurred_at is not None and self.occurred_at != self.arrival_at:
+            raise CommandValidationError(
+                "give the arrival time as arrivalAt or occurredAt, not two different times",
+                field="arrivalAt",
+            )
+        return "arrivalAt", self.arrival_at
 
     def create(self, at: datetime, policy: VisitPolicy) -> PatientVisit:
         return PatientVisit.register_walk_in(

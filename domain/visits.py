@@ -212,11 +212,17 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("VisitMarkedEnteredInError")
             visit.status = ENTERED_IN_ERROR
+            # An erroneous visit holds no bed (invariant 1; the census must not count it).
+            visit.close_location(self.occurred_at)
 
     class VisitDetailsCorrected(AuditedAggregate.Event):
         changes: dict[str, dict[str, Any]]  # field -> {"before": ..., "after": ...}
 
         def apply(self, visit: PatientVisit) -> None:
+            if set(self.changes) & set(visit.FLOW_FIELDS):
+                # It changes what an earlier flow fact set (the class an admission set), so
+                # it is a later fact that cancelling that one must not silently undo.
+                visit.remember_flow("VisitDetailsCorrected")
             for name, change in self.changes.items():
                 setattr(visit, name, change["after"])
 
@@ -350,8 +356,9 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         current = self.current_location
         if current is None:
             raise InvalidTransitionError("the visit has no current location to transfer from")
-        if from_unit is not None and (from_unit, from_bed) != (current["unit"], current["bed"]):
-            raise InvalidTransitionError("the given 'from' is not the current location", field="fromUnit")
+        for given, actual, field in ((from_unit, current["unit"], "fromUnit"), (from_bed, current["bed"], "fromBed")):
+            if given is not None and given != actual:
+                raise InvalidTransitionError("the given 'from' is not the current location", field=field)
         if (to_unit, to_bed) == (current["unit"], current["bed"]):
             raise DomainValidationError("the patient is already in that location", field="toUnit")
         self._check_order(at, "transfer")
@@ -395,6 +402,8 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         self._check_order(at, "discharge")
         if deceased_at is not None and deceased_at > at:
             raise TimestampOrderError("the time of death is after the discharge")
+        if deceased_at is not None and self.arrival_at is not None and deceased_at < self.arrival_at:
+            raise TimestampOrderError("the time of death is before the arrival")
         self.trigger_event(
             self.PatientDischarged, disposition=disposition, destination=destination,
             deceased_at=deceased_at, occurred_at=at,
@@ -496,7 +505,10 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
 
     def close_location(self, at: datetime) -> None:
         if self.location_periods and self.location_periods[-1]["end"] is None:
-            self.location_periods[-1]["end"] = at
+            # Flow steps are ordered by their checks; a backdated entered-in-error is not,
+            # and a period must never end before it starts.
+            period = self.location_periods[-1]
+            period["end"] = max(at, period["start"])
 
     # ---- reading -----------------------------------------------------------------
     @property

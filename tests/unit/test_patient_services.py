@@ -239,6 +239,31 @@ def test_a_feed_message_applied_twice_records_nothing_new(app: PatientServices) 
     assert log_size(app) == size
 
 
+def test_a_feed_resend_with_a_new_idempotency_key_is_still_the_same_message(
+    app: PatientServices,
+) -> None:
+    # domain-spec §0: (source system, message id) identifies the command, whatever key a
+    # resending integration engine puts on it.
+    feed = context(INTEGRATION, source_system="ADT", source_message_id="MSG-7")
+    first = app.execute(schedule_visit(), feed, identity=CommandIdentity("user:hl7", "k1", "f1"))
+    size = log_size(app)
+    again = app.execute(schedule_visit(), feed, identity=CommandIdentity("user:hl7", "k2", "f2"))
+    assert again == replace(first, replayed=True)
+    assert log_size(app) == size
+
+
+def test_a_walk_in_with_two_different_arrival_times_is_refused(app: PatientServices) -> None:
+    now = datetime.now(timezone.utc)
+    command = RegisterWalkIn(
+        patient_ref="pt-0009", visit_class="EMER", service_unit="ED",
+        arrival_at=now - timedelta(minutes=5), occurred_at=now - timedelta(minutes=1),
+    )  # fmt: skip
+    with pytest.raises(CommandValidationError) as refused:
+        app.execute(command, context("clerk"))
+    assert refused.value.field == "arrivalAt"
+    assert log_size(app) == 0
+
+
 def test_the_same_message_id_from_another_source_system_is_another_message(
     app: PatientServices,
 ) -> None:

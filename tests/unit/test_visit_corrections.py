@@ -194,3 +194,38 @@ def test_a_creation_outside_recording_raises_missing_envelope_error() -> None:
             patient_ref="pt-0001", visit_class="AMB", service_unit="ED", scheduled_start=START,
             at=START,
         )  # fmt: skip
+
+
+# ---- found in review: corrections and erroneous visits ---------------------------------
+def test_an_entered_in_error_visit_gives_up_its_bed() -> None:
+    visit = given(path_to(ADMITTED))
+    assert visit.current_location == {"unit": "W1", "bed": "B1"}
+    when(visit, "mark_entered_in_error", at=at(60), role="manager", reason="wrong patient")
+    assert visit.current_location is None
+    assert visit.location_periods[-1]["end"] == at(60)
+
+
+def test_a_backdated_entered_in_error_never_ends_a_period_before_it_starts() -> None:
+    visit = given(path_to(ADMITTED))  # admitted into W1/B1 at at(25)
+    when(visit, "mark_entered_in_error", at=at(0), role="manager", reason="wrong patient")
+    period = visit.location_periods[-1]
+    assert period["end"] == period["start"] == at(25)
+
+
+def test_cancelling_an_admission_after_its_class_was_corrected_is_refused() -> None:
+    # The admission set the class to IMP; restoring the state before it would silently
+    # undo the later correction, so the cancellation must wait for the class to be settled.
+    visit = given(path_to(ADMITTED))
+    when(visit, "correct_details", at=at(30), changes={"visit_class": "OBSENC"})
+    then_refused(
+        visit, "cancel_admission", InvalidTransitionError, "INVALID_TRANSITION", at=at(35),
+        role="clinician", reason="admitted in error",
+    )  # fmt: skip
+    assert visit.visit_class == "OBSENC"
+
+
+def test_a_correction_of_other_details_does_not_block_cancelling_an_admission() -> None:
+    visit = given(path_to(ADMITTED))
+    when(visit, "correct_details", at=at(30), changes={"reason_code": "R9"})
+    when(visit, "cancel_admission", at=at(35), role="clinician", reason="admitted in error")
+    assert (visit.status, visit.reason_code) == ("with_clinician", "R9")

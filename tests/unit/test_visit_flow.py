@@ -171,18 +171,25 @@ def test_a_transfer_without_a_from_records_the_current_location_as_from() -> Non
 
 
 @pytest.mark.parametrize(
-    ("from_unit", "from_bed"), [("W9", "B1"), ("W1", "B9"), ("W1", None)],
-    ids=["other-unit", "other-bed", "missing-bed"],
+    ("from_unit", "from_bed", "field"),
+    [("W9", "B1", "fromUnit"), ("W1", "B9", "fromBed"), (None, "B9", "fromBed"), ("W9", None, "fromUnit")],
+    ids=["other-unit", "other-bed", "only-a-wrong-bed", "only-a-wrong-unit"],
 )  # fmt: skip
 def test_a_transfer_whose_from_is_not_the_current_location_is_refused(
-    from_unit: str, from_bed: str | None
+    from_unit: str | None, from_bed: str | None, field: str
 ) -> None:
     visit = given(path_to(ADMITTED))
     error = then_refused(
         visit, "transfer", InvalidTransitionError, "INVALID_TRANSITION", at=at(60),
         to_unit="W3", from_unit=from_unit, from_bed=from_bed,
     )  # fmt: skip
-    assert error.field == "fromUnit"
+    assert error.field == field
+
+
+def test_a_transfer_whose_given_part_of_from_matches_is_accepted() -> None:
+    visit = given(path_to(ADMITTED))
+    outcome = when(visit, "transfer", at=at(60), role="nurse", to_unit="W3", from_unit="W1")
+    then(outcome, Expect(PatientVisit.PatientTransferred, from_unit="W1", from_bed="B1"))
 
 
 def test_a_transfer_to_the_current_location_is_refused() -> None:
@@ -327,6 +334,14 @@ def test_a_time_of_death_after_the_discharge_is_refused() -> None:
     then_refused(
         visit, "discharge", TimestampOrderError, "TIMESTAMP_ORDER", at=at(90), disposition="exp",
         deceased_at=at(91),
+    )  # fmt: skip
+
+
+def test_a_time_of_death_before_the_arrival_is_refused() -> None:
+    visit = given(path_to(ADMITTED))  # arrived at at(5)
+    then_refused(
+        visit, "discharge", TimestampOrderError, "TIMESTAMP_ORDER", at=at(90), disposition="exp",
+        deceased_at=at(4),
     )  # fmt: skip
 
 

@@ -526,7 +526,7 @@ class VisitMachine(RuleBasedStateMachine):
         )  # fmt: skip
         if new is not None:
             assert new.previous_status == m.flow.status
-            m.accept("VisitMarkedEnteredInError", status=ENTERED_IN_ERROR)
+            m.accept("VisitMarkedEnteredInError", status=ENTERED_IN_ERROR, location=None)
 
     @rule(
         step=steps,
@@ -567,7 +567,9 @@ class VisitMachine(RuleBasedStateMachine):
         )  # fmt: skip
         if new is not None:
             assert new.changes == {k: {"before": current[k], "after": v} for k, v in diff.items()}
-            m.accept(visit_class=changes.get("visit_class", m.flow.visit_class))
+            # A class correction is a later fact: it blocks cancelling what set the class.
+            fact = "VisitDetailsCorrected" if "visit_class" in diff else None
+            m.accept(fact, visit_class=changes.get("visit_class", m.flow.visit_class))
             m.reason_code = changes.get("reason_code", m.reason_code)
             m.service_unit = changes.get("service_unit", m.service_unit)
             m.scheduled_end = changes.get("scheduled_end", m.scheduled_end)

@@ -1,0 +1,44 @@
+"""Times outside what a hospital record can hold are refused as input (400), never a 500
+from date arithmetic overflowing later (found in review)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from application.service import PatientServices
+from tests.api.helpers import API, Headers, position, visit_body
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("scheduledStart", "9999-12-31T23:59:59-23:59"), ("scheduledStart", "0001-01-01T00:00:00+01:00")],
+    ids=["far-future", "year-one"],
+)
+def test_a_visit_scheduled_outside_1900_to_2200_is_400(
+    client: TestClient[Any], clerk: Headers, services: PatientServices, field: str, value: str
+) -> None:
+    reply = client.post(API, json=visit_body(**{field: value}), headers=clerk)
+    assert reply.status_code == 400
+    problem = reply.json()
+    assert problem["code"] == "VALIDATION"
+    assert field in problem["detail"]
+    assert position(services) == 0
+
+
+def test_an_occurred_at_in_year_one_is_400_not_500(
+    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str], services: PatientServices
+) -> None:
+    visit = schedule()
+    before = position(services)
+    reply = client.post(
+        f"{API}/{visit}/cancel",
+        json={"reason": "asked", "occurredAt": "0001-01-01T00:00:00+01:00"},
+        headers=clerk,
+    )
+    assert reply.status_code == 400
+    assert reply.json()["code"] == "VALIDATION"
+    assert position(services) == before
