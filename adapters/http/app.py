@@ -39,13 +39,18 @@ Every `/api` route needs `Authorization: Bearer <JWT>` (HS256; claims `sub`, `ro
 **Errors** are `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail`,
 `code` (stable: `VALIDATION`, `UNAUTHENTICATED`, `NOT_AUTHORISED`, `NOT_FOUND`,
 `INVALID_TRANSITION`, `TIMESTAMP_ORDER`, `ALREADY_CANCELLED`, `VERSION_CONFLICT`,
-`IDEMPOTENCY_KEY_REUSED`, `PAYLOAD_TOO_LARGE`, `METHOD_NOT_ALLOWED`, `SERVICE_UNAVAILABLE`,
-`INTERNAL_ERROR`), `correlationId`, and for invalid input `errors: [{{field, message}}]` with
-camelCase field paths (`field` is null when the body as a whole is refused). `type` is
-`{PROBLEM_TYPE_BASE}<code in lower case with dashes>`.
+`IDEMPOTENCY_KEY_REUSED`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `METHOD_NOT_ALLOWED`,
+`SERVICE_UNAVAILABLE`, `INTERNAL_ERROR`), `correlationId`, and for invalid input
+`errors: [{{field, message}}]` with camelCase field paths (`field` is null when the body as a
+whole is refused). `type` is `{PROBLEM_TYPE_BASE}<code in lower case with dashes>`.
 
 **Correlation**: send `{CORRELATION_HEADER}` (up to 100 of `A-Z a-z 0-9 . _ : -`) to have it
 recorded on the events and logs; otherwise one is generated. It is echoed on every response.
+
+**Bodies** are JSON: send `Content-Type: application/json` (a `*/*+json` type and a
+`charset` parameter are accepted; a body without Content-Type is read as JSON). A non-empty
+body with any other type (`text/plain`, `application/x-www-form-urlencoded`, curl's default
+for `-d`) is a 415 `UNSUPPORTED_MEDIA_TYPE` and records nothing. An empty body counts as `{{}}`.
 
 Times are RFC 3339 with an offset; a time without one is refused.
 """

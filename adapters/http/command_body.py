@@ -17,7 +17,7 @@ import msgspec
 from litestar.dto import AbstractDTO
 from litestar.typing import FieldDefinition
 
-from adapters.http.problems import body_error_of
+from adapters.http.problems import InvalidRequestError, UnsupportedMediaTypeError, body_error_of
 from application.commands import Command
 
 if TYPE_CHECKING:
@@ -41,6 +41,26 @@ def decode_command(command_type: type[C], body: bytes) -> C:
         return decoder_for(command_type).decode(body or EMPTY_BODY)
     except msgspec.DecodeError as e:  # ValidationError is a subclass
         raise body_error_of(e) from None
+    except UnicodeDecodeError:
+        # msgspec raises this (not a DecodeError) for invalid UTF-8 inside a string; without
+        # this branch it was a 500. The message quotes the bytes, so it is not passed on.
+        raise InvalidRequestError.of(None, "the body is not valid UTF-8") from None
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """``application/json`` or any ``*/*+json``, parameters (``; charset=utf-8``) ignored.
+
+    A missing Content-Type counts as JSON (a bare ``httpx``/script POST sends none); an
+    empty or any other one (``text/plain``, ``application/x-www-form-urlencoded``, curl's
+    default for ``-d``) does not: decoding such a body as JSON would record what the
+    client did not mean to send as JSON."""
+    if content_type is None:
+        return True
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    kind, _, subtype = media_type.partition("/")
+    return bool(kind) and (
+        media_type == "application/json" or (subtype.endswith("+json") and len(subtype) > 5)
+    )
 
 
 class CommandBody(AbstractDTO[C]):
@@ -49,6 +69,11 @@ class CommandBody(AbstractDTO[C]):
     model_type: ClassVar[type[Any]]
 
     def decode_bytes(self, value: bytes) -> Any:
+        # Only called for a non-empty body (Litestar passes an empty one over), so an empty
+        # body needs no Content-Type. Checked before decoding: a text/plain body is a 415.
+        content_type = self.asgi_connection.headers.get("content-type")
+        if not is_json_media_type(content_type):
+            raise UnsupportedMediaTypeError("send the body as application/json")
         return decode_command(self.model_type, value)
 
     def decode_builtins(self, value: dict[str, Any]) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, cast
+from uuid import UUID
 
 import msgspec
 from litestar.connection import ASGIConnection
@@ -96,20 +97,32 @@ def expected_version(if_match: str | None) -> int | None:
 
 
 def command_identity(
-    scope: Scope, claims: TokenClaims, command: Command, key: str | None
+    scope: Scope,
+    claims: TokenClaims,
+    command: Command,
+    key: str | None,
+    *,
+    target: UUID | None = None,
 ) -> CommandIdentity | None:
     """The identity that makes a command with an ``Idempotency-Key`` run at most once.
 
-    Keys are per user; the fingerprint covers the method, the path (with the visit id) and
-    the decoded command re-encoded, so formatting differences in the body do not count."""
+    Keys are per user; the fingerprint covers the method, the route template, the parsed
+    visit id and the decoded command re-encoded, so spelling differences that name the same
+    request (an upper-case UUID, body formatting) do not count as another request."""
     if key is None:
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidRequestError.of(
             "Idempotency-Key", "expected 1 to 200 visible ASCII characters"
         )
+    # Not scope["path"]: the raw path spells the visit id as the client did, so the same
+    # visit in upper case was a "different request" (422). The template plus the canonical
+    # (lower-case) UUID name the same target however it was written.
     fingerprint = CommandIdentity.fingerprint_of(
-        scope["method"], scope["path"], msgspec.json.encode(command)
+        scope["method"],
+        scope["path_template"],
+        str(target) if target is not None else "",
+        msgspec.json.encode(command),
     )
     return CommandIdentity(scope=f"user:{claims.subject}", key=key, fingerprint=fingerprint)
 

@@ -83,6 +83,10 @@ class AuthenticationError(Exception):
         self.token_given = token_given
 
 
+class UnsupportedMediaTypeError(Exception):
+    """A request body sent with a Content-Type that is not JSON (see command_body.py)."""
+
+
 class ServiceUnavailableError(Exception):
     """A dependency (the event store) does not answer."""
 
@@ -107,6 +111,7 @@ _KINDS: dict[type[BaseException], _Kind] = {
     VersionConflictError: _Kind(409, "VERSION_CONFLICT"),
     PreconditionFailedError: _Kind(412, "VERSION_CONFLICT"),
     IdempotencyKeyReusedError: _Kind(422, "IDEMPOTENCY_KEY_REUSED"),
+    UnsupportedMediaTypeError: _Kind(415, "UNSUPPORTED_MEDIA_TYPE"),
     # Business rules refused (INVALID_TRANSITION, TIMESTAMP_ORDER, ALREADY_CANCELLED, …);
     # CommandValidationError is a DomainError with code VALIDATION: see _status_and_code.
     DomainError: _Kind(409, "DOMAIN_ERROR"),
@@ -123,6 +128,7 @@ _HTTP_CODES = {
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
     500: "INTERNAL_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
@@ -134,6 +140,7 @@ TITLES = {
     "NOT_FOUND": "Not found",
     "METHOD_NOT_ALLOWED": "Method not allowed",
     "PAYLOAD_TOO_LARGE": "The request body is too large",
+    "UNSUPPORTED_MEDIA_TYPE": "The request body is not JSON",
     "INVALID_TRANSITION": "Not allowed in the current state",
     "TIMESTAMP_ORDER": "Times out of order",
     "ALREADY_CANCELLED": "Already cancelled",
@@ -146,6 +153,7 @@ TITLES = {
 _HTTP_DETAILS = {
     404: "There is no resource at this path.",
     405: "This resource does not accept that method.",
+    415: "Send the request body with Content-Type: application/json.",
 }
 
 
@@ -276,6 +284,8 @@ _RESPONSE_DESCRIPTIONS = {
     "ALREADY_CANCELLED) or it lost concurrent races (VERSION_CONFLICT)",
     412: "If-Match names a version the visit has moved on from (code VERSION_CONFLICT)",
     413: "The body is larger than MAX_BODY_BYTES",
+    415: "A body sent with a Content-Type other than application/json or */*+json "
+    "(code UNSUPPORTED_MEDIA_TYPE)",
     422: "Idempotency-Key reused with a different request (code IDEMPOTENCY_KEY_REUSED)",
     500: "Unexpected error; carries only the correlation id",
     503: "The event store does not answer (code SERVICE_UNAVAILABLE)",

@@ -57,8 +57,11 @@ IdempotencyKey = Annotated[
     HeaderParameter(
         name="Idempotency-Key",
         required=False,
-        description="1-200 visible ASCII characters, per user. A repeat with the same body returns "
-        "the first status and body with Idempotent-Replayed: true; another body gives 422.",
+        description="1-200 visible ASCII characters, per user. Only an accepted command is "
+        "remembered: a repeat of it (same method, route, visit id and decoded body) returns the "
+        "first status and body with Idempotent-Replayed: true and records nothing new; the same "
+        "key with another request gives 422 IDEMPOTENCY_KEY_REUSED. A refused command is not "
+        "remembered, so repeating it runs it again.",
     ),
 ]
 SourceSystem = Annotated[
@@ -92,10 +95,17 @@ IfNoneMatch = Annotated[
         name="If-None-Match", required=False, description="An ETag held: 304 if unchanged."
     ),
 ]
+#: Bounded by the stores' signed 64-bit version column: a larger number made SQLite raise
+#: OverflowError (a 500); now it is a 400 naming asOfVersion.
+MAX_VERSION = 2**63 - 1
 AsOfVersion = Annotated[
     int | None,
     QueryParameter(
-        name="asOfVersion", ge=1, required=False, description="The visit as of this version."
+        name="asOfVersion",
+        ge=1,
+        le=MAX_VERSION,
+        required=False,
+        description=f"The visit as of this version (1 to {MAX_VERSION}).",
     ),
 ]
 AsOf = Annotated[
@@ -123,8 +133,8 @@ _CREATED_HEADERS = [
     *_COMMAND_HEADERS,
     ResponseHeader(name="Location", documentation_only=True, description="/api/v1/visits/{id}"),
 ]
-_COMMAND_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 500, 503)
-_CREATION_PROBLEMS = problem_responses(400, 401, 403, 409, 413, 422, 500, 503)
+_COMMAND_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 500, 503)
+_CREATION_PROBLEMS = problem_responses(400, 401, 403, 409, 413, 415, 422, 500, 503)
 
 
 # ---- running a command ---------------------------------------------------------------------
@@ -144,7 +154,7 @@ def run_command(
         request.scope, claims, type(command),
         on_behalf_of=on_behalf_of, source_system=source_system, source_message_id=source_message_id,
     )  # fmt: skip
-    identity = command_identity(request.scope, claims, command, idempotency_key)
+    identity = command_identity(request.scope, claims, command, idempotency_key, target=target)
     result = services_of(request).execute(
         command,
         context,

@@ -100,7 +100,7 @@ def test_the_openapi_document_declares_bearer_auth_and_problem_responses(
     }  # fmt: skip
     arrive = openapi["paths"][f"{API}/{{id}}/arrive"]["post"]
     assert arrive["security"] == [{"bearerAuth": []}]
-    for status in ("400", "401", "403", "404", "409", "412", "413", "422", "500"):
+    for status in ("400", "401", "403", "404", "409", "412", "413", "415", "422", "500"):
         content = arrive["responses"][status]["content"]
         assert content["application/problem+json"]["schema"] == {
             "$ref": "#/components/schemas/ProblemDetails"
@@ -116,3 +116,20 @@ def test_the_interactive_page_is_served_without_a_token(client: TestClient[Any])
 
     assert reply.status_code == 200
     assert reply.headers["Content-Type"].startswith("text/html")
+
+
+def test_the_openapi_document_says_what_an_idempotency_key_and_a_non_json_body_do(
+    openapi: dict[str, Any],
+) -> None:
+    schedule = openapi["paths"][API]["post"]
+    assert "415" in schedule["responses"]
+    key = next(p for p in schedule["parameters"] if p["name"] == "Idempotency-Key")
+    assert "accepted command" in key["description"]
+    assert "Idempotent-Replayed: true" in key["description"]
+    assert "422" in key["description"]
+    assert "UNSUPPORTED_MEDIA_TYPE" in openapi["info"]["description"]
+    as_of_version = next(
+        p for p in openapi["paths"][f"{API}/{{id}}"]["get"]["parameters"]
+        if p["name"] == "asOfVersion"
+    )  # fmt: skip
+    assert as_of_version["schema"]["maximum"] == 2**63 - 1

@@ -3,6 +3,7 @@ nothing but the correlation id."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -101,6 +102,23 @@ def test_malformed_json_is_400_for_the_body_as_a_whole(
     assert "not valid JSON" in problem["errors"][0]["message"]
 
 
+def test_invalid_utf8_in_the_body_is_400_and_records_nothing(
+    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str], services: PatientServices
+) -> None:
+    visit_id = schedule()
+    before = position(services)
+
+    reply = client.post(
+        f"{API}/{visit_id}/arrive",
+        content=b'{"arrivalMode":"\xff\xfe"}',
+        headers={**clerk, "Content-Type": "application/json"},
+    )
+
+    problem = assert_problem(reply, 400, "VALIDATION")
+    assert problem["errors"] == [{"field": None, "message": "the body is not valid UTF-8"}]
+    assert position(services) == before
+
+
 def test_an_invalid_code_is_refused_without_echoing_the_value(
     client: TestClient[Any], clerk: Headers
 ) -> None:
@@ -173,6 +191,55 @@ def test_a_domain_validation_error_is_400_with_its_field(
     problem = assert_problem(reply, 400, "VALIDATION")
     assert problem["errors"][0]["field"] == "scheduledEnd"
     assert position(services) == 0
+
+
+# ---- 415: a body that is not sent as JSON ----------------------------------------------------
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "text/plain; charset=utf-8", ""],
+)
+def test_a_body_sent_as_another_media_type_is_415_and_records_nothing(
+    client: TestClient[Any],
+    clerk: Headers,
+    schedule: Callable[..., str],
+    services: PatientServices,
+    content_type: str,
+) -> None:
+    visit_id = schedule()
+    before = position(services)
+    headers = {**clerk, "Content-Type": content_type}
+
+    action = client.post(f"{API}/{visit_id}/arrive", content=b"{}", headers=headers)
+    creation = client.post(API, content=json.dumps(visit_body()).encode(), headers=headers)
+
+    assert_problem(action, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert_problem(creation, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert position(services) == before
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "Application/JSON; charset=UTF-8", "application/merge-patch+json", None],
+)
+def test_a_json_body_or_one_without_content_type_is_accepted(
+    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str], content_type: str | None
+) -> None:
+    visit_id = schedule()
+    headers = clerk if content_type is None else {**clerk, "Content-Type": content_type}
+
+    reply = client.post(f"{API}/{visit_id}/arrive", content=b"{}", headers=headers)
+
+    assert reply.status_code == 200, reply.text
+
+
+def test_an_empty_body_needs_no_json_content_type(
+    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str]
+) -> None:
+    visit_id = schedule()
+
+    reply = client.post(f"{API}/{visit_id}/arrive", headers={**clerk, "Content-Type": "text/plain"})
+
+    assert reply.status_code == 200, reply.text
 
 
 # ---- 409: business rules -------------------------------------------------------------------

@@ -376,6 +376,37 @@ def test_the_same_key_with_another_body_is_422_and_records_nothing(
     assert position(services) == before
 
 
+def test_the_same_key_on_the_visit_id_in_upper_case_replays_rather_than_422(
+    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str], services: PatientServices
+) -> None:
+    # The fingerprint names the route and the parsed UUID, not the path as the client spelt it.
+    visit_id = schedule()
+    headers = {**clerk, "Idempotency-Key": "arrive-case"}
+    first = client.post(f"{API}/{visit_id}/arrive", json={}, headers=headers)
+    before = position(services)
+
+    repeat = client.post(f"{API}/{visit_id.upper()}/arrive", json={}, headers=headers)
+
+    assert first.status_code == repeat.status_code == 200, repeat.text
+    assert repeat.headers["Idempotent-Replayed"] == "true"
+    assert repeat.json() == first.json()
+    assert position(services) == before
+
+
+def test_the_same_key_and_body_on_another_action_or_visit_is_422(
+    client: TestClient[Any], staff: Headers, schedule: Callable[..., str]
+) -> None:
+    first, second = schedule(), schedule()
+    headers = {**staff, "Idempotency-Key": "k-route"}
+    assert client.post(f"{API}/{first}/arrive", json={}, headers=headers).status_code == 200
+
+    other_visit = client.post(f"{API}/{second}/arrive", json={}, headers=headers)
+    other_action = client.post(f"{API}/{first}/no-show", json={}, headers=headers)
+
+    assert other_visit.status_code == other_action.status_code == 422
+    assert other_visit.json()["code"] == other_action.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+
+
 def test_idempotency_keys_belong_to_their_user(
     client: TestClient[Any], auth: Callable[..., Headers], services: PatientServices
 ) -> None:

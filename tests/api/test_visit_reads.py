@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 from uuid import uuid4
@@ -10,8 +10,10 @@ from uuid import uuid4
 import pytest
 from litestar.testing import TestClient
 
+from adapters.http.app import create_app
+from adapters.settings import Settings
 from application.service import PatientServices
-from tests.api.helpers import API, Headers, events_of, iso
+from tests.api.helpers import API, Headers, events_of, iso, visit_body
 
 CONTRACT_FIELDS = {
     "id", "version", "status", "patientRef", "visitClass", "serviceUnit", "scheduledStart",
@@ -110,6 +112,7 @@ def test_before_the_visit_existed_or_past_its_last_version_it_is_not_found(
         ({"asOfVersion": 1, "asOf": "2026-01-01T00:00:00Z"}, "asOf"),
         ({"asOfVersion": 0}, "asOfVersion"),
         ({"asOfVersion": "two"}, "asOfVersion"),
+        ({"asOfVersion": 2**63}, "asOfVersion"),  # past a 64-bit column: was a 500 on SQLite
         ({"asOf": "2026-01-01T00:00:00"}, "asOf"),
         ({"asOf": "yesterday"}, "asOf"),
     ],
@@ -171,3 +174,30 @@ def test_roles_without_visit_access_may_not_read(
     assert reply.status_code == 403
     assert reply.json()["code"] == "NOT_AUTHORISED"
     assert "patientRef" not in reply.text
+
+
+@pytest.fixture
+def sqlite_client(settings: Settings, sqlite_env: dict[str, str]) -> Iterator[TestClient[Any]]:
+    services = PatientServices(env=sqlite_env)
+    with TestClient(create_app(settings, services)) as test_client:
+        yield test_client
+    services.close()
+
+
+def test_as_of_version_at_the_64_bit_limit_is_404_and_past_it_400_on_sqlite(
+    sqlite_client: TestClient[Any], clerk: Headers
+) -> None:
+    created = sqlite_client.post(API, json=visit_body(), headers=clerk)
+    visit_id = created.json()["id"]
+
+    at_limit = sqlite_client.get(
+        f"{API}/{visit_id}", params={"asOfVersion": 2**63 - 1}, headers=clerk
+    )
+    past_limit = sqlite_client.get(
+        f"{API}/{visit_id}", params={"asOfVersion": 2**63}, headers=clerk
+    )
+
+    assert at_limit.status_code == 404, at_limit.text
+    assert past_limit.status_code == 400, past_limit.text
+    assert past_limit.json()["code"] == "VALIDATION"
+    assert [e["field"] for e in past_limit.json()["errors"]] == ["asOfVersion"]
