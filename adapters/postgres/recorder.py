@@ -6,9 +6,11 @@ Selected with ``APPLICATION_RECORDER_TOPIC=adapters.postgres.recorder:PostgresEv
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
@@ -27,6 +29,30 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
             schema=Identifier(self.datastore.schema),
             table=Identifier(self.events_table_name),
         )
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The library's insert in ONE round trip: BEGIN, LOCK TABLE, NOTIFY, INSERT …
+        RETURNING and COMMIT are queued in the pipeline and sent together.
+
+        The library syncs after the INSERT and sends COMMIT in a second round trip, so the
+        table lock (which serialises every writer) is held while this process reads the
+        reply; under load the thread may wait for the GIL first. Here the lock is held only
+        while the server runs the statements. A conflict still raises IntegrityError: the
+        failed INSERT aborts the queued COMMIT and the error surfaces at the sync.
+        """
+        if not stored_events:
+            return []
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline(), conn.transaction():
+                with conn.cursor() as curs:
+                    self._insert_events(curs, stored_events, **kwargs)
+                insert_cursor = conn.cursor()
+                self._insert_stored_events(insert_cursor, stored_events, **kwargs)
+            # Leaving the pipeline synced it: the INSERT's rows are in.
+            return self._fetch_ids_after_insert_events(insert_cursor, stored_events, **kwargs)
 
     # Retried like the library's own reads: a dropped pooled connection is not an answer.
     # Few attempts, because the caller is usually a request waiting for its reply.

@@ -7,6 +7,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError
 
 
 class Note(Aggregate):
@@ -62,3 +63,24 @@ def test_position_of_an_event_that_was_never_stored_is_none(notebook: Notebook) 
 
     assert notebook.recorder.position_of(uuid4(), 1) is None
     assert notebook.recorder.position_of(note.id, note.version + 1) is None
+
+
+def test_a_conflicting_batch_raises_integrity_error_and_stores_none_of_its_events(
+    notebook: Notebook,
+) -> None:
+    # On PostgreSQL the whole insert (lock, insert, commit) is one round trip: a conflict
+    # must still surface as IntegrityError and roll back everything saved with it.
+    original = Note("a")
+    notebook.save(original)
+    mine, theirs = notebook.repository.get(original.id), notebook.repository.get(original.id)
+    theirs.edit("theirs")
+    notebook.save(theirs)
+    mine.edit("mine")
+    bystander = Note("saved with the loser")
+    with pytest.raises(IntegrityError):
+        notebook.save(mine, bystander)
+    assert notebook.repository.get(original.id).text == "theirs"
+    assert notebook.recorder.position_of(bystander.id, 1) is None
+    # The recorder is still usable, and positions keep increasing.
+    after = notebook.save(Note("next"))[0].notification.id
+    assert after > notebook.recorder.position_of(theirs.id, 2)
