@@ -26,7 +26,11 @@ def check_times(struct: msgspec.Struct) -> None:
     ``__post_init__``, a ValueError becomes msgspec's ValidationError naming the field."""
     for name in struct.__struct_fields__:
         value = getattr(struct, name)
-        if isinstance(value, datetime) and value.tzinfo is not None and not EARLIEST <= value < LATEST:
+        if (
+            isinstance(value, datetime)
+            and value.tzinfo is not None
+            and not EARLIEST <= value < LATEST
+        ):
             raise ValueError(f"{_camel(name)} must be between 1900 and 2200")
         if isinstance(value, msgspec.Struct):
             check_times(value)
@@ -35,12 +39,18 @@ def check_times(struct: msgspec.Struct) -> None:
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
 #: Opaque references and codes: never names or free text, so never PHI.
-Ref = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/ -]*$")]
+Ref = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/ -]*$")
+]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
-class Command(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, rename="camel"):
+class Command(
+    msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, rename="camel"
+):
     """Every command may say when it happened (default: now) and why."""
 
     roles: ClassVar[frozenset[str]] = frozenset()

@@ -46,9 +46,7 @@ class RequestContext:
         elif occurred_at.tzinfo is None:
             raise CommandValidationError("must carry a UTC offset", field=time_field)
         elif occurred_at - now > MAX_CLOCK_AHEAD:
-            raise CommandValidationError(
-                "is more than 5 minutes in the future", field=time_field
-            )
+            raise CommandValidationError("is more than 5 minutes in the future", field=time_field)
         return Envelope(
             actor_id=self.actor_id,
             actor_role=self.actor_role,

@@ -149,9 +149,13 @@ class PatientServices(Application[UUID]):
             )
         recordings = self.save(*to_save)
         position = next(
-            r.notification.id for r in reversed(recordings) if r.domain_event.originator_id == aggregate.id
+            r.notification.id
+            for r in reversed(recordings)
+            if r.domain_event.originator_id == aggregate.id
         )
-        return CommandResult(id=aggregate.id, version=aggregate.version, position=position, created=created)
+        return CommandResult(
+            id=aggregate.id, version=aggregate.version, position=position, created=created
+        )
 
     def _decide(
         self, command: Command, target: UUID | None, expected_version: int | None, at: datetime
@@ -178,8 +182,12 @@ class PatientServices(Application[UUID]):
         except AggregateNotFoundError:
             return None
         if record.fingerprint != identity.fingerprint:
-            raise IdempotencyKeyReusedError("this Idempotency-Key was used with a different request")
-        position = cast(PositionLookup, self.recorder).position_of(record.aggregate_id, record.result_version)
+            raise IdempotencyKeyReusedError(
+                "this Idempotency-Key was used with a different request"
+            )
+        position = cast(PositionLookup, self.recorder).position_of(
+            record.aggregate_id, record.result_version
+        )
         assert position is not None, "a command record always points at a stored event"
         return CommandResult(
             id=record.aggregate_id, version=record.result_version, position=position,

@@ -18,7 +18,13 @@ VisitClass = Literal["AMB", "EMER", "IMP", "OBSENC", "VR"]
 Disposition = Literal["home", "other-hcf", "snf", "rehab", "hosp", "aadvice", "lbtc", "exp", "oth"]
 AcuityLevel = Annotated[int, msgspec.Meta(ge=1, le=5)]
 
-CLERK, NURSE, CLINICIAN, MANAGER, INTEGRATION = "clerk", "nurse", "clinician", "manager", "integration"
+CLERK, NURSE, CLINICIAN, MANAGER, INTEGRATION = (
+    "clerk",
+    "nurse",
+    "clinician",
+    "manager",
+    "integration",
+)
 
 
 def _roles(*names: str) -> frozenset[str]:
@@ -215,7 +221,9 @@ class MarkEnteredInError(VisitCommand, kw_only=True, frozen=True):
         visit.mark_entered_in_error(reason=self.reason, at=at)
 
 
-class VisitDetailChanges(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, rename="camel"):
+class VisitDetailChanges(
+    msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, rename="camel"
+):
     """Only the fields given are changed; ``scheduledEnd: null`` clears the end."""
 
     reason_code: Ref | None | msgspec.UnsetType = msgspec.UNSET

@@ -64,7 +64,9 @@ def summarise(name: str, latencies: list[float], errors: int, seconds: float) ->
     def rank(p: float) -> float:  # nearest rank
         return ordered[max(0, int(round(p * len(ordered))) - 1)] * 1000 if ordered else float("nan")
 
-    return Figures(name, len(ordered), errors, seconds, len(ordered) / seconds, rank(0.50), rank(0.99))
+    return Figures(
+        name, len(ordered), errors, seconds, len(ordered) / seconds, rank(0.50), rank(0.99)
+    )
 
 
 def fresh_schema(label: str) -> str:
@@ -90,7 +92,11 @@ def bare_services(schema: str, pool_size: int):  # type: ignore[no-untyped-def]
     from application.service import PatientServices
 
     settings = Settings.from_env(
-        {"DATABASE_URL": database_url(schema), "JWT_SECRET": SECRET, "POSTGRES_POOL_SIZE": str(pool_size)}
+        {
+            "DATABASE_URL": database_url(schema),
+            "JWT_SECRET": SECRET,
+            "POSTGRES_POOL_SIZE": str(pool_size),
+        }
     )
     ensure_schema(settings)
     return PatientServices(env=eventsourcing_env(settings))
@@ -140,7 +146,9 @@ def run_bare(app, seconds: float, threads: int) -> Figures:  # type: ignore[no-u
     for t in pool:
         t.join()
     elapsed = time.perf_counter() - begun
-    return summarise("bare Application.save()", [x for xs in latencies for x in xs], sum(errors), elapsed)
+    return summarise(
+        "bare Application.save()", [x for xs in latencies for x in xs], sum(errors), elapsed
+    )
 
 
 # ---- HTTP -----------------------------------------------------------------------------
@@ -159,7 +167,16 @@ def start_server(schema: str, port: int, workers: int, pool_size: int) -> subpro
         "LOG_FORMAT": "json",
         "POSTGRES_POOL_SIZE": str(pool_size),
     }
-    command = [sys.executable, "-m", "adapters.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    command = [
+        sys.executable,
+        "-m",
+        "adapters.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     # A file, not a pipe: nobody reads a pipe during the run, and a full one would stall the server.
     RESULTS.mkdir(exist_ok=True)
     log = open(RESULTS / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
@@ -186,7 +203,9 @@ def mint(sub: str, roles: list[str]) -> str:
     return mint_token(settings, sub, roles, timedelta(hours=2))
 
 
-async def drive_http(port: int, seconds: float, connections: int, token: str) -> tuple[list[float], int]:
+async def drive_http(
+    port: int, seconds: float, connections: int, token: str
+) -> tuple[list[float], int]:
     decoder = msgspec.json.Decoder(dict)
     latencies: list[float] = []
     errors = 0
@@ -201,7 +220,15 @@ async def drive_http(port: int, seconds: float, connections: int, token: str) ->
             while time.perf_counter() < stop_at:
                 start = datetime.now(timezone.utc).isoformat()
                 journey = [
-                    ("/api/v1/visits", {"patientRef": f"P{i}", "visitClass": "EMER", "serviceUnit": "ED", "scheduledStart": start}),
+                    (
+                        "/api/v1/visits",
+                        {
+                            "patientRef": f"P{i}",
+                            "visitClass": "EMER",
+                            "serviceUnit": "ED",
+                            "scheduledStart": start,
+                        },
+                    ),
                     ("/arrive", {}),
                     ("/triage", {"acuityScale": "ESI", "acuityLevel": 3}),
                     ("/clinician-contact", {"clinicianRef": "dr-1"}),
@@ -211,7 +238,12 @@ async def drive_http(port: int, seconds: float, connections: int, token: str) ->
                 for path, body in journey:
                     headers = {"Authorization": auth, "Idempotency-Key": uuid.uuid4().hex}
                     began = time.perf_counter()
-                    reply = await conn.request("POST", (visit_path + path) if visit_path else path, msgspec.json.encode(body), headers)
+                    reply = await conn.request(
+                        "POST",
+                        (visit_path + path) if visit_path else path,
+                        msgspec.json.encode(body),
+                        headers,
+                    )
                     if reply.status not in (200, 201):
                         errors += 1
                         break
@@ -243,7 +275,14 @@ def server_pids(server: subprocess.Popen[bytes]) -> list[int]:
     return [server.pid, *kids]
 
 
-def run_http(port: int, server: subprocess.Popen[bytes], seconds: float, connections: int, token: str, label: str) -> tuple[Figures, float]:
+def run_http(
+    port: int,
+    server: subprocess.Popen[bytes],
+    seconds: float,
+    connections: int,
+    token: str,
+    label: str,
+) -> tuple[Figures, float]:
     pids = server_pids(server)
     cpu_before = cpu_seconds(pids)
     begun = time.perf_counter()
@@ -255,10 +294,16 @@ def run_http(port: int, server: subprocess.Popen[bytes], seconds: float, connect
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.visits", description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per phase and round")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.visits", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=15.0, help="measured seconds per phase and round"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="bare/HTTP rounds, interleaved")
-    parser.add_argument("--connections", type=int, default=32, help="concurrent connections / threads")
+    parser.add_argument(
+        "--connections", type=int, default=32, help="concurrent connections / threads"
+    )
     # 2: the service scales out as stateless processes, and on this 2-core machine two
     # measured best (one leaves a core to PostgreSQL and the load generator but caps the
     # server at one core; three thrash).
@@ -300,12 +345,17 @@ def report(args: argparse.Namespace, rounds: list[tuple[Figures, Figures, float]
         f"\nvisit commands on PostgreSQL: {args.connections} concurrent, {args.rounds} rounds of "
         f"{args.seconds:.0f} s per path, {os.cpu_count()} cores"
     )
-    print(f"{'round':<7}{'path':<30}{'commands':>9}{'errors':>7}{'cmd/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'/bare':>7}{'CPU ms':>8}")
+    print(
+        f"{'round':<7}{'path':<30}{'commands':>9}{'errors':>7}{'cmd/s':>7}"
+        f"{'p50 ms':>8}{'p99 ms':>8}{'/bare':>7}{'CPU ms':>8}"
+    )
 
     def line(i: int, f: Figures, bare: Figures, cpu_ms: float | None) -> None:
         ratio = "" if f is bare else f"{f.per_second / bare.per_second:>7.0%}"
         cpu = "" if cpu_ms is None else f"{cpu_ms:>8.2f}"
-        print(f"{i:<7}{f.name:<30}{f.commands:>9}{f.errors:>7}{f.per_second:>7.0f}{f.p50_ms:>8.1f}{f.p99_ms:>8.1f}{ratio:>7}{cpu}")
+        print(
+            f"{i:<7}{f.name:<30}{f.commands:>9}{f.errors:>7}{f.per_second:>7.0f}{f.p50_ms:>8.1f}{f.p99_ms:>8.1f}{ratio:>7}{cpu}"
+        )
 
     for i, (bare, http, cpu_ms) in enumerate(rounds, 1):
         line(i, bare, bare, None)
@@ -318,7 +368,10 @@ def report(args: argparse.Namespace, rounds: list[tuple[Figures, Figures, float]
     out = RESULTS / f"visits-{stamp}.json"
     figures = {
         "args": vars(args),
-        "rounds": [{"bare": asdict(b), "http": asdict(h), "server_cpu_ms_per_command": c} for b, h, c in rounds],
+        "rounds": [
+            {"bare": asdict(b), "http": asdict(h), "server_cpu_ms_per_command": c}
+            for b, h, c in rounds
+        ],
         "median_ratio": statistics.median(ratios),
     }
     out.write_text(json.dumps(figures, indent=2))

@@ -274,7 +274,9 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         )  # fmt: skip
 
     # ---- commands: scheduling ----------------------------------------------------
-    def reschedule(self, *, scheduled_start: datetime, scheduled_end: datetime | None, at: datetime) -> None:
+    def reschedule(
+        self, *, scheduled_start: datetime, scheduled_end: datetime | None, at: datetime
+    ) -> None:
         self._require(SCHEDULED, action="reschedule")
         _check_period(scheduled_start, scheduled_end)
         self.trigger_event(
@@ -287,7 +289,9 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         _require_reason(reason)
         assert self.scheduled_start is not None
         late = self.scheduled_start - at < policy.late_cancellation_window
-        self.trigger_event(self.VisitCancelled, late_cancellation=late, reason=reason, occurred_at=at)
+        self.trigger_event(
+            self.VisitCancelled, late_cancellation=late, reason=reason, occurred_at=at
+        )
 
     def mark_no_show(self, *, at: datetime, policy: VisitPolicy) -> None:
         self._require(SCHEDULED, action="mark as no-show")
@@ -305,7 +309,9 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         self, *, at: datetime, policy: VisitPolicy, reason: str | None = None,
         corrects_event_id: UUID | None = None,
     ) -> None:  # fmt: skip
-        target = self.compensation_target("VisitMarkedNoShow", corrects_event_id, frozenset({NO_SHOW}))
+        target = self.compensation_target(
+            "VisitMarkedNoShow", corrects_event_id, frozenset({NO_SHOW})
+        )
         assert self.scheduled_start is not None
         zone = ZoneInfo(policy.facility_timezone)
         if at.astimezone(zone).date() != self.scheduled_start.astimezone(zone).date():
@@ -323,7 +329,10 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
             raise DomainValidationError("the acuity level must be 1 to 5", field="acuityLevel")
         self._check_order(at, "triage")
         self.trigger_event(
-            self.PatientTriaged, acuity_scale=acuity_scale, acuity_level=acuity_level, occurred_at=at
+            self.PatientTriaged,
+            acuity_scale=acuity_scale,
+            acuity_level=acuity_level,
+            occurred_at=at,
         )
 
     def start_clinician_contact(self, *, clinician_ref: str, at: datetime) -> None:
@@ -356,9 +365,14 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         current = self.current_location
         if current is None:
             raise InvalidTransitionError("the visit has no current location to transfer from")
-        for given, actual, field in ((from_unit, current["unit"], "fromUnit"), (from_bed, current["bed"], "fromBed")):
+        for given, actual, field in (
+            (from_unit, current["unit"], "fromUnit"),
+            (from_bed, current["bed"], "fromBed"),
+        ):
             if given is not None and given != actual:
-                raise InvalidTransitionError("the given 'from' is not the current location", field=field)
+                raise InvalidTransitionError(
+                    "the given 'from' is not the current location", field=field
+                )
         if (to_unit, to_bed) == (current["unit"], current["bed"]):
             raise DomainValidationError("the patient is already in that location", field="toUnit")
         self._check_order(at, "transfer")
@@ -367,12 +381,16 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
             to_unit=to_unit, to_bed=to_bed, occurred_at=at,
         )  # fmt: skip
 
-    def start_leave_of_absence(self, *, expected_return: datetime | None = None, at: datetime) -> None:
+    def start_leave_of_absence(
+        self, *, expected_return: datetime | None = None, at: datetime
+    ) -> None:
         self._require(ADMITTED, action="start a leave of absence for")
         self._check_order(at, "leave of absence")
         if expected_return is not None and expected_return < at:
             raise TimestampOrderError("the expected return is before the leave starts")
-        self.trigger_event(self.LeaveOfAbsenceStarted, expected_return=expected_return, occurred_at=at)
+        self.trigger_event(
+            self.LeaveOfAbsenceStarted, expected_return=expected_return, occurred_at=at
+        )
 
     def end_leave_of_absence(self, *, at: datetime) -> None:
         self._require(ON_LEAVE, action="end a leave of absence for")
@@ -396,13 +414,21 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         if not disposition:  # invariant 3
             raise DomainValidationError("a discharge needs a disposition", field="disposition")
         if disposition == DECEASED_DISPOSITION and deceased_at is None:
-            raise DomainValidationError("disposition 'exp' needs a time of death", field="deceasedAt")
+            raise DomainValidationError(
+                "disposition 'exp' needs a time of death", field="deceasedAt"
+            )
         if disposition != DECEASED_DISPOSITION and deceased_at is not None:
-            raise DomainValidationError("a time of death needs disposition 'exp'", field="deceasedAt")
+            raise DomainValidationError(
+                "a time of death needs disposition 'exp'", field="deceasedAt"
+            )
         self._check_order(at, "discharge")
         if deceased_at is not None and deceased_at > at:
             raise TimestampOrderError("the time of death is after the discharge")
-        if deceased_at is not None and self.arrival_at is not None and deceased_at < self.arrival_at:
+        if (
+            deceased_at is not None
+            and self.arrival_at is not None
+            and deceased_at < self.arrival_at
+        ):
             raise TimestampOrderError("the time of death is before the arrival")
         self.trigger_event(
             self.PatientDischarged, disposition=disposition, destination=destination,
@@ -420,10 +446,15 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
             raise InvalidTransitionError("the visit is already marked entered-in-error")
         _require_reason(reason)
         self.trigger_event(
-            self.VisitMarkedEnteredInError, previous_status=self.status, reason=reason, occurred_at=at
+            self.VisitMarkedEnteredInError,
+            previous_status=self.status,
+            reason=reason,
+            occurred_at=at,
         )
 
-    def correct_details(self, *, changes: dict[str, Any], at: datetime, reason: str | None = None) -> None:
+    def correct_details(
+        self, *, changes: dict[str, Any], at: datetime, reason: str | None = None
+    ) -> None:
         if self.status in FINAL_STATES:
             raise InvalidTransitionError(f"a visit that is {self.status} cannot be corrected")
         unknown = sorted(set(changes) - set(CORRECTABLE_DETAILS))
@@ -438,20 +469,32 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
             raise DomainValidationError("the changes change nothing", field="changes")
         if "scheduled_end" in diff:
             if self.scheduled_start is None:
-                raise DomainValidationError("a walk-in has no schedule", field="changes.scheduledEnd")
+                raise DomainValidationError(
+                    "a walk-in has no schedule", field="changes.scheduledEnd"
+                )
             _check_period(self.scheduled_start, changes["scheduled_end"])
         self.trigger_event(self.VisitDetailsCorrected, changes=diff, reason=reason, occurred_at=at)
 
-    def cancel_admission(self, *, reason: str, at: datetime, corrects_event_id: UUID | None = None) -> None:
-        target = self.compensation_target("PatientAdmitted", corrects_event_id, frozenset({ADMITTED}))
+    def cancel_admission(
+        self, *, reason: str, at: datetime, corrects_event_id: UUID | None = None
+    ) -> None:
+        target = self.compensation_target(
+            "PatientAdmitted", corrects_event_id, frozenset({ADMITTED})
+        )
         self._compensate(self.AdmissionCancelled, target, reason=reason, at=at)
 
-    def cancel_transfer(self, *, reason: str, at: datetime, corrects_event_id: UUID | None = None) -> None:
+    def cancel_transfer(
+        self, *, reason: str, at: datetime, corrects_event_id: UUID | None = None
+    ) -> None:
         target = self.compensation_target("PatientTransferred", corrects_event_id, ACTIVE_STATES)
         self._compensate(self.TransferCancelled, target, reason=reason, at=at)
 
-    def cancel_discharge(self, *, reason: str, at: datetime, corrects_event_id: UUID | None = None) -> None:
-        target = self.compensation_target("PatientDischarged", corrects_event_id, frozenset({DISCHARGED}))
+    def cancel_discharge(
+        self, *, reason: str, at: datetime, corrects_event_id: UUID | None = None
+    ) -> None:
+        target = self.compensation_target(
+            "PatientDischarged", corrects_event_id, frozenset({DISCHARGED})
+        )
         self._compensate(self.DischargeCancelled, target, reason=reason, at=at)
 
     def cancel_left_without_being_seen(
@@ -462,7 +505,9 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         )
         self._compensate(self.LeftWithoutBeingSeenCancelled, target, reason=reason, at=at)
 
-    def _compensate(self, event_class: type, target: dict[str, Any], *, reason: str | None, at: datetime) -> None:
+    def _compensate(
+        self, event_class: type, target: dict[str, Any], *, reason: str | None, at: datetime
+    ) -> None:
         if event_class is not self.NoShowReverted:
             _require_reason(reason)
         self.trigger_event(
@@ -536,7 +581,9 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
 
 def _check_period(start: datetime, end: datetime | None) -> None:
     if end is not None and end <= start:
-        raise DomainValidationError("the scheduled end must be after the start", field="scheduledEnd")
+        raise DomainValidationError(
+            "the scheduled end must be after the start", field="scheduledEnd"
+        )
 
 
 def _require_reason(reason: str | None) -> None:

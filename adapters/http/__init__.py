@@ -1,1 +1,2 @@
-"""The HTTP adapter: a Litestar app (``app.create_app``) over :class:`~application.service.PatientServices`."""
+"""The HTTP adapter: a Litestar app (``app.create_app``) over
+:class:`~application.service.PatientServices`."""

@@ -198,7 +198,10 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
         # The exception and its traceback go to the log, never to the client: they may hold
         # SQL, input values or patient data.
         log.error("request.failed", exc_info=exc)
-        detail = f"An unexpected error occurred. Quote correlation id {correlation_id} when reporting it."
+        detail = (
+            "An unexpected error occurred. "
+            f"Quote correlation id {correlation_id} when reporting it."
+        )
 
     title = TITLES.get(code) or HTTPStatus(status).phrase
     problem = ProblemDetails(
@@ -236,7 +239,8 @@ _ENUM_VALUE = re.compile(r"^Invalid enum value .*$", re.DOTALL)
 
 
 def field_error_of(exc: msgspec.ValidationError) -> FieldError:
-    """``Expected `int`, got `str` - at `$.changes.acuityLevel``` → field ``changes.acuityLevel``."""
+    """``Expected `int`, got `str` - at `$.changes.acuityLevel```
+    → field ``changes.acuityLevel``."""
     match = _AT_PATH.match(str(exc))
     assert match is not None  # the pattern matches any string
     message, path = match["message"], (match["path"] or "").lstrip(".")

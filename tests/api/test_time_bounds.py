@@ -15,7 +15,10 @@ from tests.api.helpers import API, Headers, position, visit_body
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("scheduledStart", "9999-12-31T23:59:59-23:59"), ("scheduledStart", "0001-01-01T00:00:00+01:00")],
+    [
+        ("scheduledStart", "9999-12-31T23:59:59-23:59"),
+        ("scheduledStart", "0001-01-01T00:00:00+01:00"),
+    ],
     ids=["far-future", "year-one"],
 )
 def test_a_visit_scheduled_outside_1900_to_2200_is_400(

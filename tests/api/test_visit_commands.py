@@ -1,4 +1,5 @@
-"""Visit commands over HTTP: replies, headers, every route, a whole visit, and what gets recorded."""
+"""Visit commands over HTTP: replies, headers, every route, a whole visit, and what gets
+recorded."""
 
 from __future__ import annotations
 

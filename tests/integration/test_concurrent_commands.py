@@ -58,7 +58,9 @@ def services(request: pytest.FixtureRequest) -> Iterator[RacingServices]:
 def _scheduled_visit(app: PatientServices) -> UUID:
     start = datetime.now(timezone.utc) - timedelta(minutes=10)
     return app.execute(
-        ScheduleVisit(patient_ref="P-race", visit_class="EMER", service_unit="ED", scheduled_start=start),
+        ScheduleVisit(
+            patient_ref="P-race", visit_class="EMER", service_unit="ED", scheduled_start=start
+        ),
         CLERK,
     ).id
 
@@ -97,7 +99,9 @@ def test_two_arrivals_with_if_match_one_wins_the_other_gets_412(services: Racing
     assert [type(e).__name__ for e in events] == ["VisitScheduled", "PatientArrived"]
 
 
-def test_two_arrivals_without_if_match_the_loser_is_retried_and_refused_409(services: RacingServices) -> None:
+def test_two_arrivals_without_if_match_the_loser_is_retried_and_refused_409(
+    services: RacingServices,
+) -> None:
     visit_id = _scheduled_visit(services)
     outcomes = _race(
         services,
@@ -108,17 +112,26 @@ def test_two_arrivals_without_if_match_the_loser_is_retried_and_refused_409(serv
     assert len(losers) == 1
     # Retried on the fresh state, the second arrival is no longer allowed: 409, not half-applied.
     assert isinstance(losers[0], InvalidTransitionError) and losers[0].code == "INVALID_TRANSITION"
-    assert [type(e).__name__ for e in services.visit_events(visit_id)] == ["VisitScheduled", "PatientArrived"]
+    assert [type(e).__name__ for e in services.visit_events(visit_id)] == [
+        "VisitScheduled",
+        "PatientArrived",
+    ]
 
 
-def test_two_compatible_commands_without_if_match_both_land_in_order(services: RacingServices) -> None:
+def test_two_compatible_commands_without_if_match_both_land_in_order(
+    services: RacingServices,
+) -> None:
     visit_id = _scheduled_visit(services)
     services.execute(RegisterArrival(), CLERK, target=visit_id)
     outcomes = _race(
         services,
-        lambda: services.execute(RecordTriage(acuity_scale="ESI", acuity_level=2), NURSE, target=visit_id),
         lambda: services.execute(
-            CorrectVisitDetails(changes=VisitDetailChanges(reason_code="R-2")), CLERK, target=visit_id
+            RecordTriage(acuity_scale="ESI", acuity_level=2), NURSE, target=visit_id
+        ),
+        lambda: services.execute(
+            CorrectVisitDetails(changes=VisitDetailChanges(reason_code="R-2")),
+            CLERK,
+            target=visit_id,
         ),
     )
     # A triage and a correction commute: the loser's retry succeeds on the fresh state,
@@ -144,10 +157,15 @@ def test_the_same_idempotency_key_racing_records_one_command(services: RacingSer
     assert not [o for o in outcomes if isinstance(o, Exception)]
     assert sorted(o.replayed for o in outcomes) == [False, True]  # type: ignore[attr-defined]
     assert {o.position for o in outcomes} == {outcomes[0].position}  # type: ignore[attr-defined]
-    assert [type(e).__name__ for e in services.visit_events(visit_id)] == ["VisitScheduled", "PatientArrived"]
+    assert [type(e).__name__ for e in services.visit_events(visit_id)] == [
+        "VisitScheduled",
+        "PatientArrived",
+    ]
 
 
-def test_a_replay_survives_a_restart(services: RacingServices, request: pytest.FixtureRequest) -> None:
+def test_a_replay_survives_a_restart(
+    services: RacingServices, request: pytest.FixtureRequest
+) -> None:
     visit_id = _scheduled_visit(services)
     identity = CommandIdentity(scope="user:clerk-1", key="k-restart", fingerprint="f")
     first = services.execute(RegisterArrival(), CLERK, target=visit_id, identity=identity)
@@ -158,4 +176,9 @@ def test_a_replay_survives_a_restart(services: RacingServices, request: pytest.F
         again = restarted.execute(RegisterArrival(), CLERK, target=visit_id, identity=identity)
     finally:
         restarted.close()
-    assert (again.id, again.version, again.position, again.replayed) == (first.id, first.version, first.position, True)
+    assert (again.id, again.version, again.position, again.replayed) == (
+        first.id,
+        first.version,
+        first.position,
+        True,
+    )

@@ -20,7 +20,9 @@ API = "/api/v1/visits"
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_settings(request: pytest.FixtureRequest) -> Settings:
-    settings: Settings = request.getfixturevalue("settings" if request.param == "sqlite" else "postgres_settings")
+    settings: Settings = request.getfixturevalue(
+        "settings" if request.param == "sqlite" else "postgres_settings"
+    )
     ensure_schema(settings)
     return settings
 
@@ -51,7 +53,12 @@ def test_a_visit_walks_from_booking_to_close_and_reads_back_as_of_each_version(
     start = datetime.now(timezone.utc) - timedelta(hours=1)
     created = client.post(
         API,
-        json={"patientRef": "P-77", "visitClass": "EMER", "serviceUnit": "ED", "scheduledStart": _iso(start)},
+        json={
+            "patientRef": "P-77",
+            "visitClass": "EMER",
+            "serviceUnit": "ED",
+            "scheduledStart": _iso(start),
+        },
         headers=staff,
     )
     assert created.status_code == 201, created.text
@@ -72,20 +79,38 @@ def test_a_visit_walks_from_booking_to_close_and_reads_back_as_of_each_version(
 
     now = client.get(f"{API}/{visit}", headers=staff)
     assert now.status_code == 200
-    assert (now.json()["status"], now.json()["version"], now.headers["etag"]) == ("closed", 6, '"6"')
+    assert (now.json()["status"], now.json()["version"], now.headers["etag"]) == (
+        "closed",
+        6,
+        '"6"',
+    )
     triaged = client.get(f"{API}/{visit}", params={"asOfVersion": 3}, headers=staff).json()
     assert (triaged["status"], triaged["acuityLevel"]) == ("triaged", 2)
 
 
-def test_a_stale_if_match_is_412_and_records_nothing(client: TestClient[Any], staff: dict[str, str]) -> None:
+def test_a_stale_if_match_is_412_and_records_nothing(
+    client: TestClient[Any], staff: dict[str, str]
+) -> None:
     start = datetime.now(timezone.utc) + timedelta(days=1)
     visit = client.post(
         API,
-        json={"patientRef": "P-78", "visitClass": "AMB", "serviceUnit": "OPD", "scheduledStart": _iso(start)},
+        json={
+            "patientRef": "P-78",
+            "visitClass": "AMB",
+            "serviceUnit": "OPD",
+            "scheduledStart": _iso(start),
+        },
         headers=staff,
     ).json()["id"]
-    assert client.post(f"{API}/{visit}/arrive", json={}, headers={**staff, "If-Match": '"1"'}).status_code == 200
-    stale = client.post(f"{API}/{visit}/cancel", json={"reason": "asked"}, headers={**staff, "If-Match": '"1"'})
+    assert (
+        client.post(
+            f"{API}/{visit}/arrive", json={}, headers={**staff, "If-Match": '"1"'}
+        ).status_code
+        == 200
+    )
+    stale = client.post(
+        f"{API}/{visit}/cancel", json={"reason": "asked"}, headers={**staff, "If-Match": '"1"'}
+    )
     assert stale.status_code == 412
     assert stale.headers["content-type"].startswith("application/problem+json")
     assert client.get(f"{API}/{visit}", headers=staff).json()["version"] == 2

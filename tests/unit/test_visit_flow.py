@@ -172,7 +172,12 @@ def test_a_transfer_without_a_from_records_the_current_location_as_from() -> Non
 
 @pytest.mark.parametrize(
     ("from_unit", "from_bed", "field"),
-    [("W9", "B1", "fromUnit"), ("W1", "B9", "fromBed"), (None, "B9", "fromBed"), ("W9", None, "fromUnit")],
+    [
+        ("W9", "B1", "fromUnit"),
+        ("W1", "B9", "fromBed"),
+        (None, "B9", "fromBed"),
+        ("W9", None, "fromUnit"),
+    ],
     ids=["other-unit", "other-bed", "only-a-wrong-bed", "only-a-wrong-unit"],
 )  # fmt: skip
 def test_a_transfer_whose_from_is_not_the_current_location_is_refused(
