@@ -18,7 +18,5 @@ from adapters.settings import Settings
 def create() -> Litestar:
     settings = Settings.from_env(os.environ)
     configure_logging(settings)
-    app = create_app(settings)
-    # Again: building a Litestar app applies its default logging config over ours.
-    configure_logging(settings)
-    return app
+    # create_app passes logging_config=None, so Litestar leaves this configuration alone.
+    return create_app(settings)
