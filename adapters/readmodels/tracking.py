@@ -1,0 +1,132 @@
+"""Which generation of each read model serves, and how far each generation has read.
+
+A read model's tables are named ``<name>_g<generation>_<table>``. Readers use the
+*active* generation; ``rebuild`` fills the next one beside it and switches ``active`` in the
+same transaction as its last batch, so the switch is atomic (blue/green).
+
+Tracking holds, per (name, generation), the position of the last record read (processed or
+skipped) and when the worker last found nothing newer (``caught_up_at``), from which lag in
+seconds is measured. Advancing is fenced on the old position: if two workers ever wrote the
+same generation, the second commit finds the position moved and rolls back, so nothing is
+applied twice.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from adapters.readmodels.database import Transaction
+
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS read_model_generations ("
+    " name TEXT PRIMARY KEY, active INTEGER NOT NULL, building INTEGER)",
+    "CREATE TABLE IF NOT EXISTS read_model_tracking ("
+    " name TEXT NOT NULL, generation INTEGER NOT NULL, position BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL, caught_up_at BIGINT,"
+    " PRIMARY KEY (name, generation))",
+)
+
+
+class TrackingConflictError(RuntimeError):
+    """Another worker advanced this generation first: this batch must not commit."""
+
+
+def now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+def table_prefix(name: str, generation: int) -> str:
+    return f"{name}_g{generation}_"
+
+
+def create_tracking_tables(tx: Transaction) -> None:
+    for statement in _DDL:
+        tx.execute(statement)
+
+
+@dataclass(frozen=True)
+class Generations:
+    active: int
+    building: int | None
+
+
+def generations(tx: Transaction, name: str) -> Generations:
+    """The read model's generations; the first call makes generation 1 active."""
+    rows = tx.execute("SELECT active, building FROM read_model_generations WHERE name = ?", (name,))
+    if rows:
+        return Generations(rows[0][0], rows[0][1])
+    tx.execute(
+        "INSERT INTO read_model_generations (name, active) VALUES (?, 1)"
+        " ON CONFLICT (name) DO NOTHING",
+        (name,),
+    )
+    return generations(tx, name)
+
+
+def start_building(tx: Transaction, name: str) -> int:
+    """Reserve the next generation for a rebuild (a crashed rebuild's is reused)."""
+    current = generations(tx, name)
+    building = current.building or current.active + 1
+    tx.execute("UPDATE read_model_generations SET building = ? WHERE name = ?", (building, name))
+    return building
+
+
+def switch_to(tx: Transaction, name: str, generation: int) -> int:
+    """Make ``generation`` the active one; returns the generation it replaces."""
+    previous = generations(tx, name).active
+    tx.execute(
+        "UPDATE read_model_generations SET active = ?, building = NULL WHERE name = ?",
+        (generation, name),
+    )
+    return previous
+
+
+@dataclass(frozen=True)
+class Tracking:
+    position: int
+    updated_at: int
+    caught_up_at: int | None
+
+
+def tracking(tx: Transaction, name: str, generation: int) -> Tracking:
+    rows = tx.execute(
+        "SELECT position, updated_at, caught_up_at FROM read_model_tracking"
+        " WHERE name = ? AND generation = ?",
+        (name, generation),
+    )
+    if rows:
+        return Tracking(*rows[0])
+    tx.execute(
+        "INSERT INTO read_model_tracking (name, generation, position, updated_at)"
+        " VALUES (?, ?, 0, ?) ON CONFLICT (name, generation) DO NOTHING",
+        (name, generation, now_micros()),
+    )
+    return tracking(tx, name, generation)
+
+
+def advance(
+    tx: Transaction, name: str, generation: int, old: int, new: int, *, caught_up: bool
+) -> None:
+    now = now_micros()
+    rows = tx.execute(
+        "UPDATE read_model_tracking SET position = ?, updated_at = ?,"
+        " caught_up_at = CASE WHEN ? THEN ? ELSE caught_up_at END"
+        " WHERE name = ? AND generation = ? AND position = ? RETURNING position",
+        (new, now, caught_up, now, name, generation, old),
+    )
+    if not rows:
+        raise TrackingConflictError(f"{name} generation {generation} moved past {old}")
+
+
+def mark_caught_up(tx: Transaction, name: str, generation: int) -> None:
+    tx.execute(
+        "UPDATE read_model_tracking SET caught_up_at = ? WHERE name = ? AND generation = ?",
+        (now_micros(), name, generation),
+    )
+
+
+def forget_generation(tx: Transaction, name: str, generation: int) -> None:
+    tx.execute(
+        "DELETE FROM read_model_tracking WHERE name = ? AND generation = ?", (name, generation)
+    )

@@ -1,0 +1,220 @@
+"""Projection workers: a batch of records per transaction, one active worker per read model.
+
+Each batch reads up to ``batch_size`` records after the tracked position, applies the wanted
+ones to the view and advances tracking to the last record read, all in one transaction on
+the worker's own connection: a crash at any instant leaves either the whole batch or none of
+it, and the next leader resumes from the committed position (nothing lost, nothing doubled).
+
+Leadership: a worker first takes the read model's leader lock (a PostgreSQL session advisory
+lock, or ``flock`` on a file in ``VAR_DIR`` for SQLite); the others wait as standbys and
+retry every ``standby_retry`` seconds. The lock lives and dies with the worker's connection,
+so a dead process or a dropped connection hands leadership over by itself. A worker whose
+connection fails logs it, drops its caches, reconnects and competes again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import psycopg
+import structlog
+
+from adapters.readmodels import tracking as tr
+from adapters.readmodels.base import ReadModel
+from adapters.readmodels.database import ReadDatabase, Transaction, WorkerConnection
+
+log = structlog.get_logger("projections")
+
+DEFAULT_BATCH_SIZE = 2000
+#: Errors after which a worker reconnects: the database went away or refused for a while.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+    tr.TrackingConflictError,
+)
+
+
+def ensure_tables(tx: Transaction, model: ReadModel, generation: int) -> None:
+    model.create_tables(tx, tr.table_prefix(model.name, generation))
+
+
+@dataclass
+class BatchOutcome:
+    read: int  # records read (processed or skipped)
+    applied: int  # records the read model wanted
+    position: int  # tracking position after the batch
+    generation: int
+
+
+class ProjectionWorker:
+    """Keeps one read model up to date.
+
+    ``generation=None`` follows the active generation (the live worker); a number writes
+    that generation only (``rebuild``), under its own lock.
+    """
+
+    def __init__(
+        self,
+        database: ReadDatabase,
+        model_factory: Callable[[], ReadModel],
+        *,
+        generation: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        idle_wait: float = 0.05,
+        standby_retry: float = 1.0,
+    ) -> None:
+        self.database = database
+        self.model_factory = model_factory
+        self.model = model_factory()
+        self.name = self.model.name
+        self.fixed_generation = generation
+        self.batch_size = batch_size
+        self.idle_wait = idle_wait
+        self.standby_retry = standby_retry
+        self._generation: int | None = None  # the generation self.model holds state for
+        self._caught_up = False
+        self.leading = threading.Event()
+
+    @property
+    def lock_name(self) -> str:
+        if self.fixed_generation is None:
+            return self.name
+        return f"{self.name}.g{self.fixed_generation}"
+
+    # ---- one batch ------------------------------------------------------------------
+    def step(self, conn: WorkerConnection) -> BatchOutcome:
+        """Process one batch in one transaction (the caller must hold the leader lock)."""
+        try:
+            with conn.transaction() as tx:
+                outcome = self._step(conn, tx)
+        except BaseException:
+            self._forget()
+            raise
+        return outcome
+
+    def _step(self, conn: WorkerConnection, tx: Transaction) -> BatchOutcome:
+        if self._generation is None:
+            tr.create_tracking_tables(tx)
+        generation = self.fixed_generation or tr.generations(tx, self.name).active
+        if generation != self._generation:
+            self._forget()
+            ensure_tables(tx, self.model, generation)
+            self._generation = generation
+        position = tr.tracking(tx, self.name, generation).position
+        records = conn.records_after(tx, position, self.batch_size)
+        if not records:
+            if not self._caught_up:
+                tr.mark_caught_up(tx, self.name, generation)
+                self._caught_up = True
+            return BatchOutcome(0, 0, position, generation)
+        wanted = [r for r in records if self.model.wants(r.topic)]
+        if wanted:
+            self.model.apply(tx, tr.table_prefix(self.name, generation), wanted, conn)
+        caught_up = len(records) < self.batch_size
+        tr.advance(tx, self.name, generation, position, records[-1].position, caught_up=caught_up)
+        self._caught_up = caught_up
+        return BatchOutcome(len(records), len(wanted), records[-1].position, generation)
+
+    def _forget(self) -> None:
+        self.model.reset()
+        self._generation = None
+        self._caught_up = False
+
+    def catch_up(self, conn: WorkerConnection) -> int:
+        """Process batches until the log has nothing newer; returns the records read."""
+        total = 0
+        while (outcome := self.step(conn)).read:
+            total += outcome.read
+        return total
+
+    # ---- leading, standing by, reconnecting ----------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Lead (or stand by) and keep the view current until ``stop`` is set."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                conn = self.database.worker_connection()
+            except CONNECTION_ERRORS as e:
+                log.warning("projection.connect_failed", projection=self.name, error=str(e))
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            try:
+                self._lead(conn, stop)
+                backoff = 0.5
+            except CONNECTION_ERRORS as e:
+                log.warning("projection.connection_lost", projection=self.name, error=str(e))
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+            except Exception:
+                # A bug or a record it cannot process: the worker must not die silently.
+                # It retries (the lag in /ready and /metrics grows, the log says why).
+                log.exception("projection.failed", projection=self.name)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+            finally:
+                self.leading.clear()
+                self._forget()
+                _close_quietly(conn)
+
+    def _lead(self, conn: WorkerConnection, stop: threading.Event) -> None:
+        while not conn.try_lead(self.lock_name):
+            if stop.wait(self.standby_retry):
+                return
+        self.leading.set()
+        log.info("projection.leading", projection=self.name, lock=self.lock_name)
+        while not stop.is_set():
+            started = time.perf_counter()
+            outcome = self.step(conn)
+            if outcome.read:
+                log.info(
+                    "projection.batch",
+                    projection=self.name,
+                    generation=outcome.generation,
+                    read=outcome.read,
+                    applied=outcome.applied,
+                    position=outcome.position,
+                    ms=round((time.perf_counter() - started) * 1000, 1),
+                )
+            if outcome.read < self.batch_size:
+                stop.wait(self.idle_wait)
+
+
+def _close_quietly(conn: WorkerConnection) -> None:
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001 - closing a broken connection may fail again; it is gone
+        log.debug("projection.close_failed")
+
+
+class ProjectionSupervisor:
+    """Runs one live worker thread per read model (``serve`` and ``project``)."""
+
+    def __init__(self, database: ReadDatabase, factories: Sequence[Callable[[], ReadModel]]):
+        self.workers = [ProjectionWorker(database, factory) for factory in factories]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for worker in self.workers:
+            thread = threading.Thread(
+                target=worker.run, args=(self._stop,), name=f"projection-{worker.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def wait(self) -> None:
+        """Block until stopped (for ``patient-services project``)."""
+        while not self._stop.wait(1.0):
+            pass
