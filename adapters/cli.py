@@ -1,4 +1,5 @@
-"""The ``patient-services`` command: ``serve``, ``token`` and ``migrate``.
+"""The ``patient-services`` command: ``serve``, ``project``, ``rebuild``, ``token`` and
+``migrate``.
 
 This is a composition root: it is the only place (with :mod:`adapters.http.asgi`) that reads
 the process environment.
@@ -18,6 +19,9 @@ import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 
 from adapters.settings import Settings, SettingsError
+
+#: Named here (not imported) so `--help` stays fast; registry.read_model_factories is the truth.
+READ_MODEL_NAMES = ("flow", "audit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,7 +46,27 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to bind (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="TCP port (default: PORT or 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default: WORKERS or 1)")
+    serve.add_argument(
+        "--no-workers",
+        dest="projection_workers",
+        action="store_false",
+        default=None,
+        help="serve HTTP only; run the projection workers with `project` elsewhere "
+        "(default: PROJECTION_WORKERS or on)",
+    )
     serve.set_defaults(run=_serve)
+
+    project = commands.add_parser(
+        "project", help="run the projection workers only (one leads per read model)"
+    )
+    project.set_defaults(run=_project)
+
+    rebuild = commands.add_parser(
+        "rebuild", help="rebuild a read model from zero beside the serving one, then switch"
+    )
+    rebuild.add_argument("name", help="the read model: " + ", ".join(READ_MODEL_NAMES))
+    rebuild.add_argument("--batch-size", type=int, default=2000, help="records per transaction")
+    rebuild.set_defaults(run=_rebuild)
 
     token = commands.add_parser("token", help="print a signed development token")
     token.add_argument("--sub", required=True, help="user id (becomes the events' actor)")
@@ -62,8 +86,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from adapters.logging import configure_logging
 
-    overrides = {k: getattr(args, k) for k in ("host", "port", "workers")}
+    overrides = {k: getattr(args, k) for k in ("host", "port", "workers", "projection_workers")}
     settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    # Each uvicorn worker process reads its settings from the environment again.
+    os.environ["PROJECTION_WORKERS"] = "1" if settings.projection_workers else "0"
     configure_logging(settings)
     # Once here, before the workers start: concurrent CREATE TABLE in several workers could
     # race. Each worker then only finds the tables present.
@@ -115,11 +141,18 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     from application.service import PatientServices
 
+    from adapters.readmodels.database import open_read_database
+    from adapters.readmodels.registry import prepare_read_models, read_model_factories
     from adapters.storage import ensure_schema, eventsourcing_env
 
     ensure_schema(settings)
     # Constructing the application with CREATE_TABLE=y creates its tables, type and index.
     PatientServices(env={**eventsourcing_env(settings), "CREATE_TABLE": "y"}).close()
+    database = open_read_database(settings)
+    try:
+        prepare_read_models(database, read_model_factories().values())
+    finally:
+        database.close()
     postgres = settings.postgres
     where = (
         f"PostgreSQL database {postgres.dbname}, schema {postgres.schema or 'public'}"
@@ -127,6 +160,72 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
         else f"SQLite under {settings.var_dir}"
     )
     print(f"patient-services: tables ready in {where}", file=sys.stderr)
+    return 0
+
+
+def _project(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+
+    from adapters.logging import configure_logging
+    from adapters.readmodels.database import open_read_database
+    from adapters.readmodels.registry import read_model_factories
+    from adapters.readmodels.worker import ProjectionSupervisor
+
+    configure_logging(settings)
+    _migrate(settings, args)
+    database = open_read_database(settings)
+    supervisor = ProjectionSupervisor(database, list(read_model_factories().values()))
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: supervisor.request_stop())
+    print("patient-services: projection workers running (Ctrl-C stops)", file=sys.stderr)
+    supervisor.start()
+    try:
+        supervisor.wait()
+    finally:
+        supervisor.stop()
+        database.close()
+    return 0
+
+
+def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.logging import configure_logging
+    from adapters.readmodels.database import open_read_database
+    from adapters.readmodels.progress import ProgressBar
+    from adapters.readmodels.rebuild import RebuildBusyError, rebuild
+    from adapters.readmodels.registry import read_model_factories
+
+    factories = read_model_factories()
+    if args.name not in factories:
+        print(
+            f"patient-services: unknown read model {args.name!r}; "
+            f"expected one of {', '.join(factories)}",
+            file=sys.stderr,
+        )
+        return 2
+    if args.batch_size < 1:
+        print("patient-services: --batch-size must be positive", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    _migrate(settings, args)
+    database = open_read_database(settings)
+    bar = ProgressBar(sys.stderr)
+    try:
+        result = rebuild(
+            database, factories[args.name], batch_size=args.batch_size, progress=bar.update
+        )
+    except RebuildBusyError as e:
+        print(f"patient-services: {e}", file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+        database.close()
+    rate = result.records / result.seconds if result.seconds else 0.0
+    print(
+        f"patient-services: {result.name} rebuilt as generation {result.generation} "
+        f"({result.records:,} records in {result.seconds:.1f} s, {rate:,.0f}/s); "
+        f"now serving it, generation {result.replaced_generation} dropped",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -102,6 +102,8 @@ class Settings:
     late_cancellation_hours: int = 24
     postgres_pool_size: int = 10
     postgres_schema: str | None = None
+    #: Run the projection workers inside each serving process (one leads per read model).
+    projection_workers: bool = True
 
     def __post_init__(self) -> None:
         # Validation lives here so Settings built directly (tests) is checked the same way.
@@ -184,6 +186,7 @@ class Settings:
             late_cancellation_hours=_int(env, "LATE_CANCELLATION_HOURS", 24),
             postgres_pool_size=_int(env, "POSTGRES_POOL_SIZE", 10),
             postgres_schema=env.get("POSTGRES_SCHEMA"),
+            projection_workers=_bool(env, "PROJECTION_WORKERS", True),
         )
 
 
@@ -223,6 +226,18 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw.strip())
     except ValueError:
         raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}: expected true or false (1/0), got {raw!r}")
 
 
 def _in_range(name: str, value: int, low: int, high: int) -> None:

@@ -24,6 +24,10 @@ from adapters.http.correlation import (
 from adapters.http.operations import health, ready
 from adapters.http.problems import PROBLEM_TYPE_BASE, problem_response
 from adapters.http.visits import visits_router
+from adapters.http.read_side import READ_DATABASE_STATE_KEY
+from adapters.readmodels.database import ReadDatabase, open_read_database
+from adapters.readmodels.registry import prepare_read_models, read_model_factories
+from adapters.readmodels.worker import ProjectionSupervisor
 from adapters.settings import Settings
 from adapters.storage import eventsourcing_env
 from application.service import PatientServices
@@ -64,9 +68,15 @@ def visit_policy_of(settings: Settings) -> VisitPolicy:
     )
 
 
-def create_app(settings: Settings, services: PatientServices | None = None) -> Litestar:
-    """The HTTP app. Without ``services`` it builds its own at start-up from ``settings`` and
-    closes them at shutdown; tests pass theirs in (and keep ownership of them)."""
+def create_app(
+    settings: Settings,
+    services: PatientServices | None = None,
+    read_database: ReadDatabase | None = None,
+) -> Litestar:
+    """The HTTP app. Without ``services`` it builds its own at start-up from ``settings``,
+    with the read-model database and (if ``settings.projection_workers``) the projection
+    workers, and closes them at shutdown. Tests pass theirs in and keep ownership of them;
+    without a ``read_database`` the read-model routes answer 503."""
     api = Router(
         path="/api/v1",
         route_handlers=[visits_router()],
@@ -87,7 +97,7 @@ def create_app(settings: Settings, services: PatientServices | None = None) -> L
             )
         ],
         request_max_body_size=settings.max_body_bytes,
-        state=State({SERVICES_STATE_KEY: services}),
+        state=State({SERVICES_STATE_KEY: services, READ_DATABASE_STATE_KEY: read_database}),
         lifespan=[] if services is not None else [_owned_services(settings)],
         openapi_config=OpenAPIConfig(
             title=API_TITLE,
@@ -125,11 +135,21 @@ def _owned_services(
                 env=eventsourcing_env(settings), visit_policy=visit_policy_of(settings)
             )
         )
+        read_database = await anyio.to_thread.run_sync(open_read_database, settings)
+        factories = list(read_model_factories().values())
+        await anyio.to_thread.run_sync(prepare_read_models, read_database, factories)
+        supervisor = ProjectionSupervisor(read_database, factories)
+        if settings.projection_workers:
+            supervisor.start()
         app.state[SERVICES_STATE_KEY] = services
+        app.state[READ_DATABASE_STATE_KEY] = read_database
         try:
             yield
         finally:
             app.state[SERVICES_STATE_KEY] = None
+            app.state[READ_DATABASE_STATE_KEY] = None
+            await anyio.to_thread.run_sync(supervisor.stop)
+            read_database.close()
             services.close()
 
     return lifespan

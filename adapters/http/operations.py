@@ -10,7 +10,10 @@ from litestar import Request, get
 
 from adapters.http.context import services_of
 from adapters.http.problems import ServiceUnavailableError, problem_responses
-from adapters.http.schemas import HealthStatus, ReadyStatus
+from adapters.http.read_side import READ_DATABASE_STATE_KEY
+from adapters.http.schemas import HealthStatus, ReadModelLag, ReadyStatus
+from adapters.readmodels.registry import read_model_factories
+from adapters.readmodels.status import read_model_status
 
 
 @get("/health", operation_id="health", tags=["Operations"], summary="The process is alive")
@@ -22,7 +25,10 @@ async def health() -> HealthStatus:
     "/ready",
     operation_id="ready",
     tags=["Operations"],
-    summary="The event store answers; gives the newest log position",
+    summary="The event store answers; gives the newest log position and the read models' lag",
+    description="200 while the event store answers, even when read models lag (commands "
+    "still work; queries wait or answer PROJECTION_LAGGING): the lag is reported for "
+    "dashboards and alerts, not used to take the process out of rotation.",
     sync_to_thread=True,
     responses=problem_responses(503),
 )
@@ -33,4 +39,26 @@ def ready(request: Request[Any, Any, Any]) -> ReadyStatus:
         position = services.recorder.max_notification_id()
     except Exception as e:  # noqa: BLE001 - any failure means "not ready"; logged by the problem map
         raise ServiceUnavailableError("the event store does not answer") from e
-    return ReadyStatus(status="ready", position=position or 0)
+    database = request.app.state.get(READ_DATABASE_STATE_KEY)
+    if database is None:
+        return ReadyStatus(status="ready", position=position or 0)
+    try:
+        statuses = read_model_status(database, read_model_factories())
+    except Exception as e:  # noqa: BLE001 - same as above, for the read-model database
+        raise ServiceUnavailableError("the read-model database does not answer") from e
+    return ReadyStatus(
+        status="ready",
+        position=position or 0,
+        read_models=[
+            ReadModelLag(
+                name=s.name,
+                generation=s.generation,
+                position=s.position,
+                lag_events=s.lag_events,
+                lag_seconds=s.lag_seconds,
+                rebuilding_generation=s.rebuilding_generation,
+                rebuilding_position=s.rebuilding_position,
+            )  # fmt: skip
+            for s in statuses
+        ],
+    )

@@ -38,6 +38,8 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://patient-services.example/problems/"
 #: What a client may do with a 503 (the store is down or still starting).
 RETRY_AFTER_SECONDS = "5"
+#: What a client may do when a read model has not yet reached its write (usually milliseconds).
+LAGGING_RETRY_AFTER_SECONDS = "1"
 
 log = structlog.get_logger("http")
 
@@ -91,6 +93,13 @@ class ServiceUnavailableError(Exception):
     """A dependency (the event store) does not answer."""
 
 
+class ProjectionLaggingError(Exception):
+    """A read model did not reach the position a query asked for (``minPosition``) in time."""
+
+    def __init__(self, name: str, min_position: int) -> None:
+        super().__init__(f"The {name} read model has not yet processed position {min_position}.")
+
+
 @dataclass(frozen=True)
 class _Kind:
     status: int
@@ -118,6 +127,7 @@ _KINDS: dict[type[BaseException], _Kind] = {
     OperationalError: _Kind(503, "SERVICE_UNAVAILABLE"),
     InterfaceError: _Kind(503, "SERVICE_UNAVAILABLE"),
     ServiceUnavailableError: _Kind(503, "SERVICE_UNAVAILABLE"),
+    ProjectionLaggingError: _Kind(503, "PROJECTION_LAGGING"),
 }
 
 #: Codes for Litestar's own HTTP errors (routing, body size, parameter validation).
@@ -147,6 +157,7 @@ TITLES = {
     "VERSION_CONFLICT": "The record has changed",
     "IDEMPOTENCY_KEY_REUSED": "Idempotency-Key reused with a different request",
     "SERVICE_UNAVAILABLE": "Service unavailable",
+    "PROJECTION_LAGGING": "The read model has not caught up yet",
     "INTERNAL_ERROR": "Internal error",
 }
 
@@ -190,6 +201,10 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
         detail = "; ".join(f"{e.field or 'body'}: {e.message}" for e in errors or ())
     elif status == 413:
         detail = "The request body is larger than this service accepts."
+    elif isinstance(exc, ProjectionLaggingError):
+        # Not an outage: the write is stored and the view will have it shortly.
+        headers["Retry-After"] = LAGGING_RETRY_AFTER_SECONDS
+        detail = str(exc)
     elif status == 503:
         headers["Retry-After"] = RETRY_AFTER_SECONDS
         detail = "A service this request depends on does not answer; try again shortly."
@@ -292,7 +307,8 @@ _RESPONSE_DESCRIPTIONS = {
     "(code UNSUPPORTED_MEDIA_TYPE)",
     422: "Idempotency-Key reused with a different request (code IDEMPOTENCY_KEY_REUSED)",
     500: "Unexpected error; carries only the correlation id",
-    503: "The event store does not answer (code SERVICE_UNAVAILABLE)",
+    503: "The event store does not answer (code SERVICE_UNAVAILABLE), or a read model did not "
+    "reach `minPosition` within `waitMs` (code PROJECTION_LAGGING, with Retry-After)",
 }
 
 

@@ -107,7 +107,25 @@ class HealthStatus(msgspec.Struct, frozen=True):
     status: Literal["ok"] = "ok"
 
 
-class ReadyStatus(msgspec.Struct, frozen=True):
+class ReadModelLag(msgspec.Struct, frozen=True, rename="camel"):
+    """How far one read model has read the log, and how stale it may be."""
+
+    name: str
+    #: The generation readers use (a rebuild fills the next one, then switches).
+    generation: int
+    #: The last log position it has processed.
+    position: int
+    #: Events in the log after ``position``.
+    lag_events: int
+    #: Seconds since it last had nothing newer to read (0 when caught up).
+    lag_seconds: float
+    rebuilding_generation: int | None = None
+    rebuilding_position: int | None = None
+
+
+class ReadyStatus(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
     status: Literal["ready"]
     #: The newest position in the global event log (0 when it is empty).
     position: int
+    #: Each read model's position and lag (absent when this process has no read models).
+    read_models: list[ReadModelLag] | None = None

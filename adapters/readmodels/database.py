@@ -355,7 +355,17 @@ class SqliteReadDatabase(ReadDatabase):
 
     @contextmanager
     def read(self) -> Iterator[Transaction]:
-        with _sqlite_transaction(self._connection(), "BEGIN") as tx:
+        conn = self._connection()
+        if conn.in_transaction:
+            # A read nested in another on this thread: a connection of its own.
+            nested = _sqlite_connect(self._var_dir)
+            try:
+                with _sqlite_transaction(nested, "BEGIN") as tx:
+                    yield tx
+            finally:
+                nested.close()
+            return
+        with _sqlite_transaction(conn, "BEGIN") as tx:
             yield tx
 
     def worker_connection(self) -> WorkerConnection:

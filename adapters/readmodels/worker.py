@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psycopg
 import structlog
@@ -49,6 +49,7 @@ class BatchOutcome:
     applied: int  # records the read model wanted
     position: int  # tracking position after the batch
     generation: int
+    replaced_generation: int | None = None  # set by a batch that switched generations
 
 
 class ProjectionWorker:
@@ -87,11 +88,18 @@ class ProjectionWorker:
         return f"{self.name}.g{self.fixed_generation}"
 
     # ---- one batch ------------------------------------------------------------------
-    def step(self, conn: WorkerConnection) -> BatchOutcome:
-        """Process one batch in one transaction (the caller must hold the leader lock)."""
+    def step(
+        self, conn: WorkerConnection, then: Callable[[Transaction], int] | None = None
+    ) -> BatchOutcome:
+        """Process one batch in one transaction (the caller must hold the leader lock).
+
+        ``then`` runs last in the same transaction: ``rebuild`` switches generations with it
+        (it returns the generation replaced)."""
         try:
             with conn.transaction() as tx:
                 outcome = self._step(conn, tx)
+                if then is not None:
+                    outcome = replace(outcome, replaced_generation=then(tx))
         except BaseException:
             self._forget()
             raise
@@ -207,6 +215,10 @@ class ProjectionSupervisor:
             )
             thread.start()
             self._threads.append(thread)
+
+    def request_stop(self) -> None:
+        """Safe in a signal handler: only sets a flag."""
+        self._stop.set()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

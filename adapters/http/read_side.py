@@ -1,0 +1,88 @@
+"""Queries of read models over HTTP: read-your-writes and ``X-Projection-Position``.
+
+A client that has just written gets the write's ``position``; sending it back as
+``minPosition`` makes the query wait (up to ``waitMs``) until the read model has read that
+far, so the client sees its own write. Past the wait the answer is 503
+``PROJECTION_LAGGING`` with ``Retry-After``. Every answer carries the position the view had
+when it was read, in ``X-Projection-Position``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar, cast
+
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.datastructures import ResponseHeader
+from litestar.params import QueryParameter
+
+from adapters.http.problems import ProjectionLaggingError, ServiceUnavailableError
+from adapters.readmodels.database import ReadDatabase, Transaction
+from adapters.readmodels.status import active_position, wait_for_position
+from adapters.readmodels.tracking import table_prefix
+
+T = TypeVar("T")
+
+#: Where the app keeps its :class:`ReadDatabase` (``app.state``).
+READ_DATABASE_STATE_KEY = "read_database"
+POSITION_HEADER = "X-Projection-Position"
+DEFAULT_WAIT_MS = 2000
+MAX_WAIT_MS = 10_000
+
+MinPosition = Annotated[
+    int | None,
+    QueryParameter(
+        name="minPosition",
+        ge=0,
+        required=False,
+        description="Read-your-writes: wait until the read model has processed this log "
+        "position (the `position` a command returned).",
+    ),
+]
+WaitMs = Annotated[
+    int,
+    QueryParameter(
+        name="waitMs",
+        ge=0,
+        le=MAX_WAIT_MS,
+        required=False,
+        description="How long to wait for `minPosition`, in milliseconds (default 2000, at "
+        "most 10000); past it, 503 PROJECTION_LAGGING with Retry-After.",
+    ),
+]
+
+POSITION_RESPONSE_HEADER = ResponseHeader(
+    name=POSITION_HEADER,
+    documentation_only=True,
+    description="The log position the read model had processed when this answer was read",
+)
+
+
+def read_database_of(connection: ASGIConnection[Any, Any, Any, Any]) -> ReadDatabase:
+    database = connection.app.state.get(READ_DATABASE_STATE_KEY)
+    if database is None:  # only between process start and the end of start-up
+        raise ServiceUnavailableError("the read models are starting")
+    return cast(ReadDatabase, database)
+
+
+def query_view(
+    request: Request[Any, Any, Any],
+    name: str,
+    min_position: int | None,
+    wait_ms: int | None,
+    query: Callable[[Transaction, str], T],
+) -> Response[T]:
+    """Run ``query(tx, table_prefix)`` on the active generation of read model ``name``.
+
+    The position is read first, in the same transaction as the view, so the view holds at
+    least what the header says (on SQLite exactly: one snapshot)."""
+    database = read_database_of(request)
+    if min_position:
+        wait = (DEFAULT_WAIT_MS if wait_ms is None else wait_ms) / 1000
+        if wait_for_position(database, name, min_position, wait) is None:
+            raise ProjectionLaggingError(name, min_position)
+    with database.read() as tx:
+        position = active_position(tx, name)
+        result = query(tx, table_prefix(name, position.generation))
+    return Response(result, headers={POSITION_HEADER: str(position.position)})
