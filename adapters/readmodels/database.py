@@ -243,7 +243,7 @@ class PostgresReadDatabase(ReadDatabase):
 
 
 # ---- SQLite -----------------------------------------------------------------------------
-def _sqlite_connect(var_dir: Path) -> sqlite3.Connection:
+def _sqlite_connect(var_dir: Path, *, attach_events: bool = True) -> sqlite3.Connection:
     conn = sqlite3.connect(
         var_dir / READ_MODELS_FILE,
         timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
@@ -253,7 +253,8 @@ def _sqlite_connect(var_dir: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    conn.execute("ATTACH DATABASE ? AS events", (str(var_dir / EVENTS_FILE),))
+    if attach_events:
+        conn.execute("ATTACH DATABASE ? AS events", (str(var_dir / EVENTS_FILE),))
     return conn
 
 
@@ -274,11 +275,11 @@ def _sqlite_transaction(conn: sqlite3.Connection, begin: str) -> Iterator[Transa
 
 _SELECT_SQLITE_RECORDS = (
     "SELECT rowid, originator_id, originator_version, topic, state "
-    "FROM events.stored_events WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    "FROM stored_events WHERE rowid > ? ORDER BY rowid LIMIT ?"
 )
 _SELECT_SQLITE_AGGREGATE = (
     "SELECT rowid, originator_id, originator_version, topic, state "
-    "FROM events.stored_events WHERE originator_id = ? AND originator_version < ? "
+    "FROM stored_events WHERE originator_id = ? AND originator_version < ? "
     "ORDER BY originator_version"
 )
 
@@ -296,7 +297,14 @@ class SqliteWorkerConnection(WorkerConnection):
 
     def __init__(self, var_dir: Path) -> None:
         self._var_dir = var_dir
-        self._conn = _sqlite_connect(var_dir)
+        # Two connections, not one with the event store attached: BEGIN IMMEDIATE takes the
+        # write lock of every attached database, which would stall the application's writers
+        # for the length of each batch. The log is append-only and immutable, so reading it
+        # outside the view's transaction is safe: tracking (read inside it) says where to.
+        self._conn = _sqlite_connect(var_dir, attach_events=False)
+        self._events = sqlite3.connect(
+            var_dir / EVENTS_FILE, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        )
         self._lock_files: list[int] = []
 
     def try_lead(self, lock_name: str) -> bool:
@@ -318,17 +326,19 @@ class SqliteWorkerConnection(WorkerConnection):
             yield tx
 
     def records_after(self, tx: Transaction, position: int, limit: int) -> list[StoredRecord]:
-        return _sqlite_records(tx.execute(_SELECT_SQLITE_RECORDS, (position, limit)))
+        return _sqlite_records(
+            self._events.execute(_SELECT_SQLITE_RECORDS, (position, limit)).fetchall()
+        )
 
     def aggregate_records(
         self, tx: Transaction, originator_id: UUID, below_version: int
     ) -> list[StoredRecord]:
-        return _sqlite_records(
-            tx.execute(_SELECT_SQLITE_AGGREGATE, (originator_id.hex, below_version))
-        )
+        rows = self._events.execute(_SELECT_SQLITE_AGGREGATE, (originator_id.hex, below_version))
+        return _sqlite_records(rows.fetchall())
 
     def close(self) -> None:
         self._conn.close()
+        self._events.close()
         for fd in self._lock_files:
             os.close(fd)
         self._lock_files.clear()
