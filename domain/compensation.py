@@ -9,6 +9,7 @@ the transfer hanging, so the transfer must be cancelled first (as HL7 v2 A11/A12
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -28,9 +29,13 @@ class CompensableFlow:
     def remember_flow(self, kind: str, event_id: UUID | None = None) -> None:
         """Save the flow state the event being applied is about to replace.
 
-        A created event is applied after its version is already set, so it must pass its
-        own ``event_id``; for the others, version + 1 is the event being applied."""
-        before = {name: _copy(getattr(self, name)) for name in self.FLOW_FIELDS}
+        ``event_id`` is the applied event's own id (every event carries it); computing it
+        from the version instead is the fallback. Projections replay every event through
+        here, so it is kept cheap: one attribute read per field, and only the lists copied."""
+        before = dict(zip(self.FLOW_FIELDS, _flow_values(self), strict=True))
+        for name, value in before.items():
+            if isinstance(value, list):
+                before[name] = _copy(value)
         if event_id is None:
             event_id = event_id_for(self.id, self.version + 1)
         self.flow_log.append(
@@ -69,6 +74,10 @@ class CompensableFlow:
         if effective[-1] is not target:
             raise InvalidTransitionError(f"later changes depend on that {kind}: cancel them first")
         return target
+
+
+def _flow_values(aggregate: CompensableFlow) -> tuple[Any, ...]:
+    return attrgetter(*aggregate.FLOW_FIELDS)(aggregate)  # type: ignore[no-any-return]
 
 
 def _copy(value: Any) -> Any:

@@ -91,14 +91,14 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         late_cancellation: bool
 
         def apply(self, visit: PatientVisit) -> None:
-            visit.remember_flow("VisitCancelled")
+            visit.remember_flow("VisitCancelled", self.event_id)
             visit.status = CANCELLED
             visit.cancelled_at = self.occurred_at
             visit.late_cancellation = self.late_cancellation
 
     class VisitMarkedNoShow(AuditedAggregate.Event):
         def apply(self, visit: PatientVisit) -> None:
-            visit.remember_flow("VisitMarkedNoShow")
+            visit.remember_flow("VisitMarkedNoShow", self.event_id)
             visit.status = NO_SHOW
             visit.no_show_at = self.occurred_at
 
@@ -107,14 +107,14 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         arrival_mode: str | None
 
         def apply(self, visit: PatientVisit) -> None:
-            visit.arrive(self.occurred_at, self.arrival_mode)
+            visit.arrive(self.occurred_at, self.arrival_mode, self.event_id)
 
     class PatientTriaged(AuditedAggregate.Event):
         acuity_scale: str
         acuity_level: int
 
         def apply(self, visit: PatientVisit) -> None:
-            visit.remember_flow("PatientTriaged")
+            visit.remember_flow("PatientTriaged", self.event_id)
             visit.status = TRIAGED
             visit.triage_at = self.occurred_at
             visit.acuity_scale = self.acuity_scale
@@ -125,7 +125,7 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         first_contact: bool
 
         def apply(self, visit: PatientVisit) -> None:
-            visit.remember_flow("ClinicianContactStarted")
+            visit.remember_flow("ClinicianContactStarted", self.event_id)
             visit.status = WITH_CLINICIAN
             visit.clinician_ref = self.clinician_ref
             if self.first_contact:
@@ -137,7 +137,7 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         target_unit: str
 
         def apply(self, visit: PatientVisit) -> None:
-            visit.remember_flow("AdmissionDecided")
+            visit.remember_flow("AdmissionDecided", self.event_id)
             visit.decision_to_admit_at = self.occurred_at
             visit.target_unit = self.target_unit
 
@@ -146,7 +146,7 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         bed: str | None
 
         def apply(self, visit: PatientVisit) -> None:
-            visit.remember_flow("PatientAdmitted")
+            visit.remember_flow("PatientAdmitted", self.event_id)
             visit.status = ADMITTED
             visit.admitted_at = self.occurred_at
             visit.visit_class = INPATIENT_CLASS
@@ -159,28 +159,28 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         to_bed: str | None
 
         def apply(self, visit: PatientVisit) -> None:
-            visit.remember_flow("PatientTransferred")
+            visit.remember_flow("PatientTransferred", self.event_id)
             visit.open_location(self.to_unit, self.to_bed, self.occurred_at)
 
     class LeaveOfAbsenceStarted(AuditedAggregate.Event):
         expected_return: datetime | None
 
         def apply(self, visit: PatientVisit) -> None:
-            visit.remember_flow("LeaveOfAbsenceStarted")
+            visit.remember_flow("LeaveOfAbsenceStarted", self.event_id)
             visit.status = ON_LEAVE  # the location period stays open: the bed is kept
             visit.leave_started_at = self.occurred_at
             visit.expected_return = self.expected_return
 
     class LeaveOfAbsenceEnded(AuditedAggregate.Event):
         def apply(self, visit: PatientVisit) -> None:
-            visit.remember_flow("LeaveOfAbsenceEnded")
+            visit.remember_flow("LeaveOfAbsenceEnded", self.event_id)
             visit.status = ADMITTED
             visit.leave_ended_at = self.occurred_at
             visit.expected_return = None
 
     class PatientLeftWithoutBeingSeen(AuditedAggregate.Event):
         def apply(self, visit: PatientVisit) -> None:
-            visit.remember_flow("PatientLeftWithoutBeingSeen")
+            visit.remember_flow("PatientLeftWithoutBeingSeen", self.event_id)
             visit.status = LEFT_WITHOUT_BEING_SEEN
             visit.left_at = self.occurred_at
             visit.close_location(self.occurred_at)
@@ -191,7 +191,7 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         deceased_at: datetime | None
 
         def apply(self, visit: PatientVisit) -> None:
-            visit.remember_flow("PatientDischarged")
+            visit.remember_flow("PatientDischarged", self.event_id)
             visit.status = DISCHARGED
             visit.discharged_at = self.occurred_at
             visit.disposition = self.disposition
@@ -201,7 +201,7 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
 
     class VisitClosed(AuditedAggregate.Event):
         def apply(self, visit: PatientVisit) -> None:
-            visit.remember_flow("VisitClosed")
+            visit.remember_flow("VisitClosed", self.event_id)
             visit.status = CLOSED
             visit.closed_at = self.occurred_at
 
@@ -210,7 +210,7 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         previous_status: str
 
         def apply(self, visit: PatientVisit) -> None:
-            visit.remember_flow("VisitMarkedEnteredInError")
+            visit.remember_flow("VisitMarkedEnteredInError", self.event_id)
             visit.status = ENTERED_IN_ERROR
             # An erroneous visit holds no bed (invariant 1; the census must not count it).
             visit.close_location(self.occurred_at)
@@ -222,7 +222,7 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
             if set(self.changes) & set(visit.FLOW_FIELDS):
                 # It changes what an earlier flow fact set (the class an admission set), so
                 # it is a later fact that cancelling that one must not silently undo.
-                visit.remember_flow("VisitDetailsCorrected")
+                visit.remember_flow("VisitDetailsCorrected", self.event_id)
             for name, change in self.changes.items():
                 setattr(visit, name, change["after"])
 
