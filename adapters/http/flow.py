@@ -1,0 +1,296 @@
+"""The patient-flow read model over HTTP (domain-spec §1): ``GET /api/v1/flow/board``,
+``/flow/census``, ``/flow/metrics`` and ``GET /api/v1/visits/{id}/timeline``.
+
+Every route reads the ``flow`` read model through :func:`~adapters.http.read_side.query_view`:
+``minPosition``/``waitMs`` for read-your-writes (503 ``PROJECTION_LAGGING`` past the wait) and
+``X-Projection-Position`` on every answer. Roles (domain-spec §5): the board for clerks,
+nurses, clinicians and managers; census and timelines for nurses and clinicians; metrics for
+managers. Times are RFC 3339 with an offset.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from litestar import Request, Response, Router, get
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import QueryParameter
+
+from adapters.http.auth import may_read, utc_now
+from adapters.http.problems import InvalidRequestError, problem_responses
+from adapters.http.read_side import (
+    DEFAULT_WAIT_MS,
+    POSITION_RESPONSE_HEADER,
+    MinPosition,
+    WaitMs,
+    query_view,
+)
+from adapters.http.visits import VisitId, parse_visit_id
+from adapters.readmodels import flow_store
+from adapters.readmodels.database import Transaction
+from adapters.readmodels.status import active_position
+from application.errors import NotFoundError
+from application.permissions import (
+    CENSUS_READERS,
+    FLOW_BOARD_READERS,
+    FLOW_METRICS_READERS,
+    TIMELINE_READERS,
+)
+from projections.flow_views import Board, Census, Timeline
+from projections.flow_metrics import FlowMetrics
+
+NAME = flow_store.NAME
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+#: The longest metrics period: a year and a day (a leap year's worth, plus slack).
+MAX_PERIOD = timedelta(days=367)
+DEFAULT_PERIOD = timedelta(hours=24)
+
+# ---- parameters ---------------------------------------------------------------------------
+Unit = Annotated[
+    str | None,
+    QueryParameter(
+        required=False,
+        min_length=1,
+        max_length=64,
+        description="One unit (its code, e.g. `ED`); every unit when left out.",
+    ),
+]
+At = Annotated[
+    datetime | None,
+    QueryParameter(
+        required=False,
+        description="The instant, RFC 3339 with an offset (URL-encode `+` as `%2B`); "
+        "defaults to now.",
+    ),
+]
+From = Annotated[
+    datetime | None,
+    QueryParameter(
+        name="from",
+        required=False,
+        description="The period's start (inclusive), RFC 3339 with an offset; defaults to "
+        "24 hours before `to`.",
+    ),
+]
+To = Annotated[
+    datetime | None,
+    QueryParameter(
+        required=False,
+        description="The period's end (exclusive), RFC 3339 with an offset; defaults to now. "
+        "At most 367 days after `from`.",
+    ),
+]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(
+        required=False,
+        max_length=20,
+        description="The `nextCursor` of the previous page (opaque).",
+    ),
+]
+Limit = Annotated[
+    int,
+    QueryParameter(ge=1, le=MAX_LIMIT, required=False, description="Entries per page (1-500)."),
+]
+
+_PROBLEMS = problem_responses(400, 401, 403, 500, 503)
+
+
+def _aware(name: str, moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        raise InvalidRequestError.of(name, "must be an RFC 3339 time with an offset")
+    return moment
+
+
+# ---- routes -------------------------------------------------------------------------------
+class EncodedBoards:
+    """Boards already encoded, per app: a board depends only on the view's generation and
+    position, the unit and ``at``, so with ``at`` to the second it is built at most once per
+    unit, second and change of the view however many screens ask (a board of a few hundred
+    visits costs milliseconds to build)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._boards: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], build: Callable[[], Board]) -> bytes:
+        with self._lock:
+            board = self._boards.get(key)
+        if board is None:
+            board = msgspec.json.encode(build())
+            with self._lock:
+                self._boards[key] = board
+                while len(self._boards) > self.size:
+                    self._boards.popitem(last=False)
+        return board
+
+
+def _board_handler(boards: EncodedBoards) -> HTTPRouteHandler:
+    def get_board(
+        request: Request[Any, Any, Any],
+        unit: Unit = None,
+        min_position: MinPosition = None,
+        wait_ms: WaitMs = DEFAULT_WAIT_MS,
+    ) -> Response[Board]:
+        now = utc_now().replace(microsecond=0)
+
+        def query(tx: Transaction, prefix: str) -> bytes:
+            position = active_position(tx, NAME).position
+            return boards.get(
+                (prefix, position, unit, now), lambda: flow_store.board(tx, prefix, unit, now)
+            )
+
+        return query_view(request, NAME, min_position, wait_ms, query)  # type: ignore[return-value]
+
+    return get(
+        "/flow/board",
+        operation_id="getFlowBoard",
+        name="flow:board",
+        summary="The flow board: who is where, waiting how long",
+        description="Per unit (the visit's current location), the visits in each active "
+        "state (arrived, triaged, withClinician, admitted), longest waiting first, with "
+        "acuity, location, minutes since arrival and in the current state; `boarders` are the "
+        "visits with a decision to admit not yet admitted (also listed under their state); "
+        "admitted patients on leave of absence are listed apart in `onLeave`. Minutes count "
+        "to `at`, the time of the answer (to the second). Roles: clerk, nurse, clinician, "
+        "manager.",
+        guards=[may_read(FLOW_BOARD_READERS, "flow board")],
+        sync_to_thread=True,
+        response_headers=[POSITION_RESPONSE_HEADER],
+        responses=_PROBLEMS,
+    )(get_board)
+
+
+@get(
+    "/flow/census",
+    operation_id="getCensus",
+    name="flow:census",
+    summary="The census: who held a location in a unit at an instant",
+    description="The visits with a location period in the unit that holds `at` (a period is "
+    "`[since, until)`; a bed kept during a leave of absence still counts). Visits entered "
+    "in error are never counted. Roles: nurse, clinician.",
+    guards=[may_read(CENSUS_READERS, "census")],
+    sync_to_thread=True,
+    response_headers=[POSITION_RESPONSE_HEADER],
+    responses=_PROBLEMS,
+)
+def get_census(
+    request: Request[Any, Any, Any],
+    unit: Unit = None,
+    at: At = None,
+    min_position: MinPosition = None,
+    wait_ms: WaitMs = DEFAULT_WAIT_MS,
+) -> Response[Census]:
+    instant = _aware("at", at) or utc_now()
+
+    def query(tx: Transaction, prefix: str) -> Census:
+        return flow_store.census(tx, prefix, unit, instant)
+
+    return query_view(request, NAME, min_position, wait_ms, query)
+
+
+@get(
+    "/visits/{id:str}/timeline",
+    operation_id="getVisitTimeline",
+    name="flow:timeline",
+    summary="A visit's history, corrections marked",
+    description="Every recorded fact of the visit in order: who (actor, role, on behalf "
+    "of), what (`eventType`, `details`), when (`occurredAt` in the hospital, `recordedAt` "
+    "in the system), why (`reason`) and from where (source system and message). A fact "
+    "cancelled by a compensation has `effective: false` and `correctedBy` (the "
+    "compensating event's id); the compensation names it in `corrects`. The effective "
+    "history is the entries with `effective: true`. 404 if the read model does not know "
+    "the visit (after waiting for `minPosition`). Roles: nurse, clinician.",
+    guards=[may_read(TIMELINE_READERS, "visit timelines", target_type="PatientVisit")],
+    sync_to_thread=True,
+    response_headers=[POSITION_RESPONSE_HEADER],
+    responses=problem_responses(400, 401, 403, 404, 500, 503),
+)
+def get_timeline(
+    request: Request[Any, Any, Any],
+    id: VisitId,  # noqa: A002 - the contract's name for it
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+    min_position: MinPosition = None,
+    wait_ms: WaitMs = DEFAULT_WAIT_MS,
+) -> Response[Timeline]:
+    visit_id = parse_visit_id(id)
+    after = 0
+    if cursor is not None:
+        if not cursor.isdigit():
+            raise InvalidRequestError.of("cursor", "not a cursor this service returned")
+        after = int(cursor)
+
+    def query(tx: Transaction, prefix: str) -> Timeline:
+        timeline = flow_store.timeline(tx, prefix, visit_id, after_version=after, limit=limit)
+        if timeline is None:
+            raise NotFoundError("visit", visit_id)
+        return timeline
+
+    return query_view(request, NAME, min_position, wait_ms, query)
+
+
+def _metrics_handler(zone: ZoneInfo) -> HTTPRouteHandler:
+    def get_metrics(
+        request: Request[Any, Any, Any],
+        from_: From = None,
+        to: To = None,
+        unit: Unit = None,
+        min_position: MinPosition = None,
+        wait_ms: WaitMs = DEFAULT_WAIT_MS,
+    ) -> Response[FlowMetrics]:
+        end = _aware("to", to) or utc_now()
+        start = _aware("from", from_) or end - DEFAULT_PERIOD
+        if start >= end:
+            raise InvalidRequestError.of("from", "must be before `to`")
+        if end - start > MAX_PERIOD:
+            raise InvalidRequestError.of("to", "the period may be at most 367 days")
+
+        def query(tx: Transaction, prefix: str) -> FlowMetrics:
+            return flow_store.metrics(tx, prefix, start, end, unit, zone)
+
+        return query_view(request, NAME, min_position, wait_ms, query)
+
+    return get(
+        "/flow/metrics",
+        operation_id="getFlowMetrics",
+        name="flow:metrics",
+        summary="Patient-flow metrics over a period",
+        description=f"""Over `[from, to)`, optionally for one service unit, in minutes \
+(medians and 90th percentiles by nearest rank, each statistic with its count `n`; `null` when \
+`n` is 0): door-to-triage, door-to-provider, clinic wait (provider seen − the later of arrival \
+and scheduled start, booked visits only; 0 if seen early), length of stay (departure − \
+arrival; `byDisposition`, with `left_without_being_seen` for those who left), boarding time \
+(departure from the ED, the end of the first location period − decision to admit); rates \
+`numerator ÷ denominator` for LWBS (÷ arrivals), no-shows (÷ (no-shows + arrivals) among \
+booked visits) and late cancellations (÷ booked visits); arrivals and departures per hour in \
+the facility time zone ({zone.key}; hours with neither are left out).
+
+A visit counts in the period where its clock anchors it: **arrival** for door-to-triage, \
+door-to-provider, clinic wait, the LWBS rate and arrivals; **departure** for length of stay and \
+departures; **departure from the ED** for boarding; **scheduled start** for the no-show and \
+late-cancellation rates. Cancelled and entered-in-error visits are left out (cancelled ones \
+count only in the late-cancellation rate). Role: manager.""",
+        guards=[may_read(FLOW_METRICS_READERS, "flow metrics")],
+        sync_to_thread=True,
+        response_headers=[POSITION_RESPONSE_HEADER],
+        responses=_PROBLEMS,
+    )(get_metrics)
+
+
+def flow_router(zone: ZoneInfo) -> Router:
+    """The flow routes; ``zone`` is the facility's time zone (hourly buckets of metrics)."""
+    handlers: list[HTTPRouteHandler] = [
+        _board_handler(EncodedBoards()),
+        get_census,
+        _metrics_handler(zone),
+        get_timeline,
+    ]
+    return Router(path="/", route_handlers=handlers, tags=["Patient flow"])
