@@ -1,0 +1,154 @@
+"""Several `patient-services project` processes side by side (as several `serve` processes run
+their workers): one leads each read model, a standby takes over when the leader is killed,
+and the views end up with every event exactly once. Then `rebuild` switches generations."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adapters.readmodels.database import ReadDatabase, open_read_database
+from adapters.readmodels.status import wait_for_position
+from adapters.settings import Settings
+from adapters.storage import eventsourcing_env
+from application.service import PatientServices
+from tests.integration.test_projection_worker import record_visits
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+SCRIPT = Path(sys.executable).parent / "patient-services"
+
+
+@pytest.fixture(params=BACKENDS)
+def store_settings(request: pytest.FixtureRequest) -> Settings:
+    return request.getfixturevalue("settings" if request.param == "sqlite" else "postgres_settings")
+
+
+@pytest.fixture
+def environ(store_settings: Settings) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")
+    }
+    env.update(
+        JWT_SECRET=store_settings.jwt_secret,
+        VAR_DIR=str(store_settings.var_dir),
+        LOG_FORMAT="json",
+        LOG_LEVEL="WARNING",
+    )
+    if store_settings.database_url:
+        env["DATABASE_URL"] = store_settings.database_url
+    return env
+
+
+@pytest.fixture
+def services(store_settings: Settings) -> Iterator[PatientServices]:
+    app = PatientServices(env=eventsourcing_env(store_settings))
+    yield app
+    app.close()
+
+
+def _start_project(environ: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(SCRIPT), "project"],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _audit_positions(database: ReadDatabase) -> list[int]:
+    with database.read() as tx:
+        (generation,) = tx.execute(
+            "SELECT active FROM read_model_generations WHERE name = 'audit'"
+        )[0]
+        rows = tx.execute(f"SELECT position FROM audit_g{generation}_entries ORDER BY position")
+    return [row[0] for row in rows]
+
+
+def _stored_positions(database: ReadDatabase) -> list[int]:
+    table, key = (
+        ("events.stored_events", "rowid")
+        if database.dialect == "sqlite"
+        else ("patient_services_events", "notification_id")
+    )
+    with database.read() as tx:
+        return [row[0] for row in tx.execute(f"SELECT {key} FROM {table} ORDER BY 1")]
+
+
+def _caught_up(database: ReadDatabase, timeout: float) -> bool:
+    head = database.head_position()
+    return all(
+        wait_for_position(database, name, head, timeout) is not None for name in ("flow", "audit")
+    )
+
+
+def test_two_worker_processes_share_the_work_and_survive_the_leader_being_killed(
+    store_settings, environ, services
+) -> None:
+    record_visits(services, 5)
+    subprocess.run([str(SCRIPT), "migrate"], env=environ, check=True, timeout=60)
+    first = _start_project(environ)
+    database = open_read_database(store_settings)
+    second = None
+    try:
+        assert _caught_up(database, timeout=30)  # so the first process leads both
+        second = _start_project(environ)  # a standby
+        record_visits(services, 1)
+        assert _caught_up(database, timeout=30)
+        first.send_signal(signal.SIGKILL)  # the leader dies; nothing is handed over cleanly
+        first.wait(10)
+        record_visits(services, 4)
+        assert _caught_up(database, timeout=30)  # the standby took over
+        assert _audit_positions(database) == _stored_positions(database)  # once each
+        with database.read() as tx:
+            (generation,) = tx.execute(
+                "SELECT active FROM read_model_generations WHERE name = 'flow'"
+            )[0]
+            (visits,) = tx.execute(f"SELECT count(*) FROM flow_g{generation}_visits")[0]
+        assert visits == 10
+    finally:
+        processes = [p for p in (first, second) if p is not None]
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        database.close()
+    assert second is not None and second.returncode == 0  # SIGTERM stops it cleanly
+
+
+def test_rebuild_command_switches_to_a_new_generation_with_the_same_view(
+    store_settings, environ, services
+) -> None:
+    record_visits(services, 4)
+    result = subprocess.run(
+        [str(SCRIPT), "rebuild", "audit", "--batch-size", "3"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "audit rebuilt as generation 2" in result.stderr
+    assert "ETA" in result.stderr  # the progress line
+    database = open_read_database(store_settings)
+    try:
+        assert _audit_positions(database) == _stored_positions(database)
+    finally:
+        database.close()
+
+
+def test_rebuild_of_an_unknown_read_model_is_refused(environ) -> None:
+    result = subprocess.run(
+        [str(SCRIPT), "rebuild", "nonsense"], env=environ, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "unknown read model 'nonsense'" in result.stderr
