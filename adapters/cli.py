@@ -1,5 +1,5 @@
-"""The ``patient-services`` command: ``serve``, ``project``, ``rebuild``, ``token`` and
-``migrate``.
+"""The ``patient-services`` command: ``serve``, ``project``, ``rebuild``, ``token``,
+``migrate`` and ``audit verify``.
 
 This is a composition root: it is the only place (with :mod:`adapters.http.asgi`) that reads
 the process environment.
@@ -78,6 +78,16 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="create the schema and tables if missing")
     migrate.set_defaults(run=_migrate)
+
+    audit = commands.add_parser("audit", help="audit trail tools").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    verify = audit.add_parser(
+        "verify",
+        help="check the audit hash chain against the stored log; prints the result as JSON "
+        "(exit 0 intact, 1 tampered, 2 could not verify: configuration or database)",
+    )
+    verify.set_defaults(run=_audit_verify)
     return parser
 
 
@@ -90,6 +100,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     # Each uvicorn worker process reads its settings from the environment again.
     os.environ["PROJECTION_WORKERS"] = "1" if settings.projection_workers else "0"
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics sums the worker processes' counters from files here (prometheus_client's
+        # multiprocess mode, chosen when it is first imported, so set before any worker
+        # starts). Emptied at each start: files left by an earlier run would add its counts.
+        metrics_dir = (settings.var_dir / f"metrics-{settings.port}").resolve()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     configure_logging(settings)
     # Once here, before the workers start: concurrent CREATE TABLE in several workers could
     # race. Each worker then only finds the tables present.
@@ -227,6 +245,33 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    import sqlite3
+
+    import msgspec
+
+    from adapters.readmodels.audit_store import AuditReadModel, verify
+    from adapters.readmodels.database import EVENTS_FILE, open_read_database
+    from adapters.readmodels.registry import prepare_read_models
+
+    if settings.postgres is None and not (settings.var_dir / EVENTS_FILE).exists():
+        print(f"patient-services: no event store under {settings.var_dir}", file=sys.stderr)
+        return 2
+    try:
+        database = open_read_database(settings)
+        try:
+            prepare_read_models(database, [AuditReadModel])
+            result = verify(database)
+        finally:
+            database.close()
+    except (psycopg.Error, sqlite3.Error) as e:
+        # Exit 1 means "tampered": a store that cannot be read is not evidence of that.
+        print(f"patient-services: cannot verify the audit chain: {e}", file=sys.stderr)
+        return 2
+    print(msgspec.json.encode(result).decode())
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":

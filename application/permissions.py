@@ -9,6 +9,15 @@ from application.errors import NotAuthorisedError
 
 #: Roles that may read a visit (auditors read it for as-of reconstruction).
 VISIT_READERS = frozenset({"clerk", "nurse", "clinician", "manager", "auditor"})
+#: The patient-flow read models (domain-spec §5): the board for the front desk and the
+#: clinical staff and managers; census and visit timelines for nurses and clinicians; flow
+#: metrics for managers.
+FLOW_BOARD_READERS = frozenset({"clerk", "nurse", "clinician", "manager"})
+CENSUS_READERS = frozenset({"nurse", "clinician"})
+TIMELINE_READERS = frozenset({"nurse", "clinician"})
+FLOW_METRICS_READERS = frozenset({"manager"})
+#: Roles that may read the audit trail, verify its hash chain and export it (domain-spec §5).
+AUDIT_READERS = frozenset({"auditor"})
 
 
 def acting_role(roles: Iterable[str], command: type[Command] | Command) -> str:

@@ -22,15 +22,24 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from domain.envelope import recording
+from domain.envelope import Envelope, recording
 from domain.errors import DomainError
 from domain.visit_vocabulary import VisitPolicy
 from domain.visits import PatientVisit
 
+from application.attempts import (
+    DENIED,
+    REFUSED,
+    CommandAttempt,
+    TrailExport,
+    is_audited_refusal,
+    target_type_of,
+)
 from application.commands import Command
 from application.context import RequestContext, utc_now
 from application.errors import (
     IdempotencyKeyReusedError,
+    NotAuthorisedError,
     NotFoundError,
     PreconditionFailedError,
     VersionConflictError,
@@ -81,7 +90,15 @@ class PatientServices(Application[UUID]):
     ) -> CommandResult:
         """Run one command. ``target`` is the aggregate a non-creating command acts on;
         ``expected_version`` is the caller's If-Match; ``identity`` makes it idempotent."""
-        acting_role([context.actor_role], command)  # deny by default, whoever calls
+        try:
+            acting_role([context.actor_role], command)  # deny by default, whoever calls
+        except NotAuthorisedError as denial:
+            log.warning(
+                "access.denied", actor_id=context.actor_id, roles=[context.actor_role],
+                action=type(command).__name__, correlation_id=context.correlation_id,
+            )  # fmt: skip
+            self._record_refusal(DENIED, denial, command, context, target, identity)
+            raise
         if context.source_system and context.source_message_id:
             # domain-spec §0: the same feed message applied twice records nothing new,
             # whatever Idempotency-Key a resend carries, so the source identity wins.
@@ -116,12 +133,83 @@ class PatientServices(Application[UUID]):
                     bound.info("command.replayed", aggregate_id=str(replay.id))
                     return replay
                 bound.info("command.refused", code=refusal.code)
+                if is_audited_refusal(refusal):
+                    self._record_refusal(REFUSED, refusal, command, context, target, identity)
                 raise
             bound.info("command.accepted", aggregate_id=str(result.id), version=result.version)
             return result
         raise VersionConflictError(
             f"the aggregate kept changing concurrently; gave up after {MAX_ATTEMPTS} attempts"
         )
+
+    def record_attempt(
+        self,
+        *,
+        outcome: str,
+        code: str,
+        action: str,
+        actor_id: str,
+        actor_roles: Iterable[str],
+        correlation_id: str,
+        command_id: UUID | None = None,
+        target_type: str | None = None,
+        target_id: UUID | str | None = None,
+        on_behalf_of: str | None = None,
+        source_system: str | None = None,
+        source_message_id: str | None = None,
+    ) -> int:
+        """Record a refused or denied attempt (see :mod:`application.attempts`) in the log;
+        returns its position. ``actor_roles`` are the roles tried; ``occurred_at`` is now."""
+        envelope = Envelope(
+            actor_id=actor_id, actor_role=",".join(actor_roles),
+            command_id=command_id or uuid4(), correlation_id=correlation_id,
+            occurred_at=self.clock(), on_behalf_of=on_behalf_of, source_system=source_system,
+            source_message_id=source_message_id,
+        )  # fmt: skip
+        with recording(envelope):
+            attempt = CommandAttempt.refused(
+                outcome=outcome, code=code, action=action, target_type=target_type,
+                target_id=target_id,
+            )  # fmt: skip
+        return self.save(attempt)[-1].notification.id
+
+    def record_export(
+        self,
+        *,
+        format: str,
+        patient_ref: str | None,
+        filters: dict[str, Any],
+        actor_id: str,
+        actor_role: str,
+        correlation_id: str,
+    ) -> int:
+        """Record an export of the audit trail (before it is sent); returns its position."""
+        envelope = Envelope(
+            actor_id=actor_id, actor_role=actor_role, command_id=uuid4(),
+            correlation_id=correlation_id, occurred_at=self.clock(),
+        )  # fmt: skip
+        with recording(envelope):
+            export = TrailExport.exported(format=format, patient_ref=patient_ref, filters=filters)
+        return self.save(export)[-1].notification.id
+
+    def _record_refusal(
+        self,
+        outcome: str,
+        error: DomainError,
+        command: Command,
+        context: RequestContext,
+        target: UUID | None,
+        identity: CommandIdentity | None,
+    ) -> None:
+        self.record_attempt(
+            outcome=outcome, code=error.code, action=type(command).__name__,
+            actor_id=context.actor_id, actor_roles=[context.actor_role],
+            correlation_id=context.correlation_id,
+            command_id=identity.command_id if identity is not None else None,
+            target_type=target_type_of(command), target_id=target,
+            on_behalf_of=context.on_behalf_of, source_system=context.source_system,
+            source_message_id=context.source_message_id,
+        )  # fmt: skip
 
     def _attempt(
         self,

@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from adapters.http.audit import audit_router
 from adapters.http.auth import BearerAuthMiddleware
 from adapters.http.context import SERVICES_STATE_KEY
 from adapters.http.correlation import (
@@ -21,6 +22,8 @@ from adapters.http.correlation import (
     RequestLogContextMiddleware,
     echo_correlation_id,
 )
+from adapters.http.flow import flow_router
+from adapters.http.metrics import HttpMetrics, RequestTimerMiddleware
 from adapters.http.operations import health, ready
 from adapters.http.problems import PROBLEM_TYPE_BASE, problem_response
 from adapters.http.visits import visits_router
@@ -77,18 +80,19 @@ def create_app(
     with the read-model database and (if ``settings.projection_workers``) the projection
     workers, and closes them at shutdown. Tests pass theirs in and keep ownership of them;
     without a ``read_database`` the read-model routes answer 503."""
+    metrics = HttpMetrics()
     api = Router(
         path="/api/v1",
-        route_handlers=[visits_router()],
+        route_handlers=[visits_router(), audit_router(), flow_router(settings.facility_zone)],
         # Deny by default: every API route is behind the bearer token.
         middleware=[BearerAuthMiddleware(settings)],
         security=[{BEARER_SCHEME: []}],
     )
     return Litestar(
-        route_handlers=[api, health, ready],
+        route_handlers=[api, health, ready, metrics.endpoint()],
         exception_handlers={Exception: problem_response},
-        middleware=[RequestLogContextMiddleware()],
-        before_send=[echo_correlation_id],
+        middleware=[RequestTimerMiddleware(), RequestLogContextMiddleware()],
+        before_send=[echo_correlation_id, metrics.record_response],
         response_headers=[
             ResponseHeader(
                 name=CORRELATION_HEADER,

@@ -3,7 +3,8 @@
 :class:`BearerAuthMiddleware` sits on the ``/api`` router, so no API route can be reached
 without a valid token; it leaves the token's :class:`~adapters.auth_tokens.TokenClaims` in
 ``request.user``. Guards then check the role for the route before the body is read, so a
-refused request never decodes, validates or records anything.
+refused request never decodes or validates anything, and records only the denial itself
+(an audit-trail attempt with outcome ``denied``; see :func:`record_denied`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from functools import lru_cache, partial
 from typing import Any
+from uuid import UUID
 
+import anyio.to_thread
 import structlog
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
@@ -21,8 +24,10 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from adapters.auth_tokens import CLOCK_SKEW, InvalidTokenError, TokenClaims, decode_token
+from adapters.http.correlation import correlation_id_of
 from adapters.http.problems import AuthenticationError
 from adapters.settings import Settings
+from application.attempts import DENIED, target_type_of
 from application.commands import Command
 from application.errors import NotAuthorisedError
 from application.permissions import acting_role, require_reader
@@ -89,27 +94,35 @@ def may_issue(command_type: type[Command]) -> Guard:
     """A guard that lets the request through if one of the token's roles may issue the
     command. The role actually recorded is chosen again when the command runs."""
     action = command_type.__name__
+    target_type = target_type_of(command_type)
 
-    # Async although it does no I/O: Litestar would run a sync guard in a worker thread.
+    # Async: the check needs no I/O, so allowed requests never leave the event loop here;
+    # only a denial is saved, in a worker thread.
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         claims = claims_of(connection)
         try:
             acting_role(claims.roles, command_type)
         except NotAuthorisedError:
-            log_denied(claims, action)
+            await anyio.to_thread.run_sync(
+                partial(record_denied, connection, claims, action, target_type=target_type)
+            )
             raise
 
     guard.__name__ = f"may_issue_{action}"
     return guard
 
 
-def may_read(readers: frozenset[str], what: str) -> Guard:
+def may_read(readers: frozenset[str], what: str, *, target_type: str | None = None) -> Guard:
+    """A guard for queries; ``target_type`` names the aggregate a path ``id`` refers to."""
+
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         claims = claims_of(connection)
         try:
             require_reader(claims.roles, readers, what)
         except NotAuthorisedError:
-            log_denied(claims, f"read {what}")
+            await anyio.to_thread.run_sync(
+                partial(record_denied, connection, claims, f"read {what}", target_type=target_type)
+            )
             raise
 
     guard.__name__ = f"may_read_{what}"
@@ -117,7 +130,41 @@ def may_read(readers: frozenset[str], what: str) -> Guard:
 
 
 def log_denied(claims: TokenClaims, action: str) -> None:
-    """One ``access.denied`` line per refused request."""
-    # The audit trail will record denied attempts (a later issue); until then this line is
-    # the record. Identifiers only: never the body.
+    """One ``access.denied`` line per refused request. Identifiers only: never the body."""
     log.warning("access.denied", actor_id=claims.subject, roles=list(claims.roles), action=action)
+
+
+def record_denied(
+    connection: ASGIConnection[Any, Any, Any, Any],
+    claims: TokenClaims,
+    action: str,
+    *,
+    target_type: str | None = None,
+) -> None:
+    """Log a denied request and record it in the audit trail (domain-spec §4, outcome
+    ``denied``). Blocking: call it from a worker thread. Only identifiers are recorded: the
+    token's subject and roles, the path's ``id`` if it is a UUID, and the identifier headers
+    if well formed; never the body."""
+    # Imported here: adapters.http.context imports this module.
+    from adapters.http.context import optional_identifier, services_of
+
+    log_denied(claims, action)
+    headers = connection.headers
+    target_id = _uuid_or_none(connection.path_params.get("id"))
+    services_of(connection).record_attempt(
+        outcome=DENIED, code=NotAuthorisedError.code, action=action, actor_id=claims.subject,
+        actor_roles=claims.roles, correlation_id=correlation_id_of(connection.scope),
+        target_type=target_type if target_id is not None else None, target_id=target_id,
+        on_behalf_of=optional_identifier(headers.get("x-on-behalf-of")),
+        source_system=optional_identifier(headers.get("x-source-system")),
+        source_message_id=optional_identifier(headers.get("x-source-message-id")),
+    )  # fmt: skip
+
+
+def _uuid_or_none(value: object) -> UUID | None:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value)) if value is not None else None
+    except ValueError:
+        return None

@@ -17,9 +17,10 @@ from litestar.connection import ASGIConnection
 from litestar.types import Scope
 
 from adapters.auth_tokens import TokenClaims
-from adapters.http.auth import log_denied
+from adapters.http.auth import record_denied
 from adapters.http.correlation import correlation_id_of
 from adapters.http.problems import InvalidRequestError, ServiceUnavailableError
+from application.attempts import target_type_of
 from application.commands import Command
 from application.context import RequestContext
 from application.errors import NotAuthorisedError
@@ -66,7 +67,7 @@ def request_context(
         )
     return RequestContext(
         actor_id=claims.subject,
-        actor_role=_acting_role(claims, command_type, from_feed=source_system is not None),
+        actor_role=_acting_role(scope, claims, command_type, from_feed=source_system is not None),
         correlation_id=correlation_id_of(scope),
         on_behalf_of=_identifier(on_behalf_of, "X-On-Behalf-Of"),
         source_system=source_system,
@@ -74,13 +75,18 @@ def request_context(
     )
 
 
-def _acting_role(claims: TokenClaims, command_type: type[Command], *, from_feed: bool) -> str:
+def _acting_role(
+    scope: Scope, claims: TokenClaims, command_type: type[Command], *, from_feed: bool
+) -> str:
     if not from_feed:
         return acting_role(claims.roles, command_type)
     # A source message id makes the command idempotent per source system (domain-spec §0),
     # shared by every caller naming that system: only feeds may claim one.
     if INTEGRATION_ROLE not in claims.roles:
-        log_denied(claims, f"{command_type.__name__} with X-Source-System")
+        record_denied(
+            ASGIConnection(scope), claims, f"{command_type.__name__} with X-Source-System",
+            target_type=target_type_of(command_type),
+        )  # fmt: skip
         raise NotAuthorisedError("only the integration role may send X-Source-System")
     return acting_role((INTEGRATION_ROLE,), command_type)
 
@@ -125,6 +131,12 @@ def command_identity(
         msgspec.json.encode(command),
     )
     return CommandIdentity(scope=f"user:{claims.subject}", key=key, fingerprint=fingerprint)
+
+
+def optional_identifier(value: str | None) -> str | None:
+    """An identifier header's value if well formed, else None (for recording a denial,
+    which must not fail on the header that a 400 would otherwise have named)."""
+    return value if value is not None and _IDENTIFIER.fullmatch(value) else None
 
 
 def _identifier(value: str | None, header: str) -> str | None:

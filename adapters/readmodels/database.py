@@ -77,22 +77,27 @@ class Transaction:
     def insert_rows(
         self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     ) -> None:
-        """Bulk insert of new rows (COPY on PostgreSQL). Fails on a duplicate key."""
-        rows = list(rows)
-        if not rows:
-            return
+        """Bulk insert of new rows (COPY on PostgreSQL). Fails on a duplicate key.
+
+        ``rows`` may be a lazy iterator: on PostgreSQL each row is sent as it is produced,
+        so the server inserts (and indexes) while the caller computes the next ones."""
         if self.dialect == "postgres":
+            iterator = iter(rows)
+            first = next(iterator, None)
+            if first is None:
+                return
             statement = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
                 pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
             )
             with self.cursor.copy(statement) as copy:
-                for row in rows:
+                copy.write_row(first)
+                for row in iterator:
                     copy.write_row(row)
-        else:
-            marks = ", ".join("?" for _ in columns)
-            self.cursor.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
-            )
+            return
+        marks = ", ".join("?" for _ in columns)
+        self.cursor.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+        )
 
 
 class WorkerConnection(ABC):
@@ -170,6 +175,7 @@ class PostgresWorkerConnection(WorkerConnection):
     def __init__(self, connection: PostgresConnection) -> None:
         self._conn = psycopg.connect(**_pg_conninfo(connection), autocommit=True)
         schema = connection.schema or "public"
+        self._schema = schema
         self._select_records = pgsql.SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state "
             "FROM {} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
@@ -182,7 +188,8 @@ class PostgresWorkerConnection(WorkerConnection):
 
     def try_lead(self, lock_name: str) -> bool:
         # Session-level advisory lock: released when this connection ends, however it ends.
-        key = zlib.crc32(f"patient-services:projection:{lock_name}".encode())
+        # Per schema: advisory locks are database-wide, and each schema is its own store.
+        key = zlib.crc32(f"patient-services:{self._schema}:projection:{lock_name}".encode())
         row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
         return bool(row and row[0])
 

@@ -58,3 +58,20 @@ def position(services: PatientServices) -> int:
 
 def events_of(services: PatientServices, visit_id: str) -> list[Any]:
     return list(services.visit_events(UUID(visit_id)))
+
+
+def recorded_since(services: PatientServices, after: int) -> list[Any]:
+    """The events stored after position ``after``, as domain events."""
+    return [
+        services.mapper.to_domain_event(n)
+        for n in services.recorder.select_notifications(after + 1, 1000)
+    ]
+
+
+def only_attempt_since(services: PatientServices, after: int) -> Any:
+    """The one event stored after ``after``, which must be a refused or denied attempt."""
+    from application.attempts import CommandAttempt
+
+    [attempt] = recorded_since(services, after)
+    assert isinstance(attempt, CommandAttempt.Refused), attempt
+    return attempt

@@ -15,7 +15,7 @@ import adapters.http.auth as http_auth
 from adapters.auth_tokens import mint_token
 from adapters.settings import Settings
 from application.service import PatientServices
-from tests.api.helpers import API, Headers, LogRecorder, position, visit_body
+from tests.api.helpers import API, Headers, LogRecorder, only_attempt_since, position, visit_body
 
 
 def expired_token(settings: Settings) -> str:
@@ -106,7 +106,10 @@ def test_a_role_that_may_not_issue_the_command_is_403_and_logged_without_the_bod
     assert reply.status_code == 403
     assert reply.headers["Content-Type"] == "application/problem+json"
     assert reply.json()["code"] == "NOT_AUTHORISED"
-    assert position(services) == 0
+    denial = only_attempt_since(services, 0)
+    assert (denial.outcome, denial.actor_id) == ("denied", "bob")
+    assert denial.actor_role == "nurse,finance"  # the roles tried
+    assert b"P-SECRET" not in services.recorder.select_notifications(1, 1)[0].state
     assert log.lines == [
         (
             "warning",

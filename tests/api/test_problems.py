@@ -18,7 +18,16 @@ from adapters.http.app import create_app
 from adapters.settings import Settings
 from application.errors import VersionConflictError
 from application.service import PatientServices
-from tests.api.helpers import API, Headers, LogRecorder, iso, now, position, visit_body
+from tests.api.helpers import (
+    API,
+    Headers,
+    LogRecorder,
+    iso,
+    now,
+    only_attempt_since,
+    position,
+    visit_body,
+)
 
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "code", "correlationId"}
 
@@ -243,7 +252,7 @@ def test_an_empty_body_needs_no_json_content_type(
 
 
 # ---- 409: business rules -------------------------------------------------------------------
-def test_an_invalid_transition_is_409_and_records_nothing(
+def test_an_invalid_transition_is_409_and_records_only_the_attempt(
     client: TestClient[Any], auth: Callable[..., Headers], schedule: Callable[..., str],
     services: PatientServices,
 ) -> None:  # fmt: skip
@@ -258,7 +267,12 @@ def test_an_invalid_transition_is_409_and_records_nothing(
 
     problem = assert_problem(reply, 409, "INVALID_TRANSITION")
     assert "scheduled" in problem["detail"]
-    assert position(services) == before
+    # The visit is unchanged; the refused attempt is recorded for the audit trail.
+    refusal = only_attempt_since(services, before)
+    assert (refusal.outcome, refusal.code, refusal.action) == (
+        "refused", "INVALID_TRANSITION", "RecordTriage",
+    )  # fmt: skip
+    assert refusal.correlation_id == problem["correlationId"]
 
 
 def test_a_step_timed_before_an_earlier_step_is_409_timestamp_order(
@@ -277,7 +291,7 @@ def test_a_step_timed_before_an_earlier_step_is_409_timestamp_order(
     reply = client.post(f"{API}/{visit_id}/triage", json=body, headers=staff)
 
     assert_problem(reply, 409, "TIMESTAMP_ORDER")
-    assert position(services) == before
+    assert only_attempt_since(services, before).code == "TIMESTAMP_ORDER"
 
 
 # ---- 413, 404/405 for unknown routes ----------------------------------------------------------

@@ -13,7 +13,16 @@ from litestar.testing import TestClient
 
 from application.service import PatientServices
 from application.visit_commands import VISIT_ACTIONS
-from tests.api.helpers import API, Headers, events_of, iso, now, position, visit_body
+from tests.api.helpers import (
+    API,
+    Headers,
+    events_of,
+    iso,
+    now,
+    only_attempt_since,
+    position,
+    visit_body,
+)
 
 #: A minimal valid body for every action: a new action without one fails the test below.
 ACTION_BODIES: dict[str, dict[str, Any]] = {
@@ -139,7 +148,10 @@ def test_every_action_is_refused_to_a_role_that_may_not_issue_it(
 
     assert reply.status_code == 403
     assert reply.json()["code"] == "NOT_AUTHORISED"
-    assert position(services) == before
+    # Only the denial itself is recorded (audit trail), aimed at the visit.
+    denial = only_attempt_since(services, before)
+    assert (denial.outcome, denial.action) == ("denied", VISIT_ACTIONS[action].__name__)
+    assert (denial.target_type, denial.target_id) == ("PatientVisit", visit_id)
 
 
 def test_a_visit_walks_from_schedule_to_close_over_http(
@@ -314,7 +326,11 @@ def test_only_the_integration_role_may_tag_a_command_with_a_source(
 
     assert reply.status_code == 403
     assert reply.json()["code"] == "NOT_AUTHORISED"
-    assert position(services) == 0
+    denial = only_attempt_since(services, 0)
+    assert (denial.outcome, denial.action, denial.actor_role) == (
+        "denied", "ScheduleVisit with X-Source-System", "clerk",
+    )  # fmt: skip
+    assert (denial.source_system, denial.source_message_id) == ("PAS", "MSG1")
 
 
 @pytest.mark.parametrize("header", ["X-Source-System", "X-Source-Message-Id"])

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pytest
 
+from application.attempts import CommandAttempt
 from application.commands import Command
 from application.context import RequestContext
 from application.errors import (
@@ -72,6 +73,13 @@ def app(memory_env: dict[str, str]) -> PatientServices:
 
 def log_size(app: PatientServices) -> int:
     return app.recorder.max_notification_id() or 0
+
+
+def recorded_since(app: PatientServices, position: int) -> list[Any]:
+    """The events stored after ``position``, as domain events."""
+    return [
+        app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(position + 1, 1000)
+    ]
 
 
 def arrived_visit(app: PatientServices) -> UUID:
@@ -330,16 +338,25 @@ def test_the_current_expected_version_lets_the_command_through(app: PatientServi
     ids=["nurse-schedules", "auditor-schedules", "admin-schedules", "clerk-triages",
          "nurse-admits", "clinician-closes"],
 )  # fmt: skip
-def test_a_role_that_may_not_issue_the_command_is_refused_and_nothing_is_recorded(
+def test_a_role_that_may_not_issue_the_command_is_refused_and_only_the_denial_is_recorded(
     app: PatientServices, role: str, command: Command
 ) -> None:
     visit_id = arrived_visit(app)
     size = log_size(app)
     target = None if command.creates else visit_id
     with pytest.raises(NotAuthorisedError) as raised:
-        app.execute(command, context(role), target=target)
+        app.execute(command, context(role, correlation_id="req-9"), target=target)
     assert raised.value.code == "NOT_AUTHORISED"
-    assert log_size(app) == size
+    [denial] = recorded_since(app, size)
+    assert isinstance(denial, CommandAttempt.Refused)
+    assert (denial.outcome, denial.code, denial.action) == (
+        "denied", "NOT_AUTHORISED", type(command).__name__,
+    )  # fmt: skip
+    assert (denial.actor_id, denial.actor_role, denial.correlation_id) == (
+        f"{role}-1", role, "req-9",
+    )  # fmt: skip
+    assert denial.target_id == (None if target is None else str(visit_id))
+    assert app.get_visit(visit_id).version == 2
 
 
 def test_authorisation_comes_before_any_replay(app: PatientServices) -> None:
@@ -426,13 +443,20 @@ def test_a_command_aimed_at_something_that_is_not_a_visit_is_not_found(
         app.execute(RegisterArrival(), CLERK, target=identity.command_id)  # the command record
 
 
-def test_a_domain_refusal_records_nothing(app: PatientServices) -> None:
+def test_a_domain_refusal_records_only_the_refused_attempt(app: PatientServices) -> None:
     visit_id = arrived_visit(app)
     size = log_size(app)
     with pytest.raises(InvalidTransitionError) as raised:
         app.execute(CancelVisit(reason="patient asked"), CLERK, target=visit_id)
     assert raised.value.code == "INVALID_TRANSITION"
-    assert log_size(app) == size
+    [refusal] = recorded_since(app, size)
+    assert isinstance(refusal, CommandAttempt.Refused)
+    assert (refusal.outcome, refusal.code, refusal.action, refusal.target_type) == (
+        "refused", "INVALID_TRANSITION", "CancelVisit", "PatientVisit",
+    )  # fmt: skip
+    assert (refusal.target_id, refusal.actor_id) == (str(visit_id), "clerk-1")
+    # The command's free text is not copied into the attempt.
+    assert refusal.reason is None
     assert app.get_visit(visit_id).version == 2
 
 

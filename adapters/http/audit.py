@@ -1,0 +1,383 @@
+"""The audit trail over HTTP (auditor role only): ``GET /api/v1/audit/events`` (the trail,
+oldest first, paginated), ``/audit/verify`` (the hash chain checked against the stored log)
+and ``/audit/export`` (CSV or FHIR AuditEvent NDJSON, streamed; the export is itself recorded).
+
+Every route is guarded by :data:`~application.permissions.AUDIT_READERS`: anyone else gets
+403, and that denial is recorded in the trail like any other.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Request, Response, Router, get
+from litestar.params import QueryParameter
+from litestar.response import Stream
+
+from adapters.http.auth import claims_of, may_read
+from adapters.http.context import services_of
+from adapters.http.correlation import correlation_id_of
+from adapters.http.problems import (
+    InvalidRequestError,
+    ProjectionLaggingError,
+    problem_responses,
+)
+from adapters.http.read_side import (
+    DEFAULT_WAIT_MS,
+    POSITION_RESPONSE_HEADER,
+    MinPosition,
+    WaitMs,
+    query_view,
+    read_database_of,
+)
+from adapters.readmodels.audit_store import (
+    NAME,
+    AuditFilters,
+    audit_events,
+    iter_audit_events,
+    verify,
+)
+from adapters.readmodels.status import wait_for_position
+from application.permissions import AUDIT_READERS
+from projections.audit import AuditEntry, VerifyResult
+from projections.records import to_micros
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+#: Entries per database read while streaming an export.
+EXPORT_PAGE = 1000
+
+# ---- parameters ---------------------------------------------------------------------------
+PatientRef = Annotated[
+    str | None,
+    QueryParameter(name="patientRef", required=False, max_length=64, description="Entries "
+                   "about this patient: the visit's events and attempts aimed at the visit."),
+]  # fmt: skip
+Actor = Annotated[
+    str | None,
+    QueryParameter(required=False, max_length=200, description="The acting user (`sub`)."),
+]
+AggregateId = Annotated[
+    str | None,
+    QueryParameter(
+        name="aggregateId",
+        required=False,
+        description="One aggregate's entries (a visit's id; an attempt's own id).",
+        schema_extra={"format": "uuid"},
+    ),
+]
+Action = Annotated[
+    str | None,
+    QueryParameter(required=False, max_length=100, description="An event class name "
+                   "(`PatientArrived`) or, for attempts, the command (`DischargePatient`)."),
+]  # fmt: skip
+Outcome = Annotated[
+    Literal["recorded", "refused", "denied"] | None,
+    QueryParameter(required=False, description="`recorded` facts, or `refused` (a business "
+                   "rule) / `denied` (authorisation) attempts."),
+]  # fmt: skip
+From = Annotated[
+    datetime | None,
+    QueryParameter(name="from", required=False, description="Recorded at or after this RFC "
+                   "3339 time (`recordedAt`, when the system stored it; not `occurredAt`)."),
+]  # fmt: skip
+To = Annotated[
+    datetime | None,
+    QueryParameter(name="to", required=False, description="Recorded before this RFC 3339 time "
+                   "(exclusive)."),
+]  # fmt: skip
+IncludeBookkeeping = Annotated[
+    bool,
+    QueryParameter(name="includeBookkeeping", required=False, description="Also list the "
+                   "idempotency bookkeeping rows (aggregateType `CommandRecord`), left out by "
+                   "default. They are always covered by the hash chain."),
+]  # fmt: skip
+Cursor = Annotated[
+    str | None,
+    QueryParameter(required=False, max_length=40, description="The `nextCursor` of the "
+                   "previous page (opaque)."),
+]  # fmt: skip
+Limit = Annotated[
+    int,
+    QueryParameter(ge=1, le=MAX_LIMIT, required=False, description="Entries per page (1-500)."),
+]
+ExportFormat = Annotated[
+    Literal["csv", "fhir-ndjson"],
+    QueryParameter(name="format", description="`csv` (one row per entry, a header row first) "
+                   "or `fhir-ndjson` (one FHIR R5 AuditEvent per line)."),
+]  # fmt: skip
+
+_READ_PROBLEMS = problem_responses(400, 401, 403, 500, 503)
+
+
+class AuditEventsPage(msgspec.Struct, frozen=True, rename="camel"):
+    items: list[AuditEntry]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
+
+
+def _filters(
+    patient_ref: str | None,
+    actor: str | None,
+    aggregate_id: str | None,
+    action: str | None,
+    outcome: str | None,
+    from_: datetime | None,
+    to: datetime | None,
+    include_bookkeeping: bool,
+) -> AuditFilters:
+    for name, moment in (("from", from_), ("to", to)):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidRequestError.of(name, "must be an RFC 3339 time with an offset")
+    if aggregate_id is not None:
+        try:
+            aggregate_id = str(UUID(aggregate_id))
+        except ValueError:
+            raise InvalidRequestError.of("aggregateId", "must be a UUID") from None
+    return AuditFilters(
+        patient_ref=patient_ref, actor_id=actor, aggregate_id=aggregate_id, action=action,
+        outcome=outcome, recorded_from=to_micros(from_), recorded_to=to_micros(to),
+        include_bookkeeping=include_bookkeeping,
+    )  # fmt: skip
+
+
+def _after(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidRequestError.of("cursor", "not a cursor this service returned")
+    return int(cursor)
+
+
+# ---- the trail ----------------------------------------------------------------------------
+@get(
+    "/events",
+    operation_id="listAuditEvents",
+    name="audit:events",
+    summary="The audit trail, oldest first",
+    description="Every recorded event, and every refused or denied attempt, with who, what, "
+    "when, which record and why. Filters combine (all must hold). Role: auditor.",
+    guards=[may_read(AUDIT_READERS, "audit trail")],
+    sync_to_thread=True,
+    response_headers=[POSITION_RESPONSE_HEADER],
+    responses=_READ_PROBLEMS,
+)
+def list_audit_events(
+    request: Request[Any, Any, Any],
+    patient_ref: PatientRef = None,
+    actor: Actor = None,
+    aggregate_id: AggregateId = None,
+    action: Action = None,
+    outcome: Outcome = None,
+    from_: From = None,
+    to: To = None,
+    include_bookkeeping: IncludeBookkeeping = False,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+    min_position: MinPosition = None,
+    wait_ms: WaitMs = DEFAULT_WAIT_MS,
+) -> Response[AuditEventsPage]:
+    filters = _filters(
+        patient_ref, actor, aggregate_id, action, outcome, from_, to, include_bookkeeping
+    )
+    after = _after(cursor)
+
+    def query(tx: Any, prefix: str) -> AuditEventsPage:
+        page = audit_events(tx, prefix, filters, after, limit)
+        next_cursor = None if page.next_after is None else str(page.next_after)
+        return AuditEventsPage(items=page.entries, next_cursor=next_cursor)
+
+    return query_view(request, NAME, min_position, wait_ms, query)
+
+
+@get(
+    "/verify",
+    operation_id="verifyAuditChain",
+    name="audit:verify",
+    summary="Check the hash chain against the stored log",
+    description="Recomputes the chain from the stored events up to the chain head and names "
+    "the first entry altered, removed or inserted (`problem`). Record `headHash` elsewhere "
+    "(it anchors the chain: a rewrite of both the log and the chain is only caught against "
+    "an earlier head). Events stored after the head are not chained yet. Role: auditor.",
+    guards=[may_read(AUDIT_READERS, "audit verification")],
+    sync_to_thread=True,
+    responses=_READ_PROBLEMS,
+)
+def verify_audit_chain(request: Request[Any, Any, Any]) -> VerifyResult:
+    return verify(read_database_of(request))
+
+
+# ---- export -------------------------------------------------------------------------------
+#: The entry's JSON field names (camelCase), in order.
+_CSV_COLUMNS = list(AuditEntry.__struct_encode_fields__)
+_to_builtins = msgspec.to_builtins
+
+
+def _csv_chunks(entries: Iterator[AuditEntry]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(_CSV_COLUMNS)
+    count = 0
+    for entry in entries:
+        row = _to_builtins(entry)
+        writer.writerow(["" if row[c] is None else row[c] for c in _CSV_COLUMNS])
+        count += 1
+        if count % EXPORT_PAGE == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def _ndjson_chunks(entries: Iterator[AuditEntry]) -> Iterator[bytes]:
+    encode = msgspec.json.encode
+    lines: list[bytes] = []
+    for entry in entries:
+        lines.append(encode(fhir_audit_event(entry)))
+        if len(lines) == EXPORT_PAGE:
+            yield b"\n".join(lines) + b"\n"
+            lines = []
+    if lines:
+        yield b"\n".join(lines) + b"\n"
+
+
+_OUTCOMES = {"recorded": ("0", "Success"), "refused": ("4", "Minor failure"),
+             "denied": ("8", "Serious failure")}  # fmt: skip
+_FHIR_TYPES = {"PatientVisit": "Encounter"}
+
+
+def fhir_audit_event(entry: AuditEntry) -> dict[str, Any]:
+    """One entry as a FHIR R5 AuditEvent (identifiers only; no patient demographics)."""
+    if entry.outcome == "recorded":
+        action = "C" if entry.version == 1 else "U"
+    else:
+        action = "R" if entry.action.startswith("read ") else "E"
+    outcome_code, outcome_display = _OUTCOMES.get(entry.outcome, ("4", "Minor failure"))
+    event: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "id": entry.event_id or str(entry.position),
+        "category": [{"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
+            "code": "rest", "display": "RESTful Operation"}]}],
+        "code": {"coding": [{"system": "urn:patient-services:audit-action",
+                             "code": entry.action}]},
+        "action": action,
+        "recorded": _instant(entry.recorded_at),
+        "outcome": {"code": {
+            "system": "http://terminology.hl7.org/CodeSystem/audit-event-outcome",
+            "code": outcome_code, "display": outcome_display}},
+        "agent": [{
+            "who": {"identifier": {"system": "urn:patient-services:user",
+                                   "value": entry.actor_id or "unknown"}},
+            "requestor": True}],
+        "source": {"observer": {"display": "patient-services"}},
+    }  # fmt: skip
+    if entry.occurred_at is not None:
+        event["occurredDateTime"] = _instant(entry.occurred_at)
+    if entry.code is not None:
+        event["outcome"]["detail"] = [{"text": entry.code}]
+    agent = event["agent"][0]
+    if entry.actor_role:
+        agent["role"] = [{"text": role} for role in entry.actor_role.split(",")]
+    if entry.on_behalf_of:
+        agent["onBehalfOf"] = {"identifier": {"system": "urn:patient-services:user",
+                                              "value": entry.on_behalf_of}}  # fmt: skip
+    if entry.reason:
+        event["authorization"] = [{"text": entry.reason}]
+    if entry.patient_ref:
+        event["patient"] = {"identifier": {"system": "urn:patient-services:patient-ref",
+                                           "value": entry.patient_ref}}  # fmt: skip
+    target_type = entry.target_type if entry.target_id else entry.aggregate_type
+    target_id = entry.target_id or entry.aggregate_id
+    what: dict[str, Any] = {"identifier": {"system": f"urn:patient-services:{target_type}",
+                                           "value": target_id}}  # fmt: skip
+    fhir_type = _FHIR_TYPES.get(target_type or "")
+    if fhir_type:
+        what = {"reference": f"{fhir_type}/{target_id}"}
+        if fhir_type == "Encounter":
+            event["encounter"] = what
+    event["entity"] = [{"what": what, "detail": [
+        {"type": {"text": "position"}, "valueInteger": entry.position},
+        {"type": {"text": "version"}, "valueInteger": entry.version},
+        *({"type": {"text": name}, "valueString": value} for name, value in (
+            ("correlationId", entry.correlation_id), ("commandId", entry.command_id),
+            ("sourceSystem", entry.source_system), ("sourceMessageId", entry.source_message_id),
+            ("correctsEventId", entry.corrects_event_id)) if value),
+    ]}]  # fmt: skip
+    return event
+
+
+def _instant(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@get(
+    "/export",
+    operation_id="exportAuditEvents",
+    name="audit:export",
+    summary="Export the audit trail (CSV or FHIR AuditEvent NDJSON), streamed",
+    description="The entries `GET /audit/events` would list for the same filters, all of "
+    "them, oldest first. The export is itself recorded in the trail (a `TrailExport` entry "
+    "naming the format and filters; with a `patientRef` filter it shows in that patient's "
+    "trail). `text/csv` or `application/fhir+ndjson`. Role: auditor.",
+    guards=[may_read(AUDIT_READERS, "audit export")],
+    sync_to_thread=True,
+    responses=_READ_PROBLEMS,
+)
+def export_audit_events(
+    request: Request[Any, Any, Any],
+    format_: ExportFormat,
+    patient_ref: PatientRef = None,
+    actor: Actor = None,
+    aggregate_id: AggregateId = None,
+    action: Action = None,
+    outcome: Outcome = None,
+    from_: From = None,
+    to: To = None,
+    include_bookkeeping: IncludeBookkeeping = False,
+) -> Stream:
+    filters = _filters(
+        patient_ref, actor, aggregate_id, action, outcome, from_, to, include_bookkeeping
+    )
+    database = read_database_of(request)
+    claims = claims_of(request)
+    request_filters = {
+        "actor": actor, "aggregateId": filters.aggregate_id, "action": action,
+        "outcome": outcome, "from": _instant(from_), "to": _instant(to),
+        "includeBookkeeping": "true" if include_bookkeeping else None,
+    }  # fmt: skip
+    export_position = services_of(request).record_export(
+        format=format_, patient_ref=patient_ref, filters=request_filters,
+        actor_id=claims.subject, actor_role=next(r for r in claims.roles if r in AUDIT_READERS),
+        correlation_id=correlation_id_of(request.scope),
+    )  # fmt: skip
+    # The trail as it stood when the export was asked for: everything before its own record,
+    # once the worker has read that far.
+    if wait_for_position(database, NAME, export_position, DEFAULT_WAIT_MS / 1000) is None:
+        raise ProjectionLaggingError(NAME, export_position)
+    filters = replace(filters, before_position=export_position)
+    entries = iter_audit_events(database, filters, EXPORT_PAGE)
+    if format_ == "csv":
+        return Stream(
+            _csv_chunks(entries),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'},
+        )
+    return Stream(_ndjson_chunks(entries), media_type="application/fhir+ndjson")
+
+
+def audit_router() -> Router:
+    return Router(
+        path="/audit",
+        route_handlers=[list_audit_events, verify_audit_chain, export_audit_events],
+        tags=["Audit"],
+    )

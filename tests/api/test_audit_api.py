@@ -1,0 +1,343 @@
+"""The audit endpoints over HTTP, on a real SQLite store with the audit worker running:
+only auditors read them (every other role's denial is itself in the trail), the trail pages
+and filters, verify reports the chain, and exports stream and are themselves recorded.
+
+Queries pass ``minPosition`` (the newest log position) so they wait for the worker: no sleeps.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from adapters.http.app import create_app
+from adapters.readmodels.audit_store import AuditReadModel
+from adapters.readmodels.database import EVENTS_FILE, ReadDatabase, open_read_database
+from adapters.readmodels.registry import prepare_read_models
+from adapters.readmodels.worker import ProjectionSupervisor
+from adapters.settings import Settings
+from adapters.storage import eventsourcing_env
+from application.service import PatientServices
+from tests.api.helpers import API, Headers, iso, now, position, visit_body
+
+AUDIT = "/api/v1/audit"
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[PatientServices]:
+    app = PatientServices(env=eventsourcing_env(settings))
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def read_database(settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
+    database = open_read_database(settings)
+    prepare_read_models(database, [AuditReadModel])
+    supervisor = ProjectionSupervisor(database, [AuditReadModel])
+    supervisor.start()
+    yield database
+    supervisor.stop()
+    database.close()
+
+
+@pytest.fixture
+def client(
+    settings: Settings, services: PatientServices, read_database: ReadDatabase
+) -> Iterator[TestClient[Any]]:
+    with TestClient(create_app(settings, services, read_database)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auditor(auth: Callable[..., Headers]) -> Headers:
+    return auth("auditor", sub="audrey")
+
+
+@pytest.fixture
+def trail(
+    client: TestClient[Any], auditor: Headers, services: PatientServices
+) -> Callable[..., dict[str, Any]]:
+    """``trail(patientRef="P-1")`` → the first page, once the worker has read the whole log."""
+
+    def read(**params: Any) -> dict[str, Any]:
+        params.setdefault("minPosition", position(services))
+        reply = client.get(f"{AUDIT}/events", params=params, headers=auditor)
+        assert reply.status_code == 200, reply.text
+        assert int(reply.headers["X-Projection-Position"]) >= params["minPosition"]
+        return reply.json()
+
+    return read
+
+
+def all_pages(trail: Callable[..., dict[str, Any]], **params: Any) -> list[dict[str, Any]]:
+    items, cursor = [], None
+    while True:
+        page = trail(**params, **({"cursor": cursor} if cursor else {}))
+        items += page["items"]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            return items
+
+
+# ---- who may read -------------------------------------------------------------------------
+@pytest.mark.parametrize("role", ["clerk", "nurse", "clinician", "manager", "finance", "admin"])
+@pytest.mark.parametrize(
+    ("path", "what"),
+    [("/events", "audit trail"), ("/verify", "audit verification"),
+     ("/export?format=csv", "audit export")],
+)  # fmt: skip
+def test_only_the_auditor_may_read_and_the_denial_is_itself_in_the_trail(
+    client: TestClient[Any],
+    auth: Callable[..., Headers],
+    trail: Callable[..., dict[str, Any]],
+    role: str,
+    path: str,
+    what: str,
+) -> None:
+    reply = client.get(
+        f"{AUDIT}{path}", headers={**auth(role, sub="mallory"), "X-Correlation-Id": "peek-1"}
+    )
+
+    assert reply.status_code == 403
+    assert reply.json()["code"] == "NOT_AUTHORISED"
+    [denial] = trail(outcome="denied")["items"]
+    assert denial["action"] == f"read {what}"
+    assert (denial["actorId"], denial["actorRole"]) == ("mallory", role)
+    assert (denial["code"], denial["correlationId"]) == ("NOT_AUTHORISED", "peek-1")
+    assert denial["aggregateType"] == "CommandAttempt"
+
+
+def test_an_auditor_reads_the_trail_and_is_not_recorded_for_it(
+    client: TestClient[Any], trail: Callable[..., dict[str, Any]], services: PatientServices
+) -> None:
+    assert trail() == {"items": [], "nextCursor": None}
+    assert position(services) == 0
+
+
+# ---- the trail ----------------------------------------------------------------------------
+def test_the_trail_says_who_did_what_when_to_which_record(
+    client: TestClient[Any],
+    staff: Headers,
+    trail: Callable[..., dict[str, Any]],
+) -> None:
+    created = client.post(
+        API, json=visit_body(patientRef="P-77"), headers={**staff, "X-Correlation-Id": "book-1"}
+    ).json()
+    arrival = now() - timedelta(minutes=5)
+    arrived = client.post(
+        f"{API}/{created['id']}/arrive",
+        json={"occurredAt": iso(arrival)},
+        headers={**staff, "X-On-Behalf-Of": "dr-who"},
+    ).json()
+
+    scheduled, arrive = trail()["items"]
+
+    assert scheduled["position"] == created["position"]
+    assert (scheduled["action"], scheduled["outcome"]) == ("VisitScheduled", "recorded")
+    assert (scheduled["aggregateType"], scheduled["aggregateId"]) == ("PatientVisit", created["id"])
+    assert (scheduled["patientRef"], scheduled["actorId"]) == ("P-77", "alice")
+    assert scheduled["correlationId"] == "book-1"
+    assert arrive["position"] == arrived["position"]
+    assert (arrive["action"], arrive["version"]) == ("PatientArrived", 2)
+    assert arrive["patientRef"] == "P-77"  # inherited from the visit's creation
+    assert arrive["onBehalfOf"] == "dr-who"
+    assert arrive["occurredAt"] == iso(arrival)
+    assert arrive["recordedAt"] >= scheduled["recordedAt"]
+
+
+def test_refused_and_denied_commands_appear_with_their_outcome(
+    client: TestClient[Any],
+    auth: Callable[..., Headers],
+    schedule: Callable[..., str],
+    trail: Callable[..., dict[str, Any]],
+) -> None:
+    visit_id = schedule(patientRef="P-9")
+    triage = {"acuityScale": "ESI", "acuityLevel": 2}
+    refused = client.post(f"{API}/{visit_id}/triage", json=triage, headers=auth("nurse"))
+    denied = client.post(f"{API}/{visit_id}/triage", json=triage, headers=auth("clerk", sub="bo"))
+    assert (refused.status_code, denied.status_code) == (409, 403)
+
+    entries = trail(patientRef="P-9")["items"]
+
+    assert [(e["action"], e["outcome"], e["code"]) for e in entries] == [
+        ("VisitScheduled", "recorded", None),
+        ("RecordTriage", "refused", "INVALID_TRANSITION"),
+        ("RecordTriage", "denied", "NOT_AUTHORISED"),
+    ]
+    assert {(e["targetType"], e["targetId"]) for e in entries[1:]} == {("PatientVisit", visit_id)}
+    assert entries[2]["actorId"] == "bo"
+
+
+def test_the_trail_pages_oldest_first_until_the_cursor_runs_out(
+    schedule: Callable[..., str], trail: Callable[..., dict[str, Any]]
+) -> None:
+    for n in range(7):
+        schedule(patientRef=f"P-{n}")
+
+    first = trail(limit=3)
+    everything = all_pages(trail, limit=3)
+
+    assert len(first["items"]) == 3 and first["nextCursor"]
+    assert [e["patientRef"] for e in everything] == [f"P-{n}" for n in range(7)]
+    positions = [e["position"] for e in everything]
+    assert positions == sorted(positions)
+    assert trail(limit=7)["nextCursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"limit": 501}, "limit"), ({"limit": 0}, "limit"), ({"cursor": "abc"}, "cursor"),
+     ({"aggregateId": "nope"}, "aggregateId"), ({"outcome": "maybe"}, "outcome"),
+     ({"from": "2026-01-01T00:00:00"}, "from")],
+)  # fmt: skip
+def test_bad_query_parameters_are_400(
+    client: TestClient[Any], auditor: Headers, params: dict[str, Any], field: str
+) -> None:
+    reply = client.get(f"{AUDIT}/events", params=params, headers=auditor)
+
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["code"] == "VALIDATION"
+
+
+def test_the_filters_combine(
+    client: TestClient[Any],
+    auth: Callable[..., Headers],
+    trail: Callable[..., dict[str, Any]],
+    services: PatientServices,
+) -> None:
+    ann, bob = auth("clerk", sub="ann"), auth("clerk", "nurse", sub="bob")
+    one = client.post(API, json=visit_body(patientRef="P-1"), headers=ann).json()["id"]
+    client.post(API, json=visit_body(patientRef="P-2"), headers=bob)
+    client.post(f"{API}/{one}/arrive", json={}, headers=bob)
+    middle = trail()["items"][1]["recordedAt"]
+
+    def actions(**params: Any) -> list[str]:
+        return [e["action"] for e in all_pages(trail, **params)]
+
+    assert actions(patientRef="P-1") == ["VisitScheduled", "PatientArrived"]
+    assert actions(actor="bob") == ["VisitScheduled", "PatientArrived"]
+    assert actions(actor="bob", patientRef="P-1") == ["PatientArrived"]
+    assert actions(aggregateId=one.upper()) == ["VisitScheduled", "PatientArrived"]
+    assert actions(action="PatientArrived") == ["PatientArrived"]
+    assert actions(outcome="refused") == []
+    assert len(actions(**{"from": middle})) == 2
+    assert len(actions(to=middle)) == 1
+
+
+def test_idempotency_bookkeeping_is_listed_only_when_asked(
+    client: TestClient[Any], clerk: Headers, trail: Callable[..., dict[str, Any]]
+) -> None:
+    client.post(API, json=visit_body(), headers={**clerk, "Idempotency-Key": "k-1"})
+
+    assert [e["aggregateType"] for e in trail()["items"]] == ["PatientVisit"]
+    listed = trail(includeBookkeeping="true")["items"]
+    assert [(e["aggregateType"], e["action"]) for e in listed] == [
+        ("PatientVisit", "VisitScheduled"),
+        ("CommandRecord", "Accepted"),
+    ]
+
+
+def test_a_query_waits_for_the_position_and_gives_up_with_503(
+    client: TestClient[Any], auditor: Headers, services: PatientServices
+) -> None:
+    reply = client.get(
+        f"{AUDIT}/events",
+        params={"minPosition": position(services) + 1000, "waitMs": 0},
+        headers=auditor,
+    )
+
+    assert reply.status_code == 503
+    assert reply.json()["code"] == "PROJECTION_LAGGING"
+    assert "Retry-After" in reply.headers
+
+
+# ---- verify -------------------------------------------------------------------------------
+def test_verify_reports_an_intact_chain_and_then_the_altered_entry(
+    client: TestClient[Any],
+    auditor: Headers,
+    schedule: Callable[..., str],
+    trail: Callable[..., dict[str, Any]],
+    settings: Settings,
+) -> None:
+    for n in range(3):
+        schedule(patientRef=f"P-{n}")
+    entries = trail()["items"]
+
+    intact = client.get(f"{AUDIT}/verify", headers=auditor).json()
+    with sqlite3.connect(settings.var_dir / EVENTS_FILE) as conn:
+        conn.execute(
+            "UPDATE stored_events SET state = replace(state, 'P-1', 'P-X') WHERE rowid = ?",
+            (entries[1]["position"],),
+        )
+    tampered = client.get(f"{AUDIT}/verify", headers=auditor).json()
+
+    assert intact["ok"] is True and intact["checked"] == 3
+    assert intact["firstBadPosition"] is None and len(intact["headHash"]) == 64
+    assert tampered["ok"] is False
+    assert tampered["firstBadPosition"] == entries[1]["position"]
+    assert (tampered["problem"], tampered["checked"]) == ("altered", 1)
+    assert tampered["headHash"] == intact["headHash"]
+
+
+# ---- export -------------------------------------------------------------------------------
+def test_a_csv_export_streams_the_filtered_trail_and_is_itself_recorded(
+    client: TestClient[Any],
+    auditor: Headers,
+    schedule: Callable[..., str],
+    trail: Callable[..., dict[str, Any]],
+    services: PatientServices,
+) -> None:
+    schedule(patientRef="P-1")
+    schedule(patientRef="P-2")
+    trail()  # the worker has read both
+
+    reply = client.get(f"{AUDIT}/export", params={"format": "csv", "patientRef": "P-1"},
+                       headers={**auditor, "X-Correlation-Id": "export-1"})  # fmt: skip
+
+    assert reply.status_code == 200
+    assert reply.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(reply.text)))
+    assert [(r["action"], r["patientRef"]) for r in rows] == [("VisitScheduled", "P-1")]
+    [export] = trail(action="Exported")["items"]
+    assert (export["aggregateType"], export["actorId"]) == ("TrailExport", "audrey")
+    assert (export["patientRef"], export["correlationId"]) == ("P-1", "export-1")
+
+
+def test_a_fhir_export_gives_one_audit_event_per_line(
+    client: TestClient[Any],
+    auditor: Headers,
+    auth: Callable[..., Headers],
+    schedule: Callable[..., str],
+    trail: Callable[..., dict[str, Any]],
+) -> None:
+    visit_id = schedule(patientRef="P-5")
+    client.post(f"{API}/{visit_id}/close", json={}, headers=auth("clerk"))  # denied
+    trail()
+
+    reply = client.get(f"{AUDIT}/export", params={"format": "fhir-ndjson"}, headers=auditor)
+
+    assert reply.status_code == 200
+    assert reply.headers["Content-Type"].startswith("application/fhir+ndjson"), reply.headers
+    created, denied = (json.loads(line) for line in reply.text.splitlines())
+    assert created["resourceType"] == denied["resourceType"] == "AuditEvent"
+    assert (created["action"], created["outcome"]["code"]["code"]) == ("C", "0")
+    assert created["encounter"] == {"reference": f"Encounter/{visit_id}"}
+    assert created["patient"]["identifier"]["value"] == "P-5"
+    assert (denied["action"], denied["outcome"]["code"]["code"]) == ("E", "8")
+    assert denied["outcome"]["detail"] == [{"text": "NOT_AUTHORISED"}]
+    assert denied["code"]["coding"][0]["code"] == "CloseVisit"
+
+
+def test_an_export_needs_a_known_format(client: TestClient[Any], auditor: Headers) -> None:
+    reply = client.get(f"{AUDIT}/export", params={"format": "xml"}, headers=auditor)
+
+    assert reply.status_code == 400
