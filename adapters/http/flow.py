@@ -10,14 +10,14 @@ managers. Times are RFC 3339 with an offset.
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import anyio.to_thread
 import msgspec
-
-from litestar import Request, Response, Router, get
+from litestar import MediaType, Request, Response, Router, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
@@ -25,6 +25,7 @@ from adapters.http.auth import may_read, utc_now
 from adapters.http.problems import InvalidRequestError, problem_responses
 from adapters.http.read_side import (
     DEFAULT_WAIT_MS,
+    POSITION_HEADER,
     POSITION_RESPONSE_HEADER,
     MinPosition,
     WaitMs,
@@ -109,45 +110,65 @@ def _aware(name: str, moment: datetime | None) -> datetime | None:
 
 
 # ---- routes -------------------------------------------------------------------------------
-class EncodedBoards:
-    """Boards already encoded, per app: a board depends only on the view's generation and
-    position, the unit and ``at``, so with ``at`` to the second it is built at most once per
-    unit, second and change of the view however many screens ask (a board of a few hundred
-    visits costs milliseconds to build)."""
+@dataclass(frozen=True)
+class EncodedBoard:
+    at: datetime
+    position: int
+    body: bytes
 
-    def __init__(self, size: int = 64) -> None:
+
+class EncodedBoards:
+    """The boards of the current second, already encoded, per unit (per app process).
+
+    Flow boards are wall displays polled by many screens; a board is a function of the
+    view's position, the unit and ``at`` (to the second). A board built during this second
+    is served again without touching the database, as long as it satisfies the request's
+    ``minPosition`` (read-your-writes still holds: a newer write makes it go to the
+    database). ``X-Projection-Position`` says which position the board shows, so a board is
+    never presented as newer than it is; it is at most one second behind the view."""
+
+    def __init__(self, size: int = 256) -> None:
         self.size = size
-        self._boards: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._boards: OrderedDict[str | None, EncodedBoard] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[Any, ...], build: Callable[[], Board]) -> bytes:
+    def fresh(
+        self, unit: str | None, at: datetime, min_position: int | None
+    ) -> EncodedBoard | None:
         with self._lock:
-            board = self._boards.get(key)
-        if board is None:
-            board = msgspec.json.encode(build())
-            with self._lock:
-                self._boards[key] = board
-                while len(self._boards) > self.size:
-                    self._boards.popitem(last=False)
+            board = self._boards.get(unit)
+        if board is None or board.at != at or board.position < (min_position or 0):
+            return None
         return board
+
+    def keep(self, unit: str | None, board: EncodedBoard) -> None:
+        with self._lock:
+            current = self._boards.get(unit)
+            if current is None or (current.at, current.position) <= (board.at, board.position):
+                self._boards[unit] = board
+                self._boards.move_to_end(unit)
+            while len(self._boards) > self.size:
+                self._boards.popitem(last=False)
 
 
 def _board_handler(boards: EncodedBoards) -> HTTPRouteHandler:
-    def get_board(
+    async def get_board(
         request: Request[Any, Any, Any],
         unit: Unit = None,
         min_position: MinPosition = None,
         wait_ms: WaitMs = DEFAULT_WAIT_MS,
     ) -> Response[Board]:
         now = utc_now().replace(microsecond=0)
-
-        def query(tx: Transaction, prefix: str) -> bytes:
-            position = active_position(tx, NAME).position
-            return boards.get(
-                (prefix, position, unit, now), lambda: flow_store.board(tx, prefix, unit, now)
+        board = boards.fresh(unit, now, min_position)
+        if board is None:
+            board = await anyio.to_thread.run_sync(
+                _read_board, request, boards, unit, now, min_position, wait_ms
             )
-
-        return query_view(request, NAME, min_position, wait_ms, query)  # type: ignore[return-value]
+        return Response(
+            board.body,  # type: ignore[arg-type]
+            media_type=MediaType.JSON,
+            headers={POSITION_HEADER: str(board.position)},
+        )
 
     return get(
         "/flow/board",
@@ -159,13 +180,31 @@ def _board_handler(boards: EncodedBoards) -> HTTPRouteHandler:
         "acuity, location, minutes since arrival and in the current state; `boarders` are the "
         "visits with a decision to admit not yet admitted (also listed under their state); "
         "admitted patients on leave of absence are listed apart in `onLeave`. Minutes count "
-        "to `at`, the time of the answer (to the second). Roles: clerk, nurse, clinician, "
-        "manager.",
+        "to `at`, the time of the answer (to the second); a board may be served again within "
+        "its second (then `X-Projection-Position` says which position it shows). Roles: "
+        "clerk, nurse, clinician, manager.",
         guards=[may_read(FLOW_BOARD_READERS, "flow board")],
-        sync_to_thread=True,
         response_headers=[POSITION_RESPONSE_HEADER],
         responses=_PROBLEMS,
     )(get_board)
+
+
+def _read_board(
+    request: Request[Any, Any, Any],
+    boards: EncodedBoards,
+    unit: str | None,
+    now: datetime,
+    min_position: int | None,
+    wait_ms: int,
+) -> EncodedBoard:
+    def query(tx: Transaction, prefix: str) -> EncodedBoard:
+        position = active_position(tx, NAME).position
+        body = msgspec.json.encode(flow_store.board(tx, prefix, unit, now))
+        return EncodedBoard(now, position, body)
+
+    board = query_view(request, NAME, min_position, wait_ms, query).content
+    boards.keep(unit, board)
+    return board
 
 
 @get(

@@ -405,4 +405,4 @@ def open_read_database(settings: Settings) -> ReadDatabase:
     postgres = settings.postgres
     if postgres is None:
         return SqliteReadDatabase(settings.var_dir)
-    return PostgresReadDatabase(postgres)
+    return PostgresReadDatabase(postgres, pool_size=settings.postgres_pool_size)

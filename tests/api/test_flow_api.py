@@ -130,6 +130,20 @@ def test_min_position_shows_your_own_write_on_the_board(
     assert 29 <= entry["minutesSinceArrival"] <= 31
 
 
+def test_a_board_served_again_within_its_second_never_hides_a_newer_own_write(
+    client: TestClient[Any], staff: Headers
+) -> None:
+    first, position = walk_in(client, staff)
+    before = client.get(f"{FLOW}/board", params={"minPosition": position}, headers=staff)
+    second, newer = walk_in(client, staff)  # very likely within the same second
+
+    after = client.get(f"{FLOW}/board", params={"minPosition": newer}, headers=staff)
+
+    assert int(after.headers[POSITION_HEADER]) >= newer > int(before.headers[POSITION_HEADER])
+    [unit] = after.json()["units"]
+    assert {entry["visitId"] for entry in unit["arrived"]} == {first, second}
+
+
 def test_the_board_shows_boarders_and_waits_per_state(
     client: TestClient[Any], staff: Headers
 ) -> None:
