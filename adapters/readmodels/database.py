@@ -169,6 +169,12 @@ def _pg_conninfo(connection: PostgresConnection) -> dict[str, Any]:
     )
 
 
+def advisory_lock_key(schema: str, lock_name: str) -> int:
+    """The leader lock's key (32 bits, so ``pg_locks.objid`` shows it). Per schema: advisory
+    locks are database-wide, and each schema is its own store."""
+    return zlib.crc32(f"patient-services:{schema}:projection:{lock_name}".encode())
+
+
 class PostgresWorkerConnection(WorkerConnection):
     dialect: Dialect = "postgres"
 
@@ -188,8 +194,7 @@ class PostgresWorkerConnection(WorkerConnection):
 
     def try_lead(self, lock_name: str) -> bool:
         # Session-level advisory lock: released when this connection ends, however it ends.
-        # Per schema: advisory locks are database-wide, and each schema is its own store.
-        key = zlib.crc32(f"patient-services:{self._schema}:projection:{lock_name}".encode())
+        key = advisory_lock_key(self._schema, lock_name)
         row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
         return bool(row and row[0])
 
