@@ -124,25 +124,42 @@ class EncodedBoards:
     view's position, the unit and ``at`` (to the second). A board built during this second
     is served again without touching the database, as long as it satisfies the request's
     ``minPosition`` (read-your-writes still holds: a newer write makes it go to the
-    database). ``X-Projection-Position`` says which position the board shows, so a board is
-    never presented as newer than it is; it is at most one second behind the view."""
+    database). One request per unit builds the next board; while it does, the others get
+    the previous one if it is under :data:`STALE_SECONDS` old and satisfies their
+    ``minPosition``, instead of all building the same board at the turn of each second.
+    ``X-Projection-Position`` and the body's ``at`` always say which board it is."""
+
+    STALE_SECONDS = 2
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
         self._boards: OrderedDict[str | None, EncodedBoard] = OrderedDict()
+        self._building: set[str | None] = set()
         self._lock = threading.Lock()
 
     def fresh(
         self, unit: str | None, at: datetime, min_position: int | None
-    ) -> EncodedBoard | None:
+    ) -> tuple[EncodedBoard | None, bool]:
+        """A board to serve, if any; else whether this request should build the next one."""
         with self._lock:
             board = self._boards.get(unit)
-        if board is None or board.at != at or board.position < (min_position or 0):
-            return None
-        return board
+            usable = board is not None and board.position >= (min_position or 0)
+            if usable and board is not None and board.at == at:
+                return board, False
+            if unit in self._building:
+                age = (at - board.at).total_seconds() if board is not None else None
+                if usable and age is not None and age <= self.STALE_SECONDS:
+                    return board, False
+                return None, False  # build one of its own (rare: a new minPosition)
+            self._building.add(unit)
+            return None, True
 
-    def keep(self, unit: str | None, board: EncodedBoard) -> None:
+    def keep(self, unit: str | None, board: EncodedBoard | None, *, built_by_us: bool) -> None:
         with self._lock:
+            if built_by_us:
+                self._building.discard(unit)
+            if board is None:
+                return
             current = self._boards.get(unit)
             if current is None or (current.at, current.position) <= (board.at, board.position):
                 self._boards[unit] = board
@@ -159,10 +176,10 @@ def _board_handler(boards: EncodedBoards) -> HTTPRouteHandler:
         wait_ms: WaitMs = DEFAULT_WAIT_MS,
     ) -> Response[Board]:
         now = utc_now().replace(microsecond=0)
-        board = boards.fresh(unit, now, min_position)
+        board, ours = boards.fresh(unit, now, min_position)
         if board is None:
             board = await anyio.to_thread.run_sync(
-                _read_board, request, boards, unit, now, min_position, wait_ms
+                _read_board, request, boards, unit, now, min_position, wait_ms, ours
             )
         return Response(
             board.body,  # type: ignore[arg-type]
@@ -196,14 +213,18 @@ def _read_board(
     now: datetime,
     min_position: int | None,
     wait_ms: int,
+    ours: bool,
 ) -> EncodedBoard:
     def query(tx: Transaction, prefix: str) -> EncodedBoard:
         position = active_position(tx, NAME).position
         body = msgspec.json.encode(flow_store.board(tx, prefix, unit, now))
         return EncodedBoard(now, position, body)
 
-    board = query_view(request, NAME, min_position, wait_ms, query).content
-    boards.keep(unit, board)
+    board = None
+    try:
+        board = query_view(request, NAME, min_position, wait_ms, query).content
+    finally:
+        boards.keep(unit, board, built_by_us=ours)
     return board
 
 
