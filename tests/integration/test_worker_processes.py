@@ -142,8 +142,20 @@ def test_rebuild_command_switches_to_a_new_generation_with_the_same_view(
     database = open_read_database(store_settings)
     try:
         assert _audit_positions(database) == _stored_positions(database)
+        # Loaded without its secondary indexes, then indexed before the switch.
+        assert "audit_g2_entries_patient" in _index_names(database)
     finally:
         database.close()
+
+
+def _index_names(database: ReadDatabase) -> set[str]:
+    statement = (
+        "SELECT name FROM sqlite_master WHERE type = 'index'"
+        if database.dialect == "sqlite"
+        else "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+    )
+    with database.read() as tx:
+        return {row[0] for row in tx.execute(statement)}
 
 
 def test_rebuild_of_an_unknown_read_model_is_refused(environ) -> None:
