@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # (see README "Configuration"); `make run PORT=9000` works too: make passes command-line
 # variables to the recipe's environment.
 
-.PHONY: run test bench install
+.PHONY: run test bench bench-read install
 
 install: $(STAMP)
 
@@ -31,3 +31,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.visits
+
+# Read side: projection catch-up over a 210,000-event store and flow-board latency.
+bench-read: $(STAMP)
+	$(VENV)/bin/python -m bench.projections

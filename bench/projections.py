@@ -1,0 +1,621 @@
+"""Read side on PostgreSQL: projection catch-up rate and flow-board latency, in one run.
+
+    python -m bench.projections [--events 210000] [--rounds 3] [--seconds 15] [--keep]
+
+In a fresh schema (dropped afterwards unless ``--keep``):
+
+1. **populate** a store of ``--events`` events of interleaved PatientVisit traffic through
+   the domain's commands and ``PatientServices.save()`` (many aggregates per save; see
+   :mod:`bench.traffic`), and report that rate;
+2. **catch-up**, ``--rounds`` rounds, interleaved so a shared machine's drift hits all alike:
+   each read model (``flow``, ``audit``) caught up from zero by
+   ``ProjectionWorker(batch_size=2000).catch_up`` (round 1 fills the active generation the
+   server then uses; later rounds a scratch generation, dropped after), and the library's
+   ``ProjectionRunner`` (one event per transaction, an audit INSERT + the tracking insert;
+   :mod:`bench.library_runner`) for ``--library-seconds``;
+3. **rebuild** of each read model into a new generation with ``--extra-batch-sizes``
+   (records/s as ``patient-services rebuild`` shows it);
+4. **board**: ``patient-services serve`` in a subprocess on that schema, then
+   ``--connections`` keep-alive connections sending ``GET /api/v1/flow/board?unit=<the
+   busiest unit>`` as a nurse for ``--seconds``, ``--rounds`` times.
+
+Prints the figures beside the targets (catch-up >= 20,000 records/s; board p99 <= 20 ms) and
+writes them as JSON under ``bench/results/`` (git-ignored). ``--profile`` adds a cProfile of
+one more catch-up of each read model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import psycopg
+
+from bench.http_client import Connection
+from bench.visits import (
+    PG,
+    RESULTS,
+    SECRET,
+    cpu_seconds,
+    database_url,
+    drop_schema,
+    fresh_schema,
+    free_port,
+    mint,
+    server_pids,
+    start_server,
+)
+
+CATCH_UP_TARGET = 20_000  # records/s
+P99_TARGET_MS = 20.0
+#: Scratch generations for the rounds after the first (far above any real one).
+SCRATCH_GENERATION = 1000
+
+
+# ---- setup ------------------------------------------------------------------------------
+def settings_for(schema: str, pool_size: int):  # type: ignore[no-untyped-def]
+    from adapters.settings import Settings
+
+    return Settings.from_env(
+        {
+            "DATABASE_URL": database_url(schema),
+            "JWT_SECRET": SECRET,
+            "POSTGRES_POOL_SIZE": str(pool_size),
+        }
+    )
+
+
+def populate_store(settings, args: argparse.Namespace) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    from adapters.storage import ensure_schema, eventsourcing_env
+    from application.service import PatientServices
+    from bench.traffic import populate
+
+    ensure_schema(settings)
+    app = PatientServices(env=eventsourcing_env(settings))
+    last = [time.monotonic()]
+
+    def progress(stats) -> None:  # type: ignore[no-untyped-def]
+        if time.monotonic() - last[0] >= 5:
+            last[0] = time.monotonic()
+            print(f"  populating: {stats.events:,} events", file=sys.stderr, flush=True)
+
+    try:
+        stats = populate(
+            app, events=args.events, live=args.live, chunk=args.chunk, seed=args.seed,
+            progress=progress,
+        )  # fmt: skip
+    finally:
+        app.close()
+    return {
+        "events": stats.events,
+        "visits": stats.visits,
+        "command_records": stats.command_records,
+        "rounds": stats.rounds,
+        "saves": stats.saves,
+        "refused": stats.refused,
+        "seconds": stats.seconds,
+        "save_seconds": stats.save_seconds,
+        "per_second": stats.rate,
+        "chunk": args.chunk,
+        "by_type": dict(stats.by_type.most_common()),
+        "active_by_unit": dict(sorted(stats.active_by_unit.items())),
+    }
+
+
+def reset_read_models(database, names: list[str], schema: str) -> None:  # type: ignore[no-untyped-def]
+    """For ``--schema``: forget every generation of the read models and the library's view,
+    so each is measured from zero again."""
+    from adapters.readmodels import tracking as tr
+    from adapters.readmodels.registry import read_model_factories
+    from bench.library_runner import PROJECTION_NAME
+
+    factories = read_model_factories()
+    with database.worker_connection() as conn, conn.transaction() as tx:
+        tr.create_tracking_tables(tx)
+        for name in names:
+            model = factories[name]()
+            rows = tx.execute("SELECT generation FROM read_model_tracking WHERE name = ?", (name,))
+            for (generation,) in rows:
+                model.drop_tables(tx, tr.table_prefix(name, generation))
+                tr.forget_generation(tx, name, generation)
+            tx.execute("DELETE FROM read_model_generations WHERE name = ?", (name,))
+    with psycopg.connect(**PG, autocommit=True) as conn:
+        for table in (f"{PROJECTION_NAME}_entries", f"{PROJECTION_NAME}_tracking"):
+            conn.execute(f'DROP TABLE IF EXISTS "{schema}"."{table}"')
+
+
+# ---- catch-up ---------------------------------------------------------------------------
+@dataclass
+class CatchUp:
+    model: str
+    batch_size: int
+    generation: int
+    records: int
+    applied: int
+    batches: int
+    seconds: float
+    per_second: float
+
+
+def time_catch_up(
+    database,  # type: ignore[no-untyped-def]
+    name: str,
+    factory: Callable[[], Any],
+    batch_size: int,
+    generation: int | None,
+    profile: cProfile.Profile | None = None,
+) -> CatchUp:
+    """``ProjectionWorker.catch_up`` from zero (its loop, to count what was applied too)."""
+    from adapters.readmodels import tracking as tr
+    from adapters.readmodels.worker import ProjectionWorker
+
+    worker = ProjectionWorker(database, factory, generation=generation, batch_size=batch_size)
+    with database.worker_connection() as conn:
+        if not conn.try_lead(worker.lock_name):
+            raise RuntimeError(f"{worker.lock_name} is led by another worker")
+        read = applied = batches = 0
+        last_generation = generation or 0
+        if profile is not None:
+            profile.enable()
+        started = time.perf_counter()
+        while (outcome := worker.step(conn)).read:
+            read += outcome.read
+            applied += outcome.applied
+            batches += 1
+            last_generation = outcome.generation
+        elapsed = time.perf_counter() - started
+        if profile is not None:
+            profile.disable()
+        if generation is not None:  # a scratch generation: measured, then dropped
+            with conn.transaction() as tx:
+                worker.model.drop_tables(tx, tr.table_prefix(name, generation))
+                tr.forget_generation(tx, name, generation)
+    return CatchUp(name, batch_size, last_generation, read, applied, batches, elapsed,
+                   read / elapsed if elapsed else 0.0)  # fmt: skip
+
+
+@dataclass
+class Rebuilt:
+    model: str
+    batch_size: int
+    generation: int
+    records: int
+    seconds: float
+    per_second: float
+
+
+def time_rebuild(database, name: str, factory: Callable[[], Any], batch_size: int) -> Rebuilt:  # type: ignore[no-untyped-def]
+    from adapters.readmodels.rebuild import rebuild
+
+    result = rebuild(database, factory, batch_size=batch_size, drop_grace=0.0)
+    return Rebuilt(name, batch_size, result.generation, result.records, result.seconds,
+                   result.records / result.seconds if result.seconds else 0.0)  # fmt: skip
+
+
+# ---- the board --------------------------------------------------------------------------
+@dataclass
+class Board:
+    requests: int
+    errors: int
+    seconds: float
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
+    cpu_ms_per_request: float  # the server's
+    db_cpu_ms_per_request: float  # PostgreSQL's (all its processes)
+    client_cpu_ms_per_request: float  # this load generator's
+
+
+def rank(ordered: list[float], p: float) -> float:
+    """Nearest rank, in ms."""
+    if not ordered:
+        return float("nan")
+    return ordered[max(0, int(round(p * len(ordered))) - 1)] * 1000
+
+
+async def drive_board(
+    port: int, path: str, seconds: float, connections: int, token: str
+) -> tuple[list[float], int, int]:
+    latencies: list[float] = []
+    errors = 0
+    body_bytes = 0
+    headers = {"Authorization": f"Bearer {token}"}
+    stop_at = time.perf_counter() + seconds
+
+    async def one_connection() -> None:
+        nonlocal errors, body_bytes
+        conn = Connection("127.0.0.1", port)
+        await conn.open()
+        try:
+            while time.perf_counter() < stop_at:
+                began = time.perf_counter()
+                try:
+                    reply = await conn.request("GET", path, b"", headers)
+                except (OSError, asyncio.IncompleteReadError):
+                    errors += 1
+                    await conn.close()
+                    conn = Connection("127.0.0.1", port)
+                    await conn.open()
+                    continue
+                if reply.status != 200:
+                    errors += 1
+                    continue
+                latencies.append(time.perf_counter() - began)
+                body_bytes = len(reply.body)
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(one_connection() for _ in range(connections)))
+    return latencies, errors, body_bytes
+
+
+def run_board(
+    port: int, server: subprocess.Popen[bytes], path: str, seconds: float, connections: int,
+    token: str,
+) -> tuple[Board, list[float], int]:  # fmt: skip
+    pids = server_pids(server)
+    db_pids = postgres_pids()
+    cpu_before, db_before, client_before = cpu_seconds(pids), cpu_seconds(db_pids), _own_cpu()
+    begun = time.perf_counter()
+    latencies, errors, body_bytes = asyncio.run(
+        drive_board(port, path, seconds, connections, token)
+    )
+    elapsed = time.perf_counter() - begun
+    cpu = cpu_seconds(pids) - cpu_before
+    db_cpu = cpu_seconds(db_pids) - db_before
+    client_cpu = _own_cpu() - client_before
+    ordered = sorted(latencies)
+    n = len(ordered)
+    board = Board(
+        n, errors, elapsed, n / elapsed, rank(ordered, 0.5), rank(ordered, 0.99),
+        rank(ordered, 0.999), *(x / n * 1000 if n else float("nan")
+                                 for x in (cpu, db_cpu, client_cpu)),
+    )  # fmt: skip
+    return board, ordered, body_bytes
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes (Linux /proc), to report its CPU per request."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def wait_caught_up(port: int, names: list[str], timeout: float = 300.0) -> dict[str, Any]:
+    """Poll ``/ready`` until every named read model reports no lag."""
+    deadline = time.monotonic() + timeout
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as reply:
+            status = msgspec.json.decode(reply.read())
+        lags = {m["name"]: m["lagEvents"] for m in status.get("readModels") or []}
+        if all(lags.get(name) == 0 for name in names):
+            return status
+        time.sleep(0.5)
+    raise RuntimeError(f"read models not caught up after {timeout:.0f} s: {status}")
+
+
+def first_reply(port: int, path: str, token: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def measure_board(
+    args: argparse.Namespace, server: subprocess.Popen[bytes], port: int, unit: str,
+    names: list[str],
+) -> dict[str, Any]:  # fmt: skip
+    figures: dict[str, Any] = {"ready": wait_caught_up(port, names), "board_unit": unit}
+    path = f"/api/v1/flow/board?unit={unit}"
+    token = mint("bench-nurse", ["nurse"])
+    status, body = first_reply(port, path, token)
+    if status != 200:
+        raise RuntimeError(f"GET {path} answered {status}: {body[:500]!r}")
+    figures["board_body_bytes"] = len(body)
+    asyncio.run(drive_board(port, path, 2.0, args.connections, token))  # warm-up
+    boards: list[Board] = []
+    pooled: list[float] = []
+    for round_ in range(1, args.rounds + 1):
+        print(f"round {round_}: board ...", file=sys.stderr, flush=True)
+        board, ordered, _ = run_board(port, server, path, args.seconds, args.connections, token)
+        boards.append(board)
+        pooled.extend(ordered)
+    pooled.sort()
+    figures["board"] = [asdict(b) for b in boards]
+    figures["board_pooled"] = {
+        "requests": len(pooled),
+        "p50_ms": rank(pooled, 0.5),
+        "p99_ms": rank(pooled, 0.99),
+        "p999_ms": rank(pooled, 0.999),
+    }
+    return figures
+
+
+# ---- main -------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.projections", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--events", type=int, default=210_000, help="events to populate")
+    parser.add_argument("--live", type=int, default=4000, help="visits in flight at once")
+    parser.add_argument("--chunk", type=int, default=500, help="aggregates per save")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--batch-size", type=int, default=2000, help="catch-up batch size")
+    parser.add_argument(
+        "--extra-batch-sizes", default="500,5000",
+        help="rebuilds with these batch sizes (comma-separated; empty: none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rebuild-limit", type=float, default=60.0,
+        help="skip a model's extra rebuilds if its catch-up took longer (seconds)",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument(
+        "--library-seconds", type=float, default=20.0, help="library runner, per round"
+    )
+    parser.add_argument("--seconds", type=float, default=15.0, help="board load, per round")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--pool-size", type=int, default=10, help="PostgreSQL pool per process")
+    parser.add_argument("--unit", help="the board's unit (default: the busiest at the end)")
+    parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
+    parser.add_argument(
+        "--schema", help="reuse this populated schema (kept; its read models are reset)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile one more catch-up of each model"
+    )
+    args = parser.parse_args(argv)
+
+    from adapters.readmodels.database import open_read_database
+    from adapters.readmodels.registry import read_model_factories
+    from adapters.storage import eventsourcing_env
+
+    factories = read_model_factories()
+    names = ["flow", "audit"]
+    schema = args.schema or fresh_schema("read")
+    keep = args.keep or args.schema is not None
+    settings = settings_for(schema, args.pool_size)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    store_file = RESULTS / f"projections-store-{schema}.json"
+    figures: dict[str, Any] = {"args": vars(args), "schema": schema, "cores": os.cpu_count()}
+    server: subprocess.Popen[bytes] | None = None
+    database = None
+    try:
+        # 1. the store
+        if args.schema is None:
+            print(f"populating {args.events:,} events in schema {schema} ...", file=sys.stderr)
+            population = populate_store(settings, args)
+            if keep:
+                store_file.write_text(json.dumps(population, indent=2))
+        else:
+            population = json.loads(store_file.read_text()) if store_file.exists() else {}
+        figures["population"] = population
+        database = open_read_database(settings)
+        if args.schema is not None:
+            reset_read_models(database, names, schema)
+        head = database.head_position()
+        figures["head_position"] = head
+
+        # 2. catch-up rounds, with the library's runner interleaved
+        env = eventsourcing_env(settings)
+        catch_ups: list[CatchUp] = []
+        library: list[dict[str, Any]] = []
+        for round_ in range(1, args.rounds + 1):
+            for name in names:
+                generation = None if round_ == 1 else SCRATCH_GENERATION + round_
+                print(f"round {round_}: {name} catch-up ...", file=sys.stderr, flush=True)
+                result = time_catch_up(database, name, factories[name], args.batch_size, generation)
+                print(f"  {result.per_second:,.0f} records/s", file=sys.stderr, flush=True)
+                catch_ups.append(result)
+            if args.library_seconds > 0:
+                from bench.library_runner import measure_library_runner
+
+                print(f"round {round_}: library ProjectionRunner ...", file=sys.stderr)
+                lib = measure_library_runner(env, args.library_seconds)
+                print(f"  {lib.per_second:,.0f} events/s", file=sys.stderr, flush=True)
+                library.append(asdict(lib))
+        figures["catch_up"] = [asdict(c) for c in catch_ups]
+        figures["library_runner"] = library
+
+        # 3. rebuilds at other batch sizes, if cheap
+        rebuilds: list[Rebuilt] = []
+        skipped: list[str] = []
+        extra = [int(b) for b in args.extra_batch_sizes.split(",") if b.strip()]
+        for name in names:
+            slowest = max(c.seconds for c in catch_ups if c.model == name)
+            if extra and slowest > args.rebuild_limit:
+                skipped.append(name)
+                continue
+            for batch_size in extra:
+                print(f"rebuild {name}, batch {batch_size} ...", file=sys.stderr, flush=True)
+                rebuilds.append(time_rebuild(database, name, factories[name], batch_size))
+        figures["rebuilds"] = [asdict(r) for r in rebuilds]
+        figures["rebuilds_skipped"] = skipped
+
+        profiles: dict[str, str] = {}
+        if args.profile:
+            for name in names:
+                profile = cProfile.Profile()
+                time_catch_up(
+                    database, name, factories[name], args.batch_size, SCRATCH_GENERATION,
+                    profile,
+                )  # fmt: skip
+                path = RESULTS / f"projections-{stamp}-{name}.prof"
+                profile.dump_stats(path)
+                out = io.StringIO()
+                pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(25)
+                profiles[name] = out.getvalue()
+            figures["profiles"] = {name: str(RESULTS / f"projections-{stamp}-{name}.prof")
+                                   for name in names}  # fmt: skip
+
+        # 4. the board (a failure here still reports the figures above)
+        if args.seconds > 0:
+            active = population.get("active_by_unit") or {}
+            unit = args.unit or (max(active, key=active.get) if active else "ED-A")
+            port = free_port()
+            print(f"starting the server (port {port}) ...", file=sys.stderr, flush=True)
+            server = start_server(schema, port, args.workers, args.pool_size)
+            try:
+                figures.update(measure_board(args, server, port, unit, names))
+            except Exception as e:  # noqa: BLE001 - reported with the other figures
+                figures["board_error"] = f"{type(e).__name__}: {e}"
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if database is not None:
+            database.close()
+        if not keep:
+            drop_schema(schema)
+            store_file.unlink(missing_ok=True)
+
+    out = RESULTS / f"projections-{stamp}.json"
+    out.write_text(json.dumps(figures, indent=2, default=str))
+    report(args, figures, population)
+    for name, text in profiles.items():
+        print(f"\ncProfile of one {name} catch-up (batch {args.batch_size}), by own time:")
+        print(text)
+    print(f"figures written to {out}" + (f"; schema {schema} kept" if keep else ""))
+    return 0
+
+
+# ---- the report -------------------------------------------------------------------------
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def report(args: argparse.Namespace, figures: dict[str, Any], population: dict[str, Any]) -> None:
+    print(f"\nread side on PostgreSQL, {figures['cores']} cores, schema {figures['schema']}")
+    if population.get("seconds"):
+        print(
+            f"store: {population['events']:,} events ({population['visits']:,} visits, "
+            f"{population['command_records']:,} command records), head position "
+            f"{figures['head_position']:,}; populated in {population['seconds']:.1f} s = "
+            f"{population['per_second']:,.0f} events/s ({population['chunk']} aggregates per "
+            f"save; {population['save_seconds']:.1f} s in save()); refused steps: "
+            f"{population['refused']}"
+        )
+        units = ", ".join(f"{u} {n}" for u, n in population["active_by_unit"].items())
+        print(f"active visits by unit at the end: {units}")
+    else:
+        print(f"store: reused, head position {figures['head_position']:,}")
+
+    print(f"\ncatch-up from zero, batch {args.batch_size} (records read per second)")
+    print(f"{'read model':<30}" + "".join(f"{'round ' + str(i):>11}" for i in
+          range(1, args.rounds + 1)) + f"{'median':>11}{'target':>10}")  # fmt: skip
+    medians: dict[str, float] = {}
+    for name in ("flow", "audit"):
+        rows = [c for c in figures["catch_up"] if c["model"] == name]
+        rates = [c["per_second"] for c in rows]
+        medians[name] = statistics.median(rates)
+        applied = rows[0]["applied"]
+        label = f"{name} ({applied:,} applied)"
+        print(f"{label:<30}" + "".join(f"{r:>11,.0f}" for r in rates)
+              + f"{medians[name]:>11,.0f}{'>= 20,000':>10}")  # fmt: skip
+    if figures["library_runner"]:
+        rates = [lib["per_second"] for lib in figures["library_runner"]]
+        medians["library"] = statistics.median(rates)
+        print(f"{'library ProjectionRunner':<30}" + "".join(f"{r:>11,.0f}" for r in rates)
+              + f"{medians['library']:>11,.0f}")  # fmt: skip
+        print(
+            f"  (one event per transaction: audit INSERT + tracking insert; "
+            f"{args.library_seconds:.0f} s per round, after a 2 s warm-up)"
+        )
+        for name in ("flow", "audit"):
+            print(f"  {name} / library: {medians[name] / medians['library']:.1f}x")
+
+    for name in figures["rebuilds_skipped"]:
+        print(f"\nrebuilds of {name} skipped: its catch-up took over {args.rebuild_limit:.0f} s")
+    if figures["rebuilds"]:
+        print("\nrebuild into a new generation (patient-services rebuild; records/s)")
+        for r in figures["rebuilds"]:
+            print(
+                f"  {r['model']:<6} batch {r['batch_size']:>5}: {r['per_second']:>8,.0f}"
+                f"  ({r['records']:,} records in {r['seconds']:.1f} s)"
+            )
+
+    p99: float | None = None
+    if "board_error" in figures:
+        print(f"\nboard: not measured: {figures['board_error']}")
+    elif "board" in figures:
+        unit = figures["board_unit"]
+        print(
+            f"\nGET /api/v1/flow/board?unit={unit} ({figures['board_body_bytes']:,} bytes), "
+            f"{args.connections} connections, {args.workers} server workers, "
+            f"{args.seconds:.0f} s per round"
+        )
+        print(
+            f"{'round':<7}{'requests':>9}{'errors':>7}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
+            f"{'p99.9 ms':>9}{'CPU ms: server':>15}{'db':>6}{'client':>7}"
+        )
+        for i, b in enumerate(figures["board"], 1):
+            print(
+                f"{i:<7}{b['requests']:>9}{b['errors']:>7}{b['per_second']:>8.0f}{b['p50_ms']:>8.1f}"
+                f"{b['p99_ms']:>8.1f}{b['p999_ms']:>9.1f}{b['cpu_ms_per_request']:>15.2f}"
+                f"{b['db_cpu_ms_per_request']:>6.2f}{b['client_cpu_ms_per_request']:>7.2f}"
+            )
+        pooled = figures["board_pooled"]
+        print(
+            f"{'all':<7}{pooled['requests']:>9}{'':>7}{'':>8}{pooled['p50_ms']:>8.1f}"
+            f"{pooled['p99_ms']:>8.1f}{pooled['p999_ms']:>9.1f}"
+        )
+        print(
+            "CPU ms: CPU time per request of the server, of PostgreSQL and of this load "
+            "generator (2 cores = 2,000 ms per second)"
+        )
+        p99 = statistics.median(b["p99_ms"] for b in figures["board"])
+
+    print("\ntargets")
+    for name in ("flow", "audit"):
+        print(
+            f"  {name} catch-up, median of rounds: {medians[name]:,.0f} records/s "
+            f"(>= 20,000): {_verdict(medians[name] >= CATCH_UP_TARGET)}"
+        )
+    if p99 is not None:
+        print(
+            f"  board p99, median of rounds: {p99:.1f} ms (<= 20 ms): "
+            f"{_verdict(p99 <= P99_TARGET_MS)}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
