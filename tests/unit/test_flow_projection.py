@@ -67,13 +67,14 @@ def records_of(story: Story, first_position: int = 1) -> list[StoredRecord]:
     return records
 
 
-def fold_all(records: Sequence[StoredRecord]) -> tuple[flow.FoldedVisit, list[Any]]:
-    folded, events = None, []
+def fold_all(records: Sequence[StoredRecord]) -> tuple[flow.VisitState, list[flow.TimelineRow]]:
+    """The visit folded from ``records``, and their timeline rows."""
+    folded, rows = None, []
     for record in records:
-        folded, event = flow.fold(folded, record)
-        events.append(event)
+        folded, row = flow.fold(folded, record)
+        rows.append(flow.TimelineRow(*row))
     assert folded is not None
-    return folded, events
+    return folded, rows
 
 
 def row_of(story: Story) -> flow.VisitRow:
@@ -233,16 +234,17 @@ def test_an_entered_in_error_visit_has_no_location_and_is_on_no_board() -> None:
 def test_location_changes_are_noticed_and_other_facts_are_not() -> None:
     story = story_to("admitted")
     folded, _ = fold_all(records_of(story))
-    before = flow.periods_key(folded)
+    before = folded.locations_revision
     story.do("start_leave_of_absence", at=at(40), role="nurse")
     folded, _ = flow.fold(folded, records_of(story)[-1])
-    assert not flow.periods_changed(before, folded)  # the bed is kept
+    assert folded.locations_revision == before  # the bed is kept
 
     story.do("end_leave_of_absence", at=at(50), role="nurse")
     story.do("discharge", at=at(60), role="clinician", disposition="home")
     folded, _ = flow.fold(folded, records_of(story)[-2])
+    assert folded.locations_revision == before
     folded, _ = flow.fold(folded, records_of(story)[-1])
-    assert flow.periods_changed(before, folded)
+    assert folded.locations_revision != before
 
 
 # ---- timeline rows ---------------------------------------------------------------------------
@@ -251,8 +253,7 @@ def test_timeline_rows_say_who_what_when_why_and_leave_the_patient_out() -> None
         "record_triage", at=at(4), role="nurse", acuity_scale="ESI", acuity_level=2
     )
     records = records_of(story, first_position=41)
-    folded, events = fold_all(records)
-    rows = [flow.timeline_row(folded, r, e) for r, e in zip(records, events, strict=True)]
+    _, rows = fold_all(records)
 
     assert [(r.version, r.position, r.event_type) for r in rows] == [
         (1, 41, "WalkInRegistered"), (2, 42, "PatientTriaged"),
@@ -269,23 +270,24 @@ def test_timeline_rows_say_who_what_when_why_and_leave_the_patient_out() -> None
 def test_a_compensation_names_the_fact_it_cancels_and_the_fold_finds_its_version() -> None:
     story = transferred_story().do("cancel_transfer", at=at(32), role="nurse", reason="wrong")
     records = records_of(story)
-    folded, events = fold_all(records)
-    cancel = flow.timeline_row(folded, records[-1], events[-1])
+    folded, rows = fold_all(records[:-1])
+    assert folded.cancelled_version is None
+    folded, row = flow.fold(folded, records[-1])
+    cancel = flow.TimelineRow(*row)
     transfer_id = story.event_id_of(PatientVisit.PatientTransferred)
 
     assert cancel.corrects_event_id == str(transfer_id)
     assert cancel.restored_status == "admitted" and cancel.reason == "wrong"
-    assert flow.corrected_version(folded, events[-1]) == records[-2].originator_version
-    assert flow.corrected_version(folded, events[-2]) is None
+    assert folded.cancelled_version == records[-2].originator_version
+    assert rows[-1].event_id == str(transfer_id)
 
 
 def test_a_details_correction_shows_each_field_before_and_after() -> None:
     story = scheduled_story().do(
         "correct_details", at=at(-60), changes={"service_unit": "OPD-2", "reason_code": "R2"}
     )
-    records = records_of(story)
-    folded, events = fold_all(records)
-    row = flow.timeline_row(folded, records[-1], events[-1])
+    folded, rows = fold_all(records_of(story))
+    row = rows[-1]
 
     assert msgspec.json.decode(row.details) == {
         "changes": {
