@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -49,7 +48,7 @@ from domain.visit_vocabulary import (
     WITH_CLINICIAN,
 )
 from domain.visits import PatientVisit
-from projections.records import StoredRecord, event_class
+from projections.records import StoredRecord, event_class, untag
 
 #: The records this read model reads: every PatientVisit event.
 TOPIC_PREFIX = "domain.visits:"
@@ -148,20 +147,7 @@ def _plain(value: Any) -> Any:
         return value.data
     if type(value) is _Id:
         return UUID(value.data)
-    if isinstance(value, dict):
-        kind = value.get("_type_")
-        if kind is not None and len(value) == 2:
-            data = value["_data_"]
-            if kind == "datetime_iso":
-                return datetime.fromisoformat(data)
-            if kind == "uuid_hex":
-                return UUID(data)
-            if kind == "decimal_str":
-                return Decimal(data)
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+    return untag(value)
 
 
 # ---- the state ------------------------------------------------------------------------------

@@ -36,7 +36,8 @@ class StoredRecord:
     state: bytes
 
 
-def _untag(value: Any) -> Any:
+def untag(value: Any) -> Any:
+    """A stored value with the library's tagged datetimes, UUIDs and Decimals restored."""
     if isinstance(value, dict):
         kind = value.get("_type_")
         if kind is not None and len(value) == 2:
@@ -47,15 +48,15 @@ def _untag(value: Any) -> Any:
                 return UUID(data)
             if kind == "decimal_str":
                 return Decimal(data)
-        return {k: _untag(v) for k, v in value.items()}
+        return {k: untag(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_untag(v) for v in value]
+        return [untag(v) for v in value]
     return value
 
 
 def decode_state(state: bytes) -> dict[str, Any]:
     """The event's attributes, with datetimes, UUIDs and Decimals restored."""
-    return {k: _untag(v) for k, v in _decode_json(state).items()}
+    return {k: untag(v) for k, v in _decode_json(state).items()}
 
 
 @lru_cache(maxsize=512)

@@ -16,6 +16,7 @@ from psycopg.sql import SQL, Identifier
 
 from adapters.settings import Settings
 from adapters.storage import eventsourcing_env
+from application.service import PatientServices
 
 PG_HOST, PG_PORT, PG_DBNAME = "127.0.0.1", 5432, "test"
 PG_USERS = ("postgres", "root")
@@ -70,3 +71,21 @@ def postgres_settings(postgres_user: str, jwt_secret: str) -> Iterator[Settings]
 def postgres_env(postgres_settings: Settings) -> dict[str, str]:
     """eventsourcing env for the fresh schema, configured exactly as in production."""
     return eventsourcing_env(postgres_settings)
+
+
+#: Both stores, for tests that must hold on each (select with the ``store_settings`` fixture).
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def store_settings(request: pytest.FixtureRequest) -> Settings:
+    """Settings for a fresh SQLite store, then for a fresh PostgreSQL schema."""
+    return request.getfixturevalue("settings" if request.param == "sqlite" else "postgres_settings")
+
+
+@pytest.fixture
+def services(store_settings: Settings) -> Iterator[PatientServices]:
+    """The application on ``store_settings``'s store."""
+    app = PatientServices(env=eventsourcing_env(store_settings))
+    yield app
+    app.close()

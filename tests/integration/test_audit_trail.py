@@ -22,6 +22,7 @@ from psycopg.sql import SQL, Identifier
 from adapters.auth_tokens import mint_token
 from adapters.cli import main
 from adapters.http.app import create_app
+from tests.integration.conftest import BACKENDS
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.audit_store import (
     AuditFilters,
@@ -47,23 +48,9 @@ from application.visit_commands import (
 from domain.errors import DomainError
 from tests.integration.conftest import PG_DBNAME, PG_HOST, PG_PORT
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 PREFIX = "audit_g1_"
 CLERK = RequestContext(actor_id="clerk-1", actor_role="clerk", correlation_id="c-1")
 NURSE = RequestContext(actor_id="nurse-1", actor_role="nurse", correlation_id="c-2")
-
-
-@pytest.fixture(params=BACKENDS)
-def store_settings(request: pytest.FixtureRequest) -> Settings:
-    name = "settings" if request.param == "sqlite" else "postgres_settings"
-    return request.getfixturevalue(name)
-
-
-@pytest.fixture
-def services(store_settings: Settings) -> Iterator[PatientServices]:
-    app = PatientServices(env=eventsourcing_env(store_settings))
-    yield app
-    app.close()
 
 
 @pytest.fixture

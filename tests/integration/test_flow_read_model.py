@@ -27,7 +27,6 @@ from adapters.readmodels.flow_store import FlowReadModel, census, timeline
 from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
-from adapters.storage import eventsourcing_env
 from application import visit_commands as vc
 from application.commands import Command
 from application.context import RequestContext
@@ -36,22 +35,8 @@ from domain.errors import DomainError
 from projections.flow import VISIT_COLUMNS
 from projections.records import to_micros
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 PREFIX = tr.table_prefix("flow", 1)
 TABLES = {"visits": "id", "locations": "visit_id, seq", "timeline": "visit_id, version"}
-
-
-@pytest.fixture(params=BACKENDS)
-def store_settings(request: pytest.FixtureRequest) -> Settings:
-    name = "settings" if request.param == "sqlite" else "postgres_settings"
-    return request.getfixturevalue(name)
-
-
-@pytest.fixture
-def services(store_settings: Settings) -> Iterator[PatientServices]:
-    app = PatientServices(env=eventsourcing_env(store_settings))
-    yield app
-    app.close()
 
 
 @pytest.fixture

@@ -29,21 +29,7 @@ from application.service import PatientServices
 from application.visit_commands import RecordTriage, RegisterWalkIn
 from tests.integration.counting_model import CountingReadModel
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(params=BACKENDS)
-def store_settings(request: pytest.FixtureRequest) -> Settings:
-    name = "settings" if request.param == "sqlite" else "postgres_settings"
-    return request.getfixturevalue(name)
-
-
-@pytest.fixture
-def services(store_settings: Settings) -> Iterator[PatientServices]:
-    app = PatientServices(env=eventsourcing_env(store_settings))
-    yield app
-    app.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,9 @@ import pytest
 from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.status import wait_for_position
 from adapters.settings import Settings
-from adapters.storage import eventsourcing_env
-from application.service import PatientServices
 from tests.integration.test_projection_worker import record_visits
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 SCRIPT = Path(sys.executable).parent / "patient-services"
-
-
-@pytest.fixture(params=BACKENDS)
-def store_settings(request: pytest.FixtureRequest) -> Settings:
-    return request.getfixturevalue("settings" if request.param == "sqlite" else "postgres_settings")
 
 
 @pytest.fixture
@@ -43,13 +34,6 @@ def environ(store_settings: Settings) -> dict[str, str]:
     if store_settings.database_url:
         env["DATABASE_URL"] = store_settings.database_url
     return env
-
-
-@pytest.fixture
-def services(store_settings: Settings) -> Iterator[PatientServices]:
-    app = PatientServices(env=eventsourcing_env(store_settings))
-    yield app
-    app.close()
 
 
 def _start_project(environ: dict[str, str]) -> subprocess.Popen[bytes]:
