@@ -24,7 +24,6 @@ from domain.base import AuditedAggregate
 from domain.errors import DomainError
 
 from application.commands import Command
-from application.visit_commands import VisitCommand, VisitCreation
 
 REFUSED = "refused"
 DENIED = "denied"
@@ -42,10 +41,8 @@ def is_audited_refusal(error: DomainError) -> bool:
 
 def target_type_of(command: type[Command] | Command) -> str | None:
     """The aggregate type a command acts on (or creates), as the audit trail names it."""
-    command_type = command if isinstance(command, type) else type(command)
-    if issubclass(command_type, VisitCommand | VisitCreation):
-        return "PatientVisit"
-    return None
+    aggregate_type = getattr(command, "aggregate_type", None)
+    return aggregate_type.__name__ if aggregate_type is not None else None
 
 
 class CommandAttempt(AuditedAggregate):

@@ -8,10 +8,22 @@ knows how to apply itself to its aggregate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
+from uuid import UUID
 
 import msgspec
+from eventsourcing.domain import Aggregate
+
+if TYPE_CHECKING:
+    from application.policies import Policies
+
+A = TypeVar("A", bound=Aggregate)
+
+#: Loads an aggregate of the given type by id for a command (``NOT_FOUND`` if there is none
+#: of that type; ``VERSION_CONFLICT`` if it is the command's target and If-Match is stale).
+Loader = Callable[[UUID, type[A]], A]
 
 #: RFC 3339 with an offset; a time without one is refused when decoding.
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -54,6 +66,10 @@ class Command(
     """Every command may say when it happened (default: now) and why."""
 
     roles: ClassVar[frozenset[str]] = frozenset()
+    #: Where the role changes what the command may do (an approval tier, the executive
+    #: sign-off), the roles from the most to the least able: a caller holding several
+    #: acts with the first of these it holds (see ``permissions.acting_role``).
+    preferred_roles: ClassVar[tuple[str, ...]] = ()
     #: A command that creates its aggregate rather than changing one.
     creates: ClassVar[bool] = False
 
@@ -69,6 +85,13 @@ class Command(
         time of its own overrides this."""
         return "occurredAt", self.occurred_at
 
+    def decide(
+        self, load: Loader[Any], target: UUID | None, at: datetime, policies: Policies
+    ) -> list[Aggregate]:
+        """Check the rules and trigger the events; return the aggregates to save together
+        (in one transaction), the one the reply names first. ``at`` is ``occurred_at``."""
+        raise NotImplementedError
+
     def fields(self) -> dict[str, Any]:
         """The command's own fields (without occurredAt/reason), for handlers."""
         return {
@@ -76,3 +99,39 @@ class Command(
             for name in self.__struct_fields__
             if name not in ("occurred_at", "reason")
         }
+
+
+class Creation(Command, kw_only=True, frozen=True):
+    """A command that creates its aggregate."""
+
+    creates: ClassVar[bool] = True
+    #: The aggregate type created (the audit trail names it for refused attempts).
+    aggregate_type: ClassVar[type[Aggregate]]
+    #: The id is derived from the command's natural key (a budget line's fiscal year, cost
+    #: centre and category), so a second creation must be refused as a duplicate.
+    natural_key: ClassVar[bool] = False
+
+    def create(self, at: datetime, policies: Policies) -> Aggregate:
+        raise NotImplementedError
+
+    def decide(
+        self, load: Loader[Any], target: UUID | None, at: datetime, policies: Policies
+    ) -> list[Aggregate]:
+        return [self.create(at, policies)]
+
+
+class AggregateCommand(Command, kw_only=True, frozen=True):
+    """A command on one existing aggregate: the request's target."""
+
+    aggregate_type: ClassVar[type[Aggregate]]
+
+    def apply(self, aggregate: Any, at: datetime, policies: Policies) -> None:
+        raise NotImplementedError
+
+    def decide(
+        self, load: Loader[Any], target: UUID | None, at: datetime, policies: Policies
+    ) -> list[Aggregate]:
+        assert target is not None, "a command on an aggregate needs its target"
+        aggregate = load(target, self.aggregate_type)
+        self.apply(aggregate, at, policies)
+        return [aggregate]

@@ -18,6 +18,16 @@ class NotFoundError(ApplicationError):
         super().__init__(f"{kind} {aggregate_id} does not exist")
 
 
+class AlreadyExistsError(ApplicationError):
+    """A creation whose id is derived from a natural key that is already taken."""
+
+    code = "ALREADY_EXISTS"
+
+    def __init__(self, kind: str, aggregate_id: UUID) -> None:
+        super().__init__(f"{kind} {aggregate_id} already exists")
+        self.aggregate_id = aggregate_id
+
+
 class NotAuthorisedError(ApplicationError):
     code = "NOT_AUTHORISED"
 

@@ -21,8 +21,14 @@ AUDIT_READERS = frozenset({"auditor"})
 
 
 def acting_role(roles: Iterable[str], command: type[Command] | Command) -> str:
-    """The first of the caller's roles that may issue the command; it is recorded on
-    the events as ``actor_role``."""
+    """The caller's role that issues the command; it is recorded on the events as
+    ``actor_role``. Where the command ranks its roles (``preferred_roles``: the higher
+    approval tier first), the highest the caller holds; otherwise the caller's first role
+    that may issue it."""
+    roles = list(roles)
+    for role in command.preferred_roles:
+        if role in roles and role in command.roles:
+            return role
     for role in roles:
         if role in command.roles:
             return role

@@ -24,7 +24,6 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.envelope import Envelope, recording
 from domain.errors import DomainError
-from domain.visit_vocabulary import VisitPolicy
 from domain.visits import PatientVisit
 
 from application.attempts import (
@@ -35,9 +34,10 @@ from application.attempts import (
     is_audited_refusal,
     target_type_of,
 )
-from application.commands import Command
+from application.commands import A, Command, Creation
 from application.context import RequestContext, utc_now
 from application.errors import (
+    AlreadyExistsError,
     IdempotencyKeyReusedError,
     NotAuthorisedError,
     NotFoundError,
@@ -46,8 +46,8 @@ from application.errors import (
 )
 from application.idempotency import CommandIdentity, CommandRecord
 from application.permissions import acting_role
+from application.policies import Policies
 from application.ports import PositionLookup
-from application.visit_commands import VisitCommand, VisitCreation
 
 log = structlog.get_logger("commands")
 
@@ -71,11 +71,11 @@ class PatientServices(Application[UUID]):
         self,
         env: dict[str, str] | None = None,
         *,
-        visit_policy: VisitPolicy | None = None,
+        policies: Policies | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         super().__init__(env)
-        self.visit_policy = visit_policy or VisitPolicy()
+        self.policies = policies or Policies()
         self.clock = clock
 
     # ---- commands ----------------------------------------------------------------
@@ -226,9 +226,10 @@ class PatientServices(Application[UUID]):
             now=self.clock(), time_field=time_field,
         )  # fmt: skip
         with recording(envelope):
-            aggregate = self._decide(command, target, expected_version, envelope.occurred_at)
+            aggregates = self._decide(command, target, expected_version, envelope.occurred_at)
+        aggregate = aggregates[0]
         created = command.creates
-        to_save: list[Aggregate] = [aggregate]
+        to_save: list[Aggregate] = list(aggregates)
         if identity is not None:
             to_save.append(
                 CommandRecord.accept(
@@ -247,15 +248,23 @@ class PatientServices(Application[UUID]):
 
     def _decide(
         self, command: Command, target: UUID | None, expected_version: int | None, at: datetime
-    ) -> PatientVisit:
-        if isinstance(command, VisitCreation):
-            return command.create(at, self.visit_policy)
-        assert isinstance(command, VisitCommand) and target is not None
-        visit = self.get_visit(target)
-        if expected_version is not None and visit.version != expected_version:
-            raise PreconditionFailedError(expected_version, visit.version)
-        command.apply(visit, at, self.visit_policy)
-        return visit
+    ) -> list[Aggregate]:
+        def load(aggregate_id: UUID, aggregate_type: type[A]) -> A:
+            aggregate = self.get_aggregate(aggregate_id, aggregate_type)
+            if (
+                aggregate_id == target
+                and expected_version is not None
+                and aggregate.version != expected_version
+            ):
+                raise PreconditionFailedError(expected_version, aggregate.version)
+            return aggregate
+
+        aggregates = command.decide(load, target, at, self.policies)
+        if isinstance(command, Creation) and command.natural_key:
+            created = aggregates[0]
+            if self.recorder.select_events(created.id, limit=1):
+                raise AlreadyExistsError(_kind_name(type(created)), created.id)
+        return aggregates
 
     def _replay(self, identity: CommandIdentity | None) -> CommandResult | None:
         """The first result of this command identity, if it was accepted before.
@@ -283,27 +292,44 @@ class PatientServices(Application[UUID]):
         )  # fmt: skip
 
     # ---- queries -----------------------------------------------------------------
+    def get_aggregate(
+        self,
+        aggregate_id: UUID,
+        aggregate_type: type[A],
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> A:
+        """The aggregate now, as of a version, or as the record stood at a time (what the
+        system knew then: events recorded at or before ``as_of``). ``NOT_FOUND`` if there
+        is none, or only one of another type."""
+        aggregate: Aggregate | None
+        if as_of is not None:
+            aggregate = _project(e for e in self.events.get(aggregate_id) if e.timestamp <= as_of)
+        else:
+            try:
+                aggregate = self.repository.get(aggregate_id, version=version)
+            except AggregateNotFoundError:
+                aggregate = None
+            if version is not None and aggregate is not None and aggregate.version != version:
+                aggregate = None  # that version does not exist (yet)
+        if not isinstance(aggregate, aggregate_type):
+            raise NotFoundError(_kind_name(aggregate_type), aggregate_id)
+        return aggregate
+
     def get_visit(
         self, visit_id: UUID, *, version: int | None = None, as_of: datetime | None = None
     ) -> PatientVisit:
-        """The visit now, as of a version, or as the record stood at a time (what the
-        system knew then: events recorded at or before ``as_of``)."""
-        if as_of is not None:
-            events = [e for e in self.events.get(visit_id) if e.timestamp <= as_of]
-            visit = _project(events)
-        else:
-            try:
-                visit = self.repository.get(visit_id, version=version)
-            except AggregateNotFoundError:
-                visit = None
-            if version is not None and visit is not None and visit.version != version:
-                visit = None  # that version does not exist (yet)
-        if not isinstance(visit, PatientVisit):
-            raise NotFoundError("visit", visit_id)
-        return visit
+        return self.get_aggregate(visit_id, PatientVisit, version=version, as_of=as_of)
 
     def visit_events(self, visit_id: UUID) -> Sequence[PatientVisit.Event]:
         return cast(Sequence[PatientVisit.Event], list(self.events.get(visit_id)))
+
+
+def _kind_name(aggregate_type: type) -> str:
+    """``PatientVisit`` → ``visit``, ``BudgetLine`` → ``budget line``: for messages."""
+    name = aggregate_type.__name__.removeprefix("Patient")
+    return "".join(" " + c.lower() if c.isupper() else c for c in name).strip()
 
 
 def _project(events: Iterable[Any]) -> Aggregate | None:

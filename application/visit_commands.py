@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
 
-from domain.visit_vocabulary import VisitPolicy
 from domain.visits import PatientVisit
 
-from application.commands import AwareDatetime, Command, Reason, Ref
+from application.commands import AggregateCommand, AwareDatetime, Creation, Reason, Ref
 from application.errors import CommandValidationError
+from application.policies import Policies
 
 VisitClass = Literal["AMB", "EMER", "IMP", "OBSENC", "VR"]
 Disposition = Literal["home", "other-hcf", "snf", "rehab", "hosp", "aadvice", "lbtc", "exp", "oth"]
@@ -32,15 +32,17 @@ def _roles(*names: str) -> frozenset[str]:
     return frozenset((*names, INTEGRATION))
 
 
-class VisitCommand(Command, kw_only=True, frozen=True):
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+class VisitCommand(AggregateCommand, kw_only=True, frozen=True):
+    aggregate_type = PatientVisit
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         raise NotImplementedError
 
 
-class VisitCreation(Command, kw_only=True, frozen=True):
-    creates: ClassVar[bool] = True
+class VisitCreation(Creation, kw_only=True, frozen=True):
+    aggregate_type = PatientVisit
 
-    def create(self, at: datetime, policy: VisitPolicy) -> PatientVisit:
+    def create(self, at: datetime, policies: Policies) -> PatientVisit:
         raise NotImplementedError
 
 
@@ -54,7 +56,7 @@ class ScheduleVisit(VisitCreation, kw_only=True, frozen=True):
     scheduled_end: AwareDatetime | None = None
     reason_code: Ref | None = None
 
-    def create(self, at: datetime, policy: VisitPolicy) -> PatientVisit:
+    def create(self, at: datetime, policies: Policies) -> PatientVisit:
         return PatientVisit.schedule(**self.fields(), at=at)
 
 
@@ -77,7 +79,7 @@ class RegisterWalkIn(VisitCreation, kw_only=True, frozen=True):
             )
         return "arrivalAt", self.arrival_at
 
-    def create(self, at: datetime, policy: VisitPolicy) -> PatientVisit:
+    def create(self, at: datetime, policies: Policies) -> PatientVisit:
         return PatientVisit.register_walk_in(
             patient_ref=self.patient_ref, visit_class=self.visit_class,
             service_unit=self.service_unit, arrival_mode=self.arrival_mode, at=at,
@@ -90,7 +92,7 @@ class RescheduleVisit(VisitCommand, kw_only=True, frozen=True):
     scheduled_start: AwareDatetime
     scheduled_end: AwareDatetime | None = None
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.reschedule(**self.fields(), at=at)
 
 
@@ -98,24 +100,27 @@ class CancelVisit(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(CLERK)
     reason: Reason
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
-        visit.cancel(reason=self.reason, at=at, policy=policy)
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.cancel(reason=self.reason, at=at, policy=policies.visit)
 
 
 class MarkNoShow(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(CLERK)
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
-        visit.mark_no_show(at=at, policy=policy)
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.mark_no_show(at=at, policy=policies.visit)
 
 
 class RevertNoShow(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(CLERK)
     corrects_event_id: UUID | None = None
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.revert_no_show(
-            at=at, policy=policy, reason=self.reason, corrects_event_id=self.corrects_event_id
+            at=at,
+            policy=policies.visit,
+            reason=self.reason,
+            corrects_event_id=self.corrects_event_id,
         )
 
 
@@ -124,7 +129,7 @@ class RegisterArrival(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(CLERK)
     arrival_mode: Ref | None = None
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.register_arrival(arrival_mode=self.arrival_mode, at=at)
 
 
@@ -133,7 +138,7 @@ class RecordTriage(VisitCommand, kw_only=True, frozen=True):
     acuity_scale: Literal["ESI", "MTS"]
     acuity_level: AcuityLevel
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.record_triage(**self.fields(), at=at)
 
 
@@ -141,7 +146,7 @@ class StartClinicianContact(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(CLINICIAN)
     clinician_ref: Ref
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.start_clinician_contact(clinician_ref=self.clinician_ref, at=at)
 
 
@@ -149,7 +154,7 @@ class RecordDecisionToAdmit(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(CLINICIAN)
     target_unit: Ref
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.record_decision_to_admit(target_unit=self.target_unit, at=at)
 
 
@@ -158,7 +163,7 @@ class AdmitPatient(VisitCommand, kw_only=True, frozen=True):
     unit: Ref
     bed: Ref | None = None
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.admit(unit=self.unit, bed=self.bed, at=at)
 
 
@@ -169,7 +174,7 @@ class TransferPatient(VisitCommand, kw_only=True, frozen=True):
     from_unit: Ref | None = None
     from_bed: Ref | None = None
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.transfer(**self.fields(), at=at)
 
 
@@ -177,21 +182,21 @@ class StartLeaveOfAbsence(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(NURSE)
     expected_return: AwareDatetime | None = None
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.start_leave_of_absence(expected_return=self.expected_return, at=at)
 
 
 class EndLeaveOfAbsence(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(NURSE)
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.end_leave_of_absence(at=at)
 
 
 class RecordLeftWithoutBeingSeen(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(NURSE)
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.record_left_without_being_seen(at=at)
 
 
@@ -201,14 +206,14 @@ class DischargePatient(VisitCommand, kw_only=True, frozen=True):
     destination: Ref | None = None
     deceased_at: AwareDatetime | None = None
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.discharge(**self.fields(), at=at)
 
 
 class CloseVisit(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(MANAGER)
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.close(at=at)
 
 
@@ -217,7 +222,7 @@ class MarkEnteredInError(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(CLERK, MANAGER)
     reason: Reason
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.mark_entered_in_error(reason=self.reason, at=at)
 
 
@@ -243,7 +248,7 @@ class CorrectVisitDetails(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(CLERK)
     changes: VisitDetailChanges
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.correct_details(changes=self.changes.given(), reason=self.reason, at=at)
 
 
@@ -255,28 +260,28 @@ class Compensation(VisitCommand, kw_only=True, frozen=True):
 class CancelAdmission(Compensation, kw_only=True, frozen=True):
     roles = _roles(CLINICIAN)
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.cancel_admission(reason=self.reason, at=at, corrects_event_id=self.corrects_event_id)
 
 
 class CancelTransfer(Compensation, kw_only=True, frozen=True):
     roles = _roles(NURSE)
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.cancel_transfer(reason=self.reason, at=at, corrects_event_id=self.corrects_event_id)
 
 
 class CancelDischarge(Compensation, kw_only=True, frozen=True):
     roles = _roles(CLINICIAN)
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.cancel_discharge(reason=self.reason, at=at, corrects_event_id=self.corrects_event_id)
 
 
 class CancelLeftWithoutBeingSeen(Compensation, kw_only=True, frozen=True):
     roles = _roles(NURSE)
 
-    def apply(self, visit: PatientVisit, at: datetime, policy: VisitPolicy) -> None:
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.cancel_left_without_being_seen(
             reason=self.reason, at=at, corrects_event_id=self.corrects_event_id
         )

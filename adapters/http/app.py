@@ -33,6 +33,7 @@ from adapters.readmodels.registry import prepare_read_models, read_model_factori
 from adapters.readmodels.worker import ProjectionSupervisor
 from adapters.settings import Settings
 from adapters.storage import eventsourcing_env
+from application.policies import Policies
 from application.service import PatientServices
 from domain.visit_vocabulary import VisitPolicy
 
@@ -63,11 +64,13 @@ Times are RFC 3339 with an offset; a time without one is refused.
 """
 
 
-def visit_policy_of(settings: Settings) -> VisitPolicy:
-    return VisitPolicy(
-        no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
-        late_cancellation_window=timedelta(hours=settings.late_cancellation_hours),
-        facility_timezone=settings.facility_timezone,
+def policies_of(settings: Settings) -> Policies:
+    return Policies(
+        visit=VisitPolicy(
+            no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
+            late_cancellation_window=timedelta(hours=settings.late_cancellation_hours),
+            facility_timezone=settings.facility_timezone,
+        )
     )
 
 
@@ -135,9 +138,7 @@ def _owned_services(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Constructing the application may create tables: off the event loop.
         services = await anyio.to_thread.run_sync(
-            lambda: PatientServices(
-                env=eventsourcing_env(settings), visit_policy=visit_policy_of(settings)
-            )
+            lambda: PatientServices(env=eventsourcing_env(settings), policies=policies_of(settings))
         )
         read_database = await anyio.to_thread.run_sync(open_read_database, settings)
         factories = list(read_model_factories().values())
