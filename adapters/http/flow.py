@@ -31,7 +31,7 @@ from adapters.http.read_side import (
     WaitMs,
     query_view,
 )
-from adapters.http.visits import VisitId, parse_visit_id
+from adapters.http.commands import AggregateId, parse_id
 from adapters.readmodels import flow_store
 from adapters.readmodels.database import Transaction
 from adapters.readmodels.status import active_position
@@ -275,13 +275,13 @@ def get_census(
 )
 def get_timeline(
     request: Request[Any, Any, Any],
-    id: VisitId,  # noqa: A002 - the contract's name for it
+    id: AggregateId,  # noqa: A002 - the contract's name for it
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
     min_position: MinPosition = None,
     wait_ms: WaitMs = DEFAULT_WAIT_MS,
 ) -> Response[Timeline]:
-    visit_id = parse_visit_id(id)
+    visit_id = parse_id(id)
     after = 0
     if cursor is not None:
         if not cursor.isdigit():

@@ -1,252 +1,36 @@
 """The Visits resource: ``POST /api/v1/visits``, ``/walk-ins``, one ``POST`` per action of
-:data:`application.visit_commands.VISIT_ACTIONS`, and ``GET /api/v1/visits/{id}``.
+:data:`application.visit_commands.VISIT_ACTIONS`, and ``GET /api/v1/visits/{id}`` (now, as of
+a version, or as of a time)."""
 
-One typed handler per command, generated from the command table, so the OpenAPI schema shows
-every body and the guard of each route knows its command before the body is read. Handlers
-are synchronous and run in a worker thread (``sync_to_thread=True``): the event store is.
+from __future__ import annotations
 
-No ``from __future__ import annotations`` here: the generated handlers' annotations must be
-evaluated when each is defined, so that ``data`` is typed with that handler's command (Litestar
-reads the annotations to pick the DTO and to document the body).
-"""
+from typing import Any
 
-import re
-from datetime import datetime
-from typing import Annotated, Any
-from uuid import UUID
-
-from litestar import Request, Response, Router, get, post
-from litestar.datastructures import ResponseHeader
+from litestar import Request, Response, Router, get
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
-from adapters.http.auth import claims_of, may_issue, may_read
-from adapters.http.command_body import CommandBody, decode_command
-from adapters.http.context import (
-    command_identity,
-    expected_version,
-    request_context,
-    services_of,
+from adapters.http.auth import may_read
+from adapters.http.commands import (
+    ETAG_HEADER,
+    AggregateId,
+    AsOf,
+    AsOfVersion,
+    IfNoneMatch,
+    Resource,
+    action_handler,
+    state_response,
+    untargeted_handler,
 )
-from adapters.http.problems import InvalidRequestError, problem_responses
-from adapters.http.schemas import CommandAccepted, VisitState
-from application.commands import Command
+from adapters.http.problems import problem_responses
+from adapters.http.schemas import VisitState
 from application.permissions import VISIT_READERS
-from application.service import CommandResult
 from application.visit_commands import VISIT_ACTIONS, RegisterWalkIn, ScheduleVisit
+from domain.visits import PatientVisit
 
-VISITS_PATH = "/api/v1/visits"
-
-# ---- parameters (declared on the handlers so the OpenAPI schema documents them) ----------
-#: Declared as a string and parsed by the handler, so a malformed id is a 400 naming the
-#: field (a ``{id:uuid}`` route would answer 404: Litestar treats it as no route).
-VisitId = Annotated[
-    str, PathParameter(description="The visit's id (a UUID)", schema_extra={"format": "uuid"})
-]
-IfMatch = Annotated[
-    str | None,
-    HeaderParameter(
-        name="If-Match",
-        required=False,
-        description='The version the command expects, e.g. "3" (W/"3" and 3 accepted, * = any). '
-        "A visit that has moved on gives 412 and nothing is recorded.",
-    ),
-]
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        required=False,
-        description="1-200 visible ASCII characters, per user. Only an accepted command is "
-        "remembered: a repeat of it (same method, route, visit id and decoded body) returns the "
-        "first status and body with Idempotent-Replayed: true and records nothing new; the same "
-        "key with another request gives 422 IDEMPOTENCY_KEY_REUSED. A refused command is not "
-        "remembered, so repeating it runs it again.",
-    ),
-]
-SourceSystem = Annotated[
-    str | None,
-    HeaderParameter(
-        name="X-Source-System",
-        required=False,
-        description="Feeds (role integration) only, with X-Source-Message-Id: the sending system. "
-        "A repeated (system, message id) records nothing new.",
-    ),
-]
-SourceMessageId = Annotated[
-    str | None,
-    HeaderParameter(
-        name="X-Source-Message-Id",
-        required=False,
-        description="Feeds only: the message's id in the source system (e.g. HL7 MSH-10).",
-    ),
-]
-OnBehalfOf = Annotated[
-    str | None,
-    HeaderParameter(
-        name="X-On-Behalf-Of",
-        required=False,
-        description="The user the caller acts for; recorded on the events.",
-    ),
-]
-IfNoneMatch = Annotated[
-    str | None,
-    HeaderParameter(
-        name="If-None-Match", required=False, description="An ETag held: 304 if unchanged."
-    ),
-]
-#: Bounded by the stores' signed 64-bit version column: a larger number made SQLite raise
-#: OverflowError (a 500); now it is a 400 naming asOfVersion.
-MAX_VERSION = 2**63 - 1
-AsOfVersion = Annotated[
-    int | None,
-    QueryParameter(
-        name="asOfVersion",
-        ge=1,
-        le=MAX_VERSION,
-        required=False,
-        description=f"The visit as of this version (1 to {MAX_VERSION}).",
-    ),
-]
-AsOf = Annotated[
-    datetime | None,
-    QueryParameter(
-        name="asOf",
-        required=False,
-        description="The visit as the record stood at this RFC 3339 time with an offset "
-        "(URL-encode '+' as %2B). Not together with asOfVersion.",
-    ),
-]
-
-_ETAG_HEADER = ResponseHeader(
-    name="ETag", documentation_only=True, description='The visit\'s version, e.g. "3"'
-)
-_COMMAND_HEADERS = [
-    _ETAG_HEADER,
-    ResponseHeader(
-        name="Idempotent-Replayed",
-        documentation_only=True,
-        description="true when this is the stored reply to an earlier request with the same key",
-    ),
-]
-_CREATED_HEADERS = [
-    *_COMMAND_HEADERS,
-    ResponseHeader(name="Location", documentation_only=True, description="/api/v1/visits/{id}"),
-]
-_COMMAND_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 500, 503)
-_CREATION_PROBLEMS = problem_responses(400, 401, 403, 409, 413, 415, 422, 500, 503)
+VISITS = Resource(path="/api/v1/visits", noun="visit", name="visits")
+_CREATED = "Visit created: its id, version and log position"
 
 
-# ---- running a command ---------------------------------------------------------------------
-def run_command(
-    request: Request[Any, Any, Any],
-    command: Command,
-    *,
-    target: UUID | None = None,
-    if_match: str | None = None,
-    idempotency_key: str | None = None,
-    source_system: str | None = None,
-    source_message_id: str | None = None,
-    on_behalf_of: str | None = None,
-) -> Response[CommandAccepted]:
-    claims = claims_of(request)
-    context = request_context(
-        request.scope, claims, type(command),
-        on_behalf_of=on_behalf_of, source_system=source_system, source_message_id=source_message_id,
-    )  # fmt: skip
-    identity = command_identity(request.scope, claims, command, idempotency_key, target=target)
-    result = services_of(request).execute(
-        command,
-        context,
-        target=target,
-        expected_version=expected_version(if_match) if target is not None else None,
-        identity=identity,
-    )
-    return command_reply(result)
-
-
-def command_reply(result: CommandResult) -> Response[CommandAccepted]:
-    headers = {"ETag": f'"{result.version}"'}
-    if result.created:
-        headers["Location"] = f"{VISITS_PATH}/{result.id}"
-    if result.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(
-        CommandAccepted(id=result.id, version=result.version, position=result.position),
-        status_code=201 if result.created else 200,
-        headers=headers,
-    )
-
-
-# ---- one handler per command ---------------------------------------------------------------
-def _creation_handler(path: str, command_type: type[Command]) -> HTTPRouteHandler:
-    def handle(
-        request: Request[Any, Any, Any],
-        idempotency_key: IdempotencyKey = None,
-        x_source_system: SourceSystem = None,
-        x_source_message_id: SourceMessageId = None,
-        x_on_behalf_of: OnBehalfOf = None,
-        data: JSONBody[command_type | None] = None,  # type: ignore[valid-type]
-    ) -> Response[CommandAccepted]:
-        return run_command(
-            request, data if data is not None else decode_command(command_type, b""),
-            idempotency_key=idempotency_key, source_system=x_source_system,
-            source_message_id=x_source_message_id, on_behalf_of=x_on_behalf_of,
-        )  # fmt: skip
-
-    return post(
-        path,
-        **_documented(command_type, "Visit created: its id, version and log position", 201),
-        response_headers=_CREATED_HEADERS,
-        responses=_CREATION_PROBLEMS,
-    )(handle)
-
-
-def _action_handler(action: str, command_type: type[Command]) -> HTTPRouteHandler:
-    def handle(
-        request: Request[Any, Any, Any],
-        id: VisitId,  # noqa: A002 - the contract's name for it
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-        x_source_system: SourceSystem = None,
-        x_source_message_id: SourceMessageId = None,
-        x_on_behalf_of: OnBehalfOf = None,
-        data: JSONBody[command_type | None] = None,  # type: ignore[valid-type]
-    ) -> Response[CommandAccepted]:
-        return run_command(
-            request, data if data is not None else decode_command(command_type, b""),
-            target=parse_visit_id(id), if_match=if_match, idempotency_key=idempotency_key,
-            source_system=x_source_system, source_message_id=x_source_message_id,
-            on_behalf_of=x_on_behalf_of,
-        )  # fmt: skip
-
-    return post(
-        f"/{{id:str}}/{action}",
-        **_documented(command_type, "Recorded: the visit's new version and log position", 200),
-        response_headers=_COMMAND_HEADERS,
-        responses=_COMMAND_PROBLEMS,
-    )(handle)
-
-
-def _documented(command_type: type[Command], success: str, status: int) -> dict[str, Any]:
-    name = command_type.__name__
-    words = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
-    roles = ", ".join(sorted(command_type.roles))
-    return {
-        "operation_id": name[0].lower() + name[1:],
-        "name": f"visits:{name}",
-        "summary": words[0].upper() + words[1:],
-        "description": f"{name}. Roles: {roles}.",
-        "response_description": success,
-        "status_code": status,
-        "guards": [may_issue(command_type)],
-        "dto": CommandBody[command_type],  # type: ignore[valid-type]
-        "return_dto": None,
-        "sync_to_thread": True,
-    }
-
-
-# ---- reading ---------------------------------------------------------------------------------
 @get(
     "/{id:str}",
     operation_id="getVisit",
@@ -254,46 +38,27 @@ def _documented(command_type: type[Command], success: str, status: int) -> dict[
     summary="A visit now, as of a version, or as of a time",
     guards=[may_read(VISIT_READERS, "visits")],
     sync_to_thread=True,
-    response_headers=[_ETAG_HEADER],
+    response_headers=[ETAG_HEADER],
     responses=problem_responses(400, 401, 403, 404, 500, 503),
 )
 def get_visit(
     request: Request[Any, Any, Any],
-    id: VisitId,  # noqa: A002 - the contract's name for it
+    id: AggregateId,  # noqa: A002 - the contract's name for it
     as_of_version: AsOfVersion = None,
     as_of: AsOf = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response[VisitState]:
-    if as_of_version is not None and as_of is not None:
-        raise InvalidRequestError.of("asOf", "give asOf or asOfVersion, not both")
-    if as_of is not None and as_of.tzinfo is None:
-        raise InvalidRequestError.of("asOf", "must be an RFC 3339 time with an offset")
-    visit_id = parse_visit_id(id)
-    visit = services_of(request).get_visit(visit_id, version=as_of_version, as_of=as_of)
-    etag = f'"{visit.version}"'
-    if if_none_match is not None and _matches(if_none_match, etag):
-        return Response(None, status_code=304, headers={"ETag": etag})
-    return Response(VisitState.of(visit), headers={"ETag": etag})
-
-
-def parse_visit_id(raw: str) -> UUID:
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise InvalidRequestError.of("id", "must be a UUID") from None
-
-
-def _matches(if_none_match: str, etag: str) -> bool:
-    # Weak comparison (RFC 9110 §13.1.2): W/"3" matches "3".
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in tags or etag in tags
+    return state_response(
+        request, id, PatientVisit, VisitState.of,
+        as_of_version=as_of_version, as_of=as_of, if_none_match=if_none_match,
+    )  # fmt: skip
 
 
 def visits_router() -> Router:
     handlers: list[HTTPRouteHandler] = [
-        _creation_handler("/", ScheduleVisit),
-        _creation_handler("/walk-ins", RegisterWalkIn),
-        *(_action_handler(action, command) for action, command in VISIT_ACTIONS.items()),
+        untargeted_handler(VISITS, "/", ScheduleVisit, _CREATED),
+        untargeted_handler(VISITS, "/walk-ins", RegisterWalkIn, _CREATED),
+        *(action_handler(VISITS, action, command) for action, command in VISIT_ACTIONS.items()),
         get_visit,
     ]
     return Router(path="/visits", route_handlers=handlers, tags=["Visits"])

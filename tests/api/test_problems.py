@@ -333,7 +333,7 @@ class FailingServices:
     def execute(self, *args: Any, **kwargs: Any) -> Any:
         raise self.error
 
-    def get_visit(self, *args: Any, **kwargs: Any) -> Any:
+    def get_aggregate(self, *args: Any, **kwargs: Any) -> Any:
         raise self.error
 
     @property
