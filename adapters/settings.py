@@ -104,6 +104,13 @@ class Settings:
     postgres_schema: str | None = None
     #: Run the projection workers inside each serving process (one leads per read model).
     projection_workers: bool = True
+    #: How often the complaint deadline watcher looks for breached deadlines (seconds).
+    deadline_check_seconds: int = 30
+    #: A JSON file of bank holidays replacing the shipped England and Wales calendar
+    #: (``{"holidays": ["2027-01-01", ...]}``) for working-day deadlines.
+    holiday_calendar_file: Path | None = None
+    #: The month the fiscal year starts (4: April, as in the NHS).
+    fiscal_year_start_month: int = 4
 
     def __post_init__(self) -> None:
         # Validation lives here so Settings built directly (tests) is checked the same way.
@@ -117,6 +124,10 @@ class Settings:
         _in_range("NO_SHOW_GRACE_MINUTES", self.no_show_grace_minutes, 0, 24 * 60)
         _in_range("LATE_CANCELLATION_HOURS", self.late_cancellation_hours, 0, 24 * 365)
         _in_range("POSTGRES_POOL_SIZE", self.postgres_pool_size, 1, 1000)
+        _in_range("DEADLINE_CHECK_SECONDS", self.deadline_check_seconds, 1, 60)
+        _in_range("FISCAL_YEAR_START_MONTH", self.fiscal_year_start_month, 1, 12)
+        if self.holiday_calendar_file is not None:
+            object.__setattr__(self, "holiday_calendar_file", Path(self.holiday_calendar_file))
         if self.log_format not in ("json", "console", "auto"):
             raise SettingsError(
                 f"LOG_FORMAT: expected json, console or auto, got {self.log_format!r}"
@@ -187,6 +198,11 @@ class Settings:
             postgres_pool_size=_int(env, "POSTGRES_POOL_SIZE", 10),
             postgres_schema=env.get("POSTGRES_SCHEMA"),
             projection_workers=_bool(env, "PROJECTION_WORKERS", True),
+            deadline_check_seconds=_int(env, "DEADLINE_CHECK_SECONDS", 30),
+            holiday_calendar_file=(
+                Path(env["HOLIDAY_CALENDAR_FILE"]) if "HOLIDAY_CALENDAR_FILE" in env else None
+            ),
+            fiscal_year_start_month=_int(env, "FISCAL_YEAR_START_MONTH", 4),
         )
 
 

@@ -238,10 +238,20 @@ class PatientServices(Application[UUID]):
             )
         recordings = self.save(*to_save)
         position = next(
-            r.notification.id
-            for r in reversed(recordings)
-            if r.domain_event.originator_id == aggregate.id
+            (
+                r.notification.id
+                for r in reversed(recordings)
+                if r.domain_event.originator_id == aggregate.id
+            ),
+            None,
         )
+        if position is None:
+            # The command was a repeat the aggregate itself recognised (a posting whose
+            # reference it already holds): nothing new, the answer is where it stands.
+            position = cast(PositionLookup, self.recorder).position_of(
+                aggregate.id, aggregate.version
+            )
+            assert position is not None, "an existing aggregate has a stored event"
         return CommandResult(
             id=aggregate.id, version=aggregate.version, position=position, created=created
         )

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 import psycopg
 import structlog
 
+from adapters.periodic import PeriodicJob, run_periodically
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.base import ReadModel
 from adapters.readmodels.database import ReadDatabase, Transaction, WorkerConnection
@@ -201,20 +202,30 @@ def _close_quietly(conn: WorkerConnection) -> None:
 
 
 class ProjectionSupervisor:
-    """Runs one live worker thread per read model (``serve`` and ``project``)."""
+    """Runs one live worker thread per read model, and one thread per periodic job (the
+    deadline watcher), in ``serve`` and ``project``."""
 
-    def __init__(self, database: ReadDatabase, factories: Sequence[Callable[[], ReadModel]]):
+    def __init__(
+        self,
+        database: ReadDatabase,
+        factories: Sequence[Callable[[], ReadModel]],
+        jobs: Sequence[PeriodicJob] = (),
+    ):
         self.workers = [ProjectionWorker(database, factory) for factory in factories]
+        self.jobs = list(jobs)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         for worker in self.workers:
-            thread = threading.Thread(
-                target=worker.run, args=(self._stop,), name=f"projection-{worker.name}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+            self._start(f"projection-{worker.name}", worker.run)
+        for job in self.jobs:
+            self._start(f"job-{job.name}", lambda stop, job=job: run_periodically(job, stop))
+
+    def _start(self, name: str, target: Callable[[threading.Event], None]) -> None:
+        thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def request_stop(self) -> None:
         """Safe in a signal handler: only sets a flag."""
