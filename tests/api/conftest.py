@@ -14,7 +14,12 @@ from litestar.testing import TestClient
 
 from adapters.auth_tokens import mint_token
 from adapters.http.app import create_app
+from adapters.readmodels.base import ReadModel
+from adapters.readmodels.database import ReadDatabase, open_read_database
+from adapters.readmodels.registry import prepare_read_models, read_model_factories
+from adapters.readmodels.worker import ProjectionSupervisor
 from adapters.settings import Settings
+from adapters.storage import eventsourcing_env
 from application.service import PatientServices
 from tests.api.helpers import API, Headers, visit_body
 
@@ -63,3 +68,56 @@ def schedule(client: TestClient[Any], clerk: Headers) -> Callable[..., str]:
         return str(reply.json()["id"])
 
     return run
+
+
+# ---- the read side: a SQLite store, its read models and their workers ----------------------
+# A module picks its read models by overriding ``read_models``; ``read_client`` then serves
+# with their workers running, ``idle_read_client`` with none (the views never move).
+@pytest.fixture
+def read_models() -> list[Callable[[], ReadModel]]:
+    return list(read_model_factories().values())
+
+
+@pytest.fixture
+def stored_services(settings: Settings) -> Iterator[PatientServices]:
+    app = PatientServices(env=eventsourcing_env(settings))
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def read_database(
+    settings: Settings,
+    stored_services: PatientServices,
+    read_models: list[Callable[[], ReadModel]],
+) -> Iterator[ReadDatabase]:
+    database = open_read_database(settings)
+    prepare_read_models(database, read_models)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def read_client(
+    settings: Settings,
+    stored_services: PatientServices,
+    read_database: ReadDatabase,
+    read_models: list[Callable[[], ReadModel]],
+) -> Iterator[TestClient[Any]]:
+    supervisor = ProjectionSupervisor(read_database, read_models)
+    supervisor.start()
+    try:
+        app = create_app(settings, stored_services, read_database=read_database)
+        with TestClient(app) as test_client:
+            yield test_client
+    finally:
+        supervisor.stop()
+
+
+@pytest.fixture
+def idle_read_client(
+    settings: Settings, stored_services: PatientServices, read_database: ReadDatabase
+) -> Iterator[TestClient[Any]]:
+    app = create_app(settings, stored_services, read_database=read_database)
+    with TestClient(app) as test_client:
+        yield test_client

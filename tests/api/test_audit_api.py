@@ -11,20 +11,16 @@ import csv
 import io
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
-from adapters.http.app import create_app
 from adapters.readmodels.audit_store import AuditReadModel
-from adapters.readmodels.database import EVENTS_FILE, ReadDatabase, open_read_database
-from adapters.readmodels.registry import prepare_read_models
-from adapters.readmodels.worker import ProjectionSupervisor
+from adapters.readmodels.database import EVENTS_FILE
 from adapters.settings import Settings
-from adapters.storage import eventsourcing_env
 from application.service import PatientServices
 from tests.api.helpers import API, Headers, iso, now, position, visit_body
 
@@ -32,29 +28,18 @@ AUDIT = "/api/v1/audit"
 
 
 @pytest.fixture
-def services(settings: Settings) -> Iterator[PatientServices]:
-    app = PatientServices(env=eventsourcing_env(settings))
-    yield app
-    app.close()
+def read_models() -> list[Any]:
+    return [AuditReadModel]
 
 
 @pytest.fixture
-def read_database(settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
-    database = open_read_database(settings)
-    prepare_read_models(database, [AuditReadModel])
-    supervisor = ProjectionSupervisor(database, [AuditReadModel])
-    supervisor.start()
-    yield database
-    supervisor.stop()
-    database.close()
+def services(stored_services: PatientServices) -> PatientServices:
+    return stored_services
 
 
 @pytest.fixture
-def client(
-    settings: Settings, services: PatientServices, read_database: ReadDatabase
-) -> Iterator[TestClient[Any]]:
-    with TestClient(create_app(settings, services, read_database)) as test_client:
-        yield test_client
+def client(read_client: TestClient[Any]) -> TestClient[Any]:
+    return read_client
 
 
 @pytest.fixture

@@ -7,20 +7,14 @@ Queries pass the position a command returned as ``minPosition``: no sleeps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
-from adapters.http.app import create_app
-from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.flow_store import FlowReadModel
-from adapters.readmodels.registry import prepare_read_models
-from adapters.readmodels.worker import ProjectionSupervisor
-from adapters.settings import Settings
-from adapters.storage import eventsourcing_env
 from application.service import PatientServices
 from tests.api.helpers import API, Headers, iso, now
 
@@ -29,42 +23,25 @@ POSITION_HEADER = "X-Projection-Position"
 
 
 @pytest.fixture
-def services(settings: Settings) -> Iterator[PatientServices]:
-    app = PatientServices(env=eventsourcing_env(settings))
-    yield app
-    app.close()
+def read_models() -> list[Any]:
+    return [FlowReadModel]
 
 
 @pytest.fixture
-def read_database(settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
-    database = open_read_database(settings)
-    prepare_read_models(database, [FlowReadModel])
-    yield database
-    database.close()
+def services(stored_services: PatientServices) -> PatientServices:
+    return stored_services
 
 
 @pytest.fixture
-def client(
-    settings: Settings, services: PatientServices, read_database: ReadDatabase
-) -> Iterator[TestClient[Any]]:
+def client(read_client: TestClient[Any]) -> TestClient[Any]:
     """The app with the flow worker running in the background."""
-    supervisor = ProjectionSupervisor(read_database, [FlowReadModel])
-    supervisor.start()
-    try:
-        app = create_app(settings, services, read_database=read_database)
-        with TestClient(app) as test_client:
-            yield test_client
-    finally:
-        supervisor.stop()
+    return read_client
 
 
 @pytest.fixture
-def idle_client(
-    settings: Settings, services: PatientServices, read_database: ReadDatabase
-) -> Iterator[TestClient[Any]]:
+def idle_client(idle_read_client: TestClient[Any]) -> TestClient[Any]:
     """The app with no worker: the view never moves."""
-    with TestClient(create_app(settings, services, read_database=read_database)) as test_client:
-        yield test_client
+    return idle_read_client
 
 
 def walk_in(client: TestClient[Any], headers: Headers, minutes_ago: int = 30) -> tuple[str, int]:
