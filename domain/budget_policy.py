@@ -1,12 +1,96 @@
 """Budget policy: approval tiers and the fiscal year (domain-spec §3).
 
-Placeholder: filled in by the BudgetLine work (issue 5)."""
+Both are data the facility configures; the application passes one :class:`BudgetRules` to
+every budget command. What a command decides from it (the tier that approved an amendment,
+the period an amendment is phased from) is stored in the event, so a later change of policy
+never changes history and replay never consults it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from domain.errors import ApprovalRequiredError
+
+
+@dataclass(frozen=True)
+class ApprovalTier:
+    """A role may approve amounts up to ``limit`` (major units of the line's currency);
+    ``None`` means without limit."""
+
+    role: str
+    limit: Decimal | None
+
+
+#: domain-spec §3: the budget holder (manager) up to 5,000, finance up to 50,000, the finance
+#: director up to 250,000, the board above.
+DEFAULT_APPROVAL_TIERS: tuple[ApprovalTier, ...] = (
+    ApprovalTier("manager", Decimal(5_000)),
+    ApprovalTier("finance", Decimal(50_000)),
+    ApprovalTier("finance_director", Decimal(250_000)),
+    ApprovalTier("board", None),
+)
 
 
 @dataclass(frozen=True)
 class BudgetRules:
-    """Approval tiers by amount and role, and the fiscal year's first month."""
+    """Approval tiers by amount and role, and the fiscal year's first month.
+
+    Fiscal year ``N`` starts on the first day of ``fiscal_year_start_month`` in calendar
+    year ``N`` (the NHS's 2026/27 is fiscal year 2026, 1 April 2026 to 31 March 2027). Its
+    twelve periods are its calendar months, bucketed in ``facility_timezone``."""
+
+    approval_tiers: tuple[ApprovalTier, ...] = DEFAULT_APPROVAL_TIERS
+    fiscal_year_start_month: int = 4
+    facility_timezone: str = "Europe/London"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.fiscal_year_start_month <= 12:
+            raise ValueError("the fiscal year's first month must be 1 to 12")
+        ZoneInfo(self.facility_timezone)  # an unknown zone fails at start-up, not mid-command
+
+    # ---- approval tiers -----------------------------------------------------------------
+    def limit_of(self, role: str) -> Decimal | None:
+        """The most ``role`` may approve (None: no limit); 0 for a role without a tier."""
+        for tier in self.approval_tiers:
+            if tier.role == role:
+                return tier.limit
+        return Decimal(0)
+
+    def require_approval(self, role: str, amount: Decimal, currency: str) -> None:
+        """Refuse (``APPROVAL_REQUIRED``) an amount above the tier of ``role``."""
+        limit = self.limit_of(role)
+        if limit is not None and abs(amount) > limit:
+            needed = self.tier_for(abs(amount))
+            raise ApprovalRequiredError(
+                f"{abs(amount)} {currency} is above the {role} tier ({limit} {currency})"
+                + (f"; it needs {needed}" if needed else "")
+            )
+
+    def tier_for(self, amount: Decimal) -> str | None:
+        """The lowest tier whose limit covers ``amount``."""
+        covering = [t for t in self.approval_tiers if t.limit is None or amount <= t.limit]
+        if not covering:
+            return None
+        return min(covering, key=lambda t: (t.limit is None, t.limit or 0)).role
+
+    # ---- the fiscal year ----------------------------------------------------------------
+    def local_date(self, moment: datetime) -> date:
+        return moment.astimezone(ZoneInfo(self.facility_timezone)).date()
+
+    def fiscal_year_of(self, day: date) -> int:
+        return day.year if day.month >= self.fiscal_year_start_month else day.year - 1
+
+    def period_of(self, fiscal_year: int, day: date) -> int:
+        """The fiscal period (1..12) of ``day`` in ``fiscal_year``; 0 before the year, 13
+        after it."""
+        months = (day.year - fiscal_year) * 12 + day.month - self.fiscal_year_start_month
+        return 0 if months < 0 else 13 if months >= 12 else months + 1
+
+    def period_start(self, fiscal_year: int, period: int) -> date:
+        """The first day of a fiscal period (1..12)."""
+        months = self.fiscal_year_start_month - 1 + period - 1
+        return date(fiscal_year + months // 12, months % 12 + 1, 1)

@@ -1,0 +1,121 @@
+"""A budget line's figures: its budget, its phasing and each posting's open amount.
+
+The state part of :class:`domain.budget.BudgetLine`, assigned only by its events' ``apply``
+(the methods here are the assignments those share), and read as Decimal amounts. Totals are
+kept in integer minor units of the line's currency, so every sum is exact.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from domain import budget_vocabulary as v
+from domain.money import minor_to_decimal
+from domain.phasing import PERIODS
+
+
+class BudgetLedger:
+    def initialise(self, fiscal_year: int, cost_centre: str, category: str, currency: str) -> None:
+        self.fiscal_year = fiscal_year
+        self.cost_centre = cost_centre
+        self.category = category
+        self.currency = currency
+        self.status = v.DRAFT
+        self.frozen = False
+        self.approval_ref: str | None = None
+        self.original_budget_minor = 0
+        self.current_budget_minor = 0
+        self.phasing_minor = [0] * PERIODS
+        #: stage → reference → {"amount", "open", "relieves"}: each posting and what of it
+        #: is still open (not yet relieved by the next stage or released).
+        self.postings: dict[str, dict[str, dict[str, Any]]] = {
+            v.PRE_ENCUMBRANCE: {}, v.COMMITMENT: {}, v.ACTUAL: {},
+        }  # fmt: skip
+        self.pre_encumbered_minor = 0
+        self.committed_minor = 0
+        self.actual_minor = 0
+        self.estimate_to_complete_minor = 0
+        self.forecast_method: str | None = None
+        self.overspend_limit_minor = 0
+        self.overspend_expires_at: datetime | None = None
+        self.overspend_flagged = False
+
+    def add_budget(self, amount: int, phasing: list[int]) -> None:
+        self.current_budget_minor += amount
+        self.phasing_minor = [a + b for a, b in zip(self.phasing_minor, phasing, strict=True)]
+
+    def post(
+        self, stage: str, reference: str, amount: int, relieves: str | None, relieved: int
+    ) -> None:
+        self.postings[stage][reference] = {"amount": amount, "open": amount, "relieves": relieves}
+        self._add_open(stage, amount)
+        if relieves is not None and relieved:
+            self.relieve(v.RELIEVES[stage], relieves, relieved)
+
+    def relieve(self, stage: str, reference: str, amount: int) -> None:
+        self.postings[stage][reference]["open"] -= amount
+        self._add_open(stage, -amount)
+
+    def _add_open(self, stage: str, amount: int) -> None:
+        if stage == v.PRE_ENCUMBRANCE:
+            self.pre_encumbered_minor += amount
+        elif stage == v.COMMITMENT:
+            self.committed_minor += amount
+        else:
+            self.actual_minor += amount
+
+    # ---- reading -----------------------------------------------------------------------
+    @property
+    def available_minor(self) -> int:
+        return (
+            self.current_budget_minor
+            - self.pre_encumbered_minor
+            - self.committed_minor
+            - self.actual_minor
+        )
+
+    @property
+    def forecast_minor(self) -> int:
+        """Actual + open commitments + estimate to complete (domain-spec §3)."""
+        return self.actual_minor + self.committed_minor + self.estimate_to_complete_minor
+
+    def _decimal(self, minor: int) -> Decimal:
+        return minor_to_decimal(minor, self.currency)
+
+    @property
+    def current_budget(self) -> Decimal:
+        return self._decimal(self.current_budget_minor)
+
+    @property
+    def original_budget(self) -> Decimal:
+        return self._decimal(self.original_budget_minor)
+
+    @property
+    def pre_encumbered(self) -> Decimal:
+        return self._decimal(self.pre_encumbered_minor)
+
+    @property
+    def committed(self) -> Decimal:
+        return self._decimal(self.committed_minor)
+
+    @property
+    def actual(self) -> Decimal:
+        return self._decimal(self.actual_minor)
+
+    @property
+    def available(self) -> Decimal:
+        return self._decimal(self.available_minor)
+
+    @property
+    def forecast(self) -> Decimal:
+        return self._decimal(self.forecast_minor)
+
+    @property
+    def estimate_to_complete(self) -> Decimal:
+        return self._decimal(self.estimate_to_complete_minor)
+
+    @property
+    def phasing(self) -> list[Decimal]:
+        return [self._decimal(minor) for minor in self.phasing_minor]

@@ -1,0 +1,264 @@
+"""The budget commands through ``PatientServices.execute`` on the in-memory store: money on
+the wire, who may issue what (domain-spec §5), duplicates, repeats and transfers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import pytest
+
+from application import budget_commands as bc
+from application.context import RequestContext
+from application.errors import AlreadyExistsError, NotAuthorisedError, NotFoundError
+from application.permissions import acting_role
+from application.service import PatientServices
+from domain.budget import BudgetLine
+from domain.errors import ApprovalRequiredError, DomainValidationError, InsufficientFundsError
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def as_role(role: str) -> RequestContext:
+    return RequestContext(actor_id=f"{role}-1", actor_role=role, correlation_id="req-1")
+
+
+FINANCE, MANAGER = as_role("finance"), as_role("manager")
+
+
+def money(amount: str, currency: str = "GBP") -> bc.MoneyAmount:
+    return bc.MoneyAmount(amount=amount, currency=currency)
+
+
+@pytest.fixture
+def app(memory_env: dict[str, str]) -> PatientServices:
+    return PatientServices(env=memory_env, clock=lambda: NOW)
+
+
+def new_line(app: PatientServices, cost_centre: str = "CC-1", budget: str = "10000") -> UUID:
+    create = bc.CreateBudgetLine(
+        fiscal_year=2026, cost_centre=cost_centre, category="supplies", currency="GBP"
+    )
+    line_id = app.execute(create, FINANCE).id
+    approve = bc.ApproveBudget(amount=money(budget), approval_ref="FIN-1")
+    app.execute(approve, FINANCE, target=line_id)
+    return line_id
+
+
+def log_size(app: PatientServices) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+def decode(command: type[Any], body: bytes) -> Any:
+    return msgspec.json.Decoder(command).decode(body)
+
+
+# ---- the contract ----------------------------------------------------------------------------
+def test_the_actions_are_exactly_the_contracts_url_segments() -> None:
+    assert set(bc.BUDGET_ACTIONS) == {
+        "approve", "amend", "pre-encumbrances", "commitments", "actuals",
+        "release-commitment", "authorise-overspend", "forecast", "freeze", "unfreeze", "close",
+    }  # fmt: skip
+    assert all(c.aggregate_type is BudgetLine for c in bc.BUDGET_ACTIONS.values())
+    assert bc.CreateBudgetLine.natural_key and bc.CreateBudgetLine.creates
+
+
+def test_bodies_decode_from_the_contracts_camel_case_json() -> None:
+    approve = decode(
+        bc.ApproveBudget,
+        b'{"amount": {"amount": "1200.00", "currency": "GBP"}, "approvalRef": "FIN-1",'
+        b' "phasing": [' + b",".join([b'{"amount": "100", "currency": "GBP"}'] * 12) + b"]}",
+    )
+    assert approve.amount.money().minor == 120_000 and len(approve.phasing) == 12
+    transfer = decode(
+        bc.TransferBudget,
+        b'{"fromLineId": "00000000-0000-0000-0000-000000000001", "toLineId":'
+        b' "00000000-0000-0000-0000-000000000002", "amount": {"amount": "5", "currency": "GBP"},'
+        b' "reason": "re-plan"}',
+    )
+    assert transfer.to_line_id == UUID(int=2)
+    posting = decode(
+        bc.RecordActual,
+        b'{"reference": "INV-1", "amount": {"amount": "-0.50", "currency": "EUR"},'
+        b' "relievesReference": "PO-1"}',
+    )
+    assert posting.arguments()["amount"].amount == Decimal("-0.50")  # refused by the domain
+
+
+@pytest.mark.parametrize(
+    ("amount", "path"),
+    [
+        (b"12.5", "$.amount.amount"),  # a JSON number: never a float on the way in
+        (b'"1.5e3"', "$.amount"),  # an exponent
+        (b'"12.505"', "$.amount"),  # three decimals in GBP
+        (b'" 12"', "$.amount"),
+        (b'"12."', "$.amount"),
+    ],
+)
+def test_an_amount_that_is_not_a_plain_decimal_string_in_its_currency_is_a_400(
+    amount: bytes, path: str
+) -> None:
+    body = b'{"amount": {"amount": ' + amount + b', "currency": "GBP"}, "approvalRef": "A"}'
+    with pytest.raises(msgspec.ValidationError) as refused:
+        decode(bc.ApproveBudget, body)
+    assert str(refused.value).endswith(f"at `{path}`")
+
+
+def test_a_whole_yen_amount_decodes() -> None:
+    body = b'{"amount": {"amount": "5", "currency": "JPY"}, "approvalRef": "A"}'
+    assert decode(bc.ApproveBudget, body).amount.money().minor == 5
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"amount": {"amount": "5.5", "currency": "JPY"}, "approvalRef": "A"}',
+        b'{"amount": {"amount": "5.5", "currency": "XXX"}, "approvalRef": "A"}',
+        b'{"amount": {"amount": "5", "currency": "GBP", "rate": 1}, "approvalRef": "A"}',
+        b'{"amount": {"amount": "5", "currency": "GBP"}, "approvalRef": "A", "phasing": []}',
+    ],
+)
+def test_decimals_beyond_the_currency_unknown_currencies_and_fields_are_refused(
+    body: bytes,
+) -> None:
+    with pytest.raises(msgspec.ValidationError):
+        decode(bc.ApproveBudget, body)
+
+
+# ---- who may do what -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("command", "allowed"),
+    [
+        (bc.CreateBudgetLine, {"finance", "finance_director", "board"}),
+        (bc.ApproveBudget, {"finance", "finance_director", "board"}),
+        (bc.TransferBudget, {"finance", "finance_director", "board"}),
+        (bc.RecordCommitment, {"finance", "finance_director", "board"}),
+        (bc.RecordActual, {"finance", "finance_director", "board"}),
+        (bc.CloseLine, {"finance", "finance_director", "board"}),
+        (bc.AmendBudget, {"manager", "finance", "finance_director", "board"}),
+        (bc.AuthoriseOverspend, {"manager", "finance", "finance_director", "board"}),
+        (bc.UpdateForecast, {"manager", "finance", "finance_director", "board"}),
+        (bc.RecordPreEncumbrance, {"manager", "finance", "finance_director", "board"}),
+    ],
+)
+def test_roles_follow_the_spec(command: Any, allowed: set[str]) -> None:
+    assert command.roles == allowed
+    for role in ("clerk", "nurse", "clinician", "auditor", "admin", "integration"):
+        with pytest.raises(NotAuthorisedError):
+            acting_role([role], command)
+
+
+def test_a_caller_with_several_roles_approves_with_the_highest_tier() -> None:
+    assert acting_role(["manager", "finance"], bc.AmendBudget) == "finance"
+    assert acting_role(["finance", "board", "manager"], bc.AuthoriseOverspend) == "board"
+    assert acting_role(["manager", "finance_director"], bc.TransferBudget) == "finance_director"
+
+
+def test_a_manager_may_not_commit_funds(app: PatientServices) -> None:
+    line_id = new_line(app)
+    with pytest.raises(NotAuthorisedError):
+        app.execute(bc.RecordCommitment(reference="PO-1", amount=money("1")), MANAGER,
+                    target=line_id)  # fmt: skip
+
+
+def test_a_manager_amends_within_the_tier_and_above_it_approval_is_required(
+    app: PatientServices,
+) -> None:
+    line_id = new_line(app)
+    app.execute(bc.AmendBudget(amount=money("5000"), approval_ref="CHG-1"), MANAGER,
+                target=line_id)  # fmt: skip
+    with pytest.raises(ApprovalRequiredError):
+        app.execute(bc.AmendBudget(amount=money("5000.01"), approval_ref="CHG-2"), MANAGER,
+                    target=line_id)  # fmt: skip
+    line = app.get_aggregate(line_id, BudgetLine)
+    assert (line.current_budget, line.version) == (Decimal("15000.00"), 3)
+    (*_, amended) = list(app.events.get(line_id))
+    assert (amended.actor_role, amended.approval_tier) == ("manager", "manager")
+
+
+# ---- creation and repeats --------------------------------------------------------------------
+def test_a_second_line_for_the_same_year_cost_centre_and_category_is_refused(
+    app: PatientServices,
+) -> None:
+    line_id = new_line(app)
+    create = bc.CreateBudgetLine(
+        fiscal_year=2026, cost_centre="CC-1", category="supplies", currency="EUR"
+    )
+    with pytest.raises(AlreadyExistsError) as refused:
+        app.execute(create, FINANCE)
+    assert refused.value.aggregate_id == line_id
+    assert app.get_aggregate(line_id, BudgetLine).currency == "GBP"
+
+
+def test_a_repeated_posting_answers_with_the_lines_version_and_records_nothing(
+    app: PatientServices,
+) -> None:
+    line_id = new_line(app)
+    posting = bc.RecordCommitment(reference="PO-1", amount=money("250"))
+    first = app.execute(posting, FINANCE, target=line_id)
+    size = log_size(app)
+    again = app.execute(posting, FINANCE, target=line_id)
+    assert (again.id, again.version, again.position) == (first.id, first.version, first.position)
+    assert log_size(app) == size
+    assert app.get_aggregate(line_id, BudgetLine).committed == Decimal("250.00")
+
+
+# ---- transfers -------------------------------------------------------------------------------
+def test_a_transfer_saves_both_lines_and_the_reply_names_the_source(
+    app: PatientServices,
+) -> None:
+    source, target = new_line(app, "CC-1"), new_line(app, "CC-2", budget="100")
+    transfer = bc.TransferBudget(
+        from_line_id=source, to_line_id=target, amount=money("2500"), reason="winter pressures"
+    )
+    result = app.execute(transfer, FINANCE)
+    assert (result.id, result.version, result.created) == (source, 3, False)
+    out_line, in_line = (app.get_aggregate(i, BudgetLine) for i in (source, target))
+    assert (out_line.current_budget, in_line.current_budget) == (7500, 2600)
+    (*_, out), (*_, into) = app.events.get(source), app.events.get(target)
+    assert out.command_id == into.command_id and out.reason == "winter pressures"
+
+
+@pytest.mark.parametrize(
+    ("amount", "error"),
+    [("10000.01", InsufficientFundsError), ("0", DomainValidationError)],
+)
+def test_a_refused_transfer_changes_neither_line(
+    app: PatientServices, amount: str, error: type[Exception]
+) -> None:
+    source, target = new_line(app, "CC-1"), new_line(app, "CC-2")
+    transfer = bc.TransferBudget(
+        from_line_id=source, to_line_id=target, amount=money(amount), reason="re-plan"
+    )
+    with pytest.raises(error):
+        app.execute(transfer, FINANCE)
+    assert [app.get_aggregate(i, BudgetLine).version for i in (source, target)] == [2, 2]
+
+
+def test_a_transfer_to_itself_or_to_a_line_that_does_not_exist_is_refused(
+    app: PatientServices,
+) -> None:
+    source = new_line(app)
+    for target, error in ((source, DomainValidationError), (UUID(int=7), NotFoundError)):
+        transfer = bc.TransferBudget(
+            from_line_id=source, to_line_id=target, amount=money("1"), reason="re-plan"
+        )
+        with pytest.raises(error):
+            app.execute(transfer, FINANCE)
+    assert app.get_aggregate(source, BudgetLine).version == 2
+
+
+def test_a_transfer_is_timed_by_occurred_at_and_phased_from_that_period(
+    app: PatientServices,
+) -> None:
+    source, target = new_line(app, "CC-1"), new_line(app, "CC-2")
+    when = NOW - timedelta(days=61)  # 1 April 2026: period 1
+    transfer = bc.TransferBudget(
+        from_line_id=source, to_line_id=target, amount=money("1200"), reason="re-plan",
+        occurred_at=when,
+    )  # fmt: skip
+    app.execute(transfer, FINANCE)
+    assert app.get_aggregate(target, BudgetLine).phasing_minor == [93_334] * 4 + [93_333] * 8

@@ -1,0 +1,385 @@
+"""BudgetLine under random commands (conventions.md, Tests).
+
+Every command of domain-spec §3 on one line is a rule with drawn arguments; references come
+from small pools, so repeats (idempotent or conflicting) and reliefs happen often. A small
+model tracks the budget, each posting's open amount and so the available balance, predicts
+whether each command is accepted (and with which events) or refused (and with which code).
+After every step: the line agrees with the model; available = budget − pre-encumbered −
+committed − actual, and each total is the sum of its postings' open amounts; the phasing sums
+to the budget; a balance below zero is explained (an actual flagged it, or an authorisation
+covered it); and the events stored through a real application (JSON transcoder, in-memory
+recorder) rebuild a line equal to the live one.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from hypothesis import event as note
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from adapters.memory import MEMORY_ENV
+from application.service import PatientServices
+from domain.budget import BudgetLine
+from domain.budget_vocabulary import ACTIVE, ACTUAL, CLOSED, COMMITMENT, DRAFT, PRE_ENCUMBRANCE
+from domain.envelope import recording
+from domain.errors import DomainError
+from domain.money import Money
+from tests.unit.gwt import make_envelope
+from tests.unit.test_budget_given import FY, RULES, T0
+
+NOOP = "NOOP"  # an idempotent repeat: accepted, no event
+amounts = st.integers(min_value=1, max_value=400_000)  # minor units: up to 4,000.00
+signed = st.one_of(
+    st.integers(min_value=-7_000_000, max_value=-1), st.integers(min_value=1, max_value=7_000_000)
+)
+days = st.integers(min_value=0, max_value=12)
+roles = st.sampled_from(["manager", "finance", "finance_director", "board"])
+refs = {stage: st.sampled_from([f"{stage[:3].upper()}-{n}" for n in range(3)])
+        for stage in (PRE_ENCUMBRANCE, COMMITMENT, ACTUAL)}  # fmt: skip
+relieves = {
+    COMMITMENT: st.one_of(st.none(), refs[PRE_ENCUMBRANCE]),
+    ACTUAL: st.one_of(st.none(), refs[COMMITMENT]),
+}
+
+
+def one_in(n: int) -> st.SearchStrategy[bool]:
+    """True about once in ``n`` draws (integers would favour the boundary 0)."""
+    return st.sampled_from([False] * (n - 1) + [True])
+
+
+TIERS = {"manager": 500_000, "finance": 5_000_000, "finance_director": 25_000_000}
+
+
+def gbp(minor: int) -> Money:
+    return Money.from_minor(minor, "GBP")
+
+
+@dataclass
+class Posting:
+    amount: int
+    open: int
+    relieves: str | None
+
+
+@dataclass
+class Model:
+    status: str = DRAFT
+    frozen: bool = False
+    version: int = 1
+    budget: int = 0
+    postings: dict[str, dict[str, Posting]] = field(
+        default_factory=lambda: {PRE_ENCUMBRANCE: {}, COMMITMENT: {}, ACTUAL: {}}
+    )
+    limit: int = 0
+    expires: datetime | None = None
+    #: Why the balance may be below zero: an actual flagged it or an authorisation covered it.
+    explained_overspend: bool = False
+
+    def open(self, stage: str) -> int:
+        return sum(p.open for p in self.postings[stage].values())
+
+    @property
+    def available(self) -> int:
+        return self.budget - sum(self.open(stage) for stage in self.postings)
+
+    def covered(self, after: int, at: datetime) -> bool:
+        return self.expires is not None and at < self.expires and -after <= self.limit
+
+
+class BudgetMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.app = PatientServices(env=dict(MEMORY_ENV))
+        self.now = T0
+        self.stored: list[Any] = []
+        with recording(make_envelope(self.now, role="finance")):
+            self.line = BudgetLine.create(
+                fiscal_year=FY, cost_centre="CC-1", category="supplies", currency="GBP",
+                at=self.now,
+            )  # fmt: skip
+        self.save()
+        self.model = Model()
+
+    @initialize(approved=st.sampled_from([True, True, True, False]),
+                amount=st.integers(0, 5_000_000))  # fmt: skip
+    def start(self, approved: bool, amount: int) -> None:
+        """Most runs start from an approved budget, so spend is reached early."""
+        if approved:
+            self.approve(0, amount)
+
+    def save(self) -> None:
+        self.stored.extend(self.line.pending_events)
+        self.app.save(self.line)
+
+    def attempt(
+        self, name: str, step: int, expected: str | None, command: Callable[[datetime], None],
+        *, role: str = "finance", events: tuple[type, ...] = (),
+    ) -> bool:  # fmt: skip
+        """Run the command; check the predicted refusal code, or the predicted events. True
+        if it recorded something (the model should follow)."""
+        at = self.now + timedelta(days=step)
+        before = copy.deepcopy(vars(self.line))
+        raised: DomainError | None = None
+        with recording(make_envelope(at, role=role)):
+            try:
+                command(at)
+            except DomainError as error:
+                raised = error
+        note(f"{name}: {expected or 'accepted'}")
+        if expected not in (None, NOOP):
+            assert raised is not None, f"{name} was accepted; expected {expected}"
+            assert raised.code == expected, f"{name} raised {raised.code}, expected {expected}"
+            assert self.line.pending_events == [] and vars(self.line) == before
+            return False
+        assert raised is None, f"{name} refused ({raised.code}: {raised}); expected {expected}"
+        new = list(self.line.pending_events)
+        assert [type(e) for e in new] == list(events if expected is None else ()), new
+        self.save()
+        self.now = at
+        if new:
+            self.model.version += len(new)
+        return bool(new)
+
+    # ---- the budget ------------------------------------------------------------------------
+    @rule(step=days, amount=st.integers(min_value=0, max_value=5_000_000))
+    def approve(self, step: int, amount: int) -> None:
+        m = self.model
+        expected = None if m.status == DRAFT else "INVALID_TRANSITION"
+        if self.attempt("approve", step, expected, lambda at: self.line.approve(
+                amount=gbp(amount), approval_ref="FIN-1", at=at),
+                events=(BudgetLine.BudgetApproved,)):  # fmt: skip
+            m.status, m.budget = ACTIVE, amount
+
+    @rule(step=days, amount=signed, role=roles)
+    def amend(self, step: int, amount: int, role: str) -> None:
+        m = self.model
+        expected = (
+            "INVALID_TRANSITION" if m.status != ACTIVE
+            else "APPROVAL_REQUIRED" if abs(amount) > TIERS.get(role, abs(amount))
+            else "INSUFFICIENT_FUNDS" if m.available + amount < 0
+            else None
+        )  # fmt: skip
+        if self.attempt("amend", step, expected, lambda at: self.line.amend(
+                amount=gbp(amount), approval_ref="CHG-1", at=at, rules=RULES),
+                role=role, events=(BudgetLine.BudgetAmended,)):  # fmt: skip
+            m.budget += amount
+
+    @rule(step=days, limit=amounts, expiry=st.integers(min_value=0, max_value=30), role=roles)
+    def authorise_overspend(self, step: int, limit: int, expiry: int, role: str) -> None:
+        m = self.model
+        expected = (
+            "INVALID_TRANSITION" if m.status != ACTIVE
+            else "VALIDATION" if expiry == 0
+            else "APPROVAL_REQUIRED" if limit > TIERS.get(role, limit)
+            else None
+        )  # fmt: skip
+        expires = self.now + timedelta(days=step + expiry)
+        if self.attempt("authorise_overspend", step, expected, lambda at: (
+                self.line.authorise_overspend(limit=gbp(limit), expires_at=expires, at=at,
+                                              rules=RULES)),
+                role=role, events=(BudgetLine.OverspendAuthorised,)):  # fmt: skip
+            m.limit, m.expires = limit, expires
+
+    @rule(step=days, estimate=st.integers(min_value=0, max_value=1_000_000))
+    def update_forecast(self, step: int, estimate: int) -> None:
+        expected = None if self.model.status == ACTIVE else "INVALID_TRANSITION"
+        self.attempt("update_forecast", step, expected, lambda at: self.line.update_forecast(
+            estimate_to_complete=gbp(estimate), method="run_rate", at=at),
+            role="manager", events=(BudgetLine.ForecastUpdated,))  # fmt: skip
+        if expected is None:
+            assert self.line.estimate_to_complete_minor == estimate
+
+    @rule(step=days, now=one_in(4))
+    def freeze(self, step: int, now: bool) -> None:
+        if not now:  # a frozen line refuses most spend: one draw in four tries it
+            return
+        m = self.model
+        ok = m.status == ACTIVE and not m.frozen
+        if self.attempt(
+            "freeze",
+            step,
+            None if ok else "INVALID_TRANSITION",
+            lambda at: self.line.freeze(at=at),
+            events=(BudgetLine.LineFrozen,),
+        ):
+            m.frozen = True
+
+    @rule(step=days)
+    def unfreeze(self, step: int) -> None:
+        m = self.model
+        ok = m.status == ACTIVE and m.frozen
+        if self.attempt(
+            "unfreeze",
+            step,
+            None if ok else "INVALID_TRANSITION",
+            lambda at: self.line.unfreeze(at=at),
+            events=(BudgetLine.LineUnfrozen,),
+        ):
+            m.frozen = False
+
+    @rule(step=days, now=one_in(20))
+    def close(self, step: int, now: bool) -> None:
+        if not now:  # a closed line takes little: only one draw in twenty tries it
+            return
+        ok = self.model.status in (DRAFT, ACTIVE)
+        if self.attempt("close", step, None if ok else "INVALID_TRANSITION",
+                        lambda at: self.line.close(at=at),
+                        events=(BudgetLine.BudgetLineClosed,)):  # fmt: skip
+            self.model.status = CLOSED
+
+    # ---- spend -----------------------------------------------------------------------------
+    def predict_posting(self, stage: str, ref: str, amount: int, relief: str | None,
+                        at: datetime) -> tuple[str | None, int]:  # fmt: skip
+        """The refusal code (or NOOP, or None) and the amount relieved."""
+        m = self.model
+        earlier = m.postings[stage].get(ref)
+        if earlier is not None:
+            same = (earlier.amount, earlier.relieves) == (amount, relief)
+            return (NOOP if same else "INVALID_TRANSITION"), 0
+        if stage != ACTUAL and (m.status != ACTIVE or m.frozen):
+            return "INVALID_TRANSITION", 0
+        relieved = 0
+        if relief is not None:
+            target = m.postings[PRE_ENCUMBRANCE if stage == COMMITMENT else COMMITMENT].get(relief)
+            if target is None:
+                return "INVALID_TRANSITION", 0
+            relieved = min(amount, target.open)
+        if stage != ACTUAL:
+            after = m.available + relieved - amount
+            if after < 0 and not m.covered(after, at):
+                return "INSUFFICIENT_FUNDS", 0
+        return None, relieved
+
+    def post(self, stage: str, step: int, ref: str, amount: int, relief: str | None) -> None:
+        m = self.model
+        at = self.now + timedelta(days=step)
+        expected, relieved = self.predict_posting(stage, ref, amount, relief, at)
+        method = {
+            PRE_ENCUMBRANCE: self.line.record_pre_encumbrance,
+            COMMITMENT: self.line.record_commitment,
+            ACTUAL: self.line.record_actual,
+        }[stage]
+        event = {
+            PRE_ENCUMBRANCE: BudgetLine.PreEncumbranceRecorded,
+            COMMITMENT: BudgetLine.CommitmentRecorded,
+            ACTUAL: BudgetLine.ActualRecorded,
+        }
+        after = m.available + relieved - amount
+        flagged = stage == ACTUAL and after < 0
+        events = (event[stage], *((BudgetLine.OverspendDetected,) if flagged else ()))
+        if not self.attempt(stage, step, expected, lambda at: method(
+                reference=ref, amount=gbp(amount), relieves_reference=relief, at=at),
+                events=events):  # fmt: skip
+            return
+        if relief is not None:
+            relieved_stage = PRE_ENCUMBRANCE if stage == COMMITMENT else COMMITMENT
+            m.postings[relieved_stage][relief].open -= relieved
+        m.postings[stage][ref] = Posting(amount, amount, relief)
+        if after < 0:
+            note("overspend flagged" if flagged else "overspend covered by an authorisation")
+            m.explained_overspend = True
+        if flagged:
+            assert self.line.collect_events() == []  # already saved
+            assert self.stored[-1].available_minor == m.available
+
+    @rule(step=days, ref=refs[PRE_ENCUMBRANCE], amount=amounts)
+    def record_pre_encumbrance(self, step: int, ref: str, amount: int) -> None:
+        self.post(PRE_ENCUMBRANCE, step, ref, amount, None)
+
+    @rule(step=days, ref=refs[COMMITMENT], amount=amounts, relief=relieves[COMMITMENT])
+    def record_commitment(self, step: int, ref: str, amount: int, relief: str | None) -> None:
+        self.post(COMMITMENT, step, ref, amount, relief)
+
+    @rule(step=days, ref=refs[ACTUAL], amount=amounts, relief=relieves[ACTUAL])
+    def record_actual(self, step: int, ref: str, amount: int, relief: str | None) -> None:
+        self.post(ACTUAL, step, ref, amount, relief)
+
+    @rule(step=days, ref=refs[COMMITMENT], amount=st.one_of(st.none(), amounts))
+    def release_commitment(self, step: int, ref: str, amount: int | None) -> None:
+        posting = self.model.postings[COMMITMENT].get(ref)
+        release = None if posting is None else posting.open if amount is None else amount
+        ok = posting is not None and posting.open > 0 and release is not None
+        ok = ok and release <= posting.open  # type: ignore[operator,union-attr]
+        if self.attempt("release_commitment", step, None if ok else "INVALID_TRANSITION",
+                        lambda at: self.line.release_commitment(
+                            reference=ref, amount=None if amount is None else gbp(amount), at=at),
+                        events=(BudgetLine.CommitmentReleased,)):  # fmt: skip
+            assert posting is not None and release is not None
+            posting.open -= release
+
+    # ---- nudges towards the interesting cases ----------------------------------------------
+    @rule(step=days, stage=st.sampled_from([PRE_ENCUMBRANCE, COMMITMENT, ACTUAL]),
+          choice=st.integers(0, 10))  # fmt: skip
+    def repeat_a_posting(self, step: int, stage: str, choice: int) -> None:
+        """The same reference and amount again: idempotent."""
+        earlier = sorted(self.model.postings[stage].items())
+        if earlier:
+            ref, posting = earlier[choice % len(earlier)]
+            self.post(stage, step, ref, posting.amount, posting.relieves)
+
+    @rule(step=days, ref=refs[COMMITMENT], extra=st.integers(min_value=1, max_value=60_000))
+    def commit_past_the_available_balance(self, step: int, ref: str, extra: int) -> None:
+        """Refused, unless an authorisation covers the overspend."""
+        self.post(COMMITMENT, step, ref, max(self.model.available, 0) + extra, None)
+
+    @rule(step=days, choice=st.integers(0, 10), part=st.integers(0, 3))
+    def release_a_commitment(self, step: int, choice: int, part: int) -> None:
+        """All (part 0) or a share of an existing commitment's open amount."""
+        earlier = sorted(self.model.postings[COMMITMENT].items())
+        if earlier:
+            ref, posting = earlier[choice % len(earlier)]
+            amount = None if part == 0 else max(1, posting.open // part)
+            self.release_commitment(step, ref, amount)
+
+    # ---- invariants ------------------------------------------------------------------------
+    @invariant()
+    def the_line_agrees_with_the_model(self) -> None:
+        line, m = self.line, self.model
+        assert (line.status, line.frozen, line.version) == (m.status, m.frozen, m.version)
+        assert line.current_budget_minor == m.budget
+        assert line.available_minor == m.available
+        for stage in m.postings:
+            assert {ref: (p["amount"], p["open"]) for ref, p in line.postings[stage].items()} == {
+                ref: (p.amount, p.open) for ref, p in m.postings[stage].items()
+            }
+
+    @invariant()
+    def available_is_budget_less_every_stage_of_spend(self) -> None:
+        line = self.line
+        assert line.available_minor == (
+            line.current_budget_minor - line.pre_encumbered_minor - line.committed_minor
+            - line.actual_minor
+        )  # fmt: skip
+        assert line.available == line.current_budget - line.pre_encumbered - line.committed \
+            - line.actual  # fmt: skip
+        totals = (line.pre_encumbered_minor, line.committed_minor, line.actual_minor)
+        assert totals == tuple(
+            sum(p["open"] for p in line.postings[stage].values())
+            for stage in (PRE_ENCUMBRANCE, COMMITMENT, ACTUAL)
+        )
+        assert min(p["open"] for stages in line.postings.values()
+                   for p in [*stages.values(), {"open": 0}]) >= 0  # fmt: skip
+        assert sum(line.phasing_minor) == line.current_budget_minor
+
+    @invariant()
+    def a_balance_below_zero_is_explained(self) -> None:
+        if self.line.available_minor < 0:
+            assert self.model.explained_overspend
+
+    @invariant()
+    def the_stored_events_rebuild_an_equal_line(self) -> None:
+        assert self.line.pending_events == []
+        stored = list(self.app.events.get(self.line.id))
+        assert stored == self.stored  # every field survives the JSON transcoder
+        assert self.app.repository.get(self.line.id) == self.line
+
+
+BudgetMachine.TestCase.settings = settings(BudgetMachine.TestCase.settings, stateful_step_count=40)
+TestBudgetStateMachine = BudgetMachine.TestCase
