@@ -21,7 +21,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from adapters.settings import Settings, SettingsError
 
 #: Named here (not imported) so `--help` stays fast; registry.read_model_factories is the truth.
-READ_MODEL_NAMES = ("flow", "audit")
+READ_MODEL_NAMES = ("flow", "audit", "budget", "complaints")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -168,7 +168,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     PatientServices(env={**eventsourcing_env(settings), "CREATE_TABLE": "y"}).close()
     database = open_read_database(settings)
     try:
-        prepare_read_models(database, read_model_factories().values())
+        prepare_read_models(database, read_model_factories(settings).values())
     finally:
         database.close()
     postgres = settings.postgres
@@ -184,6 +184,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 def _project(settings: Settings, args: argparse.Namespace) -> int:
     import signal
 
+    from adapters.composition import background_jobs, open_services
     from adapters.logging import configure_logging
     from adapters.readmodels.database import open_read_database
     from adapters.readmodels.registry import read_model_factories
@@ -191,17 +192,26 @@ def _project(settings: Settings, args: argparse.Namespace) -> int:
 
     configure_logging(settings)
     _migrate(settings, args)
+    services = open_services(settings)
     database = open_read_database(settings)
-    supervisor = ProjectionSupervisor(database, list(read_model_factories().values()))
+    supervisor = ProjectionSupervisor(
+        database,
+        list(read_model_factories(settings).values()),
+        background_jobs(settings, services, database),
+    )
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: supervisor.request_stop())
-    print("patient-services: projection workers running (Ctrl-C stops)", file=sys.stderr)
+    print(
+        "patient-services: projection workers and the deadline watcher running (Ctrl-C stops)",
+        file=sys.stderr,
+    )
     supervisor.start()
     try:
         supervisor.wait()
     finally:
         supervisor.stop()
         database.close()
+        services.close()
     return 0
 
 
@@ -212,7 +222,7 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.readmodels.rebuild import RebuildBusyError, rebuild
     from adapters.readmodels.registry import read_model_factories
 
-    factories = read_model_factories()
+    factories = read_model_factories(settings)
     if args.name not in factories:
         print(
             f"patient-services: unknown read model {args.name!r}; "

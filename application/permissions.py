@@ -16,6 +16,14 @@ FLOW_BOARD_READERS = frozenset({"clerk", "nurse", "clinician", "manager"})
 CENSUS_READERS = frozenset({"nurse", "clinician"})
 TIMELINE_READERS = frozenset({"nurse", "clinician"})
 FLOW_METRICS_READERS = frozenset({"manager"})
+#: Complaint cases and their read models: patient-services managers (domain-spec §5); the
+#: executive who signs off extreme-risk responses; auditors for as-of reconstruction.
+COMPLAINT_READERS = frozenset({"manager", "executive", "auditor"})
+COMPLAINT_REPORT_READERS = frozenset({"manager", "executive"})
+#: Budget lines and budget vs actual: finance roles and managers (no patient data in them);
+#: auditors for as-of reconstruction.
+BUDGET_READERS = frozenset({"manager", "finance", "finance_director", "board", "auditor"})
+BUDGET_REPORT_READERS = frozenset({"manager", "finance", "finance_director", "board"})
 #: Roles that may read the audit trail, verify its hash chain and export it (domain-spec §5).
 AUDIT_READERS = frozenset({"auditor"})
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import timedelta
 
 import anyio.to_thread
 from litestar import Litestar, Router
@@ -14,7 +13,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from adapters.composition import background_jobs, open_services, policies_of
 from adapters.http.audit import audit_router
+from adapters.http.budget import budget_routers
+from adapters.http.complaint_reports import complaints_router
 from adapters.http.auth import BearerAuthMiddleware
 from adapters.http.context import SERVICES_STATE_KEY
 from adapters.http.correlation import (
@@ -32,10 +34,7 @@ from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.registry import prepare_read_models, read_model_factories
 from adapters.readmodels.worker import ProjectionSupervisor
 from adapters.settings import Settings
-from adapters.storage import eventsourcing_env
-from application.policies import Policies
 from application.service import PatientServices
-from domain.visit_vocabulary import VisitPolicy
 
 API_TITLE = "Patient Services API"
 API_VERSION = "1.0.0"
@@ -64,16 +63,6 @@ Times are RFC 3339 with an offset; a time without one is refused.
 """
 
 
-def policies_of(settings: Settings) -> Policies:
-    return Policies(
-        visit=VisitPolicy(
-            no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
-            late_cancellation_window=timedelta(hours=settings.late_cancellation_hours),
-            facility_timezone=settings.facility_timezone,
-        )
-    )
-
-
 def create_app(
     settings: Settings,
     services: PatientServices | None = None,
@@ -86,7 +75,13 @@ def create_app(
     metrics = HttpMetrics()
     api = Router(
         path="/api/v1",
-        route_handlers=[visits_router(), audit_router(), flow_router(settings.facility_zone)],
+        route_handlers=[
+            visits_router(),
+            complaints_router(settings.facility_zone),
+            *budget_routers(policies_of(settings).budget),
+            audit_router(),
+            flow_router(settings.facility_zone),
+        ],
         # Deny by default: every API route is behind the bearer token.
         middleware=[BearerAuthMiddleware(settings)],
         security=[{BEARER_SCHEME: []}],
@@ -137,13 +132,13 @@ def _owned_services(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Constructing the application may create tables: off the event loop.
-        services = await anyio.to_thread.run_sync(
-            lambda: PatientServices(env=eventsourcing_env(settings), policies=policies_of(settings))
-        )
+        services = await anyio.to_thread.run_sync(open_services, settings)
         read_database = await anyio.to_thread.run_sync(open_read_database, settings)
-        factories = list(read_model_factories().values())
+        factories = list(read_model_factories(settings).values())
         await anyio.to_thread.run_sync(prepare_read_models, read_database, factories)
-        supervisor = ProjectionSupervisor(read_database, factories)
+        supervisor = ProjectionSupervisor(
+            read_database, factories, background_jobs(settings, services, read_database)
+        )
         if settings.projection_workers:
             supervisor.start()
         app.state[SERVICES_STATE_KEY] = services

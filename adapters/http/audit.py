@@ -30,7 +30,9 @@ from adapters.http.problems import (
     problem_responses,
 )
 from adapters.http.read_side import (
+    DEFAULT_LIMIT,
     DEFAULT_WAIT_MS,
+    Limit,
     POSITION_RESPONSE_HEADER,
     MinPosition,
     WaitMs,
@@ -49,8 +51,6 @@ from application.permissions import AUDIT_READERS
 from projections.audit import AuditEntry, VerifyResult
 from projections.records import to_micros
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 #: Entries per database read while streaming an export.
 EXPORT_PAGE = 1000
 
@@ -104,10 +104,6 @@ Cursor = Annotated[
     QueryParameter(required=False, max_length=40, description="The `nextCursor` of the "
                    "previous page (opaque)."),
 ]  # fmt: skip
-Limit = Annotated[
-    int,
-    QueryParameter(ge=1, le=MAX_LIMIT, required=False, description="Entries per page (1-500)."),
-]
 ExportFormat = Annotated[
     Literal["csv", "fhir-ndjson"],
     QueryParameter(name="format", description="`csv` (one row per entry, a header row first) "

@@ -20,12 +20,12 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from litestar import Request, Response, post
+from litestar import Request, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
-from adapters.http.auth import claims_of, may_issue
+from adapters.http.auth import claims_of, may_issue, may_read
 from adapters.http.command_body import CommandBody, decode_command
 from adapters.http.context import (
     command_identity,
@@ -277,6 +277,42 @@ def _documented(
 
 
 # ---- reading one aggregate -------------------------------------------------------------------
+def state_handler(
+    resource: Resource,
+    aggregate_type: type[Aggregate],
+    schema: type[Any],
+    readers: frozenset[str],
+    *,
+    operation_id: str,
+    summary: str,
+) -> HTTPRouteHandler:
+    """``GET /{id}``: the aggregate now, as of a version or as of a time, as ``schema.of``
+    shows it, with its ``ETag`` (304 for a matching ``If-None-Match``)."""
+
+    def handle(
+        request: Request[Any, Any, Any],
+        id: AggregateId,  # noqa: A002 - the contract's name for it
+        as_of_version: AsOfVersion = None,
+        as_of: AsOf = None,
+        if_none_match: IfNoneMatch = None,
+    ) -> Response[schema]:  # type: ignore[valid-type]
+        return state_response(
+            request, id, aggregate_type, schema.of,
+            as_of_version=as_of_version, as_of=as_of, if_none_match=if_none_match,
+        )  # fmt: skip
+
+    return get(
+        "/{id:str}",
+        operation_id=operation_id,
+        name=f"{resource.name}:get",
+        summary=summary,
+        guards=[may_read(readers, f"{resource.noun}s")],
+        sync_to_thread=True,
+        response_headers=[ETAG_HEADER],
+        responses=problem_responses(400, 401, 403, 404, 500, 503),
+    )(handle)
+
+
 def state_response(
     request: Request[Any, Any, Any],
     raw_id: str,

@@ -24,7 +24,10 @@ from litestar.params import QueryParameter
 from adapters.http.auth import may_read, utc_now
 from adapters.http.problems import InvalidRequestError, problem_responses
 from adapters.http.read_side import (
+    DEFAULT_LIMIT,
     DEFAULT_WAIT_MS,
+    Limit,
+    aware,
     POSITION_HEADER,
     POSITION_RESPONSE_HEADER,
     MinPosition,
@@ -46,8 +49,6 @@ from projections.flow_views import Board, Census, Timeline
 from projections.flow_metrics import FlowMetrics
 
 NAME = flow_store.NAME
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 #: The longest metrics period: a year and a day (a leap year's worth, plus slack).
 MAX_PERIOD = timedelta(days=367)
 DEFAULT_PERIOD = timedelta(hours=24)
@@ -95,18 +96,8 @@ Cursor = Annotated[
         description="The `nextCursor` of the previous page (opaque).",
     ),
 ]
-Limit = Annotated[
-    int,
-    QueryParameter(ge=1, le=MAX_LIMIT, required=False, description="Entries per page (1-500)."),
-]
 
 _PROBLEMS = problem_responses(400, 401, 403, 500, 503)
-
-
-def _aware(name: str, moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        raise InvalidRequestError.of(name, "must be an RFC 3339 time with an offset")
-    return moment
 
 
 # ---- routes -------------------------------------------------------------------------------
@@ -248,7 +239,7 @@ def get_census(
     min_position: MinPosition = None,
     wait_ms: WaitMs = DEFAULT_WAIT_MS,
 ) -> Response[Census]:
-    instant = _aware("at", at) or utc_now()
+    instant = aware("at", at) or utc_now()
 
     def query(tx: Transaction, prefix: str) -> Census:
         return flow_store.census(tx, prefix, unit, instant)
@@ -306,8 +297,8 @@ def _metrics_handler(zone: ZoneInfo) -> HTTPRouteHandler:
         min_position: MinPosition = None,
         wait_ms: WaitMs = DEFAULT_WAIT_MS,
     ) -> Response[FlowMetrics]:
-        end = _aware("to", to) or utc_now()
-        start = _aware("from", from_) or end - DEFAULT_PERIOD
+        end = aware("to", to) or utc_now()
+        start = aware("from", from_) or end - DEFAULT_PERIOD
         if start >= end:
             raise InvalidRequestError.of("from", "must be before `to`")
         if end - start > MAX_PERIOD:

@@ -10,6 +10,7 @@ when it was read, in ``X-Projection-Position``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, TypeVar, cast
 
 from litestar import Request, Response
@@ -17,7 +18,11 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader
 from litestar.params import QueryParameter
 
-from adapters.http.problems import ProjectionLaggingError, ServiceUnavailableError
+from adapters.http.problems import (
+    InvalidRequestError,
+    ProjectionLaggingError,
+    ServiceUnavailableError,
+)
 from adapters.readmodels.database import ReadDatabase, Transaction
 from adapters.readmodels.status import active_position, wait_for_position
 from adapters.readmodels.tracking import table_prefix
@@ -52,11 +57,26 @@ WaitMs = Annotated[
     ),
 ]
 
+#: Lists (domain-spec conventions): ``limit`` defaults to 50, at most 500.
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+Limit = Annotated[
+    int,
+    QueryParameter(ge=1, le=MAX_LIMIT, required=False, description="Entries per page (1-500)."),
+]
+
 POSITION_RESPONSE_HEADER = ResponseHeader(
     name=POSITION_HEADER,
     documentation_only=True,
     description="The log position the read model had processed when this answer was read",
 )
+
+
+def aware(name: str, moment: datetime | None) -> datetime | None:
+    """A query's instant must carry its offset: a local time would be read as UTC."""
+    if moment is not None and moment.tzinfo is None:
+        raise InvalidRequestError.of(name, "must be an RFC 3339 time with an offset")
+    return moment
 
 
 def read_database_of(connection: ASGIConnection[Any, Any, Any, Any]) -> ReadDatabase:

@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.base import ReadModel
 from adapters.readmodels.database import ReadDatabase
+from adapters.settings import Settings
+from domain.budget_policy import BudgetRules
 
 
-def read_model_factories() -> dict[str, Callable[[], ReadModel]]:
+def read_model_factories(settings: Settings | None = None) -> dict[str, Callable[[], ReadModel]]:
+    """Each read model by name. ``settings`` give the facility's calendar (fiscal year, time
+    zone) to the models that bucket by it; without them, the defaults (for callers that only
+    need the names)."""
+    from adapters.composition import policies_of
     from adapters.readmodels.audit_store import AuditReadModel
+    from adapters.readmodels.budget_store import BudgetReadModel
+    from adapters.readmodels.complaints_store import ComplaintsReadModel
     from adapters.readmodels.flow_store import FlowReadModel
 
-    return {"flow": FlowReadModel, "audit": AuditReadModel}
+    budget_rules = policies_of(settings).budget if settings is not None else BudgetRules()
+    return {
+        "flow": FlowReadModel,
+        "audit": AuditReadModel,
+        "budget": partial(BudgetReadModel, budget_rules),
+        "complaints": ComplaintsReadModel,
+    }
 
 
 def prepare_read_models(

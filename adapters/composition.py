@@ -1,0 +1,77 @@
+"""The composition root's shared parts: the application with the facility's policies, and the
+background jobs that run beside the projection workers (``serve`` and ``project``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+from adapters.periodic import PeriodicJob
+from adapters.readmodels import complaints_store
+from adapters.readmodels.database import ReadDatabase
+from adapters.readmodels.status import active_position
+from adapters.readmodels.tracking import table_prefix
+from adapters.settings import Settings, SettingsError
+from adapters.storage import eventsourcing_env
+from application.deadline_watcher import DeadlineWatcher
+from application.policies import Policies
+from application.service import PatientServices
+from domain.budget_policy import BudgetRules
+from domain.complaint_policy import ComplaintRules
+from domain.visit_vocabulary import VisitPolicy
+from domain.working_days import HolidayCalendar, england_and_wales
+
+
+def policies_of(settings: Settings) -> Policies:
+    zone = settings.facility_timezone
+    return Policies(
+        visit=VisitPolicy(
+            no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
+            late_cancellation_window=timedelta(hours=settings.late_cancellation_hours),
+            facility_timezone=zone,
+        ),
+        complaints=ComplaintRules(calendar=holiday_calendar(settings), facility_timezone=zone),
+        budget=BudgetRules(
+            fiscal_year_start_month=settings.fiscal_year_start_month, facility_timezone=zone
+        ),
+    )
+
+
+def holiday_calendar(settings: Settings) -> HolidayCalendar:
+    """The shipped England and Wales calendar, or the one in ``HOLIDAY_CALENDAR_FILE``: the
+    GOV.UK ``bank-holidays.json`` shape of one division (``{"events": [{"date": ...}]}``).
+    Only the days listed count as holidays: no pattern is assumed for other years."""
+    path = settings.holiday_calendar_file
+    if path is None:
+        return england_and_wales()
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        days = [date.fromisoformat(event["date"]) for event in document["events"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SettingsError(
+            f"HOLIDAY_CALENDAR_FILE: expected a readable JSON file of "
+            f'{{"events": [{{"date": "YYYY-MM-DD"}}]}} ({type(e).__name__})'
+        ) from None
+    return HolidayCalendar.of(str(document.get("division", Path(path).stem)), days)
+
+
+def breach_candidates(read_database: ReadDatabase, now: datetime) -> list[UUID]:
+    """Cases the complaints read model says may have an unflagged breach at ``now``."""
+    with read_database.read() as tx:
+        generation = active_position(tx, complaints_store.NAME).generation
+        prefix = table_prefix(complaints_store.NAME, generation)
+        return [UUID(case_id) for case_id in complaints_store.breach_candidates(tx, prefix, now)]
+
+
+def open_services(settings: Settings) -> PatientServices:
+    return PatientServices(env=eventsourcing_env(settings), policies=policies_of(settings))
+
+
+def background_jobs(
+    settings: Settings, services: PatientServices, read_database: ReadDatabase
+) -> list[PeriodicJob]:
+    """The deadline watcher: candidates from the complaints read model, decisions by each case."""
+    watcher = DeadlineWatcher(services, lambda now: breach_candidates(read_database, now))
+    return [PeriodicJob("deadline-watcher", settings.deadline_check_seconds, watcher.check)]

@@ -1,0 +1,160 @@
+"""The Budget resource: ``POST /api/v1/budget-lines``, one ``POST`` per action of
+:data:`application.budget_commands.BUDGET_ACTIONS`, ``POST /api/v1/budget-transfers`` (both
+lines in one transaction), ``GET /api/v1/budget-lines/{id}`` and the budget vs actual read
+model at ``GET /api/v1/budget/summary``. Budget data holds no patient data."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Request, Response, Router, get
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import QueryParameter
+
+from adapters.http.auth import may_read
+from adapters.http.commands import (
+    Resource,
+    action_handler,
+    state_handler,
+    untargeted_handler,
+)
+from adapters.http.problems import problem_responses
+from adapters.http.read_side import (
+    DEFAULT_WAIT_MS,
+    POSITION_RESPONSE_HEADER,
+    MinPosition,
+    WaitMs,
+    query_view,
+)
+from adapters.readmodels import budget_store
+from adapters.readmodels.database import Transaction
+from application.context import utc_now
+from application.budget_commands import BUDGET_ACTIONS, CreateBudgetLine, TransferBudget
+from application.permissions import BUDGET_READERS, BUDGET_REPORT_READERS
+from domain.budget import BudgetLine
+from domain.budget_policy import BudgetRules
+from projections.budget import Amount, BudgetSummary
+
+BUDGET_LINES = Resource(path="/api/v1/budget-lines", noun="budget line", name="budget-lines")
+
+
+class BudgetLineState(msgspec.Struct, frozen=True, rename="camel"):
+    """A budget line as it stands (or stood). ``available`` is current budget −
+    pre-encumbered − committed − actual; ``forecast`` is actual + open commitments +
+    estimate to complete."""
+
+    id: UUID
+    version: int
+    status: str
+    frozen: bool
+    fiscal_year: int
+    cost_centre: str
+    category: str
+    currency: str
+    original_budget: Amount
+    current_budget: Amount
+    pre_encumbered: Amount
+    committed: Amount
+    actual: Amount
+    available: Amount
+    estimate_to_complete: Amount
+    forecast: Amount
+    phasing: list[Amount]
+
+    @classmethod
+    def of(cls, line: BudgetLine) -> BudgetLineState:
+        def money(amount: Decimal) -> Amount:
+            return Amount(amount, line.currency)
+
+        return cls(
+            id=line.id, version=line.version, status=line.status, frozen=line.frozen,
+            fiscal_year=line.fiscal_year, cost_centre=line.cost_centre, category=line.category,
+            currency=line.currency, original_budget=money(line.original_budget),
+            current_budget=money(line.current_budget),
+            pre_encumbered=money(line.pre_encumbered), committed=money(line.committed),
+            actual=money(line.actual), available=money(line.available),
+            estimate_to_complete=money(line.estimate_to_complete),
+            forecast=money(line.forecast), phasing=[money(p) for p in line.phasing],
+        )  # fmt: skip
+
+
+get_budget_line = state_handler(
+    BUDGET_LINES, BudgetLine, BudgetLineState, BUDGET_READERS,
+    operation_id="getBudgetLine", summary="A budget line now, as of a version, or as of a time",
+)  # fmt: skip
+
+
+FiscalYear = Annotated[
+    int,
+    QueryParameter(
+        name="fiscalYear", ge=2000, le=2200,
+        description="Fiscal year N starts in calendar year N (the NHS's 2026/27 is 2026).",
+    ),
+]  # fmt: skip
+CostCentre = Annotated[
+    str | None,
+    QueryParameter(name="costCentre", required=False, max_length=64, description="One cost centre"),
+]
+AsOfPeriod = Annotated[
+    int | None,
+    QueryParameter(
+        name="asOfPeriod", ge=1, le=12, required=False,
+        description="Year to date runs to this period (1-12); default: the period today is in.",
+    ),
+]  # fmt: skip
+
+
+def budget_routers(rules: BudgetRules) -> list[Router]:
+    """``/budget-lines`` (commands and state), ``/budget-transfers`` and ``/budget/summary``."""
+
+    @get(
+        "/summary",
+        operation_id="getBudgetSummary",
+        name="budget:summary",
+        summary="Budget vs actual per line and period, rolled up per cost centre",
+        description="Budget, phased year to date, pre-encumbered, committed, actual, available, "
+        "forecast, variance, variance % and RAG (green ≤ 2 %, amber ≤ 5 %, red above or any "
+        "forecast overspend). Roles: manager, finance, finance_director, board.",
+        guards=[may_read(BUDGET_REPORT_READERS, "budget summary")],
+        sync_to_thread=True,
+        response_headers=[POSITION_RESPONSE_HEADER],
+        responses=problem_responses(400, 401, 403, 500, 503),
+    )
+    def get_summary(
+        request: Request[Any, Any, Any],
+        fiscal_year: FiscalYear,
+        cost_centre: CostCentre = None,
+        as_of_period: AsOfPeriod = None,
+        min_position: MinPosition = None,
+        wait_ms: WaitMs = DEFAULT_WAIT_MS,
+    ) -> Response[BudgetSummary]:
+        today = rules.local_date(utc_now()) if as_of_period is None else None
+
+        def query(tx: Transaction, prefix: str) -> BudgetSummary:
+            return budget_store.summary(
+                tx, prefix, fiscal_year, cost_centre,
+                as_of_period=as_of_period, today=today, calendar=rules,
+            )  # fmt: skip
+
+        return query_view(request, budget_store.NAME, min_position, wait_ms, query)
+
+    lines: list[HTTPRouteHandler] = [
+        untargeted_handler(
+            BUDGET_LINES, "/", CreateBudgetLine,
+            "Budget line created: its id, version and log position",
+        ),
+        *(action_handler(BUDGET_LINES, a, command) for a, command in BUDGET_ACTIONS.items()),
+        get_budget_line,
+    ]  # fmt: skip
+    transfer = untargeted_handler(
+        BUDGET_LINES, "/", TransferBudget,
+        "Transferred: the source line's new version and log position",
+    )  # fmt: skip
+    return [
+        Router(path="/budget-lines", route_handlers=lines, tags=["Budget"]),
+        Router(path="/budget-transfers", route_handlers=[transfer], tags=["Budget"]),
+        Router(path="/budget", route_handlers=[get_summary], tags=["Budget"]),
+    ]

@@ -1,0 +1,121 @@
+"""The Complaints resource: ``POST /api/v1/complaints``, one ``POST`` per action of
+:data:`application.complaint_commands.COMPLAINT_ACTIONS`, and ``GET /api/v1/complaints/{id}``
+(now, as of a version, or as of a time). The read models' routes are in
+:mod:`adapters.http.complaint_reports`.
+
+The case is the one place its narrative (``summary``) and findings are shown: they may hold
+personal data, so no read model, log line or error carries them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+from litestar.handlers import HTTPRouteHandler
+
+from adapters.http.commands import (
+    Resource,
+    action_handler,
+    state_handler,
+    untargeted_handler,
+)
+from application.complaint_commands import COMPLAINT_ACTIONS, RegisterComplaint
+from application.permissions import COMPLAINT_READERS
+from domain.complaints import ComplaintCase
+
+COMPLAINTS = Resource(path="/api/v1/complaints", noun="complaint", name="complaints")
+
+
+class Deadline(msgspec.Struct, frozen=True, rename="camel"):
+    deadline: str
+    due_at: datetime
+
+
+class Breach(msgspec.Struct, frozen=True, rename="camel"):
+    deadline: str
+    due_at: datetime
+    flagged_at: datetime
+
+
+class Referral(msgspec.Struct, frozen=True, rename="camel"):
+    body: str
+    reference: str
+    referred_at: datetime
+    outcome: str | None
+    concluded_at: datetime | None
+
+
+class ComplaintState(msgspec.Struct, frozen=True, rename="camel"):
+    """A complaint case as it stands (or stood). Due dates are those computed when each
+    command ran, as stored in its events. Times are UTC."""
+
+    id: UUID
+    version: int
+    status: str
+    kind: str | None
+    policy: str
+    channel: str
+    received_at: datetime
+    complainant_ref: str
+    patient_ref: str | None
+    visit_id: UUID | None
+    service_unit: str | None
+    categories: list[str]
+    primary_category: str | None
+    summary: str
+    risk_score: int | None
+    risk_grade: str | None
+    acknowledgement_due_at: datetime | None
+    acknowledged_at: datetime | None
+    response_due_at: datetime | None
+    responded_at: datetime | None
+    investigator_ref: str | None
+    upheld: str | None
+    resolution: str | None
+    closed_at: datetime | None
+    withdrawn_at: datetime | None
+    running_deadlines: list[Deadline]
+    breaches: list[Breach]
+    referrals: list[Referral]
+
+    @classmethod
+    def of(cls, case: ComplaintCase) -> ComplaintState:
+        return cls(
+            id=case.id, version=case.version, status=case.status, kind=case.kind,
+            policy=case.policy, channel=case.channel, received_at=case.received_at,
+            complainant_ref=case.complainant_ref, patient_ref=case.patient_ref,
+            visit_id=case.visit_id, service_unit=case.service_unit,
+            categories=list(case.categories), primary_category=case.primary_category,
+            summary=case.summary, risk_score=case.risk_score, risk_grade=case.risk_grade,
+            acknowledgement_due_at=case.acknowledgement_due_at,
+            acknowledged_at=case.acknowledged_at, response_due_at=case.response_due_at,
+            responded_at=case.responded_at, investigator_ref=case.investigator_ref,
+            upheld=case.upheld, resolution=case.resolution, closed_at=case.closed_at,
+            withdrawn_at=case.withdrawn_at,
+            running_deadlines=[
+                Deadline(d["deadline"], d["due_at"]) for d in case.running_deadlines
+            ],
+            breaches=[Breach(b["deadline"], b["due_at"], b["flagged_at"]) for b in case.breaches],
+            referrals=[
+                Referral(r["body"], r["reference"], r["referred_at"], r["outcome"],
+                         r["concluded_at"])
+                for r in case.referrals
+            ],
+        )  # fmt: skip
+
+
+get_complaint = state_handler(
+    COMPLAINTS, ComplaintCase, ComplaintState, COMPLAINT_READERS, operation_id="getComplaint",
+    summary="A complaint case now, as of a version, or as of a time, with its due dates",
+)  # fmt: skip
+
+
+def complaint_handlers() -> list[HTTPRouteHandler]:
+    created = "Complaint registered: its id, version and log position"
+    return [
+        untargeted_handler(COMPLAINTS, "/", RegisterComplaint, created),
+        *(action_handler(COMPLAINTS, a, command) for a, command in COMPLAINT_ACTIONS.items()),
+        get_complaint,
+    ]

@@ -1,0 +1,251 @@
+"""The Budget resource over HTTP, on a real SQLite store with the budget worker running: each
+status code of the contract, money as ``{"amount", "currency"}``, the atomic transfer, and the
+budget vs actual summary with read-your-writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from adapters.readmodels.budget_store import BudgetReadModel
+from application.service import PatientServices
+from tests.api.helpers import Headers, position
+
+LINES = "/api/v1/budget-lines"
+FY = 2024  # a past year: postings may not be dated in the future
+
+
+@pytest.fixture
+def read_models() -> list[Any]:
+    return [BudgetReadModel]
+
+
+@pytest.fixture
+def client(read_client: TestClient[Any]) -> TestClient[Any]:
+    return read_client
+
+
+@pytest.fixture
+def finance(auth: Callable[..., Headers]) -> Headers:
+    return auth("finance", sub="fiona")
+
+
+def gbp(amount: str) -> dict[str, str]:
+    return {"amount": amount, "currency": "GBP"}
+
+
+def create(
+    client: TestClient[Any], headers: Headers, cost_centre: str = "PS-01", **extra: Any
+) -> str:
+    body = {"fiscalYear": FY, "costCentre": cost_centre, "category": "supplies",
+            "currency": "GBP", **extra}  # fmt: skip
+    reply = client.post(LINES, json=body, headers=headers)
+    assert reply.status_code == 201, reply.text
+    assert reply.headers["Location"] == f"{LINES}/{reply.json()['id']}"
+    return str(reply.json()["id"])
+
+
+def act(client: TestClient[Any], headers: Headers, line: str, action: str, **body: Any) -> Any:
+    return client.post(f"{LINES}/{line}/{action}", json=body, headers=headers)
+
+
+def funded(client: TestClient[Any], headers: Headers, amount: str = "10000.00", **kw: Any) -> str:
+    line = create(client, headers, **kw)
+    reply = act(client, headers, line, "approve", amount=gbp(amount), approvalRef="BUD-1")
+    assert reply.status_code == 200, reply.text
+    return line
+
+
+# ---- 201, 200 and the state ------------------------------------------------------------------
+def test_a_line_is_created_approved_and_read_with_money_objects(
+    client: TestClient[Any], finance: Headers
+) -> None:
+    line = funded(client, finance)
+    reply = act(client, finance, line, "commitments", reference="PO-1", amount=gbp("2500.50"))
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["ETag"] == '"3"'
+
+    state = client.get(f"{LINES}/{line}", headers=finance)
+
+    assert state.status_code == 200
+    assert state.headers["ETag"] == '"3"'
+    body = state.json()
+    assert (body["status"], body["frozen"], body["fiscalYear"], body["costCentre"]) == (
+        "active",
+        False,
+        FY,
+        "PS-01",
+    )
+    assert body["currentBudget"] == gbp("10000.00")
+    assert body["committed"] == gbp("2500.50")
+    assert body["available"] == gbp("7499.50")
+    assert len(body["phasing"]) == 12
+
+
+# ---- 400 ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "amount",
+    [{"amount": "10.005", "currency": "GBP"}, {"amount": 10.5, "currency": "GBP"},
+     {"amount": "1e3", "currency": "GBP"}, {"amount": "10", "currency": "XXX"},
+     {"amount": "10", "currency": "gbp"}],
+)  # fmt: skip
+def test_bad_money_is_400_and_records_nothing(
+    client: TestClient[Any], finance: Headers, services: PatientServices, amount: Any
+) -> None:
+    line = create(client, finance)
+    before = position(services)
+
+    reply = act(client, finance, line, "approve", amount=amount, approvalRef="BUD-1")
+
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["code"] == "VALIDATION"
+    assert reply.json()["errors"][0]["field"].startswith("amount")
+    assert position(services) == before
+
+
+@pytest.fixture
+def services(stored_services: PatientServices) -> PatientServices:
+    return stored_services
+
+
+# ---- 403, 404 ----------------------------------------------------------------------------------
+def test_a_clerk_may_neither_create_nor_read_budget_lines(
+    client: TestClient[Any], auth: Callable[..., Headers], finance: Headers
+) -> None:
+    clerk = auth("clerk")
+    body = {"fiscalYear": FY, "costCentre": "PS-01", "category": "supplies", "currency": "GBP"}
+    assert client.post(LINES, json=body, headers=clerk).status_code == 403
+    line = create(client, finance)
+    assert client.get(f"{LINES}/{line}", headers=clerk).status_code == 403
+    summary = client.get("/api/v1/budget/summary", params={"fiscalYear": FY}, headers=clerk)
+    assert summary.status_code == 403
+
+
+def test_an_unknown_line_is_404(client: TestClient[Any], finance: Headers) -> None:
+    missing = "00000000-0000-4000-8000-000000000001"
+    assert client.get(f"{LINES}/{missing}", headers=finance).status_code == 404
+    reply = act(client, finance, missing, "freeze")
+    assert (reply.status_code, reply.json()["code"]) == (404, "NOT_FOUND")
+
+
+# ---- 409 ---------------------------------------------------------------------------------------
+def test_a_second_line_for_the_same_year_cost_centre_and_category_is_409(
+    client: TestClient[Any], finance: Headers
+) -> None:
+    create(client, finance)
+    body = {"fiscalYear": FY, "costCentre": "PS-01", "category": "supplies", "currency": "GBP"}
+
+    reply = client.post(LINES, json=body, headers=finance)
+
+    assert (reply.status_code, reply.json()["code"]) == (409, "ALREADY_EXISTS")
+
+
+def test_a_commitment_past_the_available_balance_is_409_insufficient_funds(
+    client: TestClient[Any], finance: Headers
+) -> None:
+    line = funded(client, finance, "1000.00")
+    reply = act(client, finance, line, "commitments", reference="PO-9", amount=gbp("1000.01"))
+    assert (reply.status_code, reply.json()["code"]) == (409, "INSUFFICIENT_FUNDS")
+
+
+def test_an_amendment_above_the_managers_tier_is_409_approval_required(
+    client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
+) -> None:
+    line = funded(client, finance)
+    manager = auth("manager", sub="mo")
+
+    within = act(client, manager, line, "amend", amount=gbp("5000.00"), approvalRef="AM-1")
+    above = act(client, manager, line, "amend", amount=gbp("5000.01"), approvalRef="AM-2")
+
+    assert within.status_code == 200, within.text
+    assert (above.status_code, above.json()["code"]) == (409, "APPROVAL_REQUIRED")
+    # The same amount with a finance role beside the manager one acts at the finance tier.
+    both = auth("manager", "finance", sub="mo")
+    assert (
+        act(client, both, line, "amend", amount=gbp("5000.01"), approvalRef="AM-3").status_code
+        == 200
+    )
+
+
+# ---- 412, 422 ----------------------------------------------------------------------------------
+def test_a_stale_if_match_is_412_and_records_nothing(
+    client: TestClient[Any], finance: Headers, services: PatientServices
+) -> None:
+    line = funded(client, finance)
+    before = position(services)
+    reply = client.post(f"{LINES}/{line}/freeze", json={}, headers={**finance, "If-Match": '"1"'})
+    assert reply.status_code == 412
+    assert position(services) == before
+
+
+def test_a_repeated_posting_with_its_key_replays_and_with_another_body_is_422(
+    client: TestClient[Any], finance: Headers
+) -> None:
+    line = funded(client, finance)
+    keyed = {**finance, "Idempotency-Key": "po-7"}
+    body = {"reference": "PO-7", "amount": gbp("100.00")}
+    first = client.post(f"{LINES}/{line}/commitments", json=body, headers=keyed)
+    again = client.post(f"{LINES}/{line}/commitments", json=body, headers=keyed)
+    other = client.post(
+        f"{LINES}/{line}/commitments", json={**body, "amount": gbp("101.00")}, headers=keyed
+    )
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert (other.status_code, other.json()["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+
+
+# ---- transfers ---------------------------------------------------------------------------------
+def test_a_transfer_moves_budget_between_two_lines_in_one_write(
+    client: TestClient[Any], finance: Headers
+) -> None:
+    source = funded(client, finance, cost_centre="PS-01")
+    target = funded(client, finance, cost_centre="PS-02")
+    body = {"fromLineId": source, "toLineId": target, "amount": gbp("1500.00"),
+            "reason": "winter pressures"}  # fmt: skip
+
+    reply = client.post("/api/v1/budget-transfers", json=body, headers=finance)
+
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["id"] == source
+    state = {
+        line: client.get(f"{LINES}/{line}", headers=finance).json() for line in (source, target)
+    }
+    assert state[source]["currentBudget"] == gbp("8500.00")
+    assert state[target]["currentBudget"] == gbp("11500.00")
+    too_much = {**body, "amount": gbp("8500.01")}
+    refused = client.post("/api/v1/budget-transfers", json=too_much, headers=finance)
+    assert (refused.status_code, refused.json()["code"]) == (409, "INSUFFICIENT_FUNDS")
+
+
+# ---- the summary -------------------------------------------------------------------------------
+def test_the_summary_waits_for_the_posting_and_shows_it(
+    client: TestClient[Any], finance: Headers
+) -> None:
+    line = funded(client, finance)
+    posted = act(client, finance, line, "actuals", reference="INV-1", amount=gbp("1234.56"))
+
+    reply = client.get(
+        "/api/v1/budget/summary",
+        params={"fiscalYear": FY, "costCentre": "PS-01", "minPosition": posted.json()["position"]},
+        headers=finance,
+    )
+
+    assert reply.status_code == 200, reply.text
+    assert int(reply.headers["X-Projection-Position"]) >= posted.json()["position"]
+    body = reply.json()
+    [row] = body["lines"]
+    assert row["lineId"] == line
+    assert row["actual"] == gbp("1234.56")
+    assert row["available"] == gbp("8765.44")
+    [centre] = body["costCentres"]
+    assert centre["costCentre"] == "PS-01"
+    assert centre["actual"] == gbp("1234.56")
+
+
+def test_the_summary_needs_a_fiscal_year(client: TestClient[Any], finance: Headers) -> None:
+    reply = client.get("/api/v1/budget/summary", headers=finance)
+    assert (reply.status_code, reply.json()["code"]) == (400, "VALIDATION")
