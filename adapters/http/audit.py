@@ -69,7 +69,8 @@ AggregateId = Annotated[
     QueryParameter(
         name="aggregateId",
         required=False,
-        description="One aggregate's entries (a visit's id; an attempt's own id).",
+        description="One aggregate's entries (a visit, complaint or budget line), with the "
+        "attempts refused or denied on it; or an attempt by its own id.",
         schema_extra={"format": "uuid"},
     ),
 ]

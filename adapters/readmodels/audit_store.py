@@ -73,6 +73,8 @@ _DDL = (
     "CREATE INDEX IF NOT EXISTS {p}entries_patient ON {p}entries (patient_ref, position)",
     "CREATE INDEX IF NOT EXISTS {p}entries_actor ON {p}entries (actor_id, position)",
     "CREATE INDEX IF NOT EXISTS {p}entries_aggregate ON {p}entries (aggregate_id, position)",
+    "CREATE INDEX IF NOT EXISTS {p}entries_target ON {p}entries (target_id, position)"
+    " WHERE target_id IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS {p}entries_action ON {p}entries (action, position)",
     "CREATE INDEX IF NOT EXISTS {p}entries_recorded ON {p}entries (recorded_at, position)",
     # Attempts are few among recorded facts: a partial index finds them without costing
@@ -182,10 +184,13 @@ class AuditFilters:
     def where(self) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
+        if self.aggregate_id is not None:
+            # The aggregate's own events, and the attempts refused or denied on it.
+            clauses.append("(aggregate_id = ? OR target_id = ?)")
+            params.extend([self.aggregate_id, self.aggregate_id])
         for column, value in (
             ("patient_ref", self.patient_ref),
             ("actor_id", self.actor_id),
-            ("aggregate_id", self.aggregate_id),
             ("action", self.action),
             ("outcome", self.outcome),
         ):
