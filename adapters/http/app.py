@@ -45,7 +45,9 @@ Every `/api` route needs `Authorization: Bearer <JWT>` (HS256; claims `sub`, `ro
 
 **Errors** are `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail`,
 `code` (stable: `VALIDATION`, `UNAUTHENTICATED`, `NOT_AUTHORISED`, `NOT_FOUND`,
-`INVALID_TRANSITION`, `TIMESTAMP_ORDER`, `ALREADY_CANCELLED`, `VERSION_CONFLICT`,
+`INVALID_TRANSITION`, `TIMESTAMP_ORDER`, `ALREADY_CANCELLED`, `ALREADY_EXISTS`,
+`INSUFFICIENT_FUNDS`, `APPROVAL_REQUIRED`, `SEGREGATION_OF_DUTIES`, `EXTENSION_TOO_LATE`,
+`RESPONSE_INCOMPLETE`, `VERSION_CONFLICT`, `PROJECTION_LAGGING`,
 `IDEMPOTENCY_KEY_REUSED`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `METHOD_NOT_ALLOWED`,
 `SERVICE_UNAVAILABLE`, `INTERNAL_ERROR`), `correlationId`, and for invalid input
 `errors: [{{field, message}}]` with camelCase field paths (`field` is null when the body as a
