@@ -9,6 +9,12 @@ Roles: finance, the finance director and the board create, approve, amend and tr
 budgets and post commitments and actuals; a manager (the budget holder) raises requisitions
 (pre-encumbrances), forecasts, and amends or authorises overspends within the manager tier.
 Where the tier matters, a caller holding several roles acts with the highest.
+
+Amendments and overspend authorisations may also take two steps (domain-spec §3, "requester
+≠ approver"): anyone who may amend asks (``amendment-requests``, ``overspend-requests``; no
+tier applies to asking), and another person approves with ``amend`` or
+``authorise-overspend`` naming the ``requestId`` (the id of the event that asked), within
+the approver's tier; or rejects it (``reject-request``).
 """
 
 from __future__ import annotations
@@ -122,26 +128,71 @@ class ApproveBudget(BudgetCommand, kw_only=True, frozen=True):
 
 
 class AmendBudget(BudgetCommand, kw_only=True, frozen=True):
+    """``{amount, approvalRef, requestId?}``: with ``requestId``, approves that request."""
+
     roles = WITHIN_TIER
     amount: MoneyAmount
     approval_ref: Ref
+    request_id: UUID | None = None
 
     def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
         line.amend(
             amount=self.amount.money(), approval_ref=self.approval_ref, at=at,
-            rules=policies.budget,
+            rules=policies.budget, request_id=self.request_id,
         )  # fmt: skip
 
 
 class AuthoriseOverspend(BudgetCommand, kw_only=True, frozen=True):
+    """``{limit, expiresAt, requestId?}``: with ``requestId``, approves that request."""
+
     roles = WITHIN_TIER
     limit: MoneyAmount
     expires_at: AwareDatetime
+    request_id: UUID | None = None
 
     def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
         line.authorise_overspend(
-            limit=self.limit.money(), expires_at=self.expires_at, at=at, rules=policies.budget
+            limit=self.limit.money(), expires_at=self.expires_at, at=at,
+            rules=policies.budget, request_id=self.request_id,
+        )  # fmt: skip
+
+
+# ---- requests for approval (the approval is AmendBudget / AuthoriseOverspend) -----------
+class RequestAmendment(BudgetCommand, kw_only=True, frozen=True):
+    """``{amount (signed), reason}``: asks for an amendment, for another person to approve."""
+
+    roles = WITHIN_TIER
+    amount: MoneyAmount
+    reason: Reason
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.request_amendment(amount=self.amount.money(), reason=self.reason, at=at)
+
+
+class RequestOverspendAuthorisation(BudgetCommand, kw_only=True, frozen=True):
+    """``{limit, expiresAt, reason}``: asks for an overspend authorisation."""
+
+    roles = WITHIN_TIER
+    limit: MoneyAmount
+    expires_at: AwareDatetime
+    reason: Reason
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.request_overspend_authorisation(
+            limit=self.limit.money(), expires_at=self.expires_at, reason=self.reason, at=at
         )
+
+
+class RejectRequest(BudgetCommand, kw_only=True, frozen=True):
+    """``{requestId, reason}``: the request will not be approved (by its requester: it is
+    withdrawn)."""
+
+    roles = WITHIN_TIER
+    request_id: UUID
+    reason: Reason
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.reject_request(request_id=self.request_id, reason=self.reason, at=at)
 
 
 class UpdateForecast(BudgetCommand, kw_only=True, frozen=True):
@@ -233,6 +284,9 @@ BUDGET_ACTIONS: dict[str, type[BudgetCommand]] = {
     "actuals": RecordActual,
     "release-commitment": ReleaseCommitment,
     "authorise-overspend": AuthoriseOverspend,
+    "amendment-requests": RequestAmendment,
+    "overspend-requests": RequestOverspendAuthorisation,
+    "reject-request": RejectRequest,
     "forecast": UpdateForecast,
     "freeze": FreezeLine,
     "unfreeze": UnfreezeLine,

@@ -13,11 +13,18 @@ Command methods check every rule, then trigger events whose ``apply`` only assig
 posting repeated with the same reference and amount records nothing (it was done); the same
 reference with another amount is refused (``INVALID_TRANSITION``). Transfers are in
 :mod:`domain.budget_transfer`.
+
+An amendment or an overspend authorisation is either one step (the acting role approves it
+within its tier) or two: someone asks (``AmendmentRequested``,
+``OverspendAuthorisationRequested``; the event's id is the request's id) and someone else
+approves it with the same terms, within the approver's tier, naming the request; or it is
+rejected (withdrawn, if its requester does it).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import budget_vocabulary as v
@@ -25,7 +32,12 @@ from domain.base import AuditedAggregate
 from domain.budget_ledger import BudgetLedger
 from domain.budget_policy import BudgetRules
 from domain.envelope import current_envelope
-from domain.errors import DomainValidationError, InsufficientFundsError, InvalidTransitionError
+from domain.errors import (
+    DomainValidationError,
+    InsufficientFundsError,
+    InvalidTransitionError,
+    SegregationOfDutiesError,
+)
 from domain.money import Money, exponent_of
 from domain.phasing import PERIODS, even_phasing
 
@@ -63,10 +75,21 @@ class BudgetLine(AuditedAggregate, BudgetLedger):
             line.add_budget(self.amount_minor, self.phasing_minor)
 
     class BudgetAmended(BudgetChanged):
-        """A signed change, approved at ``approval_tier`` (the acting role)."""
+        """A signed change, approved at ``approval_tier`` (the acting role); ``request_id``
+        names the request it approves (None: asked for and approved in one step)."""
 
+        class_version = 2
         approval_ref: str
         approval_tier: str
+        request_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["request_id"] = None  # before requests, every amendment was one step
+
+        def apply(self, line: BudgetLine) -> None:
+            line.add_budget(self.amount_minor, self.phasing_minor)
+            line.settle_request(self.request_id, v.REQUEST_APPROVED)
 
     class BudgetTransferredOut(BudgetChanged):
         """``amount_minor`` is negative: budget leaving this line for ``to_line_id``."""
@@ -132,16 +155,59 @@ class BudgetLine(AuditedAggregate, BudgetLedger):
             line.overspend_flagged = True
 
     class OverspendAuthorised(AuditedAggregate.Event):
-        """Commitments may take available down to ``-limit_minor`` until ``expires_at``."""
+        """Commitments may take available down to ``-limit_minor`` until ``expires_at``;
+        ``request_id`` names the request it approves (None: one step)."""
 
+        class_version = 2
         limit_minor: int
         currency: str
         expires_at: datetime
         approval_tier: str
+        request_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["request_id"] = None  # before requests, every authorisation was one step
 
         def apply(self, line: BudgetLine) -> None:
             line.overspend_limit_minor = self.limit_minor
             line.overspend_expires_at = self.expires_at
+            line.settle_request(self.request_id, v.REQUEST_APPROVED)
+
+    class AmendmentRequested(AuditedAggregate.Event):
+        """``actor_id`` asks for a signed change of ``amount_minor``. The event's own id is
+        the request's id: the amendment that approves it names it."""
+
+        amount_minor: int
+        currency: str
+
+        def apply(self, line: BudgetLine) -> None:
+            line.open_request(
+                self.event_id, v.AMENDMENT, self.actor_id, self.on_behalf_of,
+                amount=self.amount_minor,
+            )  # fmt: skip
+
+    class OverspendAuthorisationRequested(AuditedAggregate.Event):
+        """``actor_id`` asks for an overspend authorisation; the event's id is the
+        request's id."""
+
+        limit_minor: int
+        currency: str
+        expires_at: datetime
+
+        def apply(self, line: BudgetLine) -> None:
+            line.open_request(
+                self.event_id, v.OVERSPEND, self.actor_id, self.on_behalf_of,
+                limit=self.limit_minor, expires_at=self.expires_at,
+            )  # fmt: skip
+
+    class RequestRejected(AuditedAggregate.Event):
+        """Request ``request_id`` will not be approved (the reason says why)."""
+
+        request_id: UUID
+
+        def apply(self, line: BudgetLine) -> None:
+            line.settle_request(self.request_id, v.REQUEST_REJECTED)
 
     class ForecastUpdated(AuditedAggregate.Event):
         estimate_to_complete_minor: int
@@ -210,12 +276,18 @@ class BudgetLine(AuditedAggregate, BudgetLedger):
             phasing_minor=phased, approval_ref=approval_ref, occurred_at=at,
         )  # fmt: skip
 
-    def amend(self, *, amount: Money, approval_ref: str, at: datetime, rules: BudgetRules) -> None:
+    def amend(
+        self, *, amount: Money, approval_ref: str, at: datetime, rules: BudgetRules,
+        request_id: UUID | None = None,
+    ) -> None:  # fmt: skip
         """A signed change, approved by the acting role within its tier; phased over the
-        periods from the one it is made in. A reduction never takes available below zero."""
+        periods from the one it is made in. A reduction never takes available below zero.
+        With ``request_id``, it approves that request (same amount, another person)."""
         self.require_status(v.ACTIVE, action="amend the budget of")
         change = self.minor_of(amount, "amount", signed=True)
         _require_ref(approval_ref, "approvalRef")
+        if request_id is not None:
+            self._require_approvable(request_id, v.AMENDMENT, amount=(change, "amount"))
         role = current_envelope().actor_role
         rules.require_approval(role, amount.amount, self.currency)
         if self.available_minor + change < 0:
@@ -225,24 +297,65 @@ class BudgetLine(AuditedAggregate, BudgetLedger):
         self.trigger_event(
             self.BudgetAmended, amount_minor=change, currency=self.currency,
             phasing_minor=self.phasing_from(at, change, rules), approval_ref=approval_ref,
-            approval_tier=role, occurred_at=at,
+            approval_tier=role, request_id=request_id, occurred_at=at,
         )  # fmt: skip
 
     def authorise_overspend(
-        self, *, limit: Money, expires_at: datetime, at: datetime, rules: BudgetRules
-    ) -> None:
+        self, *, limit: Money, expires_at: datetime, at: datetime, rules: BudgetRules,
+        request_id: UUID | None = None,
+    ) -> None:  # fmt: skip
         """Commitments may take available down to ``-limit`` until ``expires_at``; a later
-        authorisation replaces an earlier one."""
+        authorisation replaces an earlier one. With ``request_id``, it approves that request
+        (same limit and expiry, another person)."""
         self.require_status(v.ACTIVE, action="authorise an overspend of")
         limit_minor = self.minor_of(limit, "limit")
-        if expires_at <= at:
-            raise DomainValidationError("the expiry must be in the future", field="expiresAt")
+        _require_future(expires_at, at)
+        if request_id is not None:
+            self._require_approvable(
+                request_id, v.OVERSPEND, limit=(limit_minor, "limit"),
+                expires_at=(expires_at, "expiresAt"),
+            )  # fmt: skip
         role = current_envelope().actor_role
         rules.require_approval(role, limit.amount, self.currency)
         self.trigger_event(
             self.OverspendAuthorised, limit_minor=limit_minor, currency=self.currency,
-            expires_at=expires_at, approval_tier=role, occurred_at=at,
+            expires_at=expires_at, approval_tier=role, request_id=request_id, occurred_at=at,
         )  # fmt: skip
+
+    # ---- requests for approval (requester ≠ approver) -----------------------------------
+    def request_amendment(self, *, amount: Money, reason: str | None, at: datetime) -> None:
+        """Ask for a signed change, for someone else to approve within their tier (``amend``
+        with ``request_id``). No tier applies to asking; the balance is checked on approval,
+        when it counts."""
+        self.require_status(v.ACTIVE, action="request an amendment of")
+        change = self.minor_of(amount, "amount", signed=True)
+        _require_reason(reason)
+        self.trigger_event(
+            self.AmendmentRequested, amount_minor=change, currency=self.currency,
+            reason=reason, occurred_at=at,
+        )  # fmt: skip
+
+    def request_overspend_authorisation(
+        self, *, limit: Money, expires_at: datetime, reason: str | None, at: datetime
+    ) -> None:
+        """Ask for an overspend authorisation, for someone else to approve."""
+        self.require_status(v.ACTIVE, action="request an overspend authorisation of")
+        limit_minor = self.minor_of(limit, "limit")
+        _require_future(expires_at, at)
+        _require_reason(reason)
+        self.trigger_event(
+            self.OverspendAuthorisationRequested, limit_minor=limit_minor,
+            currency=self.currency, expires_at=expires_at, reason=reason, occurred_at=at,
+        )  # fmt: skip
+
+    def reject_request(self, *, request_id: UUID, reason: str | None, at: datetime) -> None:
+        """Close an open request unapproved, in any state of the line (a closed line's
+        requests can only be rejected). Its requester may do it too: a withdrawal."""
+        self._open_request(request_id, kind=None)
+        _require_reason(reason)
+        self.trigger_event(
+            self.RequestRejected, request_id=request_id, reason=reason, occurred_at=at
+        )
 
     def update_forecast(self, *, estimate_to_complete: Money, method: str, at: datetime) -> None:
         self.require_status(v.ACTIVE, action="forecast")
@@ -353,6 +466,32 @@ class BudgetLine(AuditedAggregate, BudgetLedger):
         if self.status not in states:
             raise InvalidTransitionError(f"cannot {action} a budget line that is {self.status}")
 
+    def _open_request(self, request_id: UUID, *, kind: str | None) -> dict[str, Any]:
+        """The request ``request_id`` (of ``kind``, if given), still waiting for a decision."""
+        request = self.requests.get(str(request_id))
+        if request is None or (kind is not None and request["kind"] != kind):
+            raise InvalidTransitionError(
+                f"no {kind or 'approval'} request has that id", field="requestId"
+            )
+        if request["status"] != v.REQUEST_OPEN:
+            raise InvalidTransitionError(
+                f"the request is already {request['status']}", field="requestId"
+            )
+        return request
+
+    def _require_approvable(self, request_id: UUID, kind: str, **terms: tuple[Any, str]) -> None:
+        """The open request asks for exactly these terms (name → (value, input field)), and
+        the approver is neither who asked nor whom they asked for (the same goes for whom
+        the approver acts for)."""
+        request = self._open_request(request_id, kind=kind)
+        for name, (value, field) in terms.items():
+            if request[name] != value:
+                raise DomainValidationError(f"the {field} differs from the request's", field=field)
+        envelope = current_envelope()
+        asked = {request["requested_by"], request["requested_for"]} - {None}
+        if asked & {envelope.actor_id, envelope.on_behalf_of}:
+            raise SegregationOfDutiesError("who asked for a change may not approve it")
+
     def _require_open_for_spend(self, action: str) -> None:
         self.require_status(v.ACTIVE, action=action)
         if self.frozen:
@@ -442,3 +581,13 @@ class BudgetLine(AuditedAggregate, BudgetLedger):
 def _require_ref(value: str | None, field: str) -> None:
     if not value or not value.strip():
         raise DomainValidationError("a reference is required", field=field)
+
+
+def _require_reason(reason: str | None) -> None:
+    if not reason or not reason.strip():
+        raise DomainValidationError("a reason is required", field="reason")
+
+
+def _require_future(expires_at: datetime, at: datetime) -> None:
+    if expires_at <= at:
+        raise DomainValidationError("the expiry must be in the future", field="expiresAt")

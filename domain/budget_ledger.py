@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from domain import budget_vocabulary as v
 from domain.money import minor_to_decimal
@@ -41,6 +42,10 @@ class BudgetLedger:
         self.overspend_limit_minor = 0
         self.overspend_expires_at: datetime | None = None
         self.overspend_flagged = False
+        #: request id (str: the id of the event that asked) → {"kind", "status",
+        #: "requested_by", "requested_for", and the terms: "amount" or "limit" and
+        #: "expires_at"}: every request for approval, open or settled.
+        self.requests: dict[str, dict[str, Any]] = {}
 
     def add_budget(self, amount: int, phasing: list[int]) -> None:
         self.current_budget_minor += amount
@@ -58,6 +63,20 @@ class BudgetLedger:
         self.postings[stage][reference]["open"] -= amount
         self._add_open(stage, -amount)
 
+    def open_request(
+        self, request_id: UUID, kind: str, requested_by: str, requested_for: str | None,
+        **terms: Any,
+    ) -> None:  # fmt: skip
+        self.requests[str(request_id)] = {
+            "kind": kind, "status": v.REQUEST_OPEN, "requested_by": requested_by,
+            "requested_for": requested_for, **terms,
+        }  # fmt: skip
+
+    def settle_request(self, request_id: UUID | None, status: str) -> None:
+        """Close a request (approved or rejected); None: the decision answered no request."""
+        if request_id is not None:
+            self.requests[str(request_id)]["status"] = status
+
     def _add_open(self, stage: str, amount: int) -> None:
         if stage == v.PRE_ENCUMBRANCE:
             self.pre_encumbered_minor += amount
@@ -67,6 +86,11 @@ class BudgetLedger:
             self.actual_minor += amount
 
     # ---- reading -----------------------------------------------------------------------
+    @property
+    def open_requests(self) -> dict[str, dict[str, Any]]:
+        """The requests still waiting for a decision, by id."""
+        return {k: r for k, r in self.requests.items() if r["status"] == v.REQUEST_OPEN}
+
     @property
     def available_minor(self) -> int:
         return (

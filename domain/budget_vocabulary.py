@@ -19,6 +19,14 @@ ACTUAL = "actual"
 #: The stage a posting may relieve: a commitment relieves its requisition, an actual its PO.
 RELIEVES = {PRE_ENCUMBRANCE: None, COMMITMENT: PRE_ENCUMBRANCE, ACTUAL: COMMITMENT}
 
+#: What a request (domain-spec §3: "where a request and an approval are separate steps")
+#: asks for, and how it ends: approved by someone else, or rejected (or withdrawn).
+AMENDMENT = "amendment"
+OVERSPEND = "overspend"
+REQUEST_OPEN = "open"
+REQUEST_APPROVED = "approved"
+REQUEST_REJECTED = "rejected"
+
 MANAGER = "manager"
 FINANCE = "finance"
 FINANCE_DIRECTOR = "finance_director"

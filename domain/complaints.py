@@ -538,10 +538,15 @@ class ComplaintCase(AuditedAggregate):
         self, *, resolution: str, staff_present: list[str] | None = None, at: datetime
     ) -> None:
         """Needs findings, a resolution and a sent final response; a concern resolved on
-        the spot needs only the resolution and the staff present."""
+        the spot needs only the resolution and the staff present — unless it was reopened:
+        then it is being investigated, and closes like any complaint."""
         self._require(*_OPEN, action="close")
         staff = [s for s in staff_present or [] if s.strip()]
-        on_the_spot = self.kind == CONCERN_RESOLVED_ON_SPOT and self.status != RESPONSE_SENT
+        on_the_spot = (
+            self.kind == CONCERN_RESOLVED_ON_SPOT
+            and self.status != RESPONSE_SENT
+            and not self.reopened_count
+        )
         if on_the_spot:
             if not staff:
                 raise DomainValidationError(
@@ -578,13 +583,15 @@ class ComplaintCase(AuditedAggregate):
         ``[{"deadline": "acknowledgement" | "response", "due_at": datetime}]``. A deadline is
         breached when it was still running after its due instant."""
         flagged = {(b["deadline"], b["due_at"]) for b in self.breaches}
-        breached = [
-            {"deadline": d["deadline"], "due_at": d["due_at"]}
+        # Keyed by (deadline, due instant): the ledger can hold one due date twice (a CMS
+        # interim response promising the date already in force), and it is one deadline.
+        breached = {
+            (d["deadline"], d["due_at"]): {"deadline": d["deadline"], "due_at": d["due_at"]}
             for d in self.deadlines
             if d["due_at"] < (d["ended_at"] or at) and d["due_at"] < at
             and (d["deadline"], d["due_at"]) not in flagged
-        ]  # fmt: skip
-        return sorted(breached, key=lambda b: (b["due_at"], b["deadline"]))
+        }  # fmt: skip
+        return sorted(breached.values(), key=lambda b: (b["due_at"], b["deadline"]))
 
     def flag_sla_breach(self, *, deadline: str, due_at: datetime, at: datetime) -> None:
         """Record a breach once per (deadline, due instant); refused for a deadline that is

@@ -36,6 +36,7 @@ from adapters.http.read_side import (
     POSITION_RESPONSE_HEADER,
     MinPosition,
     WaitMs,
+    aware,
     query_view,
     read_database_of,
 )
@@ -131,8 +132,7 @@ def _filters(
     include_bookkeeping: bool,
 ) -> AuditFilters:
     for name, moment in (("from", from_), ("to", to)):
-        if moment is not None and moment.tzinfo is None:
-            raise InvalidRequestError.of(name, "must be an RFC 3339 time with an offset")
+        aware(name, moment)
     if aggregate_id is not None:
         try:
             aggregate_id = str(UUID(aggregate_id))

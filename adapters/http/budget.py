@@ -5,6 +5,7 @@ model at ``GET /api/v1/budget/summary``. Budget data holds no patient data."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -36,9 +37,23 @@ from application.budget_commands import BUDGET_ACTIONS, CreateBudgetLine, Transf
 from application.permissions import BUDGET_READERS, BUDGET_REPORT_READERS
 from domain.budget import BudgetLine
 from domain.budget_policy import BudgetRules
+from domain.money import minor_to_decimal
 from projections.budget import Amount, BudgetSummary
 
 BUDGET_LINES = Resource(path="/api/v1/budget-lines", noun="budget line", name="budget-lines")
+
+
+class OpenRequest(msgspec.Struct, frozen=True, rename="camel"):
+    """A request waiting for another person's approval: approve it by passing ``id`` as
+    ``requestId`` to ``amend`` (kind ``amendment``: the same ``amount``) or to
+    ``authorise-overspend`` (kind ``overspend``: the same ``limit`` and ``expiresAt``)."""
+
+    id: UUID
+    kind: str
+    requested_by: str
+    amount: Amount | None = None
+    limit: Amount | None = None
+    expires_at: datetime | None = None
 
 
 class BudgetLineState(msgspec.Struct, frozen=True, rename="camel"):
@@ -63,11 +78,22 @@ class BudgetLineState(msgspec.Struct, frozen=True, rename="camel"):
     estimate_to_complete: Amount
     forecast: Amount
     phasing: list[Amount]
+    open_requests: list[OpenRequest]
 
     @classmethod
     def of(cls, line: BudgetLine) -> BudgetLineState:
         def money(amount: Decimal) -> Amount:
             return Amount(amount, line.currency)
+
+        def request(request_id: str, terms: dict[str, Any]) -> OpenRequest:
+            def minor(key: str) -> Amount | None:
+                value = terms.get(key)
+                return None if value is None else money(minor_to_decimal(value, line.currency))
+
+            return OpenRequest(
+                id=UUID(request_id), kind=terms["kind"], requested_by=terms["requested_by"],
+                amount=minor("amount"), limit=minor("limit"), expires_at=terms.get("expires_at"),
+            )  # fmt: skip
 
         return cls(
             id=line.id, version=line.version, status=line.status, frozen=line.frozen,
@@ -78,6 +104,7 @@ class BudgetLineState(msgspec.Struct, frozen=True, rename="camel"):
             actual=money(line.actual), available=money(line.available),
             estimate_to_complete=money(line.estimate_to_complete),
             forecast=money(line.forecast), phasing=[money(p) for p in line.phasing],
+            open_requests=[request(i, terms) for i, terms in line.open_requests.items()],
         )  # fmt: skip
 
 

@@ -34,6 +34,7 @@ from adapters.http.context import (
     services_of,
 )
 from adapters.http.problems import InvalidRequestError, problem_responses
+from adapters.http.read_side import aware
 from adapters.http.schemas import CommandAccepted
 from application.commands import Command
 from application.service import CommandResult
@@ -327,8 +328,7 @@ def state_response(
     ``ETag``; 304 when ``If-None-Match`` holds that version."""
     if as_of_version is not None and as_of is not None:
         raise InvalidRequestError.of("asOf", "give asOf or asOfVersion, not both")
-    if as_of is not None and as_of.tzinfo is None:
-        raise InvalidRequestError.of("asOf", "must be an RFC 3339 time with an offset")
+    aware("asOf", as_of)
     aggregate = services_of(request).get_aggregate(
         parse_id(raw_id), aggregate_type, version=as_of_version, as_of=as_of
     )

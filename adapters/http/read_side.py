@@ -26,6 +26,7 @@ from adapters.http.problems import (
 from adapters.readmodels.database import ReadDatabase, Transaction
 from adapters.readmodels.status import active_position, wait_for_position
 from adapters.readmodels.tracking import table_prefix
+from application.commands import EARLIEST, LATEST
 
 T = TypeVar("T")
 
@@ -73,9 +74,15 @@ POSITION_RESPONSE_HEADER = ResponseHeader(
 
 
 def aware(name: str, moment: datetime | None) -> datetime | None:
-    """A query's instant must carry its offset: a local time would be read as UTC."""
-    if moment is not None and moment.tzinfo is None:
+    """A query's instant must carry its offset (a local time would be read as UTC) and lie
+    within the times a record can hold: beyond them, the period arithmetic of a report
+    would overflow (a 500) instead of answering 400."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
         raise InvalidRequestError.of(name, "must be an RFC 3339 time with an offset")
+    if not EARLIEST <= moment < LATEST:
+        raise InvalidRequestError.of(name, "must be between 1900 and 2200")
     return moment
 
 

@@ -5,14 +5,17 @@ budget vs actual summary with read-your-writes."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import pytest
 from litestar.testing import TestClient
 
 from adapters.readmodels.budget_store import BudgetReadModel
 from application.service import PatientServices
-from tests.api.helpers import Headers, position
+from domain.base import event_id_for
+from tests.api.helpers import Headers, iso, now, only_attempt_since, position
 
 LINES = "/api/v1/budget-lines"
 FY = 2024  # a past year: postings may not be dated in the future
@@ -249,3 +252,87 @@ def test_the_summary_waits_for_the_posting_and_shows_it(
 def test_the_summary_needs_a_fiscal_year(client: TestClient[Any], finance: Headers) -> None:
     reply = client.get("/api/v1/budget/summary", headers=finance)
     assert (reply.status_code, reply.json()["code"]) == (400, "VALIDATION")
+
+
+# ---- requester ≠ approver ----------------------------------------------------------------------
+def asked(client: TestClient[Any], headers: Headers, reply: Any, line: str) -> str:
+    """The request's id, as the line shows its open requests: the id of the event that
+    asked (derived from the line's version it made)."""
+    assert reply.status_code == 200, reply.text
+    state = client.get(f"{LINES}/{line}", headers=headers).json()
+    [request] = state["openRequests"]
+    assert request["id"] == str(event_id_for(UUID(line), reply.json()["version"]))
+    return str(request["id"])
+
+
+def test_an_amendment_asked_for_by_a_manager_is_approved_by_another_person_only(
+    client: TestClient[Any], finance: Headers, auth: Callable[..., Headers],
+    services: PatientServices,
+) -> None:  # fmt: skip
+    line = funded(client, finance)
+    manager = auth("manager", sub="mo")
+    reply = act(client, manager, line, "amendment-requests", amount=gbp("900.00"), reason="winter")
+    request = asked(client, finance, reply, line)
+    approval = {"amount": gbp("900.00"), "approvalRef": "AM-1", "requestId": request}
+
+    before = position(services)
+    own = act(client, manager, line, "amend", **approval)
+    assert (own.status_code, own.json()["code"]) == (409, "SEGREGATION_OF_DUTIES"), own.text
+    attempt = only_attempt_since(services, before)  # the refusal is audited; nothing else
+    assert (attempt.outcome, attempt.code) == ("refused", "SEGREGATION_OF_DUTIES")
+    # Even holding a higher role, the requester is still the same person.
+    both = auth("manager", "finance", sub="mo")
+    assert act(client, both, line, "amend", **approval).json()["code"] == "SEGREGATION_OF_DUTIES"
+
+    mismatch = act(client, finance, line, "amend", **{**approval, "amount": gbp("901.00")})
+    assert (mismatch.status_code, mismatch.json()["code"]) == (400, "VALIDATION")
+    assert mismatch.json()["errors"][0]["field"] == "amount"
+
+    approved = act(client, finance, line, "amend", **approval)
+    assert approved.status_code == 200, approved.text
+    state = client.get(f"{LINES}/{line}", headers=finance).json()
+    assert (state["version"], state["currentBudget"]) == (4, gbp("10900.00"))
+    again = act(client, auth("finance", sub="fred"), line, "amend", **approval)
+    assert (again.status_code, again.json()["code"]) == (409, "INVALID_TRANSITION")
+
+
+def test_an_overspend_asked_for_is_authorised_by_another_person_with_the_same_terms(
+    client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
+) -> None:
+    line = funded(client, finance)
+    manager = auth("manager", sub="mo")
+    expires = iso(now() + timedelta(days=30))
+    terms = {"limit": gbp("2500.00"), "expiresAt": expires}
+    reply = act(client, manager, line, "overspend-requests", **terms, reason="agency staff")
+    request = asked(client, finance, reply, line)
+
+    own = act(client, manager, line, "authorise-overspend", **terms, requestId=request)
+    later = act(client, finance, line, "authorise-overspend", requestId=request,
+                limit=gbp("2500.00"), expiresAt=iso(now() + timedelta(days=31)))  # fmt: skip
+    approved = act(client, finance, line, "authorise-overspend", **terms, requestId=request)
+
+    assert (own.status_code, own.json()["code"]) == (409, "SEGREGATION_OF_DUTIES")
+    assert (later.status_code, later.json()["errors"][0]["field"]) == (400, "expiresAt")
+    assert approved.status_code == 200, approved.text
+    past = act(client, finance, line, "commitments", reference="PO-1", amount=gbp("12000.00"))
+    assert past.status_code == 200, past.text  # 2,000 over, within the authorised 2,500
+
+
+def test_a_request_needs_a_reason_and_may_be_rejected_once(
+    client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
+) -> None:
+    line = funded(client, finance)
+    manager = auth("manager", sub="mo")
+    unexplained = act(client, manager, line, "amendment-requests", amount=gbp("10.00"))
+    assert (unexplained.status_code, unexplained.json()["code"]) == (400, "VALIDATION")
+    reply = act(client, manager, line, "amendment-requests", amount=gbp("10.00"), reason="r")
+    request = asked(client, finance, reply, line)
+
+    rejected = act(client, finance, line, "reject-request", requestId=request, reason="no")
+    again = act(client, finance, line, "reject-request", requestId=request, reason="no")
+    approval = act(client, finance, line, "amend", amount=gbp("10.00"), approvalRef="AM-1",
+                   requestId=request)  # fmt: skip
+
+    assert rejected.status_code == 200, rejected.text
+    assert (again.status_code, again.json()["code"]) == (409, "INVALID_TRANSITION")
+    assert (approval.status_code, approval.json()["code"]) == (409, "INVALID_TRANSITION")

@@ -17,7 +17,12 @@ from application.errors import AlreadyExistsError, NotAuthorisedError, NotFoundE
 from application.permissions import acting_role
 from application.service import PatientServices
 from domain.budget import BudgetLine
-from domain.errors import ApprovalRequiredError, DomainValidationError, InsufficientFundsError
+from domain.errors import (
+    ApprovalRequiredError,
+    DomainValidationError,
+    InsufficientFundsError,
+    SegregationOfDutiesError,
+)
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -57,11 +62,14 @@ def decode(command: type[Any], body: bytes) -> Any:
 
 
 # ---- the contract ----------------------------------------------------------------------------
-def test_the_actions_are_exactly_the_contracts_url_segments() -> None:
+def test_the_actions_are_the_contracts_url_segments_and_the_two_step_approvals() -> None:
     assert set(bc.BUDGET_ACTIONS) == {
         "approve", "amend", "pre-encumbrances", "commitments", "actuals",
         "release-commitment", "authorise-overspend", "forecast", "freeze", "unfreeze", "close",
+        "amendment-requests", "overspend-requests", "reject-request",
     }  # fmt: skip
+    # The HTTP layer maps each to f"/{{id}}/{segment}": a plain segment, no path parameter.
+    assert all(segment.isascii() and "/" not in segment for segment in bc.BUDGET_ACTIONS)
     assert all(c.aggregate_type is BudgetLine for c in bc.BUDGET_ACTIONS.values())
     assert bc.CreateBudgetLine.natural_key and bc.CreateBudgetLine.creates
 
@@ -86,6 +94,36 @@ def test_bodies_decode_from_the_contracts_camel_case_json() -> None:
         b' "relievesReference": "PO-1"}',
     )
     assert posting.arguments()["amount"].amount == Decimal("-0.50")  # refused by the domain
+
+
+def test_an_approval_may_name_its_request_and_a_request_must_give_a_reason() -> None:
+    amend = decode(
+        bc.AmendBudget,
+        b'{"amount": {"amount": "9", "currency": "GBP"}, "approvalRef": "A",'
+        b' "requestId": "00000000-0000-0000-0000-000000000003"}',
+    )
+    assert amend.request_id == UUID(int=3)
+    assert decode(bc.AuthoriseOverspend, b'{"limit": {"amount": "9", "currency": "GBP"},'
+                  b' "expiresAt": "2026-07-01T00:00:00Z"}').request_id is None  # fmt: skip
+    with pytest.raises(msgspec.ValidationError, match="reason"):
+        decode(bc.RequestAmendment, b'{"amount": {"amount": "9", "currency": "GBP"}}')
+
+
+def test_the_requester_may_not_approve_but_a_colleague_may(app: PatientServices) -> None:
+    line_id = new_line(app)
+    ask = bc.RequestAmendment(amount=money("-400"), reason="ward closed")
+    version = app.execute(ask, MANAGER, target=line_id).version
+    [request_id] = app.get_aggregate(line_id, BudgetLine).open_requests
+    approve = bc.AmendBudget(
+        amount=money("-400"), approval_ref="CHG-1", request_id=UUID(request_id)
+    )
+    with pytest.raises(SegregationOfDutiesError):
+        app.execute(approve, MANAGER, target=line_id)
+    colleague = RequestContext(actor_id="manager-2", actor_role="manager", correlation_id="r2")
+    assert app.execute(approve, colleague, target=line_id).version == version + 1
+    (*_, asked, amended) = list(app.events.get(line_id))
+    assert (asked.actor_id, amended.actor_id) == ("manager-1", "manager-2")
+    assert amended.request_id == asked.event_id == UUID(request_id)
 
 
 @pytest.mark.parametrize(
@@ -142,6 +180,9 @@ def test_decimals_beyond_the_currency_unknown_currencies_and_fields_are_refused(
         (bc.AuthoriseOverspend, {"manager", "finance", "finance_director", "board"}),
         (bc.UpdateForecast, {"manager", "finance", "finance_director", "board"}),
         (bc.RecordPreEncumbrance, {"manager", "finance", "finance_director", "board"}),
+        (bc.RequestAmendment, {"manager", "finance", "finance_director", "board"}),
+        (bc.RequestOverspendAuthorisation, {"manager", "finance", "finance_director", "board"}),
+        (bc.RejectRequest, {"manager", "finance", "finance_director", "board"}),
     ],
 )
 def test_roles_follow_the_spec(command: Any, allowed: set[str]) -> None:

@@ -11,12 +11,13 @@ import inspect
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from domain.budget import BudgetLine
 from domain.budget_policy import BudgetRules
 from domain.budget_vocabulary import ACTIVE, CLOSED, DRAFT
 from domain.money import Money
-from tests.unit.gwt import given, when
+from tests.unit.gwt import given, make_envelope, when
 
 UTC = timezone.utc
 FY = 2026
@@ -52,12 +53,24 @@ class BudgetStory:
         self.events: list[Any] = list(outcome.events)
         self.day = -29.0
 
-    def do(self, command: str, *, role: str = "finance", **kwargs: Any) -> BudgetStory:
+    def do(
+        self, command: str, *, role: str = "finance", actor: str = "staff-1",
+        on_behalf_of: str | None = None, **kwargs: Any,
+    ) -> BudgetStory:  # fmt: skip
+        """Run the command a day after the last, as ``actor`` (requester ≠ approver)."""
         self.day += 1
         kwargs = call_kwargs(self.line, command, kwargs)
-        outcome = when(self.line, command, at=at(self.day), role=role, **kwargs)
+        envelope = make_envelope(
+            at(self.day), role=role, actor_id=actor, on_behalf_of=on_behalf_of,
+            reason=kwargs.get("reason"),
+        )  # fmt: skip
+        outcome = when(self.line, command, at=at(self.day), envelope=envelope, **kwargs)
         self.events.extend(outcome.events)
         return self
+
+    def last_event_id(self) -> UUID:
+        """The id of the newest event: for a request, the request's id."""
+        return self.events[-1].event_id
 
     def approved(self, amount: str = "12000.00") -> BudgetStory:
         return self.do("approve", amount=gbp(amount), approval_ref="BOARD-2026-01")

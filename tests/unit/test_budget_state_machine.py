@@ -8,7 +8,9 @@ After every step: the line agrees with the model; available = budget − pre-enc
 committed − actual, and each total is the sum of its postings' open amounts; the phasing sums
 to the budget; a balance below zero is explained (an actual flagged it, or an authorisation
 covered it); and the events stored through a real application (JSON transcoder, in-memory
-recorder) rebuild a line equal to the live one.
+recorder) rebuild a line equal to the live one. Two people ask for amendments and overspend
+authorisations and approve or reject each other's (and their own) requests, so the
+segregation of duties is drawn as often as an approval.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from hypothesis import event as note
 from hypothesis import settings
@@ -41,6 +44,7 @@ signed = st.one_of(
 )
 days = st.integers(min_value=0, max_value=12)
 roles = st.sampled_from(["manager", "finance", "finance_director", "board"])
+people = st.sampled_from(["ann", "bob"])
 refs = {stage: st.sampled_from([f"{stage[:3].upper()}-{n}" for n in range(3)])
         for stage in (PRE_ENCUMBRANCE, COMMITMENT, ACTUAL)}  # fmt: skip
 relieves = {
@@ -69,6 +73,15 @@ class Posting:
 
 
 @dataclass
+class Request:
+    kind: str  # "amendment" (amount) or "overspend" (amount is the limit, with expires)
+    amount: int
+    expires: datetime | None
+    by: str
+    status: str = "open"
+
+
+@dataclass
 class Model:
     status: str = DRAFT
     frozen: bool = False
@@ -81,6 +94,8 @@ class Model:
     expires: datetime | None = None
     #: Why the balance may be below zero: an actual flagged it or an authorisation covered it.
     explained_overspend: bool = False
+    #: Every request by its id, in the order asked.
+    requests: dict[UUID, Request] = field(default_factory=dict)
 
     def open(self, stage: str) -> int:
         return sum(p.open for p in self.postings[stage].values())
@@ -120,14 +135,14 @@ class BudgetMachine(RuleBasedStateMachine):
 
     def attempt(
         self, name: str, step: int, expected: str | None, command: Callable[[datetime], None],
-        *, role: str = "finance", events: tuple[type, ...] = (),
+        *, role: str = "finance", events: tuple[type, ...] = (), actor: str = "staff-1",
     ) -> bool:  # fmt: skip
         """Run the command; check the predicted refusal code, or the predicted events. True
         if it recorded something (the model should follow)."""
         at = self.now + timedelta(days=step)
         before = copy.deepcopy(vars(self.line))
         raised: DomainError | None = None
-        with recording(make_envelope(at, role=role)):
+        with recording(make_envelope(at, role=role, actor_id=actor)):
             try:
                 command(at)
             except DomainError as error:
@@ -186,6 +201,77 @@ class BudgetMachine(RuleBasedStateMachine):
                                               rules=RULES)),
                 role=role, events=(BudgetLine.OverspendAuthorised,)):  # fmt: skip
             m.limit, m.expires = limit, expires
+
+    # ---- requests and their approval by someone else -----------------------------------------
+    @rule(step=days, amount=signed, by=people)
+    def request_amendment(self, step: int, amount: int, by: str) -> None:
+        expected = None if self.model.status == ACTIVE else "INVALID_TRANSITION"
+        if self.attempt("request_amendment", step, expected, lambda at: (
+                self.line.request_amendment(amount=gbp(amount), reason="re-plan", at=at)),
+                role="manager", actor=by, events=(BudgetLine.AmendmentRequested,)):  # fmt: skip
+            self.model.requests[self.stored[-1].event_id] = Request("amendment", amount, None, by)
+
+    @rule(step=days, limit=amounts, expiry=st.integers(min_value=0, max_value=30), by=people)
+    def request_overspend(self, step: int, limit: int, expiry: int, by: str) -> None:
+        expected = (
+            "INVALID_TRANSITION" if self.model.status != ACTIVE
+            else "VALIDATION" if expiry == 0
+            else None
+        )  # fmt: skip
+        expires = self.now + timedelta(days=step + expiry)
+        if self.attempt("request_overspend", step, expected, lambda at: (
+                self.line.request_overspend_authorisation(
+                    limit=gbp(limit), expires_at=expires, reason="agency", at=at)),
+                role="manager", actor=by,
+                events=(BudgetLine.OverspendAuthorisationRequested,)):  # fmt: skip
+            self.model.requests[self.stored[-1].event_id] = Request("overspend", limit, expires, by)
+
+    @rule(step=days, choice=st.integers(0, 10), role=roles, by=people)
+    def approve_request(self, step: int, choice: int, role: str, by: str) -> None:
+        """Approve a request (open or not) with its own terms, as either person."""
+        m = self.model
+        if not m.requests:
+            return
+        request_id, request = list(m.requests.items())[choice % len(m.requests)]
+        at = self.now + timedelta(days=step)
+        expected = (
+            "INVALID_TRANSITION" if m.status != ACTIVE
+            else "VALIDATION" if request.expires is not None and request.expires <= at
+            else "INVALID_TRANSITION" if request.status != "open"
+            else "SEGREGATION_OF_DUTIES" if request.by == by
+            else "APPROVAL_REQUIRED" if abs(request.amount) > TIERS.get(role, abs(request.amount))
+            else "INSUFFICIENT_FUNDS" if request.kind == "amendment"
+            and m.available + request.amount < 0
+            else None
+        )  # fmt: skip
+        if request.kind == "amendment":
+            decided = self.attempt("approve_amendment", step, expected, lambda at: (
+                self.line.amend(amount=gbp(request.amount), approval_ref="CHG-1", at=at,
+                                rules=RULES, request_id=request_id)),
+                role=role, actor=by, events=(BudgetLine.BudgetAmended,))  # fmt: skip
+            m.budget += request.amount if decided else 0
+        else:
+            decided = self.attempt("approve_overspend", step, expected, lambda at: (
+                self.line.authorise_overspend(limit=gbp(request.amount),
+                                              expires_at=request.expires, at=at, rules=RULES,
+                                              request_id=request_id)),
+                role=role, actor=by, events=(BudgetLine.OverspendAuthorised,))  # fmt: skip
+            if decided:
+                m.limit, m.expires = request.amount, request.expires
+        if decided:
+            request.status = "approved"
+
+    @rule(step=days, choice=st.integers(0, 10), by=people)
+    def reject_request(self, step: int, choice: int, by: str) -> None:
+        m = self.model
+        if not m.requests:
+            return
+        request_id, request = list(m.requests.items())[choice % len(m.requests)]
+        expected = None if request.status == "open" else "INVALID_TRANSITION"
+        if self.attempt("reject_request", step, expected, lambda at: self.line.reject_request(
+                request_id=request_id, reason="not now", at=at),
+                role="manager", actor=by, events=(BudgetLine.RequestRejected,)):  # fmt: skip
+            request.status = "rejected"
 
     @rule(step=days, estimate=st.integers(min_value=0, max_value=1_000_000))
     def update_forecast(self, step: int, estimate: int) -> None:
@@ -344,6 +430,9 @@ class BudgetMachine(RuleBasedStateMachine):
         line, m = self.line, self.model
         assert (line.status, line.frozen, line.version) == (m.status, m.frozen, m.version)
         assert line.current_budget_minor == m.budget
+        assert {UUID(i): r["status"] for i, r in line.requests.items()} == {
+            i: r.status for i, r in m.requests.items()
+        }
         assert line.available_minor == m.available
         for stage in m.postings:
             assert {ref: (p["amount"], p["open"]) for ref, p in line.postings[stage].items()} == {

@@ -98,6 +98,7 @@ class Model:
     drafter: str | None = None
     approval_role: str | None = None
     responded: bool = False
+    reopened: bool = False
     referrals: list[dict[str, Any]] = field(default_factory=list)
     flagged: list[tuple[str, datetime]] = field(default_factory=list)
 
@@ -460,7 +461,9 @@ class ComplaintMachine(RuleBasedStateMachine):
     @rule(step=steps, resolution=texts, staff=st.booleans())
     def close(self, step: int, resolution: str, staff: bool) -> None:
         m, at = self.model, self.at(step)
-        on_the_spot = m.kind == CONCERN_RESOLVED_ON_SPOT and m.status != RESPONSE_SENT
+        on_the_spot = (
+            m.kind == CONCERN_RESOLVED_ON_SPOT and m.status != RESPONSE_SENT and not m.reopened
+        )
         refusal = (
             InvalidTransitionError if m.status not in OPEN_STATES
             else DomainValidationError if on_the_spot and not staff
@@ -506,6 +509,7 @@ class ComplaintMachine(RuleBasedStateMachine):
             "reopen", at, refusal, lambda c: c.reopen(reason=reason, at=at), reason=reason
         ):
             m.status, m.drafter, m.approval_role = UNDER_INVESTIGATION, None, None
+            m.reopened = True
 
     # ---- a nudge along the usual path, so deep states are reached --------------------------
     def next_usual_step(self, step: int, choice: int) -> None:
