@@ -5,11 +5,11 @@ Command methods (public verbs) check every rule, then trigger an event; each eve
 today's rules. Due dates are computed from the case's policy when the command runs (see
 :mod:`domain.complaint_policy`) and stored in the event, so history never changes.
 
-The case keeps a ledger of the deadlines it ran against (``deadlines``): each with its due
-instant and the instant it stopped running (met, superseded by an agreed extension or an
-interim response, or ended by closing or withdrawing). A deadline is breached when it was
-still running after its due instant; the deadline watcher asks :meth:`breached_deadlines`
-and records each breach once with :meth:`flag_sla_breach`.
+The case keeps a ledger of the deadlines it ran against (``deadlines``, see
+:mod:`domain.complaint_deadlines`); the deadline watcher asks :meth:`breached_deadlines`
+and records each breach once with :meth:`flag_sla_breach`. The state the events assign, and
+the guards the commands share, are in :mod:`domain.complaint_state`; checks on what a command
+is given, in :mod:`domain.complaint_checks`.
 
 The complaint's narrative (``summary``) and the free text of findings, responses and
 resolutions are personal data: only the aggregate holds them, never a read model, log line
@@ -22,8 +22,11 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from domain import complaint_deadlines as deadlines
 from domain.base import AuditedAggregate
+from domain.complaint_checks import check_checklist, check_event_date, require_one_of, require_text
 from domain.complaint_policy import ComplaintRules
+from domain.complaint_state import ComplaintState
 from domain.complaint_vocabulary import (
     ACKNOWLEDGED,
     ACKNOWLEDGEMENT,
@@ -51,9 +54,7 @@ from domain.envelope import current_envelope
 from domain.errors import (
     ApprovalRequiredError,
     DomainValidationError,
-    ExtensionTooLateError,
     InvalidTransitionError,
-    ResponseIncompleteError,
     SegregationOfDutiesError,
     TimestampOrderError,
 )
@@ -62,7 +63,7 @@ _OPEN = tuple(sorted(OPEN_STATES))
 _BEFORE_RESPONSE = tuple(sorted(BEFORE_RESPONSE))
 
 
-class ComplaintCase(AuditedAggregate):
+class ComplaintCase(AuditedAggregate, ComplaintState):
     # ---- creation ------------------------------------------------------------------
     class ComplaintReceived(AuditedAggregate.Created):
         """``occurred_at`` is when the complaint was received; the due dates were computed
@@ -294,22 +295,13 @@ class ComplaintCase(AuditedAggregate):
         event_date: date | None = None, late_acceptance_reason: str | None = None,
     ) -> ComplaintCase:  # fmt: skip
         """``at`` is when the complaint was received."""
-        _require_one_of(channel, CHANNELS, "channel")
+        require_one_of(channel, CHANNELS, "channel")
         terms = rules.policy(policy)
         if not categories or any(not c.strip() for c in categories):
             raise DomainValidationError("at least one category is required", field="categories")
-        _require_text(summary, "summary")
+        require_text(summary, "summary")
         if event_date is not None:
-            if event_date > at.astimezone(rules.zone).date():
-                raise TimestampOrderError(
-                    "the event date is after the complaint was received", field="eventDate"
-                )
-            if rules.is_late(terms, event_date, at) and not (late_acceptance_reason or "").strip():
-                raise DomainValidationError(
-                    f"a complaint made more than {terms.late_after.describe()} after the event "
-                    "needs a recorded reason to be accepted",
-                    field="lateAcceptanceReason",
-                )  # fmt: skip
+            check_event_date(event_date, late_acceptance_reason, at=at, rules=rules, terms=terms)
         return cls._create(
             cls.ComplaintReceived, channel=channel, complainant_ref=complainant_ref,
             patient_ref=patient_ref, visit_id=visit_id, categories=list(dict.fromkeys(categories)),
@@ -323,7 +315,7 @@ class ComplaintCase(AuditedAggregate):
     # ---- commands: facts -------------------------------------------------------------
     def classify(self, *, kind: str, primary_category: str | None = None, at: datetime) -> None:
         self._require(*_OPEN, action="classify")
-        _require_one_of(kind, KINDS, "kind")
+        require_one_of(kind, KINDS, "kind")
         self._check_after_receipt(at)
         self.trigger_event(
             self.ComplaintClassified, kind=kind, primary_category=primary_category, occurred_at=at
@@ -343,7 +335,7 @@ class ComplaintCase(AuditedAggregate):
 
     def assign_investigator(self, *, investigator_ref: str, at: datetime) -> None:
         self._require(*_BEFORE_RESPONSE, action="assign an investigator to")
-        _require_text(investigator_ref, "investigatorRef")
+        require_text(investigator_ref, "investigatorRef")
         if investigator_ref == self.investigator_ref:
             raise DomainValidationError(
                 "that investigator is already assigned", field="investigatorRef"
@@ -354,8 +346,8 @@ class ComplaintCase(AuditedAggregate):
         )
 
     def refer_externally(self, *, body: str, reference: str, at: datetime) -> None:
-        _require_one_of(body, EXTERNAL_BODIES, "body")
-        _require_text(reference, "reference")
+        require_one_of(body, EXTERNAL_BODIES, "body")
+        require_text(reference, "reference")
         if any(r["body"] == body and r["outcome"] is None for r in self.referrals):
             raise InvalidTransitionError(f"the case is already referred to {body}, still open")
         self._check_after_receipt(at)
@@ -364,7 +356,7 @@ class ComplaintCase(AuditedAggregate):
     def record_external_outcome(
         self, *, outcome: str, body: str | None = None, at: datetime
     ) -> None:
-        _require_text(outcome, "outcome")
+        require_text(outcome, "outcome")
         open_referrals = [
             r for r in self.referrals if r["outcome"] is None and body in (None, r["body"])
         ]
@@ -385,7 +377,7 @@ class ComplaintCase(AuditedAggregate):
         if self.acknowledged_at is not None:
             raise InvalidTransitionError("the complaint is already acknowledged")
         self._require(RECEIVED, action="acknowledge")
-        _require_text(method, "method")
+        require_text(method, "method")
         self._check_order(at, "acknowledgement")
         self.trigger_event(self.ComplaintAcknowledged, method=method, occurred_at=at)
 
@@ -410,28 +402,13 @@ class ComplaintCase(AuditedAggregate):
         self, *, new_due_at: datetime, complainant_agreed_at: datetime, at: datetime
     ) -> None:
         """Only before the current due date, with the complainant's agreement given before
-        it too (NHS 2009 reg. 14(2)(b): "such longer period as may be agreed before the
-        expiry of that period")."""
+        it too (see :func:`domain.complaint_deadlines.check_extension`)."""
         self._require_no_response(action="extend the response deadline of")
         due = self.response_due_at
-        if at >= due:
-            raise ExtensionTooLateError("the response deadline has passed: it cannot be extended")
-        if complainant_agreed_at >= due:
-            raise ExtensionTooLateError(
-                "the complainant agreed after the response deadline", field="complainantAgreedAt"
-            )
-        if complainant_agreed_at > at:
-            raise TimestampOrderError(
-                "the complainant's agreement is after the extension", field="complainantAgreedAt"
-            )
-        if complainant_agreed_at < self.received_at:
-            raise TimestampOrderError(
-                "the complainant's agreement is before the complaint", field="complainantAgreedAt"
-            )
-        if new_due_at <= due:
-            raise DomainValidationError(
-                "the new due date must be after the current one", field="newDueAt"
-            )
+        deadlines.check_extension(
+            due=due, received_at=self.received_at, new_due_at=new_due_at,
+            complainant_agreed_at=complainant_agreed_at, at=at,
+        )  # fmt: skip
         self._check_order(at, "extension")
         self.trigger_event(
             self.ResponseDeadlineExtended, previous_due_at=due, response_due_at=new_due_at,
@@ -451,17 +428,10 @@ class ComplaintCase(AuditedAggregate):
             raise DomainValidationError(
                 "the promised date must be in the future", field="promisedBy"
             )
-        terms = rules.policy(self.policy)
-        if terms.interim_default is None:
-            if promised_by is not None and promised_by > self.response_due_at:
-                raise DomainValidationError(
-                    f"under {self.policy} an interim response cannot move the response "
-                    "deadline: extend it with the complainant's agreement first",
-                    field="promisedBy",
-                )
-            due = self.response_due_at
-        else:
-            due = promised_by or rules.due(terms.interim_default, self.received_at)
+        due = deadlines.due_after_interim(
+            rules, self.policy, promised_by=promised_by, due=self.response_due_at,
+            received_at=self.received_at,
+        )  # fmt: skip
         self._check_order(at, "interim response")
         self.trigger_event(
             self.InterimResponseSent, promised_by=promised_by, response_due_at=due, occurred_at=at
@@ -472,9 +442,9 @@ class ComplaintCase(AuditedAggregate):
         at: datetime,
     ) -> None:  # fmt: skip
         self._require(UNDER_INVESTIGATION, action="record findings for")
-        _require_text(steps_taken, "stepsTaken")
-        _require_text(conclusions, "conclusions")
-        _require_one_of(upheld, UPHELD_VALUES, "upheld")
+        require_text(steps_taken, "stepsTaken")
+        require_text(conclusions, "conclusions")
+        require_one_of(upheld, UPHELD_VALUES, "upheld")
         self._check_order(at, "findings")
         self.trigger_event(
             self.FindingsRecorded, steps_taken=steps_taken, conclusions=conclusions,
@@ -485,7 +455,7 @@ class ComplaintCase(AuditedAggregate):
         self._require(UNDER_INVESTIGATION, RESPONSE_DRAFTED, action="draft a response for")
         if self.findings is None:
             raise InvalidTransitionError("record the findings before drafting the response")
-        _require_text(document_ref, "documentRef")
+        require_text(document_ref, "documentRef")
         self._check_order(at, "draft")
         self.trigger_event(self.ResponseDrafted, document_ref=document_ref, occurred_at=at)
 
@@ -515,19 +485,8 @@ class ComplaintCase(AuditedAggregate):
             raise ApprovalRequiredError(
                 "the case is now extreme-risk: the response needs the executive's sign-off"
             )
-        _require_text(channel, "channel")
-        items = rules.policy(self.policy).checklist
-        for name in checklist:
-            if name not in items:
-                raise DomainValidationError(
-                    f"not an item of the {self.policy} checklist", field=f"checklist.{name}"
-                )
-        missing = [name for name in items if not _given(checklist.get(name))]
-        if missing:
-            raise ResponseIncompleteError(
-                f"the {self.policy} final response lacks: {', '.join(missing)}",
-                field=f"checklist.{missing[0]}",
-            )
+        require_text(channel, "channel")
+        check_checklist(self.policy, rules.policy(self.policy).checklist, checklist)
         self._check_order(at, "final response")
         self.trigger_event(
             self.FinalResponseSent, channel=channel, document_hash=document_hash,
@@ -559,7 +518,7 @@ class ComplaintCase(AuditedAggregate):
                 raise InvalidTransitionError(
                     "a case cannot be closed before its final response is sent"
                 )
-        _require_text(resolution, "resolution")
+        require_text(resolution, "resolution")
         self._check_order(at, "close")
         self.trigger_event(
             self.ComplaintClosed, resolution=resolution, staff_present=staff, occurred_at=at
@@ -567,140 +526,23 @@ class ComplaintCase(AuditedAggregate):
 
     def withdraw(self, *, reason: str, at: datetime) -> None:
         self._require(*_OPEN, action="withdraw")
-        _require_text(reason, "reason")
+        require_text(reason, "reason")
         self._check_order(at, "withdrawal")
         self.trigger_event(self.ComplaintWithdrawn, reason=reason, occurred_at=at)
 
     def reopen(self, *, reason: str, at: datetime) -> None:
         self._require(CLOSED, action="reopen")
-        _require_text(reason, "reason")
+        require_text(reason, "reason")
         self._check_order(at, "reopening")
         self.trigger_event(self.ComplaintReopened, reason=reason, occurred_at=at)
 
     # ---- the deadline watcher ----------------------------------------------------------
-    def breached_deadlines(self, at: datetime) -> list[dict[str, Any]]:
-        """The deadlines breached by instant ``at`` and not flagged yet, earliest first:
-        ``[{"deadline": "acknowledgement" | "response", "due_at": datetime}]``. A deadline is
-        breached when it was still running after its due instant."""
-        flagged = {(b["deadline"], b["due_at"]) for b in self.breaches}
-        # Keyed by (deadline, due instant): the ledger can hold one due date twice (a CMS
-        # interim response promising the date already in force), and it is one deadline.
-        breached = {
-            (d["deadline"], d["due_at"]): {"deadline": d["deadline"], "due_at": d["due_at"]}
-            for d in self.deadlines
-            if d["due_at"] < (d["ended_at"] or at) and d["due_at"] < at
-            and (d["deadline"], d["due_at"]) not in flagged
-        }  # fmt: skip
-        return sorted(breached.values(), key=lambda b: (b["due_at"], b["deadline"]))
-
     def flag_sla_breach(self, *, deadline: str, due_at: datetime, at: datetime) -> None:
         """Record a breach once per (deadline, due instant); refused for a deadline that is
         not breached at ``at`` or was flagged already."""
-        _require_one_of(deadline, DEADLINE_KINDS, "deadline")
+        require_one_of(deadline, DEADLINE_KINDS, "deadline")
         if any((b["deadline"], b["due_at"]) == (deadline, due_at) for b in self.breaches):
             raise InvalidTransitionError(f"that {deadline} deadline breach is already flagged")
         if {"deadline": deadline, "due_at": due_at} not in self.breached_deadlines(at):
             raise InvalidTransitionError(f"that {deadline} deadline is not breached")
         self.trigger_event(self.SlaBreached, deadline=deadline, due_at=due_at, occurred_at=at)
-
-    # ---- state, assigned only by events' apply() --------------------------------------
-    def initialise(self, received: ComplaintCase.ComplaintReceived) -> None:
-        self.status = RECEIVED
-        self.received_at = received.occurred_at
-        self.last_step_at = received.occurred_at
-        for name in (
-            "channel", "complainant_ref", "patient_ref", "visit_id", "summary", "policy",
-            "service_unit", "event_date", "late_acceptance_reason", "acknowledgement_due_at",
-            "response_due_at",
-        ):  # fmt: skip
-            setattr(self, name, getattr(received, name))
-        self.categories = list(received.categories)
-        self.kind: str | None = None
-        self.primary_category: str | None = None
-        self.risk_score: int | None = None
-        self.risk_grade: str | None = None
-        self.risk_history: list[dict[str, Any]] = []
-        self.acknowledged_at: datetime | None = None
-        self.acknowledgement_method: str | None = None
-        self.investigator_ref: str | None = None
-        self.investigation_started_at: datetime | None = None
-        self.interim_responses: list[dict[str, Any]] = []
-        self.findings: dict[str, Any] | None = None
-        self.upheld: str | None = None
-        self.draft: dict[str, Any] | None = None
-        self.approval: dict[str, Any] | None = None
-        self.final_response: dict[str, Any] | None = None
-        self.responded_at: datetime | None = None
-        self.resolution: str | None = None
-        self.staff_present: list[str] = []
-        self.closed_at: datetime | None = None
-        self.withdrawn_at: datetime | None = None
-        self.reopened_count = 0
-        self.referrals: list[dict[str, Any]] = []
-        self.breaches: list[dict[str, Any]] = []
-        self.deadlines: list[dict[str, Any]] = [
-            {"deadline": kind, "due_at": due, "ended_at": None}
-            for kind, due in (
-                (ACKNOWLEDGEMENT, received.acknowledgement_due_at),
-                (RESPONSE, received.response_due_at),
-            )
-            if due is not None
-        ]
-
-    def step(self, status: str, at: datetime) -> None:
-        self.status = status
-        self.last_step_at = max(self.last_step_at, at)
-
-    def end_deadline(self, kind: str, at: datetime) -> None:
-        self.deadlines = [
-            {**d, "ended_at": at} if d["deadline"] == kind and d["ended_at"] is None else d
-            for d in self.deadlines
-        ]
-
-    def move_response_deadline(self, due: datetime, at: datetime) -> None:
-        self.end_deadline(RESPONSE, at)
-        self.response_due_at = due
-        self.deadlines = [*self.deadlines, {"deadline": RESPONSE, "due_at": due, "ended_at": None}]
-
-    # ---- reading -----------------------------------------------------------------------
-    @property
-    def running_deadlines(self) -> list[dict[str, Any]]:
-        """The deadlines still running: ``[{"deadline", "due_at"}]``, earliest first."""
-        running = [
-            {"deadline": d["deadline"], "due_at": d["due_at"]}
-            for d in self.deadlines
-            if d["ended_at"] is None
-        ]
-        return sorted(running, key=lambda d: d["due_at"])
-
-    def _require(self, *states: str, action: str) -> None:
-        if self.status not in states:
-            raise InvalidTransitionError(f"cannot {action} a complaint that is {self.status}")
-
-    def _require_no_response(self, *, action: str) -> None:
-        self._require(*_BEFORE_RESPONSE, action=action)
-        if self.responded_at is not None:
-            raise InvalidTransitionError(f"cannot {action} a complaint already responded to")
-
-    def _check_after_receipt(self, at: datetime) -> None:
-        if at < self.received_at:
-            raise TimestampOrderError("the time is before the complaint was received")
-
-    def _check_order(self, at: datetime, step: str) -> None:
-        """Steps of the lifecycle never go back in time (late entries may, before them)."""
-        if at < self.last_step_at:
-            raise TimestampOrderError(f"the {step} time is before an earlier step of the case")
-
-
-def _require_text(value: str | None, field: str) -> None:
-    if value is None or not value.strip():
-        raise DomainValidationError(f"{field} is required", field=field)
-
-
-def _require_one_of(value: str, allowed: tuple[str, ...], field: str) -> None:
-    if value not in allowed:
-        raise DomainValidationError(f"{field} must be one of {', '.join(allowed)}", field=field)
-
-
-def _given(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and bool(value.strip()))

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from adapters.auth_tokens import InvalidTokenError, decode_token, mint_token
-from adapters.cli import main
+from adapters.cli import READ_MODEL_NAMES, main
+from adapters.readmodels.registry import read_model_factories
 from adapters.settings import Settings
 
 
@@ -82,3 +83,7 @@ def test_tokens_signed_with_another_secret_expired_or_for_another_issuer_are_ref
         )
     with pytest.raises(InvalidTokenError, match="malformed"):
         decode_token(settings, "not-a-token")
+
+
+def test_the_help_names_every_read_model_the_registry_has() -> None:
+    assert sorted(READ_MODEL_NAMES) == sorted(read_model_factories())

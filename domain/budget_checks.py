@@ -1,0 +1,60 @@
+"""The checks every command of a budget line shares, whichever module holds the command.
+
+:class:`BudgetChecks` reads the line's state (:class:`~domain.budget_ledger.BudgetLedger`)
+to check a status or turn an amount into minor units of the line's currency; the module
+functions check an input on its own. They raise, with the input field named; they never
+change the line.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from domain.budget_ledger import BudgetLedger
+from domain.budget_policy import BudgetRules
+from domain.errors import DomainValidationError, InvalidTransitionError
+from domain.money import Money
+from domain.phasing import PERIODS, even_phasing
+
+
+class BudgetChecks(BudgetLedger):
+    def require_status(self, *states: str, action: str) -> None:
+        if self.status not in states:
+            raise InvalidTransitionError(f"cannot {action} a budget line that is {self.status}")
+
+    def minor_of(
+        self, amount: Money, field: str, *, allow_zero: bool = False, signed: bool = False
+    ) -> int:
+        """The amount in minor units of the line's currency; checks sign and currency."""
+        if amount.currency != self.currency:
+            raise DomainValidationError(
+                f"the line is kept in {self.currency}, not {amount.currency}", field=field
+            )
+        # Re-checked here: a Money built without Money.of may carry too many decimals.
+        minor = Money.of(amount.amount, amount.currency, field=field).minor
+        if minor == 0 and not allow_zero:
+            raise DomainValidationError("the amount must not be zero", field=field)
+        if minor < 0 and not signed:
+            raise DomainValidationError("the amount must be positive", field=field)
+        return minor
+
+    def phasing_from(self, at: datetime, amount: int, rules: BudgetRules) -> list[int]:
+        """``amount`` phased evenly over the periods from the one ``at`` falls in (all 12
+        before the year starts; the last after it ends)."""
+        period = rules.period_of(self.fiscal_year, rules.local_date(at))
+        return even_phasing(amount, first_period=min(max(period, 1), PERIODS))
+
+
+def require_ref(value: str | None, field: str) -> None:
+    if not value or not value.strip():
+        raise DomainValidationError("a reference is required", field=field)
+
+
+def require_reason(reason: str | None) -> None:
+    if not reason or not reason.strip():
+        raise DomainValidationError("a reason is required", field="reason")
+
+
+def require_future(expires_at: datetime, at: datetime) -> None:
+    if expires_at <= at:
+        raise DomainValidationError("the expiry must be in the future", field="expiresAt")
