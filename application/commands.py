@@ -34,16 +34,16 @@ LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 
 
 def check_times(struct: msgspec.Struct) -> None:
-    """Refuse any time (also in nested Structs) outside [EARLIEST, LATEST). Raised from
-    ``__post_init__``, a ValueError becomes msgspec's ValidationError naming the field."""
+    """Refuse any time (also in nested Structs) outside [EARLIEST, LATEST), and turn every
+    time into UTC (domain-spec §0: time is stored in UTC; the offset a client wrote is not a
+    fact). Raised from ``__post_init__``, a ValueError becomes msgspec's ValidationError."""
     for name in struct.__struct_fields__:
         value = getattr(struct, name)
-        if (
-            isinstance(value, datetime)
-            and value.tzinfo is not None
-            and not EARLIEST <= value < LATEST
-        ):
-            raise ValueError(f"{_camel(name)} must be between 1900 and 2200")
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            if not EARLIEST <= value < LATEST:
+                raise ValueError(f"{_camel(name)} must be between 1900 and 2200")
+            if value.utcoffset():
+                msgspec.structs.force_setattr(struct, name, value.astimezone(timezone.utc))
         if isinstance(value, msgspec.Struct):
             check_times(value)
 
@@ -91,6 +91,11 @@ class Command(
         """Check the rules and trigger the events; return the aggregates to save together
         (in one transaction), the one the reply names first. ``at`` is ``occurred_at``."""
         raise NotImplementedError
+
+    def audit_target(self) -> UUID | None:
+        """The record a refused or denied attempt names when the request's path names none
+        (a transfer names its lines in the body)."""
+        return None
 
     def fields(self) -> dict[str, Any]:
         """The command's own fields (without occurredAt/reason), for handlers."""

@@ -206,7 +206,8 @@ class PatientServices(Application[UUID]):
             actor_id=context.actor_id, actor_roles=[context.actor_role],
             correlation_id=context.correlation_id,
             command_id=identity.command_id if identity is not None else None,
-            target_type=target_type_of(command), target_id=target,
+            target_type=target_type_of(command),
+            target_id=target if target is not None else command.audit_target(),
             on_behalf_of=context.on_behalf_of, source_system=context.source_system,
             source_message_id=context.source_message_id,
         )  # fmt: skip
@@ -221,11 +222,12 @@ class PatientServices(Application[UUID]):
     ) -> CommandResult:
         command_id = identity.command_id if identity is not None else uuid4()
         time_field, occurred_at = command.business_time()
+        now = self.clock()
         envelope = context.envelope(
             command_id=command_id, occurred_at=occurred_at, reason=command.reason,
-            now=self.clock(), time_field=time_field,
+            now=now, time_field=time_field,
         )  # fmt: skip
-        with recording(envelope):
+        with recording(envelope, decided_at=max(now, envelope.occurred_at)):
             aggregates = self._decide(command, target, expected_version, envelope.occurred_at)
         aggregate = aggregates[0]
         created = command.creates

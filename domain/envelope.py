@@ -36,6 +36,7 @@ class Envelope:
 ENVELOPE_FIELDS = tuple(f.name for f in fields(Envelope))
 
 _current: ContextVar[Envelope | None] = ContextVar("current_envelope", default=None)
+_decided_at: ContextVar[datetime | None] = ContextVar("decided_at", default=None)
 
 
 class MissingEnvelopeError(RuntimeError):
@@ -49,10 +50,22 @@ def current_envelope() -> Envelope:
     return envelope
 
 
+def decision_time() -> datetime:
+    """When the command is being decided (the system's clock), as opposed to the envelope's
+    ``occurred_at``, which a late entry back-dates. Rules about *now* — is an authorisation
+    still in force, has a deadline passed — use this, so back-dating cannot get round them.
+    Not stored on events: what was decided is, in their own fields."""
+    decided = _decided_at.get()
+    return decided if decided is not None else current_envelope().occurred_at
+
+
 @contextmanager
-def recording(envelope: Envelope) -> Iterator[Envelope]:
+def recording(envelope: Envelope, *, decided_at: datetime | None = None) -> Iterator[Envelope]:
+    """Bind the envelope (and the decision time, default ``occurred_at``) for one command."""
     token = _current.set(envelope)
+    decided = _decided_at.set(decided_at)
     try:
         yield envelope
     finally:
+        _decided_at.reset(decided)
         _current.reset(token)

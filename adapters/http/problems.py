@@ -304,10 +304,12 @@ _RESPONSE_DESCRIPTIONS = {
     400: "Invalid input (code VALIDATION, with `errors`)",
     401: "Missing, expired or invalid bearer token",
     403: "None of the token's roles may do this (code NOT_AUTHORISED)",
-    404: "No such visit (code NOT_FOUND)",
+    404: "No such record (code NOT_FOUND)",
     409: "A business rule refused the command (INVALID_TRANSITION, TIMESTAMP_ORDER, "
-    "ALREADY_CANCELLED) or it lost concurrent races (VERSION_CONFLICT)",
-    412: "If-Match names a version the visit has moved on from (code VERSION_CONFLICT)",
+    "ALREADY_CANCELLED, ALREADY_EXISTS, INSUFFICIENT_FUNDS, APPROVAL_REQUIRED, "
+    "SEGREGATION_OF_DUTIES, EXTENSION_TOO_LATE, RESPONSE_INCOMPLETE) or it lost concurrent "
+    "races (VERSION_CONFLICT)",
+    412: "If-Match names a version the record has moved on from (code VERSION_CONFLICT)",
     413: "The body is larger than MAX_BODY_BYTES",
     415: "A body sent with a Content-Type other than application/json or */*+json "
     "(code UNSUPPORTED_MEDIA_TYPE)",

@@ -45,3 +45,15 @@ def test_an_occurred_at_in_year_one_is_400_not_500(
     assert reply.status_code == 400
     assert reply.json()["code"] == "VALIDATION"
     assert position(services) == before
+
+
+def test_a_time_given_with_an_offset_is_stored_and_shown_in_utc(
+    client: TestClient[Any], clerk: Headers
+) -> None:
+    body = visit_body(scheduledStart="2199-12-31T23:00:00+14:00")
+    created = client.post(API, json=body, headers=clerk)
+    assert created.status_code == 201, created.text
+
+    shown = client.get(f"{API}/{created.json()['id']}", headers=clerk).json()
+
+    assert shown["scheduledStart"] == "2199-12-31T09:00:00Z"
