@@ -20,7 +20,7 @@ import structlog
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.base import ReadModel
 from adapters.readmodels.database import ReadDatabase, Transaction
-from adapters.readmodels.worker import DEFAULT_BATCH_SIZE, ProjectionWorker
+from adapters.readmodels.worker import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, ProjectionWorker
 
 log = structlog.get_logger("projections")
 
@@ -82,7 +82,10 @@ def rebuild(
         with conn.transaction() as tx:
             tr.create_tracking_tables(tx)
             generation = tr.start_building(tx, name)
-        worker = ProjectionWorker(database, factory, generation=generation, batch_size=batch_size)
+        worker = ProjectionWorker(
+            database, factory, generation=generation, batch_size=batch_size,
+            max_batch_size=max(batch_size, MAX_BATCH_SIZE),
+        )  # fmt: skip
         if not conn.try_lead(worker.lock_name):
             raise RebuildBusyError(f"generation {generation} of {name} is being written")
         log.info("projection.rebuild_started", projection=name, generation=generation)
@@ -103,7 +106,7 @@ def rebuild(
                     time.perf_counter() - started,
                 )
             )  # fmt: skip
-            if outcome.read < batch_size:
+            if worker.caught_up:
                 break
 
         # Caught up: what is left (written meanwhile), the indexes, fresh planner statistics

@@ -31,6 +31,10 @@ from adapters.readmodels.database import ReadDatabase, Transaction, WorkerConnec
 log = structlog.get_logger("projections")
 
 DEFAULT_BATCH_SIZE = 2000
+#: How far a worker that is behind grows its batches (doubling from ``batch_size``). A larger
+#: batch folds more of each visit's records into one row write: catching up over 210,000
+#: records measured 18-20k records/s at 2,000 and 32-34k at 20,000 (one transaction of ~0.6 s).
+MAX_BATCH_SIZE = 20_000
 #: Errors after which a worker reconnects: the database went away or refused for a while.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     psycopg.OperationalError,
@@ -67,6 +71,7 @@ class ProjectionWorker:
         *,
         generation: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        max_batch_size: int | None = None,
         idle_wait: float = 0.05,
         standby_retry: float = 1.0,
     ) -> None:
@@ -76,11 +81,20 @@ class ProjectionWorker:
         self.name = self.model.name
         self.fixed_generation = generation
         self.batch_size = batch_size
+        #: While behind (a batch came back full), the next batch doubles up to this; once
+        #: caught up it is ``batch_size`` again, so a live worker commits small batches soon.
+        self.max_batch_size = max(batch_size, max_batch_size or batch_size)
+        self._limit = batch_size
         self.idle_wait = idle_wait
         self.standby_retry = standby_retry
         self._generation: int | None = None  # the generation self.model holds state for
         self._caught_up = False
         self.leading = threading.Event()
+
+    @property
+    def caught_up(self) -> bool:
+        """Whether the last batch found the log's end (fewer records than it asked for)."""
+        return self._caught_up
 
     @property
     def lock_name(self) -> str:
@@ -115,7 +129,8 @@ class ProjectionWorker:
             ensure_tables(tx, self.model, generation)
             self._generation = generation
         position = tr.tracking(tx, self.name, generation).position
-        records = conn.records_after(tx, position, self.batch_size)
+        limit = self._limit
+        records = conn.records_after(tx, position, limit)
         if not records:
             if not self._caught_up:
                 tr.mark_caught_up(tx, self.name, generation)
@@ -124,9 +139,11 @@ class ProjectionWorker:
         wanted = [r for r in records if self.model.wants(r.topic)]
         if wanted:
             self.model.apply(tx, tr.table_prefix(self.name, generation), wanted, conn)
-        caught_up = len(records) < self.batch_size
+        caught_up = len(records) < limit
         tr.advance(tx, self.name, generation, position, records[-1].position, caught_up=caught_up)
         self._caught_up = caught_up
+        # Set only here, after the work: a batch that rolls back is retried at its own size.
+        self._limit = self.batch_size if caught_up else min(limit * 2, self.max_batch_size)
         return BatchOutcome(len(records), len(wanted), records[-1].position, generation)
 
     def _forget(self) -> None:
@@ -190,7 +207,7 @@ class ProjectionWorker:
                     position=outcome.position,
                     ms=round((time.perf_counter() - started) * 1000, 1),
                 )
-            if outcome.read < self.batch_size:
+            if self._caught_up:
                 stop.wait(self.idle_wait)
 
 
@@ -211,7 +228,10 @@ class ProjectionSupervisor:
         factories: Sequence[Callable[[], ReadModel]],
         jobs: Sequence[PeriodicJob] = (),
     ):
-        self.workers = [ProjectionWorker(database, factory) for factory in factories]
+        self.workers = [
+            ProjectionWorker(database, factory, max_batch_size=MAX_BATCH_SIZE)
+            for factory in factories
+        ]
         self.jobs = list(jobs)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -67,6 +67,23 @@ def catch_up(database: ReadDatabase, batch_size: int = 7) -> ProjectionWorker:
     return worker
 
 
+def test_a_worker_behind_doubles_its_batches_and_returns_to_small_ones_once_caught_up(
+    services, database
+) -> None:
+    positions = record_visits(services, 15)  # 30 records
+    worker = ProjectionWorker(database, CountingReadModel, batch_size=3, max_batch_size=12)
+    with database.worker_connection() as conn:
+        assert conn.try_lead(worker.lock_name)
+        sizes = []
+        while (outcome := worker.step(conn)).read:
+            sizes.append(outcome.read)
+        assert sizes == [3, 6, 12, 9]
+        assert worker.caught_up
+        positions += record_visits(services, 6)  # 12 more: from 3 at a time again, growing
+        assert [worker.step(conn).read for _ in range(4)] == [3, 6, 3, 0]
+    assert applied_positions(database) == positions
+
+
 def test_every_record_is_applied_once_in_batches_and_tracking_reaches_the_head(
     services, database
 ) -> None:
