@@ -104,6 +104,8 @@ class Settings:
     postgres_schema: str | None = None
     #: Run the projection workers inside each serving process (one leads per read model).
     projection_workers: bool = True
+    #: Seconds a built flow board is served again (without minPosition newer than it).
+    board_max_age_seconds: int = 1
     #: How often the complaint deadline watcher looks for breached deadlines (seconds).
     deadline_check_seconds: int = 30
     #: A JSON file of bank holidays replacing the shipped England and Wales calendar
@@ -125,6 +127,7 @@ class Settings:
         _in_range("LATE_CANCELLATION_HOURS", self.late_cancellation_hours, 0, 24 * 365)
         _in_range("POSTGRES_POOL_SIZE", self.postgres_pool_size, 1, 1000)
         _in_range("DEADLINE_CHECK_SECONDS", self.deadline_check_seconds, 1, 60)
+        _in_range("BOARD_MAX_AGE_SECONDS", self.board_max_age_seconds, 1, 60)
         _in_range("FISCAL_YEAR_START_MONTH", self.fiscal_year_start_month, 1, 12)
         if self.holiday_calendar_file is not None:
             object.__setattr__(self, "holiday_calendar_file", Path(self.holiday_calendar_file))
@@ -199,6 +202,7 @@ class Settings:
             postgres_schema=env.get("POSTGRES_SCHEMA"),
             projection_workers=_bool(env, "PROJECTION_WORKERS", True),
             deadline_check_seconds=_int(env, "DEADLINE_CHECK_SECONDS", 30),
+            board_max_age_seconds=_int(env, "BOARD_MAX_AGE_SECONDS", 1),
             holiday_calendar_file=(
                 Path(env["HOLIDAY_CALENDAR_FILE"]) if "HOLIDAY_CALENDAR_FILE" in env else None
             ),

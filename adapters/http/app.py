@@ -82,7 +82,7 @@ def create_app(
             complaints_router(settings.facility_zone),
             *budget_routers(policies_of(settings).budget),
             audit_router(),
-            flow_router(settings.facility_zone),
+            flow_router(settings.facility_zone, settings.board_max_age_seconds),
         ],
         # Deny by default: every API route is behind the bearer token.
         middleware=[BearerAuthMiddleware(settings)],

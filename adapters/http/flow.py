@@ -109,21 +109,23 @@ class EncodedBoard:
 
 
 class EncodedBoards:
-    """The boards of the current second, already encoded, per unit (per app process).
+    """Recent boards, already encoded, per unit (per app process).
 
     Flow boards are wall displays polled by many screens; a board is a function of the
-    view's position, the unit and ``at`` (to the second). A board built during this second
-    is served again without touching the database, as long as it satisfies the request's
-    ``minPosition`` (read-your-writes still holds: a newer write makes it go to the
-    database). One request per unit builds the next board; while it does, the others get
-    the previous one if it is under :data:`STALE_SECONDS` old and satisfies their
-    ``minPosition``, instead of all building the same board at the turn of each second.
-    ``X-Projection-Position`` and the body's ``at`` always say which board it is."""
+    view's position, the unit and ``at`` (to the second). A board built less than
+    ``max_age`` seconds ago (1: during this second) is served again without touching the
+    database, as long as it satisfies the request's ``minPosition`` (read-your-writes still
+    holds: a newer write makes it go to the database). One request per unit builds the next
+    board; while it does, the others get the previous one if it is less than
+    :data:`STALE_SECONDS` past its age and satisfies their ``minPosition``, instead of all
+    building the same board at once. ``X-Projection-Position`` and the body's ``at`` always
+    say which board it is."""
 
     STALE_SECONDS = 2
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = 256, max_age: int = 1) -> None:
         self.size = size
+        self.max_age = max_age
         self._boards: OrderedDict[str | None, EncodedBoard] = OrderedDict()
         self._building: set[str | None] = set()
         self._lock = threading.Lock()
@@ -135,11 +137,11 @@ class EncodedBoards:
         with self._lock:
             board = self._boards.get(unit)
             usable = board is not None and board.position >= (min_position or 0)
-            if usable and board is not None and board.at == at:
+            age = (at - board.at).total_seconds() if board is not None else None
+            if usable and age is not None and age < self.max_age:
                 return board, False
             if unit in self._building:
-                age = (at - board.at).total_seconds() if board is not None else None
-                if usable and age is not None and age <= self.STALE_SECONDS:
+                if usable and age is not None and age < self.max_age + self.STALE_SECONDS:
                     return board, False
                 return None, False  # build one of its own (rare: a new minPosition)
             self._building.add(unit)
@@ -188,8 +190,9 @@ def _board_handler(boards: EncodedBoards) -> HTTPRouteHandler:
         "acuity, location, minutes since arrival and in the current state; `boarders` are the "
         "visits with a decision to admit not yet admitted (also listed under their state); "
         "admitted patients on leave of absence are listed apart in `onLeave`. Minutes count "
-        "to `at`, the time of the answer (to the second); a board may be served again within "
-        "its second (then `X-Projection-Position` says which position it shows). Roles: "
+        "to `at`, the time the board was built (to the second); a board may be served again "
+        "for `BOARD_MAX_AGE_SECONDS` (default 1: within its second) unless `minPosition` asks "
+        "for a newer one (`X-Projection-Position` says which position it shows). Roles: "
         "clerk, nurse, clinician, manager.",
         guards=[may_read(FLOW_BOARD_READERS, "flow board")],
         response_headers=[POSITION_RESPONSE_HEADER],
@@ -336,10 +339,11 @@ count only in the late-cancellation rate). Role: manager.""",
     )(get_metrics)
 
 
-def flow_router(zone: ZoneInfo) -> Router:
-    """The flow routes; ``zone`` is the facility's time zone (hourly buckets of metrics)."""
+def flow_router(zone: ZoneInfo, board_max_age: int = 1) -> Router:
+    """The flow routes; ``zone`` is the facility's time zone (hourly buckets of metrics);
+    a board is served again for ``board_max_age`` seconds (see :class:`EncodedBoards`)."""
     handlers: list[HTTPRouteHandler] = [
-        _board_handler(EncodedBoards()),
+        _board_handler(EncodedBoards(max_age=board_max_age)),
         get_census,
         _metrics_handler(zone),
         get_timeline,

@@ -56,3 +56,15 @@ def test_a_board_too_old_is_not_served_while_another_is_built() -> None:
 
     assert boards.fresh("ED", later, None) == (None, True)
     assert boards.fresh("ED", later, None) == (None, False)
+
+
+def test_a_board_is_served_again_until_its_max_age_then_rebuilt() -> None:
+    boards = EncodedBoards(max_age=5)
+    assert boards.fresh("ED", T0, None) == (None, True)
+    built = EncodedBoard(T0, 7, b"{}")
+    boards.keep("ED", built, built_by_us=True)
+
+    assert boards.fresh("ED", T0 + timedelta(seconds=4), None) == (built, False)
+    assert boards.fresh("ED", T0 + timedelta(seconds=4), 8) == (None, True)  # a newer write
+    boards.keep("ED", None, built_by_us=True)
+    assert boards.fresh("ED", T0 + timedelta(seconds=5), None) == (None, True)
