@@ -241,12 +241,36 @@ class RecordActual(Posting, kw_only=True, frozen=True):
 
 
 class ReleaseCommitment(BudgetCommand, kw_only=True, frozen=True):
+    """``{reference, amount?, releaseReference?}``: with ``releaseReference`` (unique per
+    line), a retry of the same release records nothing."""
+
     reference: Ref
     amount: MoneyAmount | None = None
+    release_reference: Ref | None = None
 
     def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
         amount = None if self.amount is None else self.amount.money()
-        line.release_commitment(reference=self.reference, amount=amount, at=at)
+        line.release_commitment(
+            reference=self.reference, amount=amount, at=at,
+            release_reference=self.release_reference,
+        )  # fmt: skip
+
+
+class ReversePosting(BudgetCommand, kw_only=True, frozen=True):
+    """``{stage, reference, reason, correctsEventId?}``: a posting entered by mistake (or a
+    requisition no longer wanted) leaves the line; a compensation naming the event it
+    corrects (domain-spec §0)."""
+
+    stage: Literal["pre_encumbrance", "commitment", "actual"]
+    reference: Ref
+    reason: Reason
+    corrects_event_id: UUID | None = None
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.reverse_posting(
+            stage=self.stage, reference=self.reference, reason=self.reason, at=at,
+            corrects_event_id=self.corrects_event_id,
+        )  # fmt: skip
 
 
 # ---- transfers --------------------------------------------------------------------------
@@ -261,6 +285,10 @@ class TransferBudget(Command, kw_only=True, frozen=True):
     to_line_id: UUID
     amount: MoneyAmount
     reason: Reason
+
+    def audit_target(self) -> UUID:
+        """A refused or denied transfer is recorded against its source line."""
+        return self.from_line_id
 
     def decide(
         self, load: Loader[Any], target: UUID | None, at: datetime, policies: Policies
@@ -283,6 +311,7 @@ BUDGET_ACTIONS: dict[str, type[BudgetCommand]] = {
     "commitments": RecordCommitment,
     "actuals": RecordActual,
     "release-commitment": ReleaseCommitment,
+    "reverse-posting": ReversePosting,
     "authorise-overspend": AuthoriseOverspend,
     "amendment-requests": RequestAmendment,
     "overspend-requests": RequestOverspendAuthorisation,

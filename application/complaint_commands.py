@@ -190,13 +190,16 @@ class DraftResponse(ComplaintCommand, kw_only=True, frozen=True):
 
 
 class ApproveResponse(ComplaintCommand, kw_only=True, frozen=True):
-    """The approver may not be the drafter; an extreme-risk case needs the executive."""
+    """The approver may not be the drafter; an extreme-risk case needs the executive.
+    ``documentRef`` (added to the contract) names the draft reviewed: refused if it is no
+    longer the current draft."""
 
     roles = frozenset({MANAGER, EXECUTIVE})
     preferred_roles = (EXECUTIVE, MANAGER)
+    document_ref: Ref | None = None
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
-        case.approve_response(at=at)
+        case.approve_response(document_ref=self.document_ref, at=at)
 
 
 class ResponseChecklist(
@@ -258,7 +261,7 @@ class ReopenCase(ComplaintCommand, kw_only=True, frozen=True):
     reason: Reason
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
-        case.reopen(reason=self.reason, at=at)
+        case.reopen(reason=self.reason, at=at, rules=policies.complaints)
 
 
 #: URL action segment (POST /api/v1/complaints/{id}/<action>) → command, as in the contract.

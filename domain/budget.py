@@ -27,7 +27,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from domain import budget_vocabulary as v
 from domain.base import AuditedAggregate
 from domain.budget_approvals import BudgetApprovals
-from domain.budget_checks import require_ref
+from domain.budget_checks import canonical_cost_centre, require_ref
 from domain.budget_spend import BudgetSpending
 from domain.errors import DomainValidationError, InvalidTransitionError
 from domain.money import Money, exponent_of
@@ -100,7 +100,7 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
 
     class PreEncumbranceRecorded(Posting):
         def apply(self, line: BudgetLine) -> None:
-            line.post(v.PRE_ENCUMBRANCE, self.reference, self.amount_minor, None, 0)
+            line.post(v.PRE_ENCUMBRANCE, self.reference, self.amount_minor, None, 0, self.event_id)
 
     class CommitmentRecorded(Posting):
         """``relieved_minor`` of requisition ``relieves_reference`` became this commitment;
@@ -113,7 +113,7 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
         def apply(self, line: BudgetLine) -> None:
             line.post(
                 v.COMMITMENT, self.reference, self.amount_minor, self.relieves_reference,
-                self.relieved_minor,
+                self.relieved_minor, self.event_id,
             )  # fmt: skip
 
     class ActualRecorded(Posting):
@@ -124,16 +124,38 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
         def apply(self, line: BudgetLine) -> None:
             line.post(
                 v.ACTUAL, self.reference, self.amount_minor, self.relieves_reference,
-                self.relieved_minor,
+                self.relieved_minor, self.event_id,
             )  # fmt: skip
 
     class CommitmentReleased(Posting):
-        """``amount_minor`` of commitment ``reference`` will not be spent."""
+        """``amount_minor`` of commitment ``reference`` will not be spent; ``release_reference``
+        names the release, so a retry records nothing (None: the caller named none)."""
 
+        class_version = 2
+        year_end_adjustment: bool
+        release_reference: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["release_reference"] = None  # before release references, none was named
+
+        def apply(self, line: BudgetLine) -> None:
+            line.release(self.reference, self.amount_minor, self.release_reference)
+
+    class PostingReversed(AuditedAggregate.Event):
+        """A compensation (domain-spec §0): the posting ``reference`` of ``stage`` was a
+        mistake; what was still open of it (``amount_minor``) is removed. It names the event
+        that recorded the posting (``corrects_event_id``); the reason says why."""
+
+        stage: str
+        reference: str
+        amount_minor: int
+        currency: str
+        corrects_event_id: UUID
         year_end_adjustment: bool
 
         def apply(self, line: BudgetLine) -> None:
-            line.relieve(v.COMMITMENT, self.reference, self.amount_minor)
+            line.reverse(self.stage, self.reference, self.amount_minor)
 
     class OverspendDetected(AuditedAggregate.Event):
         """An actual (``reference``) left the line overspent: ``available_minor`` < 0."""
@@ -226,8 +248,11 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
     @staticmethod
     def id_for(fiscal_year: int, cost_centre: str, category: str) -> UUID:
         """The line's id, derived from its natural key: a second line for the same fiscal
-        year, cost centre and category has the same id, so it is refused as a duplicate."""
-        return uuid5(_LINE_NAMESPACE, f"{fiscal_year}/{cost_centre}/{category}")
+        year, cost centre and category has the same id, so it is refused as a duplicate. The
+        cost centre is taken in its canonical form, so spacing and case make no other line."""
+        return uuid5(
+            _LINE_NAMESPACE, f"{fiscal_year}/{canonical_cost_centre(cost_centre)}/{category}"
+        )
 
     @classmethod
     def create(
@@ -235,7 +260,8 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
     ) -> BudgetLine:
         if fiscal_year not in v.FISCAL_YEARS:
             raise DomainValidationError("the fiscal year is out of range", field="fiscalYear")
-        if not cost_centre or not cost_centre.strip():
+        cost_centre = canonical_cost_centre(cost_centre)
+        if not cost_centre:
             raise DomainValidationError("a cost centre is required", field="costCentre")
         if category not in v.CATEGORIES:
             raise DomainValidationError("not a budget category", field="category")
@@ -263,6 +289,7 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
             phased = [self.minor_of(part, "phasing", allow_zero=True) for part in phasing]
             if sum(phased) != total:
                 raise DomainValidationError("the periods must sum to the amount", field="phasing")
+        self.require_representable(budget=total, phasing=phased)
         self.trigger_event(
             self.BudgetApproved, amount_minor=total, currency=self.currency,
             phasing_minor=phased, approval_ref=approval_ref, occurred_at=at,
@@ -273,6 +300,7 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
         self.require_status(v.ACTIVE, action="forecast")
         estimate = self.minor_of(estimate_to_complete, "estimateToComplete", allow_zero=True)
         require_ref(method, "method")
+        self.require_representable("estimateToComplete", estimate=estimate)
         self.trigger_event(
             self.ForecastUpdated, estimate_to_complete_minor=estimate, currency=self.currency,
             method=method, occurred_at=at,

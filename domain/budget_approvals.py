@@ -50,9 +50,11 @@ class BudgetApprovals(BudgetChecks):
             raise InsufficientFundsError(
                 "the reduction is more than the available balance", field="amount"
             )
+        phasing = self.phasing_from(at, change, rules)
+        self.require_representable(budget=change, phasing=phasing)
         self.trigger_event(
             self.BudgetAmended, amount_minor=change, currency=self.currency,
-            phasing_minor=self.phasing_from(at, change, rules), approval_ref=approval_ref,
+            phasing_minor=phasing, approval_ref=approval_ref,
             approval_tier=role, request_id=request_id, occurred_at=at,
         )  # fmt: skip
 
@@ -65,7 +67,7 @@ class BudgetApprovals(BudgetChecks):
         (same limit and expiry, another person)."""
         self.require_status(v.ACTIVE, action="authorise an overspend of")
         limit_minor = self.minor_of(limit, "limit")
-        require_future(expires_at, at)
+        require_future(expires_at)
         if request_id is not None:
             self._require_approvable(
                 request_id, v.OVERSPEND, limit=(limit_minor, "limit"),
@@ -97,7 +99,7 @@ class BudgetApprovals(BudgetChecks):
         """Ask for an overspend authorisation, for someone else to approve."""
         self.require_status(v.ACTIVE, action="request an overspend authorisation of")
         limit_minor = self.minor_of(limit, "limit")
-        require_future(expires_at, at)
+        require_future(expires_at)
         require_reason(reason)
         self.trigger_event(
             self.OverspendAuthorisationRequested, limit_minor=limit_minor,

@@ -1,9 +1,9 @@
 """The checks every command of a budget line shares, whichever module holds the command.
 
 :class:`BudgetChecks` reads the line's state (:class:`~domain.budget_ledger.BudgetLedger`)
-to check a status or turn an amount into minor units of the line's currency; the module
-functions check an input on its own. They raise, with the input field named; they never
-change the line.
+to check a status, turn an amount into minor units of the line's currency or keep the
+line's figures representable; the module functions check an input on its own. They raise,
+with the input field named; they never change the line.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from datetime import datetime
 
 from domain.budget_ledger import BudgetLedger
 from domain.budget_policy import BudgetRules
+from domain.envelope import decision_time
 from domain.errors import DomainValidationError, InvalidTransitionError
-from domain.money import Money
+from domain.money import Money, within_total_bound
 from domain.phasing import PERIODS, even_phasing
 
 
@@ -38,6 +39,28 @@ class BudgetChecks(BudgetLedger):
             raise DomainValidationError("the amount must be positive", field=field)
         return minor
 
+    def require_representable(
+        self, field: str = "amount", *, budget: int = 0, phasing: list[int] | None = None,
+        estimate: int | None = None, **moved: int,
+    ) -> None:  # fmt: skip
+        """Refuse a change that would take a figure the read model stores beyond
+        ``MAX_TOTAL_MINOR``: the budget (changed by ``budget``), a period's phased budget
+        (plus ``phasing``), the estimate to complete, or the movements of a stage of spend
+        (stage=minor units moved in or out). Each period's net movement of a stage is at most
+        everything that stage ever moved, so bounding that bounds every period's figure too,
+        whichever period a posting is dated in."""
+        periods = self.phasing_minor if phasing is None else [
+            a + b for a, b in zip(self.phasing_minor, phasing, strict=True)
+        ]  # fmt: skip
+        figures = [self.current_budget_minor + budget, *periods]
+        figures += [self.moved_minor[stage] + abs(minor) for stage, minor in moved.items()]
+        if estimate is not None:
+            figures.append(estimate)
+        if not all(within_total_bound(figure) for figure in figures):
+            raise DomainValidationError(
+                "the amount would take the line's figures beyond what can be held", field=field
+            )
+
     def phasing_from(self, at: datetime, amount: int, rules: BudgetRules) -> list[int]:
         """``amount`` phased evenly over the periods from the one ``at`` falls in (all 12
         before the year starts; the last after it ends)."""
@@ -55,6 +78,14 @@ def require_reason(reason: str | None) -> None:
         raise DomainValidationError("a reason is required", field="reason")
 
 
-def require_future(expires_at: datetime, at: datetime) -> None:
-    if expires_at <= at:
+def require_future(expires_at: datetime) -> None:
+    """The expiry is after the decision (the system's clock, not a back-dated
+    ``occurred_at``): an authorisation that has already lapsed cannot be granted."""
+    if expires_at <= decision_time():
         raise DomainValidationError("the expiry must be in the future", field="expiresAt")
+
+
+def canonical_cost_centre(cost_centre: str) -> str:
+    """The cost centre as the line's key holds it: runs of whitespace collapsed to one
+    space, no leading or trailing space, upper case ("cc 100 " and "CC  100" are one)."""
+    return " ".join(cost_centre.split()).upper()

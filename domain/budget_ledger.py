@@ -29,11 +29,17 @@ class BudgetLedger:
         self.original_budget_minor = 0
         self.current_budget_minor = 0
         self.phasing_minor = [0] * PERIODS
-        #: stage → reference → {"amount", "open", "relieves"}: each posting and what of it
-        #: is still open (not yet relieved by the next stage or released).
+        #: stage → reference → {"amount", "open", "relieves", "event_id", "reversed"}: each
+        #: posting, what of it is still open (not yet relieved by the next stage, released or
+        #: reversed), the event that recorded it and whether it was reversed.
         self.postings: dict[str, dict[str, dict[str, Any]]] = {
             v.PRE_ENCUMBRANCE: {}, v.COMMITMENT: {}, v.ACTUAL: {},
         }  # fmt: skip
+        #: stage → everything it ever moved, in or out (minor units): a bound on any one
+        #: period's net movement, which the read model stores (see ``require_representable``).
+        self.moved_minor = dict.fromkeys(v.STAGES, 0)
+        #: release reference → {"reference", "amount"}: the releases named by the caller.
+        self.releases: dict[str, dict[str, Any]] = {}
         self.pre_encumbered_minor = 0
         self.committed_minor = 0
         self.actual_minor = 0
@@ -52,9 +58,13 @@ class BudgetLedger:
         self.phasing_minor = [a + b for a, b in zip(self.phasing_minor, phasing, strict=True)]
 
     def post(
-        self, stage: str, reference: str, amount: int, relieves: str | None, relieved: int
-    ) -> None:
-        self.postings[stage][reference] = {"amount": amount, "open": amount, "relieves": relieves}
+        self, stage: str, reference: str, amount: int, relieves: str | None, relieved: int,
+        event_id: UUID,
+    ) -> None:  # fmt: skip
+        self.postings[stage][reference] = {
+            "amount": amount, "open": amount, "relieves": relieves, "event_id": event_id,
+            "reversed": False,
+        }  # fmt: skip
         self._add_open(stage, amount)
         if relieves is not None and relieved:
             self.relieve(v.RELIEVES[stage], relieves, relieved)
@@ -62,6 +72,15 @@ class BudgetLedger:
     def relieve(self, stage: str, reference: str, amount: int) -> None:
         self.postings[stage][reference]["open"] -= amount
         self._add_open(stage, -amount)
+
+    def release(self, reference: str, amount: int, release_reference: str | None) -> None:
+        self.relieve(v.COMMITMENT, reference, amount)
+        if release_reference is not None:
+            self.releases[release_reference] = {"reference": reference, "amount": amount}
+
+    def reverse(self, stage: str, reference: str, amount: int) -> None:
+        self.relieve(stage, reference, amount)
+        self.postings[stage][reference]["reversed"] = True
 
     def open_request(
         self, request_id: UUID, kind: str, requested_by: str, requested_for: str | None,
@@ -78,6 +97,7 @@ class BudgetLedger:
             self.requests[str(request_id)]["status"] = status
 
     def _add_open(self, stage: str, amount: int) -> None:
+        self.moved_minor[stage] += abs(amount)
         if stage == v.PRE_ENCUMBRANCE:
             self.pre_encumbered_minor += amount
         elif stage == v.COMMITMENT:

@@ -39,13 +39,17 @@ def transfer_budget(
         raise InsufficientFundsError(
             "the amount is more than the source line's available balance", field="amount"
         )
+    phasing_out = source.phasing_from(at, -minor, rules)
+    phasing_in = target.phasing_from(at, minor, rules)
+    source.require_representable(budget=-minor, phasing=phasing_out)
+    target.require_representable(budget=minor, phasing=phasing_in)
     source.trigger_event(
         BudgetLine.BudgetTransferredOut, amount_minor=-minor, currency=source.currency,
-        phasing_minor=source.phasing_from(at, -minor, rules), to_line_id=target.id,
+        phasing_minor=phasing_out, to_line_id=target.id,
         approval_tier=role, occurred_at=at,
     )  # fmt: skip
     target.trigger_event(
         BudgetLine.BudgetTransferredIn, amount_minor=minor, currency=target.currency,
-        phasing_minor=target.phasing_from(at, minor, rules), from_line_id=source.id,
+        phasing_minor=phasing_in, from_line_id=source.id,
         approval_tier=role, occurred_at=at,
     )  # fmt: skip

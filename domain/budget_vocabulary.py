@@ -16,6 +16,7 @@ CATEGORIES = (
 PRE_ENCUMBRANCE = "pre_encumbrance"
 COMMITMENT = "commitment"
 ACTUAL = "actual"
+STAGES = (PRE_ENCUMBRANCE, COMMITMENT, ACTUAL)
 #: The stage a posting may relieve: a commitment relieves its requisition, an actual its PO.
 RELIEVES = {PRE_ENCUMBRANCE: None, COMMITMENT: PRE_ENCUMBRANCE, ACTUAL: COMMITMENT}
 

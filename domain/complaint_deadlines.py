@@ -19,7 +19,7 @@ from typing import Any
 
 from domain.complaint_policy import ComplaintRules
 from domain.complaint_vocabulary import ACKNOWLEDGEMENT, RESPONSE
-from domain.errors import DomainValidationError, ExtensionTooLateError, TimestampOrderError
+from domain.errors import ExtensionTooLateError, InvalidTransitionError, TimestampOrderError
 
 Ledger = list[dict[str, Any]]
 
@@ -81,13 +81,19 @@ def breached(
 # ---- the rules that move the response deadline -----------------------------------------
 def check_extension(
     *, due: datetime, received_at: datetime, new_due_at: datetime,
-    complainant_agreed_at: datetime, at: datetime,
+    complainant_agreed_at: datetime, at: datetime, breaches: list[dict[str, Any]],
 ) -> None:  # fmt: skip
     """Only before the current due date, with the complainant's agreement given before
     it too (NHS 2009 reg. 14(2)(b): "such longer period as may be agreed before the
-    expiry of that period")."""
+    expiry of that period"), and never once the deadline watcher has flagged that due
+    date's breach: an extension back-dated before the due date would otherwise turn a
+    recorded breach into a deadline that was never missed."""
     if at >= due:
         raise ExtensionTooLateError("the response deadline has passed: it cannot be extended")
+    if any((b["deadline"], b["due_at"]) == (RESPONSE, due) for b in breaches):
+        raise ExtensionTooLateError(
+            "the response deadline's breach is already flagged: it cannot be extended"
+        )
     if complainant_agreed_at >= due:
         raise ExtensionTooLateError(
             "the complainant agreed after the response deadline", field="complainantAgreedAt"
@@ -101,7 +107,7 @@ def check_extension(
             "the complainant's agreement is before the complaint", field="complainantAgreedAt"
         )
     if new_due_at <= due:
-        raise DomainValidationError(
+        raise InvalidTransitionError(
             "the new due date must be after the current one", field="newDueAt"
         )
 
@@ -112,11 +118,12 @@ def due_after_interim(
 ) -> datetime:  # fmt: skip
     """When the final response is due after an interim response promising ``promised_by``:
     that date (or the policy's default after receipt); under a policy where an interim
-    response does not move the deadline, ``due`` unchanged, and a later promise is refused."""
+    response does not move the deadline, ``due`` unchanged, and a later promise is refused
+    (``INVALID_TRANSITION``: whether it may depends on the due date in force)."""
     terms = rules.policy(policy)
     if terms.interim_default is None:
         if promised_by is not None and promised_by > due:
-            raise DomainValidationError(
+            raise InvalidTransitionError(
                 f"under {policy} an interim response cannot move the response "
                 "deadline: extend it with the complainant's agreement first",
                 field="promisedBy",

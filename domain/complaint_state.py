@@ -92,8 +92,10 @@ class ComplaintState:
             raise InvalidTransitionError(f"cannot {action} a complaint that is {self.status}")
 
     def _require_no_response(self, *, action: str) -> None:
+        """Before the current final response: a reopened case awaits a new one (its
+        ``responded_at`` keeps the first), so interims and extensions work again."""
         self._require(*_BEFORE_RESPONSE, action=action)
-        if self.responded_at is not None:
+        if self.final_response is not None:
             raise InvalidTransitionError(f"cannot {action} a complaint already responded to")
 
     def _check_after_receipt(self, at: datetime) -> None:

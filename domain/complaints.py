@@ -232,11 +232,21 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
             case.approval = None
 
     class ResponseApproved(AuditedAggregate.Event):
+        """``document_ref``: the draft approved (None in events recorded before it was
+        kept)."""
+
+        class_version = 2
+        document_ref: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["document_ref"] = None
+
         def apply(self, case: ComplaintCase) -> None:
             case.step(case.status, self.occurred_at)
             case.approval = {
                 "approved_by": self.actor_id, "role": self.actor_role,
-                "approved_at": self.occurred_at,
+                "approved_at": self.occurred_at, "document_ref": self.document_ref,
             }  # fmt: skip
 
     class FinalResponseSent(AuditedAggregate.Event):
@@ -274,10 +284,21 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
             case.end_deadline(RESPONSE, self.occurred_at)
 
     class ComplaintReopened(AuditedAggregate.Event):
-        """Back to investigation: a new response must be drafted, approved and sent."""
+        """Back to investigation: a new response must be drafted, approved and sent, due
+        at ``response_due_at`` (the policy's response period from the reopening; None in
+        events recorded before a reopened case had a deadline)."""
+
+        class_version = 2
+        response_due_at: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["response_due_at"] = None
 
         def apply(self, case: ComplaintCase) -> None:
             case.step(UNDER_INVESTIGATION, self.occurred_at)
+            if self.response_due_at is not None:
+                case.move_response_deadline(self.response_due_at, self.occurred_at)
             case.reopened_count += 1
             case.closed_at = None
             case.resolution = None
@@ -316,6 +337,12 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
     def classify(self, *, kind: str, primary_category: str | None = None, at: datetime) -> None:
         self._require(*_OPEN, action="classify")
         require_one_of(kind, KINDS, "kind")
+        if kind == CONCERN_RESOLVED_ON_SPOT and self.investigation_started_at is not None:
+            # Once investigated, it closes with findings and a response (see close()).
+            raise InvalidTransitionError(
+                "a complaint under investigation cannot be a concern resolved on the spot",
+                field="kind",
+            )
         self._check_after_receipt(at)
         self.trigger_event(
             self.ComplaintClassified, kind=kind, primary_category=primary_category, occurred_at=at
@@ -337,7 +364,7 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         self._require(*_BEFORE_RESPONSE, action="assign an investigator to")
         require_text(investigator_ref, "investigatorRef")
         if investigator_ref == self.investigator_ref:
-            raise DomainValidationError(
+            raise InvalidTransitionError(
                 "that investigator is already assigned", field="investigatorRef"
             )
         self._check_after_receipt(at)
@@ -407,7 +434,7 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         due = self.response_due_at
         deadlines.check_extension(
             due=due, received_at=self.received_at, new_due_at=new_due_at,
-            complainant_agreed_at=complainant_agreed_at, at=at,
+            complainant_agreed_at=complainant_agreed_at, at=at, breaches=self.breaches,
         )  # fmt: skip
         self._check_order(at, "extension")
         self.trigger_event(
@@ -459,18 +486,26 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         self._check_order(at, "draft")
         self.trigger_event(self.ResponseDrafted, document_ref=document_ref, occurred_at=at)
 
-    def approve_response(self, *, at: datetime) -> None:
+    def approve_response(self, *, document_ref: str | None = None, at: datetime) -> None:
+        """``document_ref``, when given, names the draft the approver reviewed: refused if
+        the draft was replaced since."""
         self._require(RESPONSE_DRAFTED, action="approve the response of")
         assert self.draft is not None
         if self.approval is not None:
             raise InvalidTransitionError("the draft is already approved")
+        if document_ref is not None and document_ref != self.draft["document_ref"]:
+            raise InvalidTransitionError(
+                "the draft was replaced: review the current one", field="documentRef"
+            )
         envelope = current_envelope()
         if envelope.actor_id == self.draft["drafted_by"]:
             raise SegregationOfDutiesError("the drafter of a response may not approve it")
         if self.risk_grade == EXTREME and envelope.actor_role != EXECUTIVE_ROLE:
             raise ApprovalRequiredError("an extreme-risk complaint needs the executive's sign-off")
         self._check_order(at, "approval")
-        self.trigger_event(self.ResponseApproved, occurred_at=at)
+        self.trigger_event(
+            self.ResponseApproved, document_ref=self.draft["document_ref"], occurred_at=at
+        )
 
     def send_final_response(
         self, *, channel: str, checklist: dict[str, Any], document_hash: str | None = None,
@@ -497,18 +532,19 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         self, *, resolution: str, staff_present: list[str] | None = None, at: datetime
     ) -> None:
         """Needs findings, a resolution and a sent final response; a concern resolved on
-        the spot needs only the resolution and the staff present — unless it was reopened:
-        then it is being investigated, and closes like any complaint."""
+        the spot needs only the resolution and the staff present — unless it was
+        investigated or reopened: then it closes like any complaint."""
         self._require(*_OPEN, action="close")
         staff = [s for s in staff_present or [] if s.strip()]
         on_the_spot = (
             self.kind == CONCERN_RESOLVED_ON_SPOT
             and self.status != RESPONSE_SENT
+            and self.investigation_started_at is None
             and not self.reopened_count
         )
         if on_the_spot:
             if not staff:
-                raise DomainValidationError(
+                raise InvalidTransitionError(
                     "a concern resolved on the spot names the staff present", field="staffPresent"
                 )
         else:
@@ -530,11 +566,15 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         self._check_order(at, "withdrawal")
         self.trigger_event(self.ComplaintWithdrawn, reason=reason, occurred_at=at)
 
-    def reopen(self, *, reason: str, at: datetime) -> None:
+    def reopen(self, *, reason: str, at: datetime, rules: ComplaintRules) -> None:
+        """The new response is due the policy's response period after the reopening."""
         self._require(CLOSED, action="reopen")
         require_text(reason, "reason")
         self._check_order(at, "reopening")
-        self.trigger_event(self.ComplaintReopened, reason=reason, occurred_at=at)
+        due = rules.response_due(rules.policy(self.policy), at)
+        self.trigger_event(
+            self.ComplaintReopened, reason=reason, response_due_at=due, occurred_at=at
+        )
 
     # ---- the deadline watcher ----------------------------------------------------------
     def flag_sla_breach(self, *, deadline: str, due_at: datetime, at: datetime) -> None:

@@ -27,6 +27,12 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 #: integer, the type read models store them in.
 MAX_AMOUNT = Decimal(10) ** 15
 
+#: The largest magnitude, in minor units, any total a read model stores may reach (a budget
+#: line's budget, spend at each stage, estimate to complete, each period's figures): read
+#: models keep them in BIGINT (±9.2 × 10^18), with ample room to spare. A value beyond it is
+#: not a figure the system can hold, so a command that would reach it is invalid input.
+MAX_TOTAL_MINOR = 10**17
+
 
 def exponent_of(currency: str, *, field: str = "currency") -> int:
     """The currency's number of decimals; an unknown code is refused."""
@@ -113,6 +119,11 @@ class Money:
 
     def __le__(self, other: Money) -> bool:
         return self.minor <= self._same(other).minor
+
+
+def within_total_bound(minor: int) -> bool:
+    """Whether a stored total of this many minor units is representable (``MAX_TOTAL_MINOR``)."""
+    return -MAX_TOTAL_MINOR <= minor <= MAX_TOTAL_MINOR
 
 
 def minor_to_decimal(minor: int, currency: str) -> Decimal:

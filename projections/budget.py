@@ -6,7 +6,10 @@ and actual spend in that period. The events carry every figure (amounts, the pha
 budget change, how much each posting relieved), so the fold needs nothing but them and the
 fiscal calendar, which buckets a posting by its ``occurred_at`` in the facility's time zone.
 A posting dated before the year counts in period 1, one after it (a year-end adjustment) in
-period 12.
+period 12. A reversal (``PostingReversed``) is a net movement out of its stage in the period
+it is dated in, as a release is. The domain keeps every figure stored here within
+``domain.money.MAX_TOTAL_MINOR`` (each period's net movement of a stage included), so the
+BIGINT columns cannot overflow.
 
 :func:`summarise` turns stored rows into the summary of domain-spec §3: per line and period,
 and rolled up per cost centre (and currency: amounts in two currencies never add up).
@@ -23,6 +26,7 @@ from typing import Any
 import msgspec
 
 from domain.budget_policy import BudgetRules
+from domain.budget_vocabulary import ACTUAL, COMMITMENT, PRE_ENCUMBRANCE
 from domain.money import minor_to_decimal
 from domain.phasing import PERIODS
 from projections.records import StoredRecord, decode_state
@@ -92,6 +96,9 @@ class LineState:
 
 
 _BUDGET, _PRE, _COMMITTED, _ACTUAL = range(4)
+#: A stage of spend (domain.budget_vocabulary) → its figure's index in a period.
+_STAGE_INDEX = {PRE_ENCUMBRANCE: _PRE, COMMITMENT: _COMMITTED, ACTUAL: _ACTUAL}
+_STAGE_TOTAL = {PRE_ENCUMBRANCE: "pre_minor", COMMITMENT: "committed_minor", ACTUAL: "actual_minor"}
 _BUDGET_CHANGES = frozenset(
     {"BudgetApproved", "BudgetAmended", "BudgetTransferredOut", "BudgetTransferredIn"}
 )
@@ -135,6 +142,10 @@ def fold(state: LineState | None, record: StoredRecord, calendar: BudgetRules) -
     elif kind == "CommitmentReleased":
         state.committed_minor -= amount
         period[_COMMITTED] -= amount
+    elif kind == "PostingReversed":
+        total = _STAGE_TOTAL[event["stage"]]
+        setattr(state, total, getattr(state, total) - amount)
+        period[_STAGE_INDEX[event["stage"]]] -= amount
     elif kind == "ForecastUpdated":
         state.etc_minor = event["estimate_to_complete_minor"]
         state.forecast_method = event["method"]

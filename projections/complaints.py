@@ -6,6 +6,11 @@ due instant in force, when it stopped running, whether it was met and whether a 
 that kind was missed. It mirrors the deadline ledger of :class:`domain.complaints.ComplaintCase`
 from the due dates the events carry, so the view never consults a policy or a calendar.
 
+For the deadline watcher it keeps breaches per deadline, keyed (kind, due instant) as the
+case flags them: the deadlines that ended late and the breaches flagged. A flag that a
+back-dated entry later disproves (an acknowledgement entered late but sent in time) then
+matches no missed deadline, and cannot hide another, real breach.
+
 Personal data stays out: the complaint's narrative, findings, responses, resolutions and
 reasons are never read; nor the complainant's and patient's references (the worklist needs
 neither). Instants are integer microseconds since the epoch (UTC), as every read model
@@ -44,9 +49,15 @@ CASE_COLUMNS = (
     "acknowledged_at", "responded_at", "closed_at", "breaches", "missed",
     "ack_due_at", "ack_ended_at", "ack_met", "ack_missed",
     "response_due_at", "response_ended_at", "response_met", "response_missed",
-    "is_open", "next_due_at",
+    "late_deadlines", "flagged_deadlines",
+    "is_open", "next_due_at", "unflagged_missed", "next_unflagged_due_at",
 )  # fmt: skip
 _BOOLEAN = frozenset({"ack_met", "ack_missed", "response_met", "response_missed", "is_open"})
+#: Columns computed from the others when a row is written (not read back).
+_DERIVED = ("is_open", "next_due_at", "missed", "unflagged_missed", "next_unflagged_due_at")
+#: The (kind, due instant) pairs kept as JSON; ``kind`` is "ack" or "response".
+_PAIRS = ("late_deadlines", "flagged_deadlines")
+_KIND = {"acknowledgement": "ack", "response": "response"}
 
 
 @dataclasses.dataclass
@@ -69,9 +80,8 @@ class CaseState:
     acknowledged_at: int | None = None
     responded_at: int | None = None
     closed_at: int | None = None
-    #: SlaBreached facts recorded, and deadlines that ended after their due instant.
+    #: SlaBreached facts recorded.
     breaches: int = 0
-    missed: int = 0
     ack_due_at: int | None = None
     ack_ended_at: int | None = None
     ack_met: bool = False
@@ -80,6 +90,10 @@ class CaseState:
     response_ended_at: int | None = None
     response_met: bool = False
     response_missed: bool = False
+    #: [kind, due] of each deadline that ended after its due instant, and of each breach
+    #: flagged (``kind``: "ack" or "response").
+    late_deadlines: list[list[Any]] = dataclasses.field(default_factory=list)
+    flagged_deadlines: list[list[Any]] = dataclasses.field(default_factory=list)
 
     # ---- the deadline ledger ---------------------------------------------------------
     def end(self, kind: str, at: int, *, met: bool) -> None:
@@ -91,38 +105,69 @@ class CaseState:
         setattr(self, f"{kind}_met", met)
         if at > due:
             setattr(self, f"{kind}_missed", True)
-            self.missed += 1
+            if [kind, due] not in self.late_deadlines:
+                self.late_deadlines.append([kind, due])
+
+    def flag(self, deadline: str, due: int) -> None:
+        self.breaches += 1
+        if [_KIND[deadline], due] not in self.flagged_deadlines:
+            self.flagged_deadlines.append([_KIND[deadline], due])
 
     def run_response(self, due: int, at: int) -> None:
         """A new response deadline replaces the running one (an extension or an interim)."""
         self.end("response", at, met=False)
         self.response_due_at, self.response_ended_at, self.response_met = due, None, False
 
-    @property
-    def next_due_at(self) -> int | None:
-        running = [
-            due
-            for due, ended in (
-                (self.ack_due_at, self.ack_ended_at),
-                (self.response_due_at, self.response_ended_at),
+    def _running(self) -> list[list[Any]]:
+        return [
+            [kind, due]
+            for kind, due, ended in (
+                ("ack", self.ack_due_at, self.ack_ended_at),
+                ("response", self.response_due_at, self.response_ended_at),
             )
             if due is not None and ended is None
         ]
-        return min(running, default=None)
+
+    @property
+    def next_due_at(self) -> int | None:
+        return min((due for _, due in self._running()), default=None)
+
+    @property
+    def missed(self) -> int:
+        """Deadlines that ended after their due instant."""
+        return len(self.late_deadlines)
+
+    @property
+    def unflagged_missed(self) -> int:
+        """Deadlines that ended after their due instant and whose breach is not flagged."""
+        return sum(pair not in self.flagged_deadlines for pair in self.late_deadlines)
+
+    @property
+    def next_unflagged_due_at(self) -> int | None:
+        """The earliest due instant of a running deadline whose breach is not flagged: the
+        watcher has work once it passes."""
+        return min(
+            (due for kind, due in self._running() if [kind, due] not in self.flagged_deadlines),
+            default=None,
+        )
 
     # ---- rows ------------------------------------------------------------------------
     def row(self) -> tuple[Any, ...]:
         values = dataclasses.asdict(self)
-        values["categories"] = json.dumps(self.categories)
+        for name in ("categories", *_PAIRS):
+            values[name] = json.dumps(values[name])
         values["is_open"] = self.status in OPEN_STATES
-        values["next_due_at"] = self.next_due_at
+        for name in _DERIVED[1:]:
+            values[name] = getattr(self, name)
         return tuple(int(values[c]) if c in _BOOLEAN else values[c] for c in CASE_COLUMNS)
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> CaseState:
         values = dict(zip(CASE_COLUMNS, row, strict=True))
-        del values["is_open"], values["next_due_at"]
-        values["categories"] = json.loads(values["categories"])
+        for name in _DERIVED:
+            del values[name]
+        for name in ("categories", *_PAIRS):
+            values[name] = json.loads(values[name])
         for name in _BOOLEAN - {"is_open"}:
             values[name] = bool(values[name])
         return cls(**values)
@@ -151,14 +196,16 @@ def fold(state: CaseState | None, record: StoredRecord) -> CaseState:
     elif kind == "InvestigatorAssigned":
         state.investigator_ref = event["investigator_ref"]
     elif kind == "SlaBreached":
-        state.breaches += 1
+        state.flag(event["deadline"], _micros(event["due_at"]))
     elif kind == "ComplaintAcknowledged":
         state.status, state.acknowledged_at = "acknowledged", at
         state.end("ack", at, met=True)
-    elif kind in ("InvestigationStarted", "InformationReceived", "ComplaintReopened"):
+    elif kind in ("InvestigationStarted", "InformationReceived"):
         state.status = "under_investigation"
-        if kind == "ComplaintReopened":
-            state.closed_at = None
+    elif kind == "ComplaintReopened":
+        state.status, state.closed_at = "under_investigation", None
+        if event.get("response_due_at") is not None:  # absent from events before it was kept
+            state.run_response(_micros(event["response_due_at"]), at)
     elif kind == "InformationRequested":
         state.status = "awaiting_information"
     elif kind == "ResponseDeadlineExtended":

@@ -23,6 +23,7 @@ from datetime import date
 
 from adapters.readmodels.base import LogReader
 from adapters.readmodels.database import Transaction
+from domain.budget_checks import canonical_cost_centre
 from domain.budget_policy import BudgetRules
 from domain.phasing import PERIODS
 from projections import budget
@@ -152,8 +153,11 @@ def summary(
 ) -> BudgetSummary:
     """Budget vs actual for ``fiscal_year`` (one cost centre or all), per line and period and
     per cost centre. Year to date runs to ``as_of_period`` (1..12), or else to the period
-    ``today`` falls in (0 before the year, 12 after it)."""
+    ``today`` falls in (0 before the year, 12 after it). The cost centre is matched in its
+    canonical form, as lines store it ("cc 100 " finds "CC 100")."""
     calendar = calendar or BudgetRules()
+    if cost_centre is not None:
+        cost_centre = canonical_cost_centre(cost_centre)
     if as_of_period is None:
         day = today or date.today()
         as_of_period = min(max(calendar.period_of(fiscal_year, day), 0), PERIODS)

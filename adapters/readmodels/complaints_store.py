@@ -37,7 +37,7 @@ _NOTHING_DUE = 2**62
 _TEXT = frozenset(
     {
         "id", "status", "kind", "policy", "service_unit", "primary_category", "categories",
-        "risk_grade", "investigator_ref", "upheld",
+        "risk_grade", "investigator_ref", "upheld", "late_deadlines", "flagged_deadlines",
     }
 )  # fmt: skip
 _NOT_NULL = frozenset({"id", "version", "position", "status", "policy", "received_at", "is_open"})
@@ -204,15 +204,14 @@ def themes(
 
 
 def breach_candidates(tx: Transaction, prefix: str, now: datetime, limit: int = 500) -> list[str]:
-    """Ids of the cases that may have a breach not flagged yet at ``now``: more deadlines
-    passed unmet or met late than breaches flagged. The watcher loads each and issues
-    FlagSlaBreach for what ``ComplaintCase.breached_deadlines(now)`` returns."""
-    now_us = to_micros(now)
+    """Ids of the cases with a breach not flagged yet at ``now``: a deadline that ended late,
+    or one still running past its due instant, whose (kind, due instant) is not flagged.
+    Counted per deadline, not per case, so a flag that a back-dated entry disproved never
+    stands in for another deadline's breach. The watcher loads each and issues FlagSlaBreach
+    for what ``ComplaintCase.breached_deadlines(now)`` returns."""
     rows = tx.execute(
-        f"SELECT id FROM {prefix}cases WHERE missed"
-        " + CASE WHEN ack_ended_at IS NULL AND ack_due_at < ? THEN 1 ELSE 0 END"
-        " + CASE WHEN response_ended_at IS NULL AND response_due_at < ? THEN 1 ELSE 0 END"
-        " > breaches ORDER BY id LIMIT ?",
-        (now_us, now_us, limit),
+        f"SELECT id FROM {prefix}cases"
+        " WHERE unflagged_missed > 0 OR next_unflagged_due_at < ? ORDER BY id LIMIT ?",
+        (to_micros(now), limit),
     )
     return [row[0] for row in rows]

@@ -146,6 +146,19 @@ def test_a_second_line_for_the_same_year_cost_centre_and_category_is_409(
     assert (reply.status_code, reply.json()["code"]) == (409, "ALREADY_EXISTS")
 
 
+@pytest.mark.parametrize("cost_centre", ["ps-01", "PS-01 ", "Ps-01  "])
+def test_a_line_differing_only_in_the_cost_centres_case_or_spacing_is_409(
+    client: TestClient[Any], finance: Headers, cost_centre: str
+) -> None:
+    create(client, finance)
+    body = {"fiscalYear": FY, "costCentre": cost_centre, "category": "supplies",
+            "currency": "GBP"}  # fmt: skip
+
+    reply = client.post(LINES, json=body, headers=finance)
+
+    assert (reply.status_code, reply.json()["code"]) == (409, "ALREADY_EXISTS")
+
+
 def test_a_commitment_past_the_available_balance_is_409_insufficient_funds(
     client: TestClient[Any], finance: Headers
 ) -> None:
@@ -336,3 +349,58 @@ def test_a_request_needs_a_reason_and_may_be_rejected_once(
     assert rejected.status_code == 200, rejected.text
     assert (again.status_code, again.json()["code"]) == (409, "INVALID_TRANSITION")
     assert (approval.status_code, approval.json()["code"]) == (409, "INVALID_TRANSITION")
+
+
+# ---- figures the read model can hold -----------------------------------------------------------
+def test_amounts_the_view_cannot_hold_are_400_and_the_summary_keeps_up(
+    client: TestClient[Any], auth: Callable[..., Headers]
+) -> None:
+    board = auth("finance", "board", sub="bo")
+    kwd = {"amount": "999999999999999.999", "currency": "KWD"}
+    line = create(client, board, currency="KWD")
+    reply = act(client, board, line, "approve", amount=kwd, approvalRef="BUD-1")
+    assert (reply.status_code, reply.json()["code"]) == (400, "VALIDATION")
+    assert reply.json()["errors"][0]["field"] == "amount"
+    near = {"amount": "99999999999999.999", "currency": "KWD"}  # 10^17 fils less one
+    assert act(client, board, line, "approve", amount=near, approvalRef="BUD-1").is_success
+    reply = act(client, board, line, "amend", amount={"amount": "0.002", "currency": "KWD"},
+                approvalRef="CHG-1")  # fmt: skip
+    assert (reply.status_code, reply.json()["code"]) == (400, "VALIDATION")
+
+    body = {"fiscalYear": FY, "costCentre": "PS-02", "category": "supplies",
+            "currency": "GBP"}  # fmt: skip
+    later = client.post(LINES, json=body, headers=board).json()
+    summary = client.get(
+        "/api/v1/budget/summary",
+        params={"fiscalYear": FY, "minPosition": later["position"], "waitMs": 3000},
+        headers=board,
+    )
+    assert summary.status_code == 200, summary.text
+    assert {row["lineId"] for row in summary.json()["lines"]} == {line, later["id"]}
+
+
+# ---- corrections -------------------------------------------------------------------------------
+def test_a_mistaken_actual_is_reversed_and_the_summary_no_longer_counts_it(
+    client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
+) -> None:
+    line = funded(client, finance)
+    posted = act(client, finance, line, "actuals", reference="INV-1", amount=gbp("1234.56"))
+    corrects = str(event_id_for(UUID(line), posted.json()["version"]))
+    manager = auth("manager", sub="mo")
+    body = {"stage": "actual", "reference": "INV-1", "reason": "keyed twice",
+            "correctsEventId": corrects}  # fmt: skip
+    assert act(client, manager, line, "reverse-posting", **body).status_code == 403
+
+    reversed_ = act(client, finance, line, "reverse-posting", **body)
+
+    assert reversed_.status_code == 200, reversed_.text
+    again = act(client, finance, line, "reverse-posting", **body)
+    assert (again.status_code, again.json()["code"]) == (409, "ALREADY_CANCELLED")
+    summary = client.get(
+        "/api/v1/budget/summary",
+        params={"fiscalYear": FY, "costCentre": "ps-01 ",
+                "minPosition": reversed_.json()["position"]},
+        headers=finance,
+    )  # fmt: skip
+    [row] = summary.json()["lines"]
+    assert (row["actual"], row["available"]) == (gbp("0.00"), gbp("10000.00"))

@@ -336,6 +336,52 @@ def test_a_deadline_already_passed_cannot_be_extended(
             complainantAgreedAt=iso(now() - timedelta(hours=1)))  # fmt: skip
 
 
+def test_refusals_that_depend_on_the_case_are_409_and_audited(
+    client: TestClient[Any], manager: Headers, services: PatientServices
+) -> None:
+    case = register(client, manager)
+    ok(client, manager, case, "acknowledge", method="letter")
+    ok(client, manager, case, "assign", investigatorRef="inv-1")
+    refused(client, services, manager, case, "assign", "INVALID_TRANSITION",
+            investigatorRef="inv-1")  # fmt: skip
+    refused(client, services, manager, case, "interim-response", "INVALID_TRANSITION",
+            promisedBy=iso(now() + timedelta(days=400)))  # fmt: skip
+    ok(client, manager, case, "start-investigation")
+    refused(client, services, manager, case, "classify", "INVALID_TRANSITION",
+            kind="concern_resolved_on_spot")  # fmt: skip
+
+
+def test_an_approval_naming_a_replaced_draft_is_409(
+    client: TestClient[Any], manager: Headers, approver: Headers, services: PatientServices
+) -> None:
+    case = register(client, manager)
+    drafted(client, manager, case)
+    ok(client, manager, case, "draft-response", documentRef="DOC-2")
+
+    refused(client, services, approver, case, "approve-response", "INVALID_TRANSITION",
+            documentRef="DOC-1")  # fmt: skip
+    ok(client, approver, case, "approve-response", documentRef="DOC-2")
+
+
+def test_a_reopened_case_runs_a_new_response_deadline(
+    client: TestClient[Any], manager: Headers, approver: Headers
+) -> None:
+    case = register(client, manager, policy=CMS, receivedAt=local_noon(3))
+    drafted(client, manager, case)
+    ok(client, approver, case, "approve-response")
+    ok(client, manager, case, "send-response", channel="letter", checklist=CHECKLISTS[CMS])
+    ok(client, manager, case, "close", resolution="apology given")
+    first_due = state(client, manager, case)["responseDueAt"]
+
+    ok(client, manager, case, "reopen", reason="new evidence")
+
+    body = state(client, manager, case)
+    assert body["status"] == "under_investigation"
+    assert [d["deadline"] for d in body["runningDeadlines"]] == ["response"]
+    assert body["responseDueAt"] == body["runningDeadlines"][0]["dueAt"] != first_due
+    ok(client, manager, case, "interim-response", promisedBy=iso(now() + timedelta(days=20)))
+
+
 # ---- 412, 422 ----------------------------------------------------------------------------------
 def test_a_stale_if_match_is_412_and_records_nothing(
     client: TestClient[Any], manager: Headers, services: PatientServices

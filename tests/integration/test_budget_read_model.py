@@ -217,9 +217,21 @@ def varied_story(app: PatientServices) -> list[UUID]:
         (bc.ReleaseCommitment(reference="P-1", occurred_at=noon(8, 1)), a),  # refused: none open
         (bc.RecordCommitment(reference="P-2", amount=gbp("99.99"), occurred_at=noon(9, 1)), c),
         (bc.ReleaseCommitment(reference="P-2", amount=gbp("49.99"), occurred_at=noon(9, 2)), c),
+        (bc.ReleaseCommitment(reference="P-2", amount=gbp("20"), release_reference="RL-1",
+                              occurred_at=noon(9, 3)), c),
+        (bc.ReleaseCommitment(reference="P-2", amount=gbp("20"), release_reference="RL-1",
+                              occurred_at=noon(9, 4)), c),  # a repeat: nothing recorded
         (bc.FreezeLine(occurred_at=noon(10, 1)), c),
+        (bc.ReversePosting(stage="commitment", reference="P-2", reason="duplicate PO",
+                           occurred_at=noon(11, 1)), c),  # the 30 still open, frozen or not
+        (bc.ReversePosting(stage="actual", reference="I-1", reason="keyed twice",
+                           occurred_at=noon(7, 5)), a),
+        (bc.ReversePosting(stage="actual", reference="I-1", reason="again",
+                           occurred_at=noon(7, 6)), a),  # refused: already cancelled
         (bc.CloseLine(occurred_at=noon(3, 31)), b),
         (bc.RecordActual(reference="ACCR-1", amount=gbp("12.34"), occurred_at=noon(3, 31)), b),
+        (bc.ReversePosting(stage="actual", reference="I-2", reason="wrong line",
+                           occurred_at=noon(3, 31)), b),  # a year-end adjustment
     ]  # fmt: skip
     for command, target in steps:
         try:
@@ -267,3 +279,7 @@ def test_a_rebuild_from_zero_equals_the_view_built_incrementally(
                                      line.estimate_to_complete_minor)  # fmt: skip
         assert [p[0] for p in state.periods] == line.phasing_minor
         assert sum(p[3] for p in state.periods) == line.actual_minor
+        assert sum(p[2] for p in state.periods) == line.committed_minor
+    a, b, c = (services.get_aggregate(i, BudgetLine) for i in ids)
+    # The reversals and the named release counted once each (the repeats recorded nothing).
+    assert (a.actual_minor, b.actual_minor, c.committed_minor) == (0, 1234, 0)

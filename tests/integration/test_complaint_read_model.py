@@ -138,7 +138,7 @@ def test_a_redelivered_batch_changes_nothing(
 #: What a case in each state may plausibly be told next (the domain still refuses some).
 NEXT: dict[str | None, tuple[str, ...]] = {
     None: ("register",),
-    "received": ("acknowledge", "grade", "classify", "withdraw", "flag"),
+    "received": ("acknowledge", "entered_late", "grade", "classify", "withdraw", "flag"),
     "acknowledged": ("start", "assign", "interim", "extend", "flag"),
     "under_investigation": ("findings", "request", "draft", "refer"),
     "awaiting_information": ("receive", "extend"),
@@ -162,6 +162,10 @@ def command_for(action: str, at: datetime, n: int, case: ComplaintCase | None) -
             policy=("us-cms", "nhs-england-2009")[n % 2], service_unit=("ED", "OPD")[n % 2],
         ),
         "acknowledge": lambda: cc.AcknowledgeComplaint(method="letter", occurred_at=at),
+        # Sent two days ago, entered now: may disprove a breach flagged meanwhile.
+        "entered_late": lambda: cc.AcknowledgeComplaint(
+            method="phone", occurred_at=at - timedelta(hours=48)
+        ),
         "grade": lambda: cc.GradeRisk(consequence=1 + n % 5, likelihood=3, occurred_at=at),
         "classify": lambda: cc.ClassifyComplaint(kind="complaint", primary_category="billing",
                                                  occurred_at=at),
@@ -242,6 +246,13 @@ def test_a_rebuild_from_zero_equals_the_view_built_incrementally(
             case.version, case.status, len(case.breaches),
         )  # fmt: skip
         assert row["response_due_at"] == to_micros(case.response_due_at)
+    # The watcher's candidates are exactly the cases with a breach left to flag.
+    for later in (clock, clock + timedelta(days=3), clock + timedelta(days=400)):
+        with database.read() as tx:
+            candidates = breach_candidates(tx, PREFIX, later)
+        for case_id in filter(None, cases):
+            case = services.get_aggregate(case_id, ComplaintCase)
+            assert (str(case_id) in candidates) == bool(case.breached_deadlines(later))
     assert "SECRET" not in repr(rows)
 
 

@@ -144,3 +144,37 @@ def test_the_watcher_runs_beside_the_workers_and_flags_within_its_interval(
         for supervisor in supervisors:
             supervisor.stop()
     assert len(breaches_of(services, late)) == 1
+
+
+def test_a_flag_disproved_by_a_back_dated_entry_never_hides_a_later_real_breach(
+    services: PatientServices, read_database: ReadDatabase
+) -> None:
+    """The review's case: the watcher flags the acknowledgement on Friday; the letter had in
+    fact gone on Thursday and is entered late. Months later the response deadline passes:
+    the case still holds one flag, but for another deadline, so it must be flagged again."""
+    clock = [datetime(2025, 1, 10, 12, tzinfo=timezone.utc)]  # Friday, after the ack deadline
+    services.clock = lambda: clock[0]
+    case_id = register(services, datetime(2025, 1, 6, 10, tzinfo=timezone.utc))  # Monday
+    watcher = DeadlineWatcher(services, lambda now: breach_candidates(read_database, now))
+    worker = ProjectionWorker(read_database, ComplaintsReadModel)
+    with read_database.worker_connection() as conn:
+        worker.catch_up(conn)
+        assert watcher.check() == 1  # the acknowledgement, as far as anyone knew then
+        thursday = datetime(2025, 1, 9, 12, tzinfo=timezone.utc)
+        services.execute(
+            AcknowledgeComplaint(method="letter", occurred_at=thursday), MANAGER, target=case_id
+        )
+        worker.catch_up(conn)
+        case = services.get_aggregate(case_id, ComplaintCase)
+        assert case.breached_deadlines(clock[0]) == []
+        assert breach_candidates(read_database, clock[0]) == []
+
+        clock[0] = datetime(2025, 7, 10, 12, tzinfo=timezone.utc)  # the 6 months have passed
+        assert breach_candidates(read_database, clock[0]) == [case_id]
+        assert watcher.check() == 1
+        worker.catch_up(conn)
+        assert breach_candidates(read_database, clock[0]) == []
+    assert [(b.deadline, b.due_at) for b in breaches_of(services, case_id)] == [
+        ("acknowledgement", case.acknowledgement_due_at),
+        ("response", case.response_due_at),
+    ]

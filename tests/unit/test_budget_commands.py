@@ -12,12 +12,14 @@ import msgspec
 import pytest
 
 from application import budget_commands as bc
+from application.attempts import CommandAttempt
 from application.context import RequestContext
 from application.errors import AlreadyExistsError, NotAuthorisedError, NotFoundError
 from application.permissions import acting_role
 from application.service import PatientServices
 from domain.budget import BudgetLine
 from domain.errors import (
+    AlreadyCancelledError,
     ApprovalRequiredError,
     DomainValidationError,
     InsufficientFundsError,
@@ -62,11 +64,11 @@ def decode(command: type[Any], body: bytes) -> Any:
 
 
 # ---- the contract ----------------------------------------------------------------------------
-def test_the_actions_are_the_contracts_url_segments_and_the_two_step_approvals() -> None:
+def test_the_actions_are_the_contracts_url_segments_the_two_step_approvals_and_reversal() -> None:
     assert set(bc.BUDGET_ACTIONS) == {
         "approve", "amend", "pre-encumbrances", "commitments", "actuals",
         "release-commitment", "authorise-overspend", "forecast", "freeze", "unfreeze", "close",
-        "amendment-requests", "overspend-requests", "reject-request",
+        "amendment-requests", "overspend-requests", "reject-request", "reverse-posting",
     }  # fmt: skip
     # The HTTP layer maps each to f"/{{id}}/{segment}": a plain segment, no path parameter.
     assert all(segment.isascii() and "/" not in segment for segment in bc.BUDGET_ACTIONS)
@@ -94,6 +96,26 @@ def test_bodies_decode_from_the_contracts_camel_case_json() -> None:
         b' "relievesReference": "PO-1"}',
     )
     assert posting.arguments()["amount"].amount == Decimal("-0.50")  # refused by the domain
+    release = decode(bc.ReleaseCommitment, b'{"reference": "PO-1", "releaseReference": "REL-1"}')
+    assert (release.release_reference, release.amount) == ("REL-1", None)
+    reversal = decode(
+        bc.ReversePosting,
+        b'{"stage": "pre_encumbrance", "reference": "REQ-1", "reason": "not wanted",'
+        b' "correctsEventId": "00000000-0000-0000-0000-000000000003"}',
+    )
+    assert (reversal.stage, reversal.corrects_event_id) == ("pre_encumbrance", UUID(int=3))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"stage": "invoice", "reference": "INV-1", "reason": "r"}',
+        b'{"stage": "actual", "reference": "INV-1"}',
+    ],
+)
+def test_a_reversal_of_no_stage_of_spend_or_without_a_reason_is_a_400(body: bytes) -> None:
+    with pytest.raises(msgspec.ValidationError):
+        decode(bc.ReversePosting, body)
 
 
 def test_an_approval_may_name_its_request_and_a_request_must_give_a_reason() -> None:
@@ -176,6 +198,7 @@ def test_decimals_beyond_the_currency_unknown_currencies_and_fields_are_refused(
         (bc.RecordCommitment, {"finance", "finance_director", "board"}),
         (bc.RecordActual, {"finance", "finance_director", "board"}),
         (bc.CloseLine, {"finance", "finance_director", "board"}),
+        (bc.ReversePosting, {"finance", "finance_director", "board"}),
         (bc.AmendBudget, {"manager", "finance", "finance_director", "board"}),
         (bc.AuthoriseOverspend, {"manager", "finance", "finance_director", "board"}),
         (bc.UpdateForecast, {"manager", "finance", "finance_director", "board"}),
@@ -234,6 +257,32 @@ def test_a_second_line_for_the_same_year_cost_centre_and_category_is_refused(
     assert app.get_aggregate(line_id, BudgetLine).currency == "GBP"
 
 
+@pytest.mark.parametrize("cost_centre", ["cc-1", " CC-1 ", "Cc-1"])
+def test_a_cost_centre_differing_only_in_case_or_spacing_is_the_same_line(
+    app: PatientServices, cost_centre: str
+) -> None:
+    line_id = new_line(app)
+    create = bc.CreateBudgetLine(
+        fiscal_year=2026, cost_centre=cost_centre, category="supplies", currency="GBP"
+    )
+    with pytest.raises(AlreadyExistsError) as refused:
+        app.execute(create, FINANCE)
+    assert refused.value.aggregate_id == line_id
+
+
+def test_a_reversal_through_the_application_frees_the_funds_and_is_not_repeated(
+    app: PatientServices,
+) -> None:
+    line_id = new_line(app)
+    app.execute(bc.RecordActual(reference="INV-1", amount=money("600")), FINANCE, target=line_id)
+    reversal = bc.ReversePosting(stage="actual", reference="INV-1", reason="keyed twice")
+    app.execute(reversal, FINANCE, target=line_id)
+    line = app.get_aggregate(line_id, BudgetLine)
+    assert (line.actual, line.available) == (0, Decimal("10000.00"))
+    with pytest.raises(AlreadyCancelledError):
+        app.execute(reversal, FINANCE, target=line_id)
+
+
 def test_a_repeated_posting_answers_with_the_lines_version_and_records_nothing(
     app: PatientServices,
 ) -> None:
@@ -277,6 +326,22 @@ def test_a_refused_transfer_changes_neither_line(
     with pytest.raises(error):
         app.execute(transfer, FINANCE)
     assert [app.get_aggregate(i, BudgetLine).version for i in (source, target)] == [2, 2]
+
+
+def test_a_refused_transfer_is_audited_against_its_source_line(app: PatientServices) -> None:
+    source, target = new_line(app, "CC-1"), new_line(app, "CC-2")
+    size = log_size(app)
+    transfer = bc.TransferBudget(
+        from_line_id=source, to_line_id=target, amount=money("10000.01"), reason="re-plan"
+    )
+    with pytest.raises(InsufficientFundsError):
+        app.execute(transfer, FINANCE)
+    [attempt] = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(
+        size + 1, 10)]  # fmt: skip
+    assert isinstance(attempt, CommandAttempt.Refused)
+    assert (attempt.action, attempt.code, attempt.target_type, attempt.target_id) == (
+        "TransferBudget", "INSUFFICIENT_FUNDS", "BudgetLine", str(source),
+    )  # fmt: skip
 
 
 def test_a_transfer_to_itself_or_to_a_line_that_does_not_exist_is_refused(

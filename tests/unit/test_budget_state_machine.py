@@ -10,7 +10,11 @@ to the budget; a balance below zero is explained (an actual flagged it, or an au
 covered it); and the events stored through a real application (JSON transcoder, in-memory
 recorder) rebuild a line equal to the live one. Two people ask for amendments and overspend
 authorisations and approve or reject each other's (and their own) requests, so the
-segregation of duties is drawn as often as an approval.
+segregation of duties is drawn as often as an approval. Postings are reversed (the model
+predicts unknown, already reversed and fully relieved ones), releases may be named by a
+release reference (a repeat is a no-op), and huge actuals reach the bound on what a stage may
+ever move (``MAX_TOTAL_MINOR``: the read model's figures must stay representable), where the
+model predicts the refusal.
 """
 
 from __future__ import annotations
@@ -33,12 +37,15 @@ from domain.budget import BudgetLine
 from domain.budget_vocabulary import ACTIVE, ACTUAL, CLOSED, COMMITMENT, DRAFT, PRE_ENCUMBRANCE
 from domain.envelope import recording
 from domain.errors import DomainError
-from domain.money import Money
+from domain.money import MAX_TOTAL_MINOR, Money
 from tests.unit.gwt import make_envelope
 from tests.unit.test_budget_given import FY, RULES, T0
 
 NOOP = "NOOP"  # an idempotent repeat: accepted, no event
 amounts = st.integers(min_value=1, max_value=400_000)  # minor units: up to 4,000.00
+#: Near the bound (GBP amounts are below 10^17 minor units): two such actuals pass it.
+huge = st.integers(min_value=MAX_TOTAL_MINOR // 3, max_value=MAX_TOTAL_MINOR - 1)
+release_refs = st.one_of(st.none(), st.sampled_from(["REL-0", "REL-1"]))
 signed = st.one_of(
     st.integers(min_value=-7_000_000, max_value=-1), st.integers(min_value=1, max_value=7_000_000)
 )
@@ -70,6 +77,7 @@ class Posting:
     amount: int
     open: int
     relieves: str | None
+    reversed: bool = False
 
 
 @dataclass
@@ -96,6 +104,15 @@ class Model:
     explained_overspend: bool = False
     #: Every request by its id, in the order asked.
     requests: dict[UUID, Request] = field(default_factory=dict)
+    #: Everything each stage ever moved, in or out (bounded by MAX_TOTAL_MINOR).
+    moved: dict[str, int] = field(
+        default_factory=lambda: {PRE_ENCUMBRANCE: 0, COMMITMENT: 0, ACTUAL: 0}
+    )
+    #: release reference → (commitment reference, amount released)
+    releases: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def beyond_bound(self, **moves: int) -> bool:
+        return any(self.moved[stage] + minor > MAX_TOTAL_MINOR for stage, minor in moves.items())
 
     def open(self, stage: str) -> int:
         return sum(p.open for p in self.postings[stage].values())
@@ -341,6 +358,11 @@ class BudgetMachine(RuleBasedStateMachine):
             after = m.available + relieved - amount
             if after < 0 and not m.covered(after, at):
                 return "INSUFFICIENT_FUNDS", 0
+        moves = {stage: amount}
+        if relief is not None:
+            moves[PRE_ENCUMBRANCE if stage == COMMITMENT else COMMITMENT] = relieved
+        if m.beyond_bound(**moves):
+            return "VALIDATION", 0
         return None, relieved
 
     def post(self, stage: str, step: int, ref: str, amount: int, relief: str | None) -> None:
@@ -367,7 +389,9 @@ class BudgetMachine(RuleBasedStateMachine):
         if relief is not None:
             relieved_stage = PRE_ENCUMBRANCE if stage == COMMITMENT else COMMITMENT
             m.postings[relieved_stage][relief].open -= relieved
+            m.moved[relieved_stage] += relieved
         m.postings[stage][ref] = Posting(amount, amount, relief)
+        m.moved[stage] += amount
         if after < 0:
             note("overspend flagged" if flagged else "overspend covered by an authorisation")
             m.explained_overspend = True
@@ -387,18 +411,55 @@ class BudgetMachine(RuleBasedStateMachine):
     def record_actual(self, step: int, ref: str, amount: int, relief: str | None) -> None:
         self.post(ACTUAL, step, ref, amount, relief)
 
-    @rule(step=days, ref=refs[COMMITMENT], amount=st.one_of(st.none(), amounts))
-    def release_commitment(self, step: int, ref: str, amount: int | None) -> None:
-        posting = self.model.postings[COMMITMENT].get(ref)
+    @rule(step=days, ref=refs[COMMITMENT], amount=st.one_of(st.none(), amounts),
+          named=release_refs)  # fmt: skip
+    def release_commitment(
+        self, step: int, ref: str, amount: int | None, named: str | None = None
+    ) -> None:
+        m = self.model
+        posting = m.postings[COMMITMENT].get(ref)
         release = None if posting is None else posting.open if amount is None else amount
         ok = posting is not None and posting.open > 0 and release is not None
         ok = ok and release <= posting.open  # type: ignore[operator,union-attr]
-        if self.attempt("release_commitment", step, None if ok else "INVALID_TRANSITION",
+        expected = None if ok else "INVALID_TRANSITION"
+        if named in m.releases:
+            earlier_ref, earlier_amount = m.releases[named]
+            same = earlier_ref == ref and amount in (None, earlier_amount)
+            expected = NOOP if same else "INVALID_TRANSITION"
+        elif ok and m.beyond_bound(**{COMMITMENT: release}):  # type: ignore[arg-type]
+            expected = "VALIDATION"
+        if self.attempt("release_commitment", step, expected,
                         lambda at: self.line.release_commitment(
-                            reference=ref, amount=None if amount is None else gbp(amount), at=at),
+                            reference=ref, amount=None if amount is None else gbp(amount), at=at,
+                            release_reference=named),
                         events=(BudgetLine.CommitmentReleased,)):  # fmt: skip
             assert posting is not None and release is not None
             posting.open -= release
+            m.moved[COMMITMENT] += release
+            if named is not None:
+                m.releases[named] = (ref, release)
+
+    @rule(step=days, stage=st.sampled_from([PRE_ENCUMBRANCE, COMMITMENT, ACTUAL]),
+          choice=st.integers(0, 10), known=st.sampled_from([True, True, True, False]))  # fmt: skip
+    def reverse_posting(self, step: int, stage: str, choice: int, known: bool) -> None:
+        """Reverse a posting recorded at that stage (or, one draw in four, any reference)."""
+        m = self.model
+        earlier = sorted(m.postings[stage]) if known else []
+        ref = earlier[choice % len(earlier)] if earlier else f"{stage[:3].upper()}-{choice % 3}"
+        posting = m.postings[stage].get(ref)
+        expected = (
+            "INVALID_TRANSITION" if posting is None
+            else "ALREADY_CANCELLED" if posting.reversed
+            else "INVALID_TRANSITION" if posting.open == 0
+            else "VALIDATION" if m.beyond_bound(**{stage: posting.open})
+            else None
+        )  # fmt: skip
+        if self.attempt("reverse_posting", step, expected, lambda at: self.line.reverse_posting(
+                stage=stage, reference=ref, reason="keyed in error", at=at),
+                events=(BudgetLine.PostingReversed,)):  # fmt: skip
+            assert posting is not None
+            m.moved[stage] += posting.open
+            posting.open, posting.reversed = 0, True
 
     # ---- nudges towards the interesting cases ----------------------------------------------
     @rule(step=days, stage=st.sampled_from([PRE_ENCUMBRANCE, COMMITMENT, ACTUAL]),
@@ -409,6 +470,13 @@ class BudgetMachine(RuleBasedStateMachine):
         if earlier:
             ref, posting = earlier[choice % len(earlier)]
             self.post(stage, step, ref, posting.amount, posting.relieves)
+
+    @rule(step=days, ref=refs[ACTUAL], amount=huge, now=one_in(8))
+    def record_a_huge_actual(self, step: int, ref: str, amount: int, now: bool) -> None:
+        """Near the bound: the second such actual would take what actuals ever moved past
+        it, and is refused however it is otherwise never refused."""
+        if now:
+            self.post(ACTUAL, step, ref, amount, None)
 
     @rule(step=days, ref=refs[COMMITMENT], extra=st.integers(min_value=1, max_value=60_000))
     def commit_past_the_available_balance(self, step: int, ref: str, extra: int) -> None:
@@ -422,7 +490,7 @@ class BudgetMachine(RuleBasedStateMachine):
         if earlier:
             ref, posting = earlier[choice % len(earlier)]
             amount = None if part == 0 else max(1, posting.open // part)
-            self.release_commitment(step, ref, amount)
+            self.release_commitment(step, ref, amount, None)
 
     # ---- invariants ------------------------------------------------------------------------
     @invariant()
@@ -434,10 +502,13 @@ class BudgetMachine(RuleBasedStateMachine):
             i: r.status for i, r in m.requests.items()
         }
         assert line.available_minor == m.available
+        assert line.moved_minor == m.moved
+        assert {k: (r["reference"], r["amount"]) for k, r in line.releases.items()} == m.releases
         for stage in m.postings:
-            assert {ref: (p["amount"], p["open"]) for ref, p in line.postings[stage].items()} == {
-                ref: (p.amount, p.open) for ref, p in m.postings[stage].items()
-            }
+            assert {
+                ref: (p["amount"], p["open"], p["reversed"])
+                for ref, p in line.postings[stage].items()
+            } == {ref: (p.amount, p.open, p.reversed) for ref, p in m.postings[stage].items()}
 
     @invariant()
     def available_is_budget_less_every_stage_of_spend(self) -> None:

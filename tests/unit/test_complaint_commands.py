@@ -50,7 +50,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "interim-response": {"promisedBy": "2026-03-20T00:00:00+01:00"},
     "findings": {"stepsTaken": "s", "conclusions": "c", "upheld": "partly", "actions": "a"},
     "draft-response": {"documentRef": "doc-1"},
-    "approve-response": {},
+    "approve-response": {"documentRef": "doc-1"},
     "send-response": {
         "channel": "letter",
         "documentHash": "sha256:0f",

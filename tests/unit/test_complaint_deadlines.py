@@ -152,8 +152,8 @@ def test_an_extension_agreed_only_after_the_deadline_is_too_late() -> None:
 @pytest.mark.parametrize(
     ("new_due", "agreed", "error", "field"),
     [
-        (NHS_RESPONSE_DUE, hours(20), DomainValidationError, "newDueAt"),
-        (NHS_RESPONSE_DUE - timedelta(days=1), hours(20), DomainValidationError, "newDueAt"),
+        (NHS_RESPONSE_DUE, hours(20), InvalidTransitionError, "newDueAt"),
+        (NHS_RESPONSE_DUE - timedelta(days=1), hours(20), InvalidTransitionError, "newDueAt"),
         (
             NHS_RESPONSE_DUE + timedelta(days=9),
             hours(30),
@@ -179,12 +179,55 @@ def test_an_extension_must_move_the_date_later_on_an_agreement_already_given(
 
 
 def test_a_deadline_already_met_cannot_be_extended() -> None:
-    story = story_to("closed").do("reopen", reason="new evidence")
     refused(
-        given(story.events), "extend_response_deadline", InvalidTransitionError,
+        given(path_to(RESPONSE_SENT)), "extend_response_deadline", InvalidTransitionError,
         "INVALID_TRANSITION", at=hours(24), new_due_at=NHS_RESPONSE_DUE + timedelta(days=9),
         complainant_agreed_at=hours(20),
     )  # fmt: skip
+
+
+def test_a_breach_already_flagged_cannot_be_undone_by_a_back_dated_extension() -> None:
+    story = story_to(ACKNOWLEDGED)
+    story.do("flag_sla_breach", role="system", at=NHS_RESPONSE_DUE + timedelta(days=14),
+             deadline="response", due_at=NHS_RESPONSE_DUE)  # fmt: skip
+    case = given(story.events)
+    # Entered after the flag, but said to have been agreed and recorded before the due date.
+    error = refused(
+        case, "extend_response_deadline", ExtensionTooLateError, "EXTENSION_TOO_LATE",
+        at=NHS_RESPONSE_DUE - timedelta(days=1), new_due_at=NHS_RESPONSE_DUE + timedelta(days=30),
+        complainant_agreed_at=NHS_RESPONSE_DUE - timedelta(days=2),
+    )  # fmt: skip
+    assert "flagged" in error.message
+    assert case.response_due_at == NHS_RESPONSE_DUE
+
+
+def test_a_reopened_case_runs_a_new_response_deadline_that_may_be_extended_again() -> None:
+    case = given(path_to("closed"))
+    reopened_at = datetime(2026, 10, 5, 9, tzinfo=UTC)  # Monday 5 October, 10:00 BST
+    new_due = datetime(2027, 4, 5, 23, tzinfo=UTC)  # six months on: the end of 5 April (BST)
+    then(
+        when(case, "reopen", at=reopened_at, reason="new evidence", rules=RULES),
+        Expect(C.ComplaintReopened, response_due_at=new_due),
+    )
+    assert case.running_deadlines == [{"deadline": "response", "due_at": new_due}]
+    assert case.breached_deadlines(new_due) == []
+    assert case.breached_deadlines(new_due + SECOND) == [
+        {"deadline": "response", "due_at": new_due}
+    ]
+    # An interim response and an agreed extension work again for the new response.
+    then(
+        when(case, "send_interim_response", at=reopened_at + timedelta(days=1),
+             promised_by=new_due - timedelta(days=1), rules=RULES),
+        Expect(C.InterimResponseSent, response_due_at=new_due),
+    )  # fmt: skip
+    then(
+        when(case, "extend_response_deadline", at=reopened_at + timedelta(days=2),
+             new_due_at=new_due + timedelta(days=30),
+             complainant_agreed_at=reopened_at + timedelta(days=2)),
+        Expect(C.ResponseDeadlineExtended, previous_due_at=new_due),
+    )  # fmt: skip
+    assert case.response_due_at == new_due + timedelta(days=30)
+    assert case.responded_at is not None  # the first response is still on record
 
 
 # ---- interim responses ------------------------------------------------------------------------
@@ -212,7 +255,7 @@ def test_an_nhs_interim_response_leaves_the_response_deadline_where_it_was() -> 
     outcome = when(case, "send_interim_response", at=hours(48), promised_by=promised, rules=RULES)
     then(outcome, Expect(C.InterimResponseSent, response_due_at=NHS_RESPONSE_DUE))
     error = refused(
-        case, "send_interim_response", DomainValidationError, "VALIDATION", at=hours(49),
+        case, "send_interim_response", InvalidTransitionError, "INVALID_TRANSITION", at=hours(49),
         promised_by=NHS_RESPONSE_DUE + SECOND, rules=RULES,
     )  # fmt: skip
     assert error.field == "promisedBy"

@@ -6,6 +6,7 @@ library's own mapper, so the fold reads exactly what a worker reads from the eve
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -77,6 +78,16 @@ def assert_agrees(state: CaseState, case: ComplaintCase) -> None:
     assert state.next_due_at == min(running.values(), default=None)
     late = [d for d in case.deadlines if d["ended_at"] is not None and d["ended_at"] > d["due_at"]]
     assert state.missed == len(late)
+    # What the deadline watcher asks: per (kind, due instant), as the case flags them.
+    flagged = {(b["deadline"], b["due_at"]) for b in case.breaches}
+    unflagged_late = {(d["deadline"], d["due_at"]) for d in late} - flagged
+    assert state.unflagged_missed == len(unflagged_late)
+    unflagged_running = [
+        to_micros(d["due_at"])
+        for d in case.running_deadlines
+        if (d["deadline"], d["due_at"]) not in flagged
+    ]
+    assert state.next_unflagged_due_at == min(unflagged_running, default=None)
 
 
 @pytest.mark.parametrize("policy", [NHS_ENGLAND_2009, US_CMS])
@@ -102,6 +113,89 @@ def test_the_fold_follows_late_deadlines_extensions_interims_breaches_and_reopen
     assert_agrees(state, story.case)
     assert (state.response_missed, state.missed, state.breaches) == (True, 1, 1)
     assert state.response_due_at == to_micros(promised + timedelta(days=5))
+
+
+def test_a_flag_disproved_by_a_back_dated_entry_does_not_hide_another_deadlines_breach() -> None:
+    story = story_to("received")
+    story.do("flag_sla_breach", role="system", at=ACK_DUE + timedelta(hours=12),
+             deadline="acknowledgement", due_at=ACK_DUE)  # fmt: skip
+    # Acknowledged on Thursday, entered on Friday after the watcher flagged it.
+    story.do("acknowledge", method="letter", at=ACK_DUE - timedelta(hours=12))
+    assert story.case is not None
+    state = fold_all(story.events)
+    assert_agrees(state, story.case)
+    response_due = datetime(2026, 9, 2, 23, tzinfo=UTC)
+    assert (state.breaches, state.unflagged_missed) == (1, 0)
+    assert state.next_unflagged_due_at == to_micros(response_due)
+    # The response deadline then passes: the case is a candidate though it has one flag.
+    assert story.case.breached_deadlines(response_due + timedelta(days=1)) == [
+        {"deadline": "response", "due_at": response_due}
+    ]
+
+
+def test_a_deadline_that_ended_late_is_a_candidate_until_its_breach_is_flagged() -> None:
+    story = story_to("received").do("acknowledge", method="phone", at=ACK_DUE + timedelta(hours=1))
+    assert story.case is not None
+    state = fold_all(story.events)
+    assert (state.unflagged_missed, state.missed) == (1, 1)
+    story.do("flag_sla_breach", role="system", at=ACK_DUE + timedelta(hours=2),
+             deadline="acknowledgement", due_at=ACK_DUE)  # fmt: skip
+    state = fold_all(story.events)
+    assert_agrees(state, story.case)
+    assert (state.unflagged_missed, state.missed, state.breaches) == (0, 1, 1)
+
+
+def test_a_reopened_case_runs_the_new_response_deadline_in_the_view() -> None:
+    story = story_to("closed")
+    reopened_at = datetime(2026, 10, 5, 9, tzinfo=UTC)
+    story.do("reopen", at=reopened_at, reason="new evidence", rules=RULES)
+    assert story.case is not None
+    state = fold_all(story.events)
+    assert_agrees(state, story.case)
+    new_due = to_micros(datetime(2027, 4, 5, 23, tzinfo=UTC))
+    assert (state.status, state.response_due_at, state.response_ended_at) == (
+        "under_investigation", new_due, None,
+    )  # fmt: skip
+    assert state.next_due_at == state.next_unflagged_due_at == new_due
+
+
+def _as_version_1(record: StoredRecord, *fields: str) -> StoredRecord:
+    """The record as it was stored before ``fields`` (and the class version) were kept."""
+    stored_state = msgspec.json.decode(record.state)
+    for name in (*fields, "class_version"):
+        del stored_state[name]
+    return dataclasses.replace(record, state=msgspec.json.encode(stored_state))
+
+
+def test_approvals_and_reopenings_stored_before_their_new_fields_still_load_and_fold() -> None:
+    story = story_to("closed").do("reopen", reason="new evidence", rules=RULES)
+    records = records_of(story.events)
+    old = [
+        _as_version_1(r, "document_ref") if r.topic.endswith(".ResponseApproved")
+        else _as_version_1(r, "response_due_at") if r.topic.endswith(".ComplaintReopened")
+        else r
+        for r in records
+    ]  # fmt: skip
+    assert old != records
+    events = [
+        MAPPER.to_domain_event(dataclasses.replace(MAPPER.to_stored_event(e), state=r.state))
+        for e, r in zip(story.events, old, strict=True)
+    ]
+    case = None
+    for event in events:
+        case = event.mutate(case)
+    assert isinstance(case, ComplaintCase)
+    [approved] = [e for e in events if isinstance(e, ComplaintCase.ResponseApproved)]
+    [reopened] = [e for e in events if isinstance(e, ComplaintCase.ComplaintReopened)]
+    assert (approved.document_ref, reopened.response_due_at) == (None, None)
+    assert case.status == "under_investigation"
+    assert case.running_deadlines == []  # an old reopening ran no deadline
+    state = None
+    for record in old:
+        state = view.fold(state, record)
+    assert state is not None
+    assert_agrees(state, case)
+    assert state.next_due_at is None
 
 
 def test_a_row_holds_no_free_text_and_reads_back_equal() -> None:

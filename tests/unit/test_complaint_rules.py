@@ -171,9 +171,11 @@ def test_a_grade_off_the_matrix_is_refused(consequence: int, likelihood: int) ->
 
 def test_assigning_the_investigator_already_assigned_is_refused() -> None:
     case = given(path_to(UNDER_INVESTIGATION))
-    refused(
-        case, "assign_investigator", DomainValidationError, "VALIDATION", investigator_ref="inv-1"
-    )
+    error = refused(
+        case, "assign_investigator", InvalidTransitionError, "INVALID_TRANSITION",
+        investigator_ref="inv-1",
+    )  # fmt: skip
+    assert error.field == "investigatorRef"
     then(
         when(case, "assign_investigator", at=LATER, investigator_ref="inv-2"),
         Expect(C.InvestigatorAssigned, investigator_ref="inv-2"),
@@ -286,6 +288,31 @@ def test_an_extreme_risk_response_needs_the_executive() -> None:
     then(approve_as(case, "executive", "ceo-1"), Expect(C.ResponseApproved, actor_role="executive"))
 
 
+def test_the_approval_records_the_draft_approved() -> None:
+    case = given(path_to(RESPONSE_DRAFTED, approve=False))
+    then(
+        when(case, "approve_response", at=LATER, role="executive", document_ref="doc-1"),
+        Expect(C.ResponseApproved, document_ref="doc-1"),
+    )
+    assert case.approval["document_ref"] == "doc-1"
+
+
+def test_approving_a_draft_that_was_replaced_since_it_was_reviewed_is_refused() -> None:
+    story = story_to(RESPONSE_DRAFTED, approve=False)
+    story.do("draft_response", document_ref="doc-2", actor_id="mgr-1")
+    case = given(story.events)
+    error = refused(
+        case, "approve_response", InvalidTransitionError, "INVALID_TRANSITION",
+        document_ref="doc-1",
+    )  # fmt: skip
+    assert error.field == "documentRef"
+    # Without a reference the approval covers the current draft, and says which it was.
+    then(
+        when(case, "approve_response", at=LATER, role="executive"),
+        Expect(C.ResponseApproved, document_ref="doc-2"),
+    )
+
+
 def test_a_response_regraded_extreme_after_a_manager_approved_it_cannot_be_sent() -> None:
     story = story_to(RESPONSE_DRAFTED, approve=False)
     story.do("approve_response", actor_id="mgr-2")
@@ -365,12 +392,33 @@ def test_a_concern_resolved_on_the_spot_closes_with_the_resolution_and_staff_pre
     story = story_to(RECEIVED).do("classify", kind="concern_resolved_on_spot")
     case = given(story.events)
     error = refused(
-        case, "close", DomainValidationError, "VALIDATION", resolution="sorted", staff_present=[]
-    )
+        case, "close", InvalidTransitionError, "INVALID_TRANSITION", resolution="sorted",
+        staff_present=[],
+    )  # fmt: skip
     assert error.field == "staffPresent"
     outcome = when(case, "close", at=LATER, resolution="sorted", staff_present=["rn-1", "hca-2"])
     then(outcome, Expect(C.ComplaintClosed, resolution="sorted", staff_present=["rn-1", "hca-2"]))
     assert case.status == "closed" and case.running_deadlines == []
+
+
+def test_a_case_under_investigation_cannot_become_a_concern_resolved_on_the_spot() -> None:
+    case = given(path_to(UNDER_INVESTIGATION))
+    error = refused(
+        case, "classify", InvalidTransitionError, "INVALID_TRANSITION",
+        kind="concern_resolved_on_spot",
+    )  # fmt: skip
+    assert error.field == "kind"
+    then(when(case, "classify", at=LATER, kind="grievance"), Expect(C.ComplaintClassified))
+
+
+def test_a_concern_classified_on_the_spot_then_investigated_closes_like_any_complaint() -> None:
+    story = story_to(RECEIVED).do("classify", kind="concern_resolved_on_spot")
+    story.do("acknowledge", method="letter").do("start_investigation")
+    no_findings = refused(
+        given(story.events), "close", InvalidTransitionError, "INVALID_TRANSITION",
+        resolution="sorted", staff_present=["rn-1"],
+    )  # fmt: skip
+    assert "findings" in no_findings.message
 
 
 def test_withdrawing_needs_a_reason() -> None:
@@ -381,9 +429,9 @@ def test_withdrawing_needs_a_reason() -> None:
 
 def test_reopening_returns_to_investigation_and_needs_a_new_response() -> None:
     case = given(path_to("closed"))
-    refused(case, "reopen", DomainValidationError, "VALIDATION", reason="")
+    refused(case, "reopen", DomainValidationError, "VALIDATION", reason="", rules=RULES)
     then(
-        when(case, "reopen", at=LATER, reason="new evidence"),
+        when(case, "reopen", at=LATER, reason="new evidence", rules=RULES),
         Expect(C.ComplaintReopened, reason="new evidence"),
     )
     assert (case.status, case.reopened_count, case.draft, case.final_response) == (

@@ -71,6 +71,7 @@ HOUR = timedelta(hours=1)
 steps = st.one_of(st.integers(-6, 60), st.integers(-6, 60), st.sampled_from([24 * 30, 24 * 100]))
 texts = st.sampled_from(["", " ", "given", "given", "given"])
 actors = st.sampled_from(["mgr-a", "mgr-b"])
+documents = st.sampled_from(["doc-1", "doc-2"])
 
 
 # ---- the model ------------------------------------------------------------------------------
@@ -94,10 +95,15 @@ class Model:
     kind: str | None = None
     grade: str | None = None
     investigator: str | None = None
+    investigated: bool = False
     findings: bool = False
     drafter: str | None = None
+    draft_ref: str | None = None
     approval_role: str | None = None
+    #: a final response was ever sent (``responded_at``); the current one is sent
+    #: (``final_response``: none again once reopened).
     responded: bool = False
+    response_sent: bool = False
     reopened: bool = False
     referrals: list[dict[str, Any]] = field(default_factory=list)
     flagged: list[tuple[str, datetime]] = field(default_factory=list)
@@ -210,6 +216,7 @@ class ComplaintMachine(RuleBasedStateMachine):
         refusal = (
             InvalidTransitionError if m.status not in OPEN_STATES
             else DomainValidationError if kind not in KINDS
+            else InvalidTransitionError if kind == CONCERN_RESOLVED_ON_SPOT and m.investigated
             else TimestampOrderError if at < m.received_at
             else None
         )  # fmt: skip
@@ -238,7 +245,7 @@ class ComplaintMachine(RuleBasedStateMachine):
         m, at = self.model, self.at(step)
         refusal = (
             InvalidTransitionError if m.status not in BEFORE_RESPONSE
-            else DomainValidationError if investigator == m.investigator
+            else InvalidTransitionError if investigator == m.investigator
             else TimestampOrderError if at < m.received_at
             else None
         )  # fmt: skip
@@ -328,7 +335,7 @@ class ComplaintMachine(RuleBasedStateMachine):
         if self.lifecycle(
             "start_investigation", at, refusal, lambda c: c.start_investigation(at=at)
         ):
-            m.status = UNDER_INVESTIGATION
+            m.status, m.investigated = UNDER_INVESTIGATION, True
 
     @rule(step=steps)
     def request_information(self, step: int) -> None:
@@ -353,10 +360,11 @@ class ComplaintMachine(RuleBasedStateMachine):
         m, at = self.model, self.at(step)
         new_due, agreed_at = m.response_due + timedelta(days=days), at + agreed * HOUR
         refusal = (
-            InvalidTransitionError if m.status not in BEFORE_RESPONSE or m.responded
+            InvalidTransitionError if m.status not in BEFORE_RESPONSE or m.response_sent
             else ExtensionTooLateError if at >= m.response_due or agreed_at >= m.response_due
+            else ExtensionTooLateError if (RESPONSE, m.response_due) in m.flagged
             else TimestampOrderError if agreed_at > at or agreed_at < m.received_at
-            else DomainValidationError if new_due <= m.response_due
+            else InvalidTransitionError if new_due <= m.response_due
             else None
         )  # fmt: skip
         if self.lifecycle(
@@ -373,9 +381,10 @@ class ComplaintMachine(RuleBasedStateMachine):
         promised_by = None if promised is None else at + promised * HOUR
         cms = m.policy == US_CMS
         refusal = (
-            InvalidTransitionError if m.status not in BEFORE_RESPONSE - {RECEIVED} or m.responded
+            InvalidTransitionError
+            if m.status not in BEFORE_RESPONSE - {RECEIVED} or m.response_sent
             else DomainValidationError if promised_by is not None and promised_by <= at
-            else DomainValidationError
+            else InvalidTransitionError
             if not cms and promised_by is not None and promised_by > m.response_due
             else None
         )  # fmt: skip
@@ -407,8 +416,8 @@ class ComplaintMachine(RuleBasedStateMachine):
         ):  # fmt: skip
             m.findings = True
 
-    @rule(step=steps, actor=actors)
-    def draft_response(self, step: int, actor: str) -> None:
+    @rule(step=steps, actor=actors, ref=documents)
+    def draft_response(self, step: int, actor: str, ref: str = "doc-1") -> None:
         m, at = self.model, self.at(step)
         refusal = (
             InvalidTransitionError
@@ -416,25 +425,35 @@ class ComplaintMachine(RuleBasedStateMachine):
             else None
         )
         if self.lifecycle(
-            "draft_response", at, refusal, lambda c: c.draft_response(document_ref="d", at=at),
+            "draft_response", at, refusal, lambda c: c.draft_response(document_ref=ref, at=at),
             actor_id=actor,
         ):  # fmt: skip
             m.status, m.drafter, m.approval_role = RESPONSE_DRAFTED, actor, None
+            m.draft_ref = ref
 
-    @rule(step=steps, actor=actors, role=st.sampled_from(["manager", "executive"]))
-    def approve_response(self, step: int, actor: str, role: str) -> None:
+    @rule(
+        step=steps, actor=actors, role=st.sampled_from(["manager", "executive"]),
+        reviewed=st.one_of(st.none(), documents),
+    )  # fmt: skip
+    def approve_response(
+        self, step: int, actor: str, role: str, reviewed: str | None = None
+    ) -> None:
         m, at = self.model, self.at(step)
         refusal = (
             InvalidTransitionError if m.status != RESPONSE_DRAFTED or m.approval_role
+            else InvalidTransitionError if reviewed not in (None, m.draft_ref)
             else SegregationOfDutiesError if actor == m.drafter
             else ApprovalRequiredError if m.grade == "extreme" and role != "executive"
             else None
         )  # fmt: skip
-        if self.lifecycle(
-            "approve_response", at, refusal, lambda c: c.approve_response(at=at),
+        new = self.lifecycle(
+            "approve_response", at, refusal,
+            lambda c: c.approve_response(document_ref=reviewed, at=at),
             role=role, actor_id=actor,
-        ):  # fmt: skip
+        )  # fmt: skip
+        if new is not None:
             m.approval_role = role
+            assert new.document_ref == m.draft_ref
 
     @rule(step=steps, complete=st.booleans())
     def send_final_response(self, step: int, complete: bool) -> None:
@@ -455,18 +474,19 @@ class ComplaintMachine(RuleBasedStateMachine):
                 channel="letter", checklist=checklist, at=at, rules=RULES
             ),
         ):  # fmt: skip
-            m.status, m.responded = RESPONSE_SENT, True
+            m.status, m.responded, m.response_sent = RESPONSE_SENT, True, True
             m.end(RESPONSE, at)
 
     @rule(step=steps, resolution=texts, staff=st.booleans())
     def close(self, step: int, resolution: str, staff: bool) -> None:
         m, at = self.model, self.at(step)
         on_the_spot = (
-            m.kind == CONCERN_RESOLVED_ON_SPOT and m.status != RESPONSE_SENT and not m.reopened
-        )
+            m.kind == CONCERN_RESOLVED_ON_SPOT and m.status != RESPONSE_SENT
+            and not m.investigated and not m.reopened
+        )  # fmt: skip
         refusal = (
             InvalidTransitionError if m.status not in OPEN_STATES
-            else DomainValidationError if on_the_spot and not staff
+            else InvalidTransitionError if on_the_spot and not staff
             else InvalidTransitionError
             if not on_the_spot and (not m.findings or m.status != RESPONSE_SENT)
             else DomainValidationError if blank(resolution)
@@ -505,11 +525,17 @@ class ComplaintMachine(RuleBasedStateMachine):
             else DomainValidationError if blank(reason)
             else None
         )  # fmt: skip
-        if self.lifecycle(
-            "reopen", at, refusal, lambda c: c.reopen(reason=reason, at=at), reason=reason
-        ):
+        new = self.lifecycle(
+            "reopen", at, refusal, lambda c: c.reopen(reason=reason, at=at, rules=RULES),
+            reason=reason,
+        )  # fmt: skip
+        if new is not None:
             m.status, m.drafter, m.approval_role = UNDER_INVESTIGATION, None, None
-            m.reopened = True
+            m.draft_ref, m.reopened, m.response_sent = None, True, False
+            # The new response is due the policy's response period after the reopening.
+            due = RULES.response_due(RULES.policy(m.policy), at)
+            assert new.response_due_at == due > at
+            m.move_response(due, at)
 
     # ---- a nudge along the usual path, so deep states are reached --------------------------
     def next_usual_step(self, step: int, choice: int) -> None:
@@ -528,7 +554,7 @@ class ComplaintMachine(RuleBasedStateMachine):
             UNDER_INVESTIGATION: [
                 lambda: self.record_findings(step, UPHELD_VALUES[choice % 3]),
                 lambda: (
-                    self.draft_response(step, "mgr-a")
+                    self.draft_response(step, "mgr-a", ("doc-1", "doc-2")[choice % 2])
                     if m.findings
                     else self.request_information(step)
                 ),
@@ -536,7 +562,10 @@ class ComplaintMachine(RuleBasedStateMachine):
             AWAITING_INFORMATION: [lambda: self.receive_information(step)],
             RESPONSE_DRAFTED: [
                 lambda: self.approve_response(
-                    step, other, ("executive", "manager")[choice // 2 % 2]
+                    step,
+                    other,
+                    ("executive", "manager")[choice // 2 % 2],
+                    (None, m.draft_ref)[choice % 2],
                 ),
                 lambda: self.send_final_response(step, choice % 3 > 0),
             ],
@@ -565,6 +594,10 @@ class ComplaintMachine(RuleBasedStateMachine):
         assert (c.kind, c.risk_grade, c.investigator_ref) == (m.kind, m.grade, m.investigator)
         assert (c.findings is not None, c.responded_at is not None) == (m.findings, m.responded)
         assert (c.approval or {}).get("role") == m.approval_role
+        assert (c.final_response is not None, c.investigation_started_at is not None) == (
+            m.response_sent, m.investigated,
+        )  # fmt: skip
+        assert (c.draft or {}).get("document_ref") == m.draft_ref
         assert c.response_due_at == m.response_due
         assert [(b["deadline"], b["due_at"]) for b in c.breaches] == m.flagged
         assert [(b["deadline"], b["due_at"]) for b in c.breached_deadlines(self.now)] == (

@@ -98,7 +98,10 @@ TABLE: dict[str, Row] = {
     "close": Row({"resolution": "apology"}, frozenset({RESPONSE_SENT}), C.ComplaintClosed, CLOSED),
     "withdraw": Row({"reason": "withdrawn"}, OPEN_STATES, C.ComplaintWithdrawn, WITHDRAWN),
     "reopen": Row(
-        {"reason": "new evidence"}, frozenset({CLOSED}), C.ComplaintReopened, UNDER_INVESTIGATION
+        {"reason": "new evidence", "rules": RULES},
+        frozenset({CLOSED}),
+        C.ComplaintReopened,
+        UNDER_INVESTIGATION,
     ),
 }
 

@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import DomainValidationError
-from domain.money import CURRENCY_EXPONENTS, MAX_AMOUNT, Money, minor_to_decimal
+from domain.money import (
+    CURRENCY_EXPONENTS,
+    MAX_AMOUNT,
+    MAX_TOTAL_MINOR,
+    Money,
+    minor_to_decimal,
+    within_total_bound,
+)
 from domain.phasing import PERIODS, even_phasing, largest_remainder
 
 currencies = st.sampled_from(sorted(CURRENCY_EXPONENTS))
@@ -136,3 +143,10 @@ def test_phasing_needs_weights() -> None:
             largest_remainder(10, weights)
     with pytest.raises(ValueError):
         even_phasing(10, first_period=13)
+
+
+def test_a_stored_total_is_bounded_well_inside_a_64_bit_column() -> None:
+    assert MAX_TOTAL_MINOR * 90 < 2**63  # room for the sums a summary makes of them
+    assert within_total_bound(MAX_TOTAL_MINOR) and within_total_bound(-MAX_TOTAL_MINOR)
+    assert not within_total_bound(MAX_TOTAL_MINOR + 1)
+    assert not within_total_bound(-MAX_TOTAL_MINOR - 1)
