@@ -359,6 +359,11 @@ def measure_board(
         boards.append(board)
         pooled.extend(ordered)
     pooled.sort()
+    # The floor this machine and load generator set: the same connections on GET /health (no
+    # token, no database, a few bytes), so the board's latency can be read against it.
+    print("health floor ...", file=sys.stderr, flush=True)
+    floor, _, _ = run_board(port, server, "/health", args.seconds, args.connections, token)
+    figures["health_floor"] = asdict(floor)
     figures["board"] = [asdict(b) for b in boards]
     figures["board_pooled"] = {
         "requests": len(pooled),
@@ -609,6 +614,13 @@ def report(args: argparse.Namespace, figures: dict[str, Any], population: dict[s
             "CPU ms: CPU time per request of the server, of PostgreSQL and of this load "
             "generator (2 cores = 2,000 ms per second)"
         )
+        floor = figures.get("health_floor")
+        if floor:
+            print(
+                f"floor: GET /health on the same {args.connections} connections: "
+                f"{floor['per_second']:,.0f} req/s, p50 {floor['p50_ms']:.1f} ms, "
+                f"p99 {floor['p99_ms']:.1f} ms, p99.9 {floor['p999_ms']:.1f} ms"
+            )
         p99 = statistics.median(b["p99_ms"] for b in figures["board"])
 
     print("\ntargets")
