@@ -107,6 +107,30 @@ def test_min_position_shows_your_own_write_on_the_board(
     assert 29 <= entry["minutesSinceArrival"] <= 31
 
 
+def test_the_board_is_sent_gzipped_to_clients_that_accept_it_and_plain_to_others(
+    client: TestClient[Any], staff: Headers
+) -> None:
+    _, position = walk_in(client, staff)
+    params = {"minPosition": position}
+
+    zipped = client.get(
+        f"{FLOW}/board", params=params, headers={**staff, "Accept-Encoding": "gzip"}
+    )
+    plain = client.get(
+        f"{FLOW}/board", params=params, headers={**staff, "Accept-Encoding": "identity"}
+    )
+
+    assert zipped.headers["Content-Encoding"] == "gzip"  # httpx inflates it for .json()
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Vary"] == plain.headers["Vary"] == "Accept-Encoding"
+
+    # The same board either way (minutes may differ if the two straddle a second).
+    def visits(reply: Any) -> list[tuple[str, str]]:
+        return [(u["unit"], e["visitId"]) for u in reply.json()["units"] for e in u["arrived"]]
+
+    assert visits(zipped) == visits(plain) and visits(plain)
+
+
 def test_a_board_served_again_within_its_second_never_hides_a_newer_own_write(
     client: TestClient[Any], staff: Headers
 ) -> None:

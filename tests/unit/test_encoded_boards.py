@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from adapters.http.flow import EncodedBoard, EncodedBoards
+import pytest
+
+from adapters.http.flow import EncodedBoard, EncodedBoards, accepts_gzip
 
 T0 = datetime(2026, 11, 27, 8, 0, 0, tzinfo=timezone.utc)
 T1 = T0 + timedelta(seconds=1)
@@ -68,3 +70,17 @@ def test_a_board_is_served_again_until_its_max_age_then_rebuilt() -> None:
     assert boards.fresh("ED", T0 + timedelta(seconds=4), 8) == (None, True)  # a newer write
     boards.keep("ED", None, built_by_us=True)
     assert boards.fresh("ED", T0 + timedelta(seconds=5), None) == (None, True)
+
+
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [
+        ("gzip, deflate, br", True), ("br;q=1.0, gzip;q=0.8", True), ("*", True),
+        ("gzip;q=0", False), ("identity", False), (None, False), ("", False),
+        ("*, gzip;q=0", False), ("deflate, *;q=0.1", True), ("GZIP", True),
+    ],
+)  # fmt: skip
+def test_gzip_is_sent_only_where_accept_encoding_allows_it(
+    header: str | None, accepted: bool
+) -> None:
+    assert accepts_gzip(header) is accepted
