@@ -40,6 +40,10 @@ from projections.records import StoredRecord
 Dialect = Literal["postgres", "sqlite"]
 READ_MODELS_FILE = "read_models.db"
 EVENTS_FILE = f"{APPLICATION_NAME}.db"
+#: The channel eventsourcing's PostgreSQL recorder notifies on each insert (its events
+#: table's name; channels are database-wide, so other stores' writes wake us needlessly,
+#: which costs one empty read).
+EVENTS_CHANNEL = f"{APPLICATION_NAME}_events"
 #: Seconds a SQLite writer waits for the write lock (two workers may write at once).
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -146,6 +150,11 @@ class ReadDatabase(ABC):
     def head_position(self) -> int:
         """The newest position in the log (0 when empty)."""
 
+    def wait_for_records(self, poll: float, stop: threading.Event) -> None:
+        """Return when new records may be in the log: after ``poll`` seconds here (SQLite
+        has no notifications), at once on PostgreSQL's NOTIFY; early when ``stop`` is set."""
+        stop.wait(poll)
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -180,6 +189,7 @@ class PostgresWorkerConnection(WorkerConnection):
 
     def __init__(self, connection: PostgresConnection) -> None:
         self._conn = psycopg.connect(**_pg_conninfo(connection), autocommit=True)
+        self._listening = False
         schema = connection.schema or "public"
         self._schema = schema
         self._select_records = pgsql.SQL(
@@ -191,6 +201,22 @@ class PostgresWorkerConnection(WorkerConnection):
             "FROM {} WHERE originator_id = %s AND originator_version < %s "
             "ORDER BY originator_version"
         ).format(_events_table(schema))
+
+    #: The longest a caught-up worker waits for a NOTIFY before it looks anyway (and sees
+    #: ``stop``): a lost notification costs at most this much delay, never a record.
+    LISTEN_TIMEOUT = 1.0
+
+    def wait_for_records(self, poll: float, stop: threading.Event) -> None:
+        """Every insert into the events table sends ``NOTIFY <table>`` in its transaction
+        (the recorder's), so a caught-up worker sleeps on LISTEN instead of polling: it
+        wakes as soon as a write commits, and an idle service spends no queries on it."""
+        if not self._listening:
+            self._conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(EVENTS_CHANNEL)))
+            self._listening = True
+        for _ in self._conn.notifies(timeout=self.LISTEN_TIMEOUT):
+            break  # a write committed (or one did while the last batch ran)
+        for _ in self._conn.notifies(timeout=0):
+            pass  # the others queued meanwhile: the next batch reads them all
 
     def try_lead(self, lock_name: str) -> bool:
         # Session-level advisory lock: released when this connection ends, however it ends.

@@ -208,7 +208,7 @@ class ProjectionWorker:
                     ms=round((time.perf_counter() - started) * 1000, 1),
                 )
             if self._caught_up:
-                stop.wait(self.idle_wait)
+                conn.wait_for_records(self.idle_wait, stop)
 
 
 def _close_quietly(conn: WorkerConnection) -> None:
