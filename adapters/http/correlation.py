@@ -1,13 +1,14 @@
 """The correlation id of a request: taken from ``X-Correlation-Id`` when the caller sent a sane
-one, otherwise a new UUID; stamped on every event the request records, bound into every log
-line it writes, and echoed on every response (errors and unknown routes included).
+one, otherwise a new UUID-shaped id; stamped on every event the request records, bound into
+every log line it writes, and echoed on every response (errors and unknown routes included).
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 from typing import Any
-from uuid import uuid4
 
 import structlog
 from litestar.enums import ScopeType
@@ -23,6 +24,32 @@ _SANE = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 _STATE_KEY = "patient_services.correlation_id"
 
 
+def _process_prefix() -> str:
+    """80 random bits, laid out as the first four groups of a UUID (version 8, RFC 9562's
+    custom layout; variant 10): unique per process, so a counter completes a unique id."""
+    bits = f"{int.from_bytes(os.urandom(10), 'big'):020x}"
+    clock = (int(bits[16:20], 16) & 0x3FFF) | 0x8000
+    return f"{bits[:8]}-{bits[8:12]}-8{bits[13:16]}-{clock:04x}"
+
+
+_prefix = _process_prefix()
+_counter = itertools.count(1)
+
+
+def _reseed() -> None:
+    global _prefix, _counter
+    _prefix, _counter = _process_prefix(), itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_reseed)
+
+
+def new_correlation_id() -> str:
+    """A new id for a request that brought none. Not ``uuid4()``: its system call per request
+    was 6 % of the flow board's server time under load (measured with py-spy)."""
+    return f"{_prefix}-{next(_counter) & 0xFFFF_FFFF_FFFF:012x}"
+
+
 def correlation_id_of(scope: Scope | Any) -> str:
     state = scope.setdefault("state", {})
     correlation_id = state.get(_STATE_KEY)
@@ -31,7 +58,7 @@ def correlation_id_of(scope: Scope | Any) -> str:
             (value for name, value in scope.get("headers", ()) if name == _HEADER_KEY), None
         )
         text = given.decode("latin-1") if given is not None else ""
-        correlation_id = text if _SANE.fullmatch(text) else str(uuid4())
+        correlation_id = text if _SANE.fullmatch(text) else new_correlation_id()
         state[_STATE_KEY] = correlation_id
     return correlation_id
 
