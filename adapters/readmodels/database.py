@@ -126,6 +126,11 @@ class WorkerConnection(ABC):
     ) -> list[StoredRecord]:
         """One aggregate's rows with versions below ``below_version``, in order."""
 
+    def wait_for_records(self, poll: float, stop: threading.Event) -> None:
+        """Return when new records may be in the log: after ``poll`` seconds here (SQLite
+        has no notifications), at once on PostgreSQL's NOTIFY; early when ``stop`` is set."""
+        stop.wait(poll)
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -149,11 +154,6 @@ class ReadDatabase(ABC):
     @abstractmethod
     def head_position(self) -> int:
         """The newest position in the log (0 when empty)."""
-
-    def wait_for_records(self, poll: float, stop: threading.Event) -> None:
-        """Return when new records may be in the log: after ``poll`` seconds here (SQLite
-        has no notifications), at once on PostgreSQL's NOTIFY; early when ``stop`` is set."""
-        stop.wait(poll)
 
     @abstractmethod
     def close(self) -> None: ...

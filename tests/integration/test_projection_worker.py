@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from structlog.testing import capture_logs
 
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.database import ReadDatabase, advisory_lock_key, open_read_database
@@ -65,6 +66,28 @@ def catch_up(database: ReadDatabase, batch_size: int = 7) -> ProjectionWorker:
         assert conn.try_lead(worker.lock_name)
         worker.catch_up(conn)
     return worker
+
+
+def test_a_live_worker_waits_for_new_records_without_failing_and_applies_them_promptly(
+    services, database
+) -> None:
+    """Caught up, it sleeps (LISTEN on PostgreSQL, a short poll on SQLite) and wakes for the
+    next write; nothing is logged as a failure (which would mean reconnects and back-off)."""
+    prepare_read_models(database, [CountingReadModel])
+    worker = ProjectionWorker(database, CountingReadModel)
+    stop = threading.Event()
+    with capture_logs() as logs:
+        thread = threading.Thread(target=worker.run, args=(stop,))
+        thread.start()
+        try:
+            for _ in range(3):
+                [*_, last] = record_visits(services, 2)
+                assert wait_for_position(database, "counting", last, timeout=5) == last
+        finally:
+            stop.set()
+            thread.join(10)
+    assert [e for e in logs if e["log_level"] in ("error", "warning")] == []
+    assert len(applied_positions(database)) == 12
 
 
 def test_a_worker_behind_doubles_its_batches_and_returns_to_small_ones_once_caught_up(
