@@ -33,9 +33,16 @@ def policies_of(settings: Settings) -> Policies:
             facility_timezone=zone,
         ),
         complaints=ComplaintRules(calendar=holiday_calendar(settings), facility_timezone=zone),
-        budget=BudgetRules(
-            fiscal_year_start_month=settings.fiscal_year_start_month, facility_timezone=zone
-        ),
+        budget=budget_rules_of(settings),
+    )
+
+
+def budget_rules_of(settings: Settings) -> BudgetRules:
+    """The budget's rules alone (the read model and the summary route need only these, not
+    the holiday calendar file the complaint rules read)."""
+    return BudgetRules(
+        fiscal_year_start_month=settings.fiscal_year_start_month,
+        facility_timezone=settings.facility_timezone,
     )
 
 

@@ -13,7 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from adapters.composition import background_jobs, open_services, policies_of
+from adapters.composition import background_jobs, budget_rules_of, open_services
 from adapters.http.audit import audit_router
 from adapters.http.budget import budget_routers
 from adapters.http.complaint_reports import complaints_router
@@ -80,7 +80,7 @@ def create_app(
         route_handlers=[
             visits_router(),
             complaints_router(settings.facility_zone),
-            *budget_routers(policies_of(settings).budget),
+            *budget_routers(budget_rules_of(settings)),
             audit_router(),
             flow_router(settings.facility_zone, settings.board_max_age_seconds),
         ],

@@ -10,6 +10,7 @@ import msgspec
 
 from domain.visit_vocabulary import FHIR_STATUS
 from domain.visits import PatientVisit
+from projections.flow_views import Location
 
 
 class CommandAccepted(msgspec.Struct, frozen=True):
@@ -19,11 +20,6 @@ class CommandAccepted(msgspec.Struct, frozen=True):
     version: int
     #: The event's position in the global log: pass it as ``minPosition`` to read models.
     position: int
-
-
-class Location(msgspec.Struct, frozen=True):
-    unit: str
-    bed: str | None
 
 
 class VisitState(msgspec.Struct, frozen=True, rename="camel"):

@@ -16,13 +16,13 @@ def read_model_factories(settings: Settings | None = None) -> dict[str, Callable
     """Each read model by name. ``settings`` give the facility's calendar (fiscal year, time
     zone) to the models that bucket by it; without them, the defaults (for callers that only
     need the names)."""
-    from adapters.composition import policies_of
+    from adapters.composition import budget_rules_of
     from adapters.readmodels.audit_store import AuditReadModel
     from adapters.readmodels.budget_store import BudgetReadModel
     from adapters.readmodels.complaints_store import ComplaintsReadModel
     from adapters.readmodels.flow_store import FlowReadModel
 
-    budget_rules = policies_of(settings).budget if settings is not None else BudgetRules()
+    budget_rules = budget_rules_of(settings) if settings is not None else BudgetRules()
     return {
         "flow": FlowReadModel,
         "audit": AuditReadModel,

@@ -1,0 +1,36 @@
+"""The composition root reads the facility's own holiday calendar when one is configured."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from adapters.composition import holiday_calendar, policies_of
+from adapters.settings import Settings, SettingsError
+
+
+def test_a_configured_calendar_replaces_the_shipped_one(tmp_path: Path, jwt_secret: str) -> None:
+    path = tmp_path / "holidays.json"
+    path.write_text(json.dumps({"division": "scotland", "events": [{"date": "2027-01-04"}]}))
+    settings = Settings(jwt_secret=jwt_secret, var_dir=tmp_path, holiday_calendar_file=path)
+
+    calendar = policies_of(settings).complaints.calendar
+
+    assert calendar.name == "scotland"
+    assert not calendar.is_working_day(date(2027, 1, 4))  # a Monday, listed
+    assert calendar.is_working_day(date(2027, 5, 3))  # England's May bank holiday: not listed
+
+
+@pytest.mark.parametrize("content", ["not json", '{"events": [{"day": "2027-01-04"}]}', None])
+def test_an_unreadable_calendar_stops_the_start_naming_the_setting(
+    tmp_path: Path, jwt_secret: str, content: str | None
+) -> None:
+    path = tmp_path / "holidays.json"
+    if content is not None:
+        path.write_text(content)
+    settings = Settings(jwt_secret=jwt_secret, var_dir=tmp_path, holiday_calendar_file=path)
+    with pytest.raises(SettingsError, match="HOLIDAY_CALENDAR_FILE"):
+        holiday_calendar(settings)
