@@ -57,7 +57,20 @@ def _camel(name: str) -> str:
 Ref = Annotated[
     str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/ -]*$")
 ]
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+#: Free text may hold any character but the C0 and C1 control characters (tab, line feed and
+#: carriage return excepted): a NUL cannot be stored in a PostgreSQL text column, and the
+#: others only ever arrive by mistake or by attack (terminal escapes in a log viewer).
+FREE_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+
+
+def free_text(max_length: int, *, min_length: int = 1) -> Any:
+    """A free-text field of at most ``max_length`` characters and no control characters."""
+    return Annotated[
+        str, msgspec.Meta(min_length=min_length, max_length=max_length, pattern=FREE_TEXT_PATTERN)
+    ]
+
+
+Reason = free_text(500)
 
 
 class Command(

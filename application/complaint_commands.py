@@ -16,7 +16,14 @@ import msgspec
 
 from domain.complaints import ComplaintCase
 
-from application.commands import AggregateCommand, AwareDatetime, Creation, Reason, Ref
+from application.commands import (
+    AggregateCommand,
+    AwareDatetime,
+    Creation,
+    Reason,
+    Ref,
+    free_text,
+)
 from application.errors import CommandValidationError
 from application.policies import Policies
 
@@ -32,11 +39,11 @@ Deadline = Literal["acknowledgement", "response"]
 RiskScale = Annotated[int, msgspec.Meta(ge=1, le=5)]
 #: Free text that may hold personal data (a narrative, findings): kept in the aggregate
 #: only, never in a read model, a log line or an error message.
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
+Text = free_text(20_000)
 Categories = Annotated[list[Ref], msgspec.Meta(min_length=1, max_length=20)]
 StaffRefs = Annotated[list[Ref], msgspec.Meta(max_length=50)]
 DocumentHash = Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[A-Za-z0-9:+/=_.-]+$")]
-ChecklistItem = Annotated[str, msgspec.Meta(max_length=5_000)] | bool
+ChecklistItem = free_text(5_000, min_length=0) | bool
 
 
 class ComplaintCommand(AggregateCommand, kw_only=True, frozen=True):

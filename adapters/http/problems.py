@@ -25,6 +25,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
 from adapters.http.correlation import correlation_id_of
+from application.commands import FREE_TEXT_PATTERN
 from application.errors import (
     IdempotencyKeyReusedError,
     NotAuthorisedError,
@@ -271,6 +272,8 @@ def field_error_of(exc: msgspec.ValidationError) -> FieldError:
     if "timezone component" in message:
         message = "must be an RFC 3339 time with an offset, e.g. 2026-11-27T08:15:00Z"
     message = _ENUM_VALUE.sub("Invalid value: not one of the allowed codes", message)
+    if message.startswith("Expected `str` matching regex") and repr(FREE_TEXT_PATTERN) in message:
+        message = "must not contain control characters (tab, line feed and carriage return allowed)"
     return FieldError(path or None, message)
 
 
