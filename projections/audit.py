@@ -46,7 +46,9 @@ RECORDED = "recorded"
 BOOKKEEPING_TYPES = frozenset({"CommandRecord"})
 ATTEMPT_TYPE = "CommandAttempt"
 
-Problem = Literal["altered", "removed", "inserted"]
+#: ``parked``: the chain lacks records its worker could not apply (kept aside with their
+#: error): not tampering, but the trail is not complete until a rebuild applies them.
+Problem = Literal["altered", "removed", "inserted", "parked"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -319,6 +321,8 @@ class VerifyResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     head_hash: str
     head_position: int
     problem: Problem | None = None
+    #: Log positions the chain skips because the audit worker parked them.
+    parked_positions: list[int] = msgspec.field(default_factory=list)
 
 
 def _last(links: Iterable[ChainLink], last: ChainLink | None) -> ChainLink | None:
@@ -333,6 +337,7 @@ def verify_chain(
     *,
     head: ChainLink | None = None,
     chained_up_to: int | None = None,
+    parked: Collection[int] = (),
 ) -> VerifyResult:
     """Check the chain against the log; both ordered by position.
 
@@ -340,8 +345,12 @@ def verify_chain(
     projection's tracked position; by default the last link's): a log row after the last
     link but not after it is ``inserted`` (or the chain's tail was cut off); rows after it are
     not chained yet and are not looked at. ``head`` is the chain's last link when the caller
-    knows it (else the chain is read to its end after a problem, to report it)."""
-    records = iter(log)
+    knows it (else the chain is read to its end after a problem, to report it).
+
+    ``parked`` are positions the worker set aside: the chain runs past them (each link
+    chains to the one before it), so they are skipped in the log, and the result is
+    ``parked`` rather than ok unless tampering is found first."""
+    records = (record for record in log if record.position not in parked)
     links = iter(chain)
     previous = GENESIS_HASH
     checked = 0
@@ -370,6 +379,13 @@ def verify_chain(
         record = next(records, None)
     if record is not None and chained_up_to is not None and record.position <= chained_up_to:
         return bad(record.position, "inserted")
+    if parked:
+        skipped = sorted(parked)
+        return VerifyResult(
+            ok=False, checked=checked, first_bad_position=skipped[0], problem="parked",
+            head_hash=last.hash if last else GENESIS_HASH,
+            head_position=last.position if last else 0, parked_positions=skipped,
+        )  # fmt: skip
     return VerifyResult(
         ok=True, checked=checked, first_bad_position=None,
         head_hash=last.hash if last else GENESIS_HASH,

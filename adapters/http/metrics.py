@@ -313,6 +313,12 @@ class ReadModelCollector:
                 "The read model's serving generation (a rebuild makes a new one).",
                 labels=["name"],
             ),
+            "parked": GaugeMetricFamily(
+                "read_model_parked_records",
+                "Records the serving generation could not apply and set aside (> 0: degraded;"
+                " see patient-services parked list).",
+                labels=["name"],
+            ),
         }
         for status in statuses:
             for field, family in families.items():

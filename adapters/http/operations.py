@@ -58,6 +58,9 @@ def ready(request: Request[Any, Any, Any]) -> ReadyStatus:
                 lag_seconds=s.lag_seconds,
                 rebuilding_generation=s.rebuilding_generation,
                 rebuilding_position=s.rebuilding_position,
+                state="degraded" if s.degraded else "ok",
+                parked=s.parked,
+                parked_positions=list(s.parked_positions),
             )  # fmt: skip
             for s in statuses
         ],

@@ -117,6 +117,12 @@ class ReadModelLag(msgspec.Struct, frozen=True, rename="camel"):
     lag_seconds: float
     rebuilding_generation: int | None = None
     rebuilding_position: int | None = None
+    #: ``degraded`` while records are parked: records it could not apply, kept aside with
+    #: their error so the worker moves on; a rebuild after the fix applies them.
+    state: Literal["ok", "degraded"] = "ok"
+    #: How many records are parked, and the first of them by position.
+    parked: int = 0
+    parked_positions: list[int] = msgspec.field(default_factory=list)
 
 
 class ReadyStatus(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):

@@ -28,7 +28,7 @@ from uuid import UUID
 from adapters.readmodels.base import LogReader
 from adapters.readmodels.database import ReadDatabase, Transaction
 from adapters.readmodels.status import active_position
-from adapters.readmodels.tracking import table_prefix
+from adapters.readmodels.tracking import parked_records, table_prefix
 from projections.audit import (
     BOOKKEEPING_TYPES,
     ENTRY_FIELDS,
@@ -277,11 +277,13 @@ def verify(database: ReadDatabase, batch_size: int = VERIFY_BATCH) -> VerifyResu
         # Every record is chained, so the chain ends at the tracked position: log rows up to
         # it that the chain lacks mean a forged row, or a chain whose tail was cut off.
         up_to = max(tracked.position, head.position if head else 0)
+        parked = {r.position for r in parked_records(tx, NAME, tracked.generation, limit=None)}
         return verify_chain(
             _log_rows(tx, up_to, batch_size),
             _chain_links(tx, prefix, batch_size),
             head=head,
             chained_up_to=up_to,
+            parked=parked,
         )
 
 

@@ -69,6 +69,18 @@ class Transaction:
         self.cursor.execute(statement, params)
         return self.cursor.fetchall()
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part of the transaction that an error undoes alone (the rest stays)."""
+        self.cursor.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            self.cursor.execute("ROLLBACK TO SAVEPOINT part")
+            self.cursor.execute("RELEASE SAVEPOINT part")
+            raise
+        self.cursor.execute("RELEASE SAVEPOINT part")
+
     def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)
         if not rows:

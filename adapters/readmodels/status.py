@@ -58,6 +58,18 @@ class ReadModelStatus:
     lag_seconds: float
     rebuilding_generation: int | None
     rebuilding_position: int | None
+    #: Records of the active generation it could not apply (see worker); > 0 is degraded.
+    parked: int = 0
+    #: The first of them, by position (at most PARKED_SHOWN).
+    parked_positions: tuple[int, ...] = ()
+
+    @property
+    def degraded(self) -> bool:
+        return self.parked > 0
+
+
+#: Parked positions listed by /ready (all of them: ``patient-services parked list``).
+PARKED_SHOWN = 20
 
 
 def read_model_status(database: ReadDatabase, names: Iterable[str]) -> list[ReadModelStatus]:
@@ -80,6 +92,7 @@ def read_model_status(database: ReadDatabase, names: Iterable[str]) -> list[Read
                 since = (track.caught_up_at or track.updated_at) if track else now
                 lag_seconds = max(0.0, (now - since) / 1_000_000)
             building_track = _tracking(tx, name, building) if building else None
+            parked = _parked(tx, name, active)
             statuses.append(
                 ReadModelStatus(
                     name=name,
@@ -90,9 +103,19 @@ def read_model_status(database: ReadDatabase, names: Iterable[str]) -> list[Read
                     lag_seconds=round(lag_seconds, 3),
                     rebuilding_generation=building,
                     rebuilding_position=building_track.position if building_track else None,
+                    parked=parked[0],
+                    parked_positions=parked[1],
                 )
             )
     return statuses
+
+
+def _parked(tx: Transaction, name: str, generation: int) -> tuple[int, tuple[int, ...]]:
+    count = tr.parked_count(tx, name, generation)
+    if not count:
+        return 0, ()
+    shown = tr.parked_records(tx, name, generation, limit=PARKED_SHOWN)
+    return count, tuple(record.position for record in shown)
 
 
 def _tracking(tx: Transaction, name: str, generation: int) -> tr.Tracking | None:

@@ -9,6 +9,11 @@ skipped) and when the worker last found nothing newer (``caught_up_at``), from w
 seconds is measured. Advancing is fenced on the old position: if two workers ever wrote the
 same generation, the second commit finds the position moved and rolls back, so nothing is
 applied twice.
+
+Parked records: a record that a read model cannot apply (a bug, or data the view's store
+cannot hold) is kept in ``read_model_parked`` with its error, per (name, generation), and
+the worker moves on; the read model is then *degraded* until a rebuild applies it (see
+:mod:`adapters.readmodels.worker`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 from adapters.readmodels.database import Transaction
+from projections.records import StoredRecord
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS read_model_generations ("
@@ -25,7 +31,14 @@ _DDL = (
     " name TEXT NOT NULL, generation INTEGER NOT NULL, position BIGINT NOT NULL,"
     " updated_at BIGINT NOT NULL, caught_up_at BIGINT,"
     " PRIMARY KEY (name, generation))",
+    "CREATE TABLE IF NOT EXISTS read_model_parked ("
+    " name TEXT NOT NULL, generation INTEGER NOT NULL, position BIGINT NOT NULL,"
+    " topic TEXT NOT NULL, originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL,"
+    " error TEXT NOT NULL, parked_at BIGINT NOT NULL,"
+    " PRIMARY KEY (name, generation, position))",
 )
+#: Characters of an error's message kept with a parked record (its type is always kept).
+PARKED_ERROR_CHARS = 300
 
 
 class TrackingConflictError(RuntimeError):
@@ -127,6 +140,65 @@ def mark_caught_up(tx: Transaction, name: str, generation: int) -> None:
 
 
 def forget_generation(tx: Transaction, name: str, generation: int) -> None:
+    for table in ("read_model_tracking", "read_model_parked"):
+        tx.execute(f"DELETE FROM {table} WHERE name = ? AND generation = ?", (name, generation))
+
+
+# ---- parked records -------------------------------------------------------------------
+@dataclass(frozen=True)
+class ParkedRecord:
+    position: int
+    topic: str
+    originator_id: str
+    originator_version: int
+    error: str
+    parked_at: int
+
+
+def describe_error(error: BaseException) -> str:
+    """The error's type and the start of its message, storable anywhere (no NUL). The
+    message is kept in the database only, never logged: a driver may quote a value."""
+    text = f"{type(error).__name__}: {error}"[:PARKED_ERROR_CHARS]
+    return text.replace("\x00", "\ufffd")
+
+
+def park(
+    tx: Transaction, name: str, generation: int, record: StoredRecord, error: BaseException
+) -> None:
     tx.execute(
-        "DELETE FROM read_model_tracking WHERE name = ? AND generation = ?", (name, generation)
+        "INSERT INTO read_model_parked (name, generation, position, topic, originator_id,"
+        " originator_version, error, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (name, generation, position) DO UPDATE SET error = excluded.error,"
+        " parked_at = excluded.parked_at",
+        (
+            name,
+            generation,
+            record.position,
+            record.topic.replace("\x00", "\ufffd"),
+            str(record.originator_id),
+            record.originator_version,
+            describe_error(error),
+            now_micros(),
+        ),
     )
+
+
+def parked_records(
+    tx: Transaction, name: str, generation: int, limit: int | None = 1000
+) -> list[ParkedRecord]:
+    """The generation's parked records by position (all of them with ``limit=None``)."""
+    rows = tx.execute(
+        "SELECT position, topic, originator_id, originator_version, error, parked_at"
+        " FROM read_model_parked WHERE name = ? AND generation = ? ORDER BY position"
+        + ("" if limit is None else f" LIMIT {int(limit)}"),
+        (name, generation),
+    )
+    return [ParkedRecord(*row) for row in rows]
+
+
+def parked_count(tx: Transaction, name: str, generation: int) -> int:
+    rows = tx.execute(
+        "SELECT count(*) FROM read_model_parked WHERE name = ? AND generation = ?",
+        (name, generation),
+    )
+    return int(rows[0][0])

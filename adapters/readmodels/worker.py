@@ -10,6 +10,12 @@ lock, or ``flock`` on a file in ``VAR_DIR`` for SQLite); the others wait as stan
 retry every ``standby_retry`` seconds. The lock lives and dies with the worker's connection,
 so a dead process or a dropped connection hands leadership over by itself. A worker whose
 connection fails logs it, drops its caches, reconnects and competes again.
+
+No record can stop a worker: when a batch fails for any other reason, the records that fail
+on their own are found (halving the batch, each part in a savepoint) and *parked* with their
+error in ``read_model_parked``; the rest of the batch is applied and the position moves on.
+The read model is then reported degraded (``/ready``, ``/metrics``, ``patient-services
+parked``) until a rebuild, after the fix, applies them in order.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from adapters.periodic import PeriodicJob, run_periodically
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.base import ReadModel
 from adapters.readmodels.database import ReadDatabase, Transaction, WorkerConnection
+from projections.records import StoredRecord
 
 log = structlog.get_logger("projections")
 
@@ -55,6 +62,7 @@ class BatchOutcome:
     position: int  # tracking position after the batch
     generation: int
     replaced_generation: int | None = None  # set by a batch that switched generations
+    parked: int = 0  # records the read model could not apply, kept aside (see _apply_or_park)
 
 
 class ProjectionWorker:
@@ -137,14 +145,57 @@ class ProjectionWorker:
                 self._caught_up = True
             return BatchOutcome(0, 0, position, generation)
         wanted = [r for r in records if self.model.wants(r.topic)]
+        parked = 0
         if wanted:
-            self.model.apply(tx, tr.table_prefix(self.name, generation), wanted, conn)
+            prefix = tr.table_prefix(self.name, generation)
+            parked = self._apply_or_park(tx, conn, prefix, generation, wanted)
         caught_up = len(records) < limit
         tr.advance(tx, self.name, generation, position, records[-1].position, caught_up=caught_up)
         self._caught_up = caught_up
         # Set only here, after the work: a batch that rolls back is retried at its own size.
         self._limit = self.batch_size if caught_up else min(limit * 2, self.max_batch_size)
-        return BatchOutcome(len(records), len(wanted), records[-1].position, generation)
+        return BatchOutcome(
+            len(records), len(wanted) - parked, records[-1].position, generation, parked=parked
+        )
+
+    def _apply_or_park(
+        self,
+        tx: Transaction,
+        conn: WorkerConnection,
+        prefix: str,
+        generation: int,
+        records: list[StoredRecord],
+    ) -> int:
+        """Apply ``records``; if that fails, find the records that fail by halving the batch
+        (each part in a savepoint, in log order), park each alone with its error and apply
+        the rest. Returns how many were parked. A lost connection is not the records' fault:
+        it is raised, and the whole batch is tried again after reconnecting."""
+        try:
+            with tx.savepoint():
+                self.model.apply(tx, prefix, records, conn)
+            return 0
+        except CONNECTION_ERRORS:
+            raise
+        except Exception as error:  # noqa: BLE001 - any other error is the records' own
+            # The model may have cached state of the undone part: it reads it again.
+            self.model.reset()
+            if len(records) > 1:
+                middle = len(records) // 2
+                return self._apply_or_park(
+                    tx, conn, prefix, generation, records[:middle]
+                ) + self._apply_or_park(tx, conn, prefix, generation, records[middle:])
+            [record] = records
+            tr.park(tx, self.name, generation, record, error)
+            # The error's text stays in the table: a driver's message may quote a value.
+            log.error(
+                "projection.record_parked",
+                projection=self.name,
+                generation=generation,
+                position=record.position,
+                topic=record.topic,
+                error=type(error).__name__,
+            )
+            return 1
 
     def _forget(self) -> None:
         self.model.reset()
@@ -178,8 +229,9 @@ class ProjectionWorker:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
             except Exception:
-                # A bug or a record it cannot process: the worker must not die silently.
-                # It retries (the lag in /ready and /metrics grows, the log says why).
+                # Not a record's fault (those are parked): the tracking tables or the view's
+                # own DDL failed. The worker must not die silently: it retries (the lag in
+                # /ready and /metrics grows, the log says why).
                 log.exception("projection.failed", projection=self.name)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)

@@ -126,12 +126,14 @@ def test_a_failing_batch_commits_nothing_and_the_retry_applies_it_once(services,
     class FailsHalfway(CountingReadModel):
         def apply(self, tx, prefix, records, log):  # type: ignore[no-untyped-def]
             super().apply(tx, prefix, records[:1], log)
-            raise RuntimeError("crash after writing part of the batch")
+            # The database failing under it (a record's own failure is parked instead,
+            # see test_parked_records.py): the whole batch is undone and tried again.
+            raise sqlite3.OperationalError("disk I/O error after writing part of the batch")
 
     failing = ProjectionWorker(database, FailsHalfway, batch_size=4)
     with database.worker_connection() as conn:
         conn.try_lead(failing.lock_name)
-        with pytest.raises(RuntimeError):
+        with pytest.raises(sqlite3.OperationalError):
             failing.step(conn)
         assert failing.model.resets >= 1  # its caches were dropped with the transaction
     with database.read() as tx:
