@@ -20,6 +20,9 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 
 from adapters.settings import Settings, SettingsError
 
+#: ``audit verify``: the chain is intact as far as it goes, but records are parked.
+EXIT_AUDIT_INCOMPLETE = 4
+
 #: Named here (not imported) so `--help` stays fast; registry.read_model_factories is the truth.
 READ_MODEL_NAMES = ("flow", "audit", "budget", "complaints")
 
@@ -78,6 +81,28 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="create the schema and tables if missing")
     migrate.set_defaults(run=_migrate)
+
+    parked = commands.add_parser(
+        "parked",
+        help="records a read model could not apply and set aside (list them; retry by rebuild)",
+        description="A projection worker that cannot apply a record parks it with its error and "
+        "moves on; the read model is then reported degraded in /ready and /metrics. `list` "
+        "shows the parked records of the serving generations; `retry NAME` rebuilds NAME "
+        "from the start of the log (blue/green, as `rebuild` does), which applies every record "
+        "in order again once the cause is fixed. Exit 0 when nothing is left parked, 1 when "
+        "records are (still) parked.",
+    ).add_subparsers(required=True, metavar="ACTION")
+    parked_list = parked.add_parser("list", help="show the parked records with their errors")
+    parked_list.add_argument("name", nargs="?", help="one read model (default: all)")
+    parked_list.set_defaults(run=_parked_list)
+    parked_retry = parked.add_parser(
+        "retry", help="rebuild a read model so its parked records are applied in order"
+    )
+    parked_retry.add_argument("name", help="the read model: " + ", ".join(READ_MODEL_NAMES))
+    parked_retry.add_argument(
+        "--batch-size", type=int, default=2000, help="records per transaction"
+    )
+    parked_retry.set_defaults(run=_parked_retry)
 
     audit = commands.add_parser("audit", help="audit trail tools").add_subparsers(
         required=True, metavar="ACTION"
@@ -281,7 +306,58 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
         print(f"patient-services: cannot verify the audit chain: {e}", file=sys.stderr)
         return 2
     print(msgspec.json.encode(result).decode())
-    return 0 if result.ok else 1
+    if result.ok:
+        return 0
+    # Parked records are not tampering: the trail is incomplete until a rebuild applies them.
+    return EXIT_AUDIT_INCOMPLETE if result.problem == "parked" else 1
+
+
+def _parked_list(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.readmodels import tracking as tr
+    from adapters.readmodels.database import open_read_database
+    from adapters.readmodels.registry import prepare_read_models, read_model_factories
+
+    factories = read_model_factories(settings)
+    names = list(factories)
+    if args.name is not None and args.name not in names:
+        print(f"patient-services: unknown read model {args.name!r}", file=sys.stderr)
+        return 2
+    database = open_read_database(settings)
+    total = 0
+    try:
+        prepare_read_models(database, list(factories.values()))  # a new store has no tables
+        with database.read() as tx:
+            for name in [args.name] if args.name else names:
+                generation = tr.generations(tx, name).active
+                for record in tr.parked_records(tx, name, generation, limit=None):
+                    total += 1
+                    print(
+                        f"{name}\tgeneration {generation}\tposition {record.position}\t"
+                        f"{record.topic}\t{record.originator_id} v{record.originator_version}\t"
+                        f"{record.error}"
+                    )
+    finally:
+        database.close()
+    print(f"patient-services: {total} parked record(s)", file=sys.stderr)
+    return 1 if total else 0
+
+
+def _parked_retry(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.readmodels import tracking as tr
+    from adapters.readmodels.database import open_read_database
+
+    code = _rebuild(settings, args)
+    if code:
+        return code
+    database = open_read_database(settings)
+    try:
+        with database.read() as tx:
+            generation = tr.generations(tx, args.name).active
+            left = tr.parked_count(tx, args.name, generation)
+    finally:
+        database.close()
+    print(f"patient-services: {left} record(s) still parked in {args.name}", file=sys.stderr)
+    return 1 if left else 0
 
 
 if __name__ == "__main__":

@@ -234,3 +234,71 @@ def test_the_flow_model_parks_one_visit_and_keeps_the_others(
     # has no poison): every visit has its row, and only the walk-in is parked.
     assert len(rows) == 5 and {version for _, version in rows} == {2}
     assert [p.position for p in parked(database, "flow")] == [positions[4]]
+
+
+# ---- patient-services parked list | retry -------------------------------------------------
+@pytest.fixture
+def cli_env(store_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The CLI reads its settings from the environment: point it at the test's store."""
+    for name in ("DATABASE_URL", "JWT_ISSUER", "JWT_AUDIENCE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VAR_DIR", str(store_settings.var_dir))
+    monkeypatch.setenv("JWT_SECRET", store_settings.jwt_secret)
+    if store_settings.database_url:
+        monkeypatch.setenv("DATABASE_URL", store_settings.database_url)
+    return store_settings
+
+
+def test_parked_list_shows_the_parked_records_and_retry_applies_them_after_the_fix(
+    cli_env: Settings,
+    services: PatientServices,
+    database: ReadDatabase,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from adapters.cli import main
+
+    positions = record_visits(services, 3)
+    POISONED.add(positions[2])
+
+    class PoisonedFlow(FlowReadModel):
+        def apply(self, tx, prefix, records, log):  # noqa: ANN001
+            if any(r.position in POISONED for r in records):
+                raise KeyError("no fold for this record")
+            super().apply(tx, prefix, records, log)
+
+    catch_up(database, PoisonedFlow)
+    capsys.readouterr()
+    assert main(["parked", "list"]) == 1
+    out, err = capsys.readouterr()
+    [line] = out.splitlines()
+    assert line.startswith(f"flow\tgeneration 1\tposition {positions[2]}\t")
+    assert "PatientVisit.WalkInRegistered" in line and "KeyError" in line
+    assert "1 parked record(s)" in err
+    assert main(["parked", "list", "audit"]) == 0
+
+    # The live code has no poison: "the fix". Retry rebuilds flow and nothing stays parked.
+    assert main(["parked", "retry", "flow", "--batch-size", "2"]) == 0
+    assert "0 record(s) still parked in flow" in capsys.readouterr().err
+    assert main(["parked", "list"]) == 0
+    with database.read() as tx:
+        rows = tx.execute("SELECT count(*) FROM flow_g2_visits")
+    assert int(rows[0][0]) == 3
+
+
+def test_audit_verify_exits_4_when_the_trail_has_parked_records(
+    cli_env: Settings,
+    services: PatientServices,
+    database: ReadDatabase,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from adapters.cli import EXIT_AUDIT_INCOMPLETE, main
+
+    positions = record_visits(services, 2)
+    POISONED.add(positions[1])
+    catch_up(database, PoisonedAudit)
+    capsys.readouterr()
+    assert main(["audit", "verify"]) == EXIT_AUDIT_INCOMPLETE == 4
+    result = json.loads(capsys.readouterr().out)
+    assert result["problem"] == "parked" and result["parkedPositions"] == [positions[1]]
