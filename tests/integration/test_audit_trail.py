@@ -17,7 +17,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
-from psycopg.sql import SQL, Identifier
 
 from adapters.auth_tokens import mint_token
 from adapters.cli import main
@@ -46,7 +45,7 @@ from application.visit_commands import (
     RegisterWalkIn,
 )
 from domain.errors import DomainError
-from tests.integration.conftest import PG_DBNAME, PG_HOST, PG_PORT
+from tests.integration.conftest import schema_settings
 
 PREFIX = "audit_g1_"
 CLERK = RequestContext(actor_id="clerk-1", actor_role="clerk", correlation_id="c-1")
@@ -108,7 +107,7 @@ def raw_events(store_settings: Settings) -> Iterator[tuple[Any, str, str]]:
         return
     with psycopg.connect(
         host=postgres.host, port=postgres.port, dbname=postgres.dbname, user=postgres.user,
-        options=f"-c search_path={postgres.schema}",
+        password=postgres.password, options=f"-c search_path={postgres.schema}",
     ) as conn:  # fmt: skip
         yield conn, "patient_services_events", "notification_id"
 
@@ -338,19 +337,10 @@ def fresh_store(backend: str, request: pytest.FixtureRequest) -> Iterator[Settin
         with tempfile.TemporaryDirectory() as var_dir:
             yield Settings(jwt_secret=secret, var_dir=Path(var_dir))
         return
-    user = request.getfixturevalue("postgres_user")
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    connect = dict(host=PG_HOST, port=PG_PORT, dbname=PG_DBNAME, user=user, autocommit=True)
-    with psycopg.connect(**connect) as conn:
-        conn.execute(SQL("CREATE SCHEMA {}").format(Identifier(schema)))
-    try:
-        yield Settings(
-            jwt_secret=secret, postgres_pool_size=2,
-            database_url=f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{PG_DBNAME}?schema={schema}",
-        )  # fmt: skip
-    finally:
-        with psycopg.connect(**connect) as conn:
-            conn.execute(SQL("DROP SCHEMA {} CASCADE").format(Identifier(schema)))
+    server = request.getfixturevalue("postgres_server")
+    dbname = request.getfixturevalue("postgres_database")  # this run's fresh database
+    with schema_settings(server, dbname, secret) as settings:
+        yield settings
 
 
 STEP = st.one_of(

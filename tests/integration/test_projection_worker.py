@@ -261,7 +261,7 @@ def _terminate_advisory_lock_holders(settings: Settings) -> None:
     assert postgres is not None
     with psycopg.connect(
         host=postgres.host, port=postgres.port, dbname=postgres.dbname, user=postgres.user,
-        autocommit=True,
+        password=postgres.password, autocommit=True,
     ) as admin:  # fmt: skip
         # Only this test's worker: other tests and benchmarks hold locks in other schemas.
         key = advisory_lock_key(postgres.schema or "public", CountingReadModel.name)

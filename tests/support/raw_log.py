@@ -28,7 +28,7 @@ def raw_events(store_settings: Settings) -> Iterator[tuple[Any, str, str]]:
         return
     with psycopg.connect(
         host=postgres.host, port=postgres.port, dbname=postgres.dbname, user=postgres.user,
-        options=f"-c search_path={postgres.schema}",
+        password=postgres.password, options=f"-c search_path={postgres.schema}",
     ) as conn:  # fmt: skip
         yield conn, "patient_services_events", "notification_id"
 
