@@ -5,8 +5,12 @@ from the start in batches, while the live workers keep the active generation cur
 readers keep reading it. Once the new generation has caught up, its last batch and the
 switch of ``active`` commit in one transaction: readers move to the new tables atomically,
 and the live worker carries on from the new generation's position. The old tables are
-dropped after a short grace period. A rebuild that is interrupted resumes where it stopped
-when run again.
+dropped after a short grace period.
+
+A rebuild that is interrupted (Ctrl-C, a kill, a crash of the machine) resumes where it
+stopped when run again. One that fails with an error removes what it built of the new
+generation (tables, tracking, its reservation), so the next run starts clean, and the
+serving generation is untouched either way.
 """
 
 from __future__ import annotations
@@ -19,8 +23,13 @@ import structlog
 
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.base import ReadModel
-from adapters.readmodels.database import ReadDatabase, Transaction
-from adapters.readmodels.worker import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, ProjectionWorker
+from adapters.readmodels.database import ReadDatabase, Transaction, WorkerConnection
+from adapters.readmodels.worker import (
+    DEFAULT_BATCH_SIZE,
+    MAX_BATCH_SIZE,
+    BatchOutcome,
+    ProjectionWorker,
+)
 
 log = structlog.get_logger("projections")
 
@@ -89,34 +98,17 @@ def rebuild(
         if not conn.try_lead(worker.lock_name):
             raise RebuildBusyError(f"generation {generation} of {name} is being written")
         log.info("projection.rebuild_started", projection=name, generation=generation)
-        records = 0
-        head = database.head_position()
-        prefix = tr.table_prefix(name, generation)
-        indexes: list[tuple[str, str]] | None = None
-        while True:
-            outcome = worker.step(conn)
-            if indexes is None:  # the first batch made the tables; load the rest unindexed
-                with conn.transaction() as tx:
-                    indexes = _drop_secondary_indexes(tx, prefix)
-            records += outcome.read
-            head = max(head, outcome.position)
-            progress(
-                RebuildProgress(
-                    name, generation, outcome.position, head, records,
-                    time.perf_counter() - started,
-                )
+        try:
+            final, records = _fill_and_switch(database, conn, worker, progress, started)
+        except Exception as error:
+            # Failed, not interrupted (Ctrl-C and a kill skip this and resume next time):
+            # resuming would only meet the same error, so the next run starts clean.
+            log.error(
+                "projection.rebuild_failed", projection=name, generation=generation,
+                error=type(error).__name__,
             )  # fmt: skip
-            if worker.caught_up:
-                break
-
-        # Caught up: what is left (written meanwhile), the indexes, fresh planner statistics
-        # and the switch, in one transaction.
-        def finish(tx: Transaction) -> int:
-            _index_and_analyze(tx, prefix, indexes or [])
-            return tr.switch_to(tx, name, generation)
-
-        final = worker.step(conn, then=finish)
-        records += final.read
+            _abandon_generation(conn, factory, generation)
+            raise
         replaced = final.replaced_generation
         assert replaced is not None
     switched_after = time.perf_counter() - started  # the rate excludes the drop's grace
@@ -130,6 +122,71 @@ def rebuild(
     return RebuildResult(name, generation, replaced, final.position, records, switched_after)
 
 
+def _fill_and_switch(
+    database: ReadDatabase,
+    conn: WorkerConnection,
+    worker: ProjectionWorker,
+    progress: Callable[[RebuildProgress], None],
+    started: float,
+) -> tuple[BatchOutcome, int]:
+    """Load the generation from the log's start, then switch to it: the switching batch's
+    outcome, and the records this run read."""
+    name, generation = worker.name, worker.fixed_generation
+    assert generation is not None
+    records = 0
+    head = database.head_position()
+    prefix = tr.table_prefix(name, generation)
+    indexes: list[tuple[str, str]] | None = None
+    while True:
+        outcome = worker.step(conn)
+        if indexes is None:  # the first batch made the tables; load the rest unindexed
+            with conn.transaction() as tx:
+                indexes = _drop_secondary_indexes(tx, prefix)
+        records += outcome.read
+        head = max(head, outcome.position)
+        progress(
+            RebuildProgress(
+                name, generation, outcome.position, head, records,
+                time.perf_counter() - started,
+            )
+        )  # fmt: skip
+        if worker.caught_up:
+            break
+
+    # Caught up: what is left (written meanwhile), the indexes, fresh planner statistics
+    # and the switch, in one transaction.
+    def finish(tx: Transaction) -> int:
+        _index_and_analyze(tx, prefix, indexes or [])
+        return tr.switch_to(tx, name, generation)
+
+    final = worker.step(conn, then=finish)
+    return final, records + final.read
+
+
+def _abandon_generation(
+    conn: WorkerConnection, factory: Callable[[], ReadModel], generation: int
+) -> None:
+    """Remove a failed rebuild's generation: its tables, its tracking and parked rows and
+    its reservation, while this run still holds the generation's locks (they go when
+    ``conn`` closes). Best effort: if the database cannot be reached now, the generation
+    stays reserved and the next rebuild resumes it."""
+    model = factory()
+    try:
+        with conn.transaction() as tx:
+            if tr.generations(tx, model.name).active == generation:
+                return  # the switch did commit (only its reply was lost): it serves now
+            model.drop_tables(tx, tr.table_prefix(model.name, generation))
+            tr.forget_generation(tx, model.name, generation)
+            tr.stop_building(tx, model.name, generation)
+    except Exception as error:  # noqa: BLE001 - the rebuild's own error is the one to raise
+        log.warning(
+            "projection.rebuild_cleanup_failed", projection=model.name, generation=generation,
+            error=type(error).__name__,
+        )  # fmt: skip
+        return
+    log.info("projection.rebuild_abandoned", projection=model.name, generation=generation)
+
+
 def _drop_secondary_indexes(tx: Transaction, prefix: str) -> list[tuple[str, str]]:
     """Drop the generation's secondary indexes; returns them (name, definition) to recreate.
 
@@ -138,11 +195,16 @@ def _drop_secondary_indexes(tx: Transaction, prefix: str) -> list[tuple[str, str
     An interrupted rebuild finds the indexes again (its first batch recreates the tables'
     indexes), so nothing is lost by dropping them here."""
     if tx.dialect == "postgres":
+        # Joined by oid, never by casting names to regclass: the planner may evaluate such a
+        # cast for any index in the catalog before the filters (so it failed on every new
+        # database, on a system index whose name does not resolve in our schema).
         rows = tx.execute(
-            "SELECT i.indexname, i.indexdef FROM pg_indexes i"
-            " JOIN pg_index x ON x.indexrelid = (quote_ident(i.schemaname) || '.'"
-            " || quote_ident(i.indexname))::regclass"
-            " WHERE i.schemaname = current_schema() AND left(i.tablename, length(?)) = ?"
+            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x"
+            " JOIN pg_class i ON i.oid = x.indexrelid"
+            " JOIN pg_class t ON t.oid = x.indrelid"
+            " JOIN pg_namespace n ON n.oid = t.relnamespace"
+            " WHERE n.nspname = current_schema()"
+            " AND left(t.relname, length(?)) = ?"
             " AND NOT x.indisprimary AND NOT x.indisunique",
             (prefix, prefix),
         )

@@ -85,6 +85,14 @@ def start_building(tx: Transaction, name: str) -> int:
     return building
 
 
+def stop_building(tx: Transaction, name: str, generation: int) -> None:
+    """Give up the reservation of ``generation`` (a failed rebuild's): the next starts anew."""
+    tx.execute(
+        "UPDATE read_model_generations SET building = NULL WHERE name = ? AND building = ?",
+        (name, generation),
+    )
+
+
 def switch_to(tx: Transaction, name: str, generation: int) -> int:
     """Make ``generation`` the active one; returns the generation it replaces."""
     previous = generations(tx, name).active
