@@ -20,12 +20,12 @@ from uuid import UUID
 from domain import budget_vocabulary as v
 from domain.budget_checks import BudgetChecks, require_future, require_reason, require_ref
 from domain.budget_policy import BudgetRules
+from domain.duties import people_acting, people_of, require_two_people
 from domain.envelope import current_envelope
 from domain.errors import (
     DomainValidationError,
     InsufficientFundsError,
     InvalidTransitionError,
-    SegregationOfDutiesError,
 )
 from domain.money import Money
 
@@ -37,7 +37,8 @@ class BudgetApprovals(BudgetChecks):
         request_id: UUID | None = None,
     ) -> None:  # fmt: skip
         """A signed change, approved by the acting role within its tier; phased over the
-        periods from the one it is made in. A reduction never takes available below zero.
+        periods from the one it is made in. A reduction never takes available below zero; an
+        increase is never refused for the balance (it may top up an overspent line in part).
         With ``request_id``, it approves that request (same amount, another person)."""
         self.require_status(v.ACTIVE, action="amend the budget of")
         change = self.minor_of(amount, "amount", signed=True)
@@ -46,7 +47,9 @@ class BudgetApprovals(BudgetChecks):
             self._require_approvable(request_id, v.AMENDMENT, amount=(change, "amount"))
         role = current_envelope().actor_role
         rules.require_approval(role, amount.amount, self.currency)
-        if self.available_minor + change < 0:
+        # Only a reduction can want funds: a top-up of an overspent line is accepted even
+        # when it leaves the line below zero (it only brings available closer to it).
+        if change < 0 and self.available_minor + change < 0:
             raise InsufficientFundsError(
                 "the reduction is more than the available balance", field="amount"
             )
@@ -137,7 +140,8 @@ class BudgetApprovals(BudgetChecks):
         for name, (value, field) in terms.items():
             if request[name] != value:
                 raise DomainValidationError(f"the {field} differs from the request's", field=field)
-        envelope = current_envelope()
-        asked = {request["requested_by"], request["requested_for"]} - {None}
-        if asked & {envelope.actor_id, envelope.on_behalf_of}:
-            raise SegregationOfDutiesError("who asked for a change may not approve it")
+        require_two_people(
+            people_of(request["requested_by"], request["requested_for"]),
+            people_acting(current_envelope()),
+            message="who asked for a change (or whom it was asked for) may not approve it",
+        )

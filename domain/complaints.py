@@ -27,6 +27,7 @@ from domain.base import AuditedAggregate
 from domain.complaint_checks import check_checklist, check_event_date, require_one_of, require_text
 from domain.complaint_policy import ComplaintRules
 from domain.complaint_state import ComplaintState
+from domain.duties import people_acting, people_of, require_two_people
 from domain.complaint_vocabulary import (
     ACKNOWLEDGED,
     ACKNOWLEDGEMENT,
@@ -55,7 +56,6 @@ from domain.errors import (
     ApprovalRequiredError,
     DomainValidationError,
     InvalidTransitionError,
-    SegregationOfDutiesError,
     TimestampOrderError,
 )
 
@@ -227,7 +227,7 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
             case.step(RESPONSE_DRAFTED, self.occurred_at)
             case.draft = {
                 "document_ref": self.document_ref, "drafted_by": self.actor_id,
-                "drafted_at": self.occurred_at,
+                "drafted_for": self.on_behalf_of, "drafted_at": self.occurred_at,
             }  # fmt: skip
             case.approval = None
 
@@ -498,8 +498,11 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
                 "the draft was replaced: review the current one", field="documentRef"
             )
         envelope = current_envelope()
-        if envelope.actor_id == self.draft["drafted_by"]:
-            raise SegregationOfDutiesError("the drafter of a response may not approve it")
+        require_two_people(
+            people_of(self.draft["drafted_by"], self.draft.get("drafted_for")),
+            people_acting(envelope),
+            message="the drafter of a response (or whom it was drafted for) may not approve it",
+        )
         if self.risk_grade == EXTREME and envelope.actor_role != EXECUTIVE_ROLE:
             raise ApprovalRequiredError("an extreme-risk complaint needs the executive's sign-off")
         self._check_order(at, "approval")

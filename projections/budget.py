@@ -33,7 +33,9 @@ from projections.records import StoredRecord, decode_state
 
 #: The records this read model reads: every BudgetLine event.
 TOPIC_PREFIX = "domain.budget:BudgetLine."
-#: RAG thresholds on |variance %| (domain-spec §3); any forecast overspend is red.
+#: Underspend RAG thresholds on variance % (domain-spec §3's 2 % and 5 %): green up to 2 %
+#: under budget, amber up to 5 %, red beyond. Overspend risk is its own signal: ``rag`` is
+#: red for any forecast overspend (see :func:`rag_of`).
 GREEN_UP_TO, AMBER_UP_TO = Decimal(2), Decimal(5)
 
 LINE_COLUMNS = (
@@ -183,7 +185,11 @@ class Figures(msgspec.Struct, kw_only=True, rename="camel"):
     variance: Amount
     #: variance as a percentage of budget (2 decimals); None when the budget is zero
     variance_pct: Decimal | None
+    #: overspend risk: red when the forecast is above the budget, green otherwise
     rag: str
+    #: underspend: green up to 2 % under budget, amber up to 5 %, red beyond (money that
+    #: may go unspent); green with no budget or a forecast overspend
+    underspend_rag: str
 
 
 class PeriodRow(msgspec.Struct, kw_only=True, rename="camel"):
@@ -224,17 +230,21 @@ class BudgetSummary(msgspec.Struct, kw_only=True, rename="camel"):
     cost_centres: list[CostCentreSummary]
 
 
-def rag_of(budget: int, forecast: int) -> tuple[Decimal | None, str]:
-    """Variance % and RAG: green ≤ 2 %, amber ≤ 5 %, red above or any forecast overspend."""
-    variance = budget - forecast
-    if forecast > budget:
-        return (_percent(variance, budget) if budget else None), "red"
-    if budget == 0:
-        return None, "green"
-    pct = _percent(variance, budget)
-    return pct, "green" if abs(pct) <= GREEN_UP_TO else "amber" if abs(
-        pct
-    ) <= AMBER_UP_TO else "red"
+def rag_of(budget: int, forecast: int) -> tuple[Decimal | None, str, str]:
+    """Variance %, the overspend-risk RAG and the underspend RAG.
+
+    domain-spec §3 grades one RAG by |variance %| (green ≤ 2 %, amber ≤ 5 %, red above or
+    any forecast overspend), which made an untouched line (100 % under) as red as an
+    overspent one. The two are different signals, kept apart: overspend risk is red for any
+    forecast overspend (else green); the underspend RAG grades how far under budget the
+    forecast is by the spec's thresholds (green ≤ 2 %, amber ≤ 5 %, red above)."""
+    pct = _percent(budget - forecast, budget) if budget else None
+    overspend = "red" if forecast > budget else "green"
+    if pct is None or pct <= GREEN_UP_TO:
+        underspend = "green"
+    else:
+        underspend = "amber" if pct <= AMBER_UP_TO else "red"
+    return pct, overspend, underspend
 
 
 def _percent(part: int, whole: int) -> Decimal:
@@ -244,7 +254,7 @@ def _percent(part: int, whole: int) -> Decimal:
 def _figures(totals: dict[str, int], currency: str) -> dict[str, Any]:
     forecast = totals["actual"] + totals["committed"] + totals["etc"]
     available = totals["budget"] - totals["pre"] - totals["committed"] - totals["actual"]
-    pct, rag = rag_of(totals["budget"], forecast)
+    pct, rag, underspend_rag = rag_of(totals["budget"], forecast)
 
     def money(minor: int) -> Amount:
         return Amount(minor_to_decimal(minor, currency), currency)
@@ -255,6 +265,7 @@ def _figures(totals: dict[str, int], currency: str) -> dict[str, Any]:
         actual=money(totals["actual"]), available=money(available),
         estimate_to_complete=money(totals["etc"]), forecast=money(forecast),
         variance=money(totals["budget"] - forecast), variance_pct=pct, rag=rag,
+        underspend_rag=underspend_rag,
     )  # fmt: skip
 
 

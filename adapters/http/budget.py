@@ -143,8 +143,10 @@ def budget_routers(rules: BudgetRules) -> list[Router]:
         name="budget:summary",
         summary="Budget vs actual per line and period, rolled up per cost centre",
         description="Budget, phased year to date, pre-encumbered, committed, actual, available, "
-        "forecast, variance, variance % and RAG (green ≤ 2 %, amber ≤ 5 %, red above or any "
-        "forecast overspend). Roles: manager, finance, finance_director, board.",
+        "forecast, variance, variance % and two signals: `rag`, the overspend risk (red when "
+        "the forecast is above the budget, else green), and `underspendRag` (green up to 2 % "
+        "under budget, amber up to 5 %, red beyond). Roles: manager, finance, "
+        "finance_director, board.",
         guards=[may_read(BUDGET_REPORT_READERS, "budget summary")],
         sync_to_thread=True,
         response_headers=[POSITION_RESPONSE_HEADER],

@@ -141,21 +141,22 @@ def test_the_summary_matches_a_hand_computed_example_to_the_cent(
         amounts = (s.budget, s.phased_ytd, s.pre_encumbered, s.committed, s.actual, s.available,
                    s.estimate_to_complete, s.forecast, s.variance)  # fmt: skip
         assert {a.currency for a in amounts} == {s.currency} == {"GBP"}
-        return (*(a.amount for a in amounts), s.variance_pct, s.rag)
+        return (*(a.amount for a in amounts), s.variance_pct, (s.rag, s.underspend_rag))
 
     # A: committed 2,000 − 1,200.50 = 799.50; available 12,000 − 799.50 − 1,200.50 = 10,000;
-    # forecast 1,200.50 + 799.50 + 9,800 = 11,800; variance 200 = 1.67 %: green.
+    # forecast 1,200.50 + 799.50 + 9,800 = 11,800; variance 200 = 1.67 %: green, green.
     assert figures(a) == (D("12000.00"), D("4000.00"), D("0.00"), D("799.50"), D("1200.50"),
                           D("10000.00"), D("9800.00"), D("11800.00"), D("200.00"), D("1.67"),
-                          "green")  # fmt: skip
-    # B: forecast 10,200 + 50,400 = 60,600 > 60,000: an overspend, red at −1.00 %.
+                          ("green", "green"))  # fmt: skip
+    # B: forecast 10,200 + 50,400 = 60,600 > 60,000: an overspend, red at −1.00 %; no underspend.
     assert figures(b) == (D("60000.00"), D("20000.00"), D("0.00"), D("0.00"), D("10200.00"),
                           D("49800.00"), D("50400.00"), D("60600.00"), D("-600.00"), D("-1.00"),
-                          "red")  # fmt: skip
-    # C: 1,200 budget, 333.36 phased to July; forecast 1,150; variance 50 = 4.17 %: amber.
+                          ("red", "green"))  # fmt: skip
+    # C: 1,200 budget, 333.36 phased to July; forecast 1,150; variance 50 = 4.17 % under: no
+    # overspend risk (green), an amber underspend.
     assert figures(c) == (D("1200.00"), D("333.36"), D("0.00"), D("1150.00"), D("0.00"),
                           D("50.00"), D("0.00"), D("1150.00"), D("50.00"), D("4.17"),
-                          "amber")  # fmt: skip
+                          ("green", "amber"))  # fmt: skip
     # Per period: A's movements, and C's phasing after the amendment.
     assert [
         (p.period, p.pre_encumbered.amount, p.committed.amount, p.actual.amount)
@@ -176,7 +177,7 @@ def test_the_summary_matches_a_hand_computed_example_to_the_cent(
     centres = {s.cost_centre: s for s in view.cost_centres}
     assert figures(centres["CC-100"]) == (
         D("72000.00"), D("24000.00"), D("0.00"), D("799.50"), D("11400.50"), D("59800.00"),
-        D("60200.00"), D("72400.00"), D("-400.00"), D("-0.56"), "red",
+        D("60200.00"), D("72400.00"), D("-400.00"), D("-0.56"), ("red", "green"),
     )  # fmt: skip
     assert (centres["CC-100"].lines, centres["CC-200"].lines) == (2, 1)
     assert figures(centres["CC-200"]) == figures(c)

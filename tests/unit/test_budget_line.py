@@ -205,6 +205,23 @@ def test_a_reduction_below_what_is_already_used_is_refused() -> None:
     assert line.available == 0
 
 
+def test_a_top_up_of_an_overspent_line_is_accepted_even_short_of_the_deficit() -> None:
+    """A positive amendment only adds to available: it is never refused for the balance, even
+    when the line stays overspent after it (+3,000 on -3,500). A reduction still is."""
+    line = active_line().do("record_actual", reference="INV-1", amount=gbp("15500")).given()
+    assert line.available == Decimal("-3500.00")
+    then(
+        when(line, "amend", at=at(1), role="finance", amount=gbp("3000"), approval_ref="CHG-1",
+             rules=RULES),
+        Expect(BudgetLine.BudgetAmended, amount_minor=300_000),
+    )  # fmt: skip
+    assert line.available == Decimal("-500.00")
+    then_refused(
+        line, "amend", InsufficientFundsError, "INSUFFICIENT_FUNDS", at=at(2), role="finance",
+        amount=gbp("-0.01"), approval_ref="CHG-2", rules=RULES,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("story", "error", "code"),
     [

@@ -20,7 +20,7 @@ RULES = BudgetRules()
      ("finance_director", Decimal(250000)), ("board", None), ("clerk", Decimal(0))],
 )  # fmt: skip
 def test_the_default_tiers_are_those_of_the_spec(role: str, limit: Decimal | None) -> None:
-    assert RULES.limit_of(role) == limit
+    assert RULES.limit_of(role, "GBP") == RULES.limit_of(role, "USD") == limit
     assert RULES.fiscal_year_start_month == 4
 
 
@@ -40,12 +40,40 @@ def test_a_role_without_a_tier_approves_nothing() -> None:
 
 
 def test_tiers_are_data_a_facility_may_change() -> None:
-    rules = BudgetRules(approval_tiers=(ApprovalTier("manager", Decimal(1000)),))
+    rules = BudgetRules(approval_tiers={"USD": (ApprovalTier("manager", Decimal(1000)),)})
     with pytest.raises(ApprovalRequiredError):
         rules.require_approval("manager", Decimal(1001), "USD")
     with pytest.raises(ApprovalRequiredError):
         rules.require_approval("board", Decimal(1), "USD")
-    assert rules.tier_for(Decimal(999)) == "manager" and rules.tier_for(Decimal(1001)) is None
+    assert rules.tier_for(Decimal(999), "USD") == "manager"
+    assert rules.tier_for(Decimal(1001), "USD") is None
+
+
+def test_tiers_are_kept_per_currency_and_an_amount_meets_only_its_own() -> None:
+    """5,000 KWD and 5,000 JPY are not one tier: each currency has its own limits."""
+    rules = BudgetRules(
+        approval_tiers={
+            "KWD": (ApprovalTier("manager", Decimal(1_500)), ApprovalTier("board", None)),
+            "JPY": (ApprovalTier("manager", Decimal(1_000_000)), ApprovalTier("board", None)),
+        }
+    )
+    rules.require_approval("manager", Decimal(5_000), "JPY")
+    with pytest.raises(ApprovalRequiredError) as refused:
+        rules.require_approval("manager", Decimal(5_000), "KWD")
+    assert "1500 KWD" in refused.value.message and "board" in refused.value.message
+    assert rules.tier_for(Decimal(5_000), "KWD") == "board"
+    assert rules.tier_for(Decimal(5_000), "JPY") == "manager"
+
+
+def test_a_currency_without_tiers_of_its_own_is_approved_by_the_board_only() -> None:
+    """No limit set in pounds is applied to yen: without tiers configured for a currency,
+    only a role without limit approves (no exchange rate is assumed)."""
+    for role in ("manager", "finance", "finance_director"):
+        with pytest.raises(ApprovalRequiredError) as refused:
+            RULES.require_approval(role, Decimal(1), "JPY")
+        assert "no approval tiers are configured for JPY" in refused.value.message
+    RULES.require_approval("board", Decimal(10) ** 14, "JPY")
+    assert RULES.limit_of("manager", "KWD") == 0 and RULES.tier_for(Decimal(1), "KWD") == "board"
 
 
 @pytest.mark.parametrize(

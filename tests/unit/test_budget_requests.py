@@ -332,6 +332,26 @@ def test_the_requester_may_not_authorise_their_own_overspend() -> None:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("asked_for", "approver", "approver_for"),
+    [("mo", "fin-2", "mo"),  # fin-2 acting for mo, for whom it was asked
+     ("staff-1", "staff-1", None)],  # staff-1 itself, for whom it was asked
+)  # fmt: skip
+def test_no_one_acting_for_whom_an_overspend_was_asked_for_may_authorise_it(
+    asked_for: str, approver: str, approver_for: str | None
+) -> None:
+    story = active_line().do(
+        "request_overspend_authorisation", role="manager", actor="pa-1",
+        on_behalf_of=asked_for, limit=gbp("2500"), expires_at=at(30), reason="agency staff",
+    )  # fmt: skip
+    line = story.given()
+    envelope = make_envelope(at(1), role="finance", actor_id=approver, on_behalf_of=approver_for)
+    with pytest.raises(SegregationOfDutiesError):
+        when(line, "authorise_overspend", at=at(1), envelope=envelope, limit=gbp("2500"),
+             expires_at=at(30), rules=RULES, request_id=story.last_event_id())  # fmt: skip
+    assert line.pending_events == [] and line.overspend_limit_minor == 0
+
+
 # ---- rejecting -------------------------------------------------------------------------------
 @pytest.mark.parametrize("by", ["mo", "staff-1"])  # another person, or the requester (withdrawn)
 def test_a_request_is_rejected_with_a_reason_by_anyone_who_may_decide(by: str) -> None:

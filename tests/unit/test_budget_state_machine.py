@@ -195,7 +195,7 @@ class BudgetMachine(RuleBasedStateMachine):
         expected = (
             "INVALID_TRANSITION" if m.status != ACTIVE
             else "APPROVAL_REQUIRED" if abs(amount) > TIERS.get(role, abs(amount))
-            else "INSUFFICIENT_FUNDS" if m.available + amount < 0
+            else "INSUFFICIENT_FUNDS" if amount < 0 and m.available + amount < 0
             else None
         )  # fmt: skip
         if self.attempt("amend", step, expected, lambda at: self.line.amend(
@@ -258,7 +258,7 @@ class BudgetMachine(RuleBasedStateMachine):
             else "SEGREGATION_OF_DUTIES" if request.by == by
             else "APPROVAL_REQUIRED" if abs(request.amount) > TIERS.get(role, abs(request.amount))
             else "INSUFFICIENT_FUNDS" if request.kind == "amendment"
-            and m.available + request.amount < 0
+            and request.amount < 0 and m.available + request.amount < 0
             else None
         )  # fmt: skip
         if request.kind == "amendment":

@@ -513,3 +513,27 @@ def test_stories_run_real_commands() -> None:
     """The helper itself: a story refuses what the aggregate refuses."""
     with pytest.raises(InvalidTransitionError):
         CaseStory().do("register", role="clerk", **register_kwargs()).do("start_investigation")
+
+
+# ---- approval: nobody acting for the drafter, nor the one drafted for ---------------------
+def test_another_manager_approving_on_behalf_of_the_drafter_is_refused() -> None:
+    """X-On-Behalf-Of does not get round approver ≠ drafter: ann acting for the drafter is
+    the drafter approving."""
+    case = given(path_to(RESPONSE_DRAFTED, approve=False))
+    on_behalf = make_envelope(LATER, role="executive", actor_id="ann", on_behalf_of=DRAFTER)
+    with pytest.raises(SegregationOfDutiesError):
+        when(case, "approve_response", at=LATER, envelope=on_behalf)
+    assert case.pending_events == [] and case.approval is None
+
+
+def test_the_person_a_draft_was_written_for_may_not_approve_it() -> None:
+    story = story_to(UNDER_INVESTIGATION)
+    story.do("record_findings", steps_taken="s", conclusions="c", upheld="no")
+    drafted = make_envelope(LATER, role="manager", actor_id="pa-1", on_behalf_of="mgr-boss")
+    story.case = when(story.case, "draft_response", at=LATER, envelope=drafted,
+                      document_ref="doc-9").aggregate  # fmt: skip
+    case = story.case
+    assert case.draft["drafted_for"] == "mgr-boss"
+    with pytest.raises(SegregationOfDutiesError):
+        approve_as(case, "executive", "mgr-boss")
+    then(approve_as(case, "executive", "ceo-1"), Expect(C.ResponseApproved, actor_id="ceo-1"))
