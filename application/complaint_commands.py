@@ -14,17 +14,21 @@ from uuid import UUID
 
 import msgspec
 
+from eventsourcing.domain import Aggregate
+
 from domain.complaints import ComplaintCase
+from domain.visits import PatientVisit
 
 from application.commands import (
     AggregateCommand,
     AwareDatetime,
     Creation,
+    Loader,
     Reason,
     Ref,
     free_text,
 )
-from application.errors import CommandValidationError
+from application.errors import CommandValidationError, NotFoundError
 from application.policies import Policies
 
 CLERK, NURSE, MANAGER, EXECUTIVE, SYSTEM = "clerk", "nurse", "manager", "executive", "system"
@@ -80,10 +84,26 @@ class RegisterComplaint(Creation, kw_only=True, frozen=True):
             )
         return "receivedAt", self.received_at
 
+    def decide(
+        self, load: Loader[Any], target: UUID | None, at: datetime, policies: Policies
+    ) -> list[Aggregate]:
+        if self.visit_id is not None:
+            require_visit(load, self.visit_id)
+        return super().decide(load, target, at, policies)
+
     def create(self, at: datetime, policies: Policies) -> ComplaintCase:
         fields = self.fields()
         del fields["received_at"]
         return ComplaintCase.register(**fields, at=at, rules=policies.complaints)
+
+
+def require_visit(load: Loader[Any], visit_id: UUID) -> None:
+    """The visit a complaint names must exist (as a visit): refused as invalid input on
+    ``visitId`` otherwise, so no case points at nothing. The visit is only read."""
+    try:
+        load(visit_id, PatientVisit)
+    except NotFoundError:
+        raise CommandValidationError("no visit has this id", field="visitId") from None
 
 
 # ---- facts about the case ---------------------------------------------------------

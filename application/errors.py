@@ -18,6 +18,19 @@ class NotFoundError(ApplicationError):
         super().__init__(f"{kind} {aggregate_id} does not exist")
 
 
+class VersionNotFoundError(NotFoundError):
+    """The record exists, but not at the version asked for (``asOfVersion`` past its latest):
+    a 404 like any record that is not there, saying which version is the latest."""
+
+    def __init__(self, kind: str, aggregate_id: UUID, version: int, latest: int) -> None:
+        DomainError.__init__(
+            self, f"{kind} {aggregate_id} has no version {version}: the latest is {latest}",
+            field="asOfVersion",
+        )  # fmt: skip
+        self.version = version
+        self.latest = latest
+
+
 class AlreadyExistsError(ApplicationError):
     """A creation whose id is derived from a natural key that is already taken."""
 
@@ -58,3 +71,10 @@ class VersionConflictError(ApplicationError):
 
 class IdempotencyKeyReusedError(ApplicationError):
     code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class StoreRefusedWriteError(Exception):
+    """The event store refused a command's events for another reason than a lost race: a
+    trigger or a constraint other than the (originator_id, originator_version) key. Not a
+    client's error and not retried (it would fail again): an internal error (500), with
+    nothing recorded. Not a DomainError: its text is for the log, never the client."""

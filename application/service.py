@@ -42,7 +42,9 @@ from application.errors import (
     NotAuthorisedError,
     NotFoundError,
     PreconditionFailedError,
+    StoreRefusedWriteError,
     VersionConflictError,
+    VersionNotFoundError,
 )
 from application.idempotency import CommandIdentity, CommandRecord
 from application.permissions import acting_role
@@ -113,7 +115,14 @@ class PatientServices(Application[UUID]):
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 result = self._attempt(command, context, target, expected_version, identity)
-            except IntegrityError:
+            except IntegrityError as failure:
+                if not is_lost_race(failure):
+                    # A trigger or another constraint refused the write: not a race, so a
+                    # retry would fail the same way. Nothing of ours was stored.
+                    bound.error("command.store_refused", attempt=attempt)
+                    raise StoreRefusedWriteError(
+                        "the event store refused the write (not a concurrent change)"
+                    ) from failure
                 # Someone else wrote first: a concurrent writer of the aggregate, or an
                 # earlier run of this very command (its record's id is taken). Nothing
                 # of ours was stored.
@@ -323,10 +332,13 @@ class PatientServices(Application[UUID]):
                 aggregate = self.repository.get(aggregate_id, version=version)
             except AggregateNotFoundError:
                 aggregate = None
-            if version is not None and aggregate is not None and aggregate.version != version:
-                aggregate = None  # that version does not exist (yet)
         if not isinstance(aggregate, aggregate_type):
             raise NotFoundError(_kind_name(aggregate_type), aggregate_id)
+        if version is not None and aggregate.version != version:
+            # The repository answers with the latest version at or below the one asked for.
+            raise VersionNotFoundError(
+                _kind_name(aggregate_type), aggregate_id, version, aggregate.version
+            )
         return aggregate
 
     def get_visit(
@@ -336,6 +348,29 @@ class PatientServices(Application[UUID]):
 
     def visit_events(self, visit_id: UUID) -> Sequence[PatientVisit.Event]:
         return cast(Sequence[PatientVisit.Event], list(self.events.get(visit_id)))
+
+
+#: What the stores raise when the unique (originator_id, originator_version) key is taken:
+#: SQLite's extended result codes (the key is the table's primary key) and PostgreSQL's
+#: unique_violation. Any other integrity failure (a CHECK, NOT NULL or foreign key, a
+#: trigger's RAISE(ABORT)) is not a lost race.
+_SQLITE_KEY_TAKEN = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
+_POSTGRES_UNIQUE_VIOLATION = "23505"
+_VERSION_KEY_COLUMN = "originator_version"
+
+
+def is_lost_race(failure: IntegrityError) -> bool:
+    """Whether an IntegrityError from a save says that an event's (originator_id,
+    originator_version) was taken by another writer: a lost race, worth retrying on fresh
+    state. The library wraps the driver's error; its cause says which constraint failed. An
+    error with no driver cause is the in-memory store's, raised only for a taken version."""
+    cause = failure.__cause__
+    sqlite_code = getattr(cause, "sqlite_errorname", None)
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlite_code is None and sqlstate is None:
+        return True
+    key_taken = sqlite_code in _SQLITE_KEY_TAKEN or sqlstate == _POSTGRES_UNIQUE_VIOLATION
+    return key_taken and _VERSION_KEY_COLUMN in str(cause)
 
 
 def _kind_name(aggregate_type: type) -> str:

@@ -14,14 +14,29 @@ domain's errors.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from domain.complaint_policy import ComplaintRules
 from domain.complaint_vocabulary import ACKNOWLEDGEMENT, RESPONSE
 from domain.errors import ExtensionTooLateError, InvalidTransitionError, TimestampOrderError
 
 Ledger = list[dict[str, Any]]
+#: The resolution of a stored instant: the last moment before a due instant.
+_JUST_BEFORE = timedelta(microseconds=1)
+
+
+# ---- reading a due instant ----------------------------------------------------------------
+def last_day_allowed(due_at: datetime | None, zone: ZoneInfo) -> date | None:
+    """The last local day (in ``zone``) on which a deadline due at ``due_at`` is met.
+
+    A due instant is exclusive: a deadline at the end of 30 December is due at the midnight
+    that starts the 31st, which a calendar would show as the wrong day. The day allowed is
+    the one of the instant just before it (for a due instant within a day, that day)."""
+    if due_at is None:
+        return None
+    return (due_at - _JUST_BEFORE).astimezone(zone).date()
 
 
 # ---- the ledger: what an event's apply() assigns --------------------------------------

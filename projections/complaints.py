@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from domain.complaint_deadlines import last_day_allowed
 from domain.complaint_vocabulary import GRADES, OPEN_STATES, UPHELD_VALUES
 from projections.records import StoredRecord, decode_state, from_micros, to_micros
 
@@ -240,7 +241,8 @@ def _micros(moment: datetime) -> int:
 # ---- the worklist ---------------------------------------------------------------------------
 class WorklistItem(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     """One open case. ``daysToDue`` counts local days from today to the day the next
-    deadline ends (0: due today; negative: overdue)."""
+    deadline ends (0: due today; negative: overdue). Beside each due instant (the exclusive
+    end of its deadline), ``…DueOn`` is the last local day allowed."""
 
     id: str
     version: int
@@ -253,11 +255,14 @@ class WorklistItem(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     risk_grade: str | None
     investigator_ref: str | None
     acknowledgement_due_at: datetime | None
+    acknowledgement_due_on: date | None
     acknowledged_at: datetime | None
     response_due_at: datetime | None
+    response_due_on: date | None
     responded_at: datetime | None
     next_deadline: str | None
     next_due_at: datetime | None
+    next_due_on: date | None
     days_to_due: int | None
     overdue: bool
     rag: str
@@ -271,21 +276,20 @@ def worklist_item(state: CaseState, now: datetime, zone: ZoneInfo) -> WorklistIt
     if next_due is not None:
         ack_running = state.ack_due_at is not None and state.ack_ended_at is None
         deadline = "acknowledgement" if ack_running and state.ack_due_at == next_due else "response"
-    days = None
-    if next_due is not None:
-        # The due instant ends a local day: the day due is the one just before it.
-        due_day = (_datetime(next_due - 1)).astimezone(zone).date()
-        days = (due_day - now.astimezone(zone).date()).days
+    due_day = last_day_allowed(from_micros(next_due), zone)
+    days = None if due_day is None else (due_day - now.astimezone(zone).date()).days
+    ack_due, response_due = from_micros(state.ack_due_at), from_micros(state.response_due_at)
     return WorklistItem(
         id=state.id, version=state.version, status=state.status, kind=state.kind,
         policy=state.policy, received_at=_datetime(state.received_at),
         service_unit=state.service_unit, primary_category=state.primary_category,
         risk_grade=state.risk_grade, investigator_ref=state.investigator_ref,
-        acknowledgement_due_at=from_micros(state.ack_due_at),
+        acknowledgement_due_at=ack_due,
+        acknowledgement_due_on=last_day_allowed(ack_due, zone),
         acknowledged_at=from_micros(state.acknowledged_at),
-        response_due_at=from_micros(state.response_due_at),
+        response_due_at=response_due, response_due_on=last_day_allowed(response_due, zone),
         responded_at=from_micros(state.responded_at), next_deadline=deadline,
-        next_due_at=from_micros(next_due), days_to_due=days,
+        next_due_at=from_micros(next_due), next_due_on=due_day, days_to_due=days,
         overdue=next_due is not None and next_due < now_us,
         rag=rag(state.received_at, next_due, now_us), breaches=state.breaches,
     )  # fmt: skip

@@ -286,9 +286,12 @@ def state_handler(
     *,
     operation_id: str,
     summary: str,
+    show: Callable[[Any], Any] | None = None,
 ) -> HTTPRouteHandler:
     """``GET /{id}``: the aggregate now, as of a version or as of a time, as ``schema.of``
-    shows it, with its ``ETag`` (304 for a matching ``If-None-Match``)."""
+    shows it (or ``show``, which returns a ``schema``), with its ``ETag`` (304 for a
+    matching ``If-None-Match``)."""
+    schema_of = show or schema.of
 
     def handle(
         request: Request[Any, Any, Any],
@@ -298,7 +301,7 @@ def state_handler(
         if_none_match: IfNoneMatch = None,
     ) -> Response[schema]:  # type: ignore[valid-type]
         return state_response(
-            request, id, aggregate_type, schema.of,
+            request, id, aggregate_type, schema_of,
             as_of_version=as_of_version, as_of=as_of, if_none_match=if_none_match,
         )  # fmt: skip
 
@@ -307,7 +310,8 @@ def state_handler(
         operation_id=operation_id,
         name=f"{resource.name}:get",
         summary=summary,
-        guards=[may_read(readers, f"{resource.noun}s")],
+        # A denied read names the record's type as well as its id in the audit trail.
+        guards=[may_read(readers, f"{resource.noun}s", target_type=aggregate_type.__name__)],
         sync_to_thread=True,
         response_headers=[ETAG_HEADER],
         responses=problem_responses(400, 401, 403, 404, 500, 503),

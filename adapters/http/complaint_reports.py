@@ -196,6 +196,6 @@ def _report_handlers(zone: ZoneInfo) -> list[HTTPRouteHandler]:
 def complaints_router(zone: ZoneInfo) -> Router:
     return Router(
         path="/complaints",
-        route_handlers=[*_report_handlers(zone), *complaint_handlers()],
+        route_handlers=[*_report_handlers(zone), *complaint_handlers(zone)],
         tags=["Complaints"],
     )

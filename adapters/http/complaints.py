@@ -9,8 +9,10 @@ personal data, so no read model, log line or error carries them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from functools import partial
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar.handlers import HTTPRouteHandler
@@ -23,6 +25,7 @@ from adapters.http.commands import (
 )
 from application.complaint_commands import COMPLAINT_ACTIONS, RegisterComplaint
 from application.permissions import COMPLAINT_READERS
+from domain.complaint_deadlines import last_day_allowed
 from domain.complaints import ComplaintCase
 
 COMPLAINTS = Resource(path="/api/v1/complaints", noun="complaint", name="complaints")
@@ -31,6 +34,8 @@ COMPLAINTS = Resource(path="/api/v1/complaints", noun="complaint", name="complai
 class Deadline(msgspec.Struct, frozen=True, rename="camel"):
     deadline: str
     due_at: datetime
+    #: the last local day allowed (``due_at`` is the exclusive end of it)
+    due_on: date
 
 
 class Breach(msgspec.Struct, frozen=True, rename="camel"):
@@ -49,7 +54,9 @@ class Referral(msgspec.Struct, frozen=True, rename="camel"):
 
 class ComplaintState(msgspec.Struct, frozen=True, rename="camel"):
     """A complaint case as it stands (or stood). Due dates are those computed when each
-    command ran, as stored in its events. Times are UTC."""
+    command ran, as stored in its events. Times are UTC. A due instant (``…DueAt``) is the
+    exclusive end of the deadline; ``…DueOn`` beside it is the last day allowed, as a local
+    date in the facility's time zone (``2025-12-30`` for ``2025-12-31T00:00:00Z`` in UTC)."""
 
     id: UUID
     version: int
@@ -68,8 +75,10 @@ class ComplaintState(msgspec.Struct, frozen=True, rename="camel"):
     risk_score: int | None
     risk_grade: str | None
     acknowledgement_due_at: datetime | None
+    acknowledgement_due_on: date | None
     acknowledged_at: datetime | None
     response_due_at: datetime | None
+    response_due_on: date | None
     responded_at: datetime | None
     investigator_ref: str | None
     upheld: str | None
@@ -81,7 +90,8 @@ class ComplaintState(msgspec.Struct, frozen=True, rename="camel"):
     referrals: list[Referral]
 
     @classmethod
-    def of(cls, case: ComplaintCase) -> ComplaintState:
+    def of(cls, case: ComplaintCase, zone: ZoneInfo) -> ComplaintState:
+        """The case as shown, its due days read in the facility's time zone ``zone``."""
         return cls(
             id=case.id, version=case.version, status=case.status, kind=case.kind,
             policy=case.policy, channel=case.channel, received_at=case.received_at,
@@ -90,12 +100,15 @@ class ComplaintState(msgspec.Struct, frozen=True, rename="camel"):
             categories=list(case.categories), primary_category=case.primary_category,
             summary=case.summary, risk_score=case.risk_score, risk_grade=case.risk_grade,
             acknowledgement_due_at=case.acknowledgement_due_at,
+            acknowledgement_due_on=last_day_allowed(case.acknowledgement_due_at, zone),
             acknowledged_at=case.acknowledged_at, response_due_at=case.response_due_at,
+            response_due_on=last_day_allowed(case.response_due_at, zone),
             responded_at=case.responded_at, investigator_ref=case.investigator_ref,
             upheld=case.upheld, resolution=case.resolution, closed_at=case.closed_at,
             withdrawn_at=case.withdrawn_at,
             running_deadlines=[
-                Deadline(d["deadline"], d["due_at"]) for d in case.running_deadlines
+                Deadline(d["deadline"], d["due_at"], last_day_allowed(d["due_at"], zone))
+                for d in case.running_deadlines
             ],
             breaches=[Breach(b["deadline"], b["due_at"], b["flagged_at"]) for b in case.breaches],
             referrals=[
@@ -106,14 +119,14 @@ class ComplaintState(msgspec.Struct, frozen=True, rename="camel"):
         )  # fmt: skip
 
 
-get_complaint = state_handler(
-    COMPLAINTS, ComplaintCase, ComplaintState, COMPLAINT_READERS, operation_id="getComplaint",
-    summary="A complaint case now, as of a version, or as of a time, with its due dates",
-)  # fmt: skip
-
-
-def complaint_handlers() -> list[HTTPRouteHandler]:
+def complaint_handlers(zone: ZoneInfo) -> list[HTTPRouteHandler]:
+    """The resource's routes; ``zone`` is the facility's, in which due days are shown."""
     created = "Complaint registered: its id, version and log position"
+    get_complaint = state_handler(
+        COMPLAINTS, ComplaintCase, ComplaintState, COMPLAINT_READERS,
+        operation_id="getComplaint", show=partial(ComplaintState.of, zone=zone),
+        summary="A complaint case now, as of a version, or as of a time, with its due dates",
+    )  # fmt: skip
     return [
         untargeted_handler(COMPLAINTS, "/", RegisterComplaint, created),
         *(action_handler(COMPLAINTS, a, command) for a, command in COMPLAINT_ACTIONS.items()),

@@ -101,6 +101,27 @@ def test_only_the_auditor_may_read_and_the_denial_is_itself_in_the_trail(
     assert denial["aggregateType"] == "CommandAttempt"
 
 
+@pytest.mark.parametrize(
+    ("path", "what", "target_type"),
+    [("/api/v1/visits", "visits", "PatientVisit"),
+     ("/api/v1/complaints", "complaints", "ComplaintCase"),
+     ("/api/v1/budget-lines", "budget lines", "BudgetLine"),
+     (None, "visit timelines", "PatientVisit")],
+)  # fmt: skip
+def test_a_denied_read_of_one_record_names_its_type_and_id(
+    client: TestClient[Any], auth: Callable[..., Headers],
+    trail: Callable[..., dict[str, Any]], path: str | None, what: str, target_type: str,
+) -> None:  # fmt: skip
+    record = "00000000-0000-4000-8000-0000000000bb"
+    url = f"{path}/{record}" if path else f"{API}/{record}/timeline"
+    reply = client.get(url, headers=auth("finance" if path != "/api/v1/budget-lines" else
+                                         "clerk", sub="mallory"))  # fmt: skip
+    assert reply.status_code == 403, reply.text
+    [denial] = trail(outcome="denied")["items"]
+    assert denial["action"] == f"read {what}"
+    assert (denial["targetType"], denial["targetId"]) == (target_type, record)
+
+
 def test_an_auditor_reads_the_trail_and_is_not_recorded_for_it(
     client: TestClient[Any], trail: Callable[..., dict[str, Any]], services: PatientServices
 ) -> None:

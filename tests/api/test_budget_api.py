@@ -4,6 +4,7 @@ budget vs actual summary with read-your-writes."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -13,9 +14,12 @@ import pytest
 from litestar.testing import TestClient
 
 from adapters.readmodels.budget_store import BudgetReadModel
+from adapters.settings import Settings
+from adapters.storage import APPLICATION_NAME
 from application.service import PatientServices
 from domain.base import event_id_for
-from tests.api.helpers import Headers, iso, now, only_attempt_since, position
+from domain.budget import BudgetLine
+from tests.api.helpers import Headers, iso, now, only_attempt_since, position, recorded_since
 
 LINES = "/api/v1/budget-lines"
 FY = 2024  # a past year: postings may not be dated in the future
@@ -125,6 +129,17 @@ def test_a_clerk_may_neither_create_nor_read_budget_lines(
     assert client.get(f"{LINES}/{line}", headers=clerk).status_code == 403
     summary = client.get("/api/v1/budget/summary", params={"fiscalYear": FY}, headers=clerk)
     assert summary.status_code == 403
+
+
+def test_a_version_past_the_lines_latest_is_404_naming_the_latest(
+    client: TestClient[Any], finance: Headers
+) -> None:
+    line = funded(client, finance)
+    reply = client.get(f"{LINES}/{line}", params={"asOfVersion": 3}, headers=finance)
+    assert (reply.status_code, reply.json()["code"]) == (404, "NOT_FOUND")
+    assert reply.json()["detail"] == f"budget line {line} has no version 3: the latest is 2"
+    latest = client.get(f"{LINES}/{line}", params={"asOfVersion": 2}, headers=finance)
+    assert latest.json()["version"] == 2
 
 
 def test_an_unknown_line_is_404(client: TestClient[Any], finance: Headers) -> None:
@@ -237,6 +252,38 @@ def test_a_transfer_moves_budget_between_two_lines_in_one_write(
     assert (refused.status_code, refused.json()["code"]) == (409, "INSUFFICIENT_FUNDS")
 
 
+def test_tiers_are_per_currency_and_a_currency_without_its_own_is_approved_by_the_board(
+    client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
+) -> None:
+    """No tiers are configured for yen by default: 5,000 JPY is not the manager's 5,000 GBP."""
+    line = create(client, finance, currency="JPY")
+    yen = {"amount": "5000", "currency": "JPY"}
+    assert act(client, finance, line, "approve", amount=yen, approvalRef="B-1").status_code == 200
+    manager = act(client, auth("manager", sub="mo"), line, "amend", amount=yen, approvalRef="A")
+    assert (manager.status_code, manager.json()["code"]) == (409, "APPROVAL_REQUIRED")
+    assert "no approval tiers are configured for JPY" in manager.json()["detail"]
+    board = act(client, auth("board", sub="bo"), line, "amend", amount=yen, approvalRef="A")
+    assert board.status_code == 200, board.text
+
+
+def test_a_write_the_store_refuses_is_a_500_at_once_not_a_409_after_retries(
+    client: TestClient[Any], finance: Headers, services: PatientServices, settings: Settings
+) -> None:
+    """A trigger's RAISE(ABORT) on SQLite is an integrity error but not a lost race."""
+    line = create(client, finance)
+    before = position(services)
+    topic = f"{BudgetLine.BudgetApproved.__module__}:BudgetLine.BudgetApproved"
+    with sqlite3.connect(settings.var_dir / f"{APPLICATION_NAME}.db") as db:
+        db.execute(
+            "CREATE TRIGGER refuse_approval BEFORE INSERT ON stored_events"
+            f" WHEN NEW.topic = '{topic}' BEGIN SELECT RAISE(ABORT, 'injected'); END"
+        )
+    reply = act(client, finance, line, "approve", amount=gbp("100.00"), approvalRef="BUD-1")
+    assert (reply.status_code, reply.json()["code"]) == (500, "INTERNAL_ERROR"), reply.text
+    assert "injected" not in reply.text
+    assert position(services) == before
+
+
 # ---- the summary -------------------------------------------------------------------------------
 def test_the_summary_waits_for_the_posting_and_shows_it(
     client: TestClient[Any], finance: Headers
@@ -257,6 +304,8 @@ def test_the_summary_waits_for_the_posting_and_shows_it(
     assert row["lineId"] == line
     assert row["actual"] == gbp("1234.56")
     assert row["available"] == gbp("8765.44")
+    # 87.65 % under budget: not an overspend risk, but a red underspend.
+    assert (row["rag"], row["underspendRag"], row["variancePct"]) == ("green", "red", "87.65")
     [centre] = body["costCentres"]
     assert centre["costCentre"] == "PS-01"
     assert centre["actual"] == gbp("1234.56")
@@ -307,6 +356,32 @@ def test_an_amendment_asked_for_by_a_manager_is_approved_by_another_person_only(
     assert (state["version"], state["currentBudget"]) == (4, gbp("10900.00"))
     again = act(client, auth("finance", sub="fred"), line, "amend", **approval)
     assert (again.status_code, again.json()["code"]) == (409, "INVALID_TRANSITION")
+
+
+def test_no_one_acting_on_behalf_of_the_requester_may_approve_the_request(
+    client: TestClient[Any], finance: Headers, auth: Callable[..., Headers],
+    services: PatientServices,
+) -> None:  # fmt: skip
+    line = funded(client, finance)
+    manager = auth("manager", sub="mo")
+    reply = act(client, manager, line, "amendment-requests", amount=gbp("900.00"), reason="winter")
+    request = asked(client, finance, reply, line)
+    approval = {"amount": gbp("900.00"), "approvalRef": "AM-1", "requestId": request}
+    expires = iso(now() + timedelta(days=30))
+    terms = {"limit": gbp("2500.00"), "expiresAt": expires}
+    overspend = act(client, manager, line, "overspend-requests", **terms, reason="agency")
+    assert overspend.status_code == 200, overspend.text
+    overspend_request = str(event_id_for(UUID(line), overspend.json()["version"]))
+    for_the_requester = {**auth("finance", sub="fred"), "X-On-Behalf-Of": "mo"}
+
+    before = position(services)
+    amend = act(client, for_the_requester, line, "amend", **approval)
+    assert (amend.status_code, amend.json()["code"]) == (409, "SEGREGATION_OF_DUTIES"), amend.text
+    authorise = act(client, for_the_requester, line, "authorise-overspend", **terms,
+                    requestId=overspend_request)  # fmt: skip
+    assert (authorise.status_code, authorise.json()["code"]) == (409, "SEGREGATION_OF_DUTIES")
+    assert len(recorded_since(services, before)) == 2  # the two refused attempts, nothing else
+    assert act(client, finance, line, "amend", **approval).status_code == 200
 
 
 def test_an_overspend_asked_for_is_authorised_by_another_person_with_the_same_terms(

@@ -15,7 +15,7 @@ from litestar.testing import TestClient
 
 from adapters.readmodels.complaints_store import ComplaintsReadModel
 from application.service import PatientServices
-from tests.api.helpers import Headers, iso, now, only_attempt_since, position
+from tests.api.helpers import Headers, iso, now, only_attempt_since, position, visit_body
 
 COMPLAINTS = "/api/v1/complaints"
 LONDON = ZoneInfo("Europe/London")
@@ -149,6 +149,13 @@ def test_a_registered_case_shows_due_dates_computed_from_its_policy(
     cms_body = state(client, manager, cms)
     assert cms_body["acknowledgementDueAt"] is None  # CMS sets no acknowledgement deadline
     assert cms_body["responseDueAt"] == "2025-05-09T23:00:00Z"  # 7 calendar days, end of day
+    # Beside each exclusive due instant, the last local day allowed (Europe/London).
+    assert (body["acknowledgementDueOn"], body["responseDueOn"]) == ("2025-05-08", "2025-11-02")
+    assert (cms_body["acknowledgementDueOn"], cms_body["responseDueOn"]) == (None, "2025-05-09")
+    assert body["runningDeadlines"] == [
+        {"deadline": "acknowledgement", "dueAt": "2025-05-08T23:00:00Z", "dueOn": "2025-05-08"},
+        {"deadline": "response", "dueAt": "2025-11-03T00:00:00Z", "dueOn": "2025-11-02"},
+    ]
 
 
 @pytest.mark.parametrize("policy", [NHS, CMS])
@@ -222,6 +229,21 @@ def test_an_invalid_action_is_400_naming_the_field_and_records_nothing(
     assert position(services) == before
 
 
+def test_a_complaint_about_a_visit_that_does_not_exist_is_400_naming_visit_id(
+    client: TestClient[Any], manager: Headers, clerk: Headers, services: PatientServices
+) -> None:
+    missing = "00000000-0000-4000-8000-00000000000a"
+    reply = client.post(COMPLAINTS, json=complaint(visitId=missing), headers=manager)
+    assert (reply.status_code, reply.json()["code"]) == (400, "VALIDATION"), reply.text
+    assert reply.json()["errors"][0]["field"] == "visitId"
+    assert missing not in reply.text  # the id is not echoed back
+    assert position(services) == 0
+
+    visit = client.post("/api/v1/visits", json=visit_body(), headers=clerk).json()["id"]
+    case = register(client, manager, visitId=visit)
+    assert state(client, manager, case)["visitId"] == visit
+
+
 def test_a_malformed_case_id_is_400_naming_the_id(
     client: TestClient[Any], manager: Headers
 ) -> None:
@@ -269,6 +291,15 @@ def test_the_complaint_reports_are_for_managers_and_executives_only(
         assert client.get(f"{COMPLAINTS}/{path}", headers=auth(allowed)).status_code == 200
 
 
+def test_a_version_past_the_cases_latest_is_404_naming_the_latest(
+    client: TestClient[Any], manager: Headers
+) -> None:
+    case = register(client, manager)
+    reply = client.get(f"{COMPLAINTS}/{case}", params={"asOfVersion": 5}, headers=manager)
+    assert (reply.status_code, reply.json()["code"]) == (404, "NOT_FOUND")
+    assert reply.json()["detail"] == f"complaint case {case} has no version 5: the latest is 1"
+
+
 def test_an_unknown_case_is_404_and_records_nothing(
     client: TestClient[Any], manager: Headers, services: PatientServices
 ) -> None:
@@ -296,6 +327,19 @@ def test_the_drafter_may_not_approve_their_own_response(
     case = register(client, manager)
     drafted(client, manager, case)
     refused(client, services, manager, case, "approve-response", "SEGREGATION_OF_DUTIES")
+
+
+def test_another_manager_acting_on_behalf_of_the_drafter_may_not_approve(
+    client: TestClient[Any], manager: Headers, approver: Headers, services: PatientServices
+) -> None:
+    """X-On-Behalf-Of does not get round approver ≠ drafter: ann declaring she acts for mo,
+    who drafted the response, is mo approving it."""
+    case = register(client, manager)
+    drafted(client, manager, case)
+    for_the_drafter = {**approver, "X-On-Behalf-Of": "mo"}
+    refused(client, services, for_the_drafter, case, "approve-response", "SEGREGATION_OF_DUTIES")
+    assert state(client, manager, case)["version"] == 6
+    ok(client, approver, case, "approve-response")
 
 
 def test_an_extreme_risk_response_needs_the_executive_not_a_manager(
@@ -424,6 +468,18 @@ def worklist(client: TestClient[Any], headers: Headers, at: int, **params: Any) 
     assert int(reply.headers["X-Projection-Position"]) >= at
     assert NARRATIVE not in reply.text
     return reply.json()
+
+
+def test_the_worklist_shows_the_last_local_day_allowed_beside_each_due_instant(
+    client: TestClient[Any], manager: Headers, services: PatientServices
+) -> None:
+    register(client, manager, receivedAt=FRIDAY_BEFORE_BANK_HOLIDAY, policy=NHS)
+    [item] = worklist(client, manager, position(services))["items"]
+    assert (item["acknowledgementDueAt"], item["acknowledgementDueOn"]) == (
+        "2025-05-08T23:00:00Z", "2025-05-08",
+    )  # fmt: skip
+    assert (item["responseDueAt"], item["responseDueOn"]) == ("2025-11-03T00:00:00Z", "2025-11-02")
+    assert (item["nextDueAt"], item["nextDueOn"]) == ("2025-05-08T23:00:00Z", "2025-05-08")
 
 
 def test_the_worklist_waits_for_the_write_and_shows_days_to_due_and_rag(

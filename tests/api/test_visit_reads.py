@@ -103,7 +103,11 @@ def test_before_the_visit_existed_or_past_its_last_version_it_is_not_found(
     future_version = client.get(f"{API}/{arrived_visit}", params={"asOfVersion": 9}, headers=clerk)
 
     assert early.status_code == future_version.status_code == 404
-    assert early.json()["code"] == "NOT_FOUND"
+    assert early.json()["code"] == future_version.json()["code"] == "NOT_FOUND"
+    # Past the last version, the answer says so, and which version is the latest.
+    assert future_version.json()["detail"] == (
+        f"visit {arrived_visit} has no version 9: the latest is 2"
+    )
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from adapters.settings import Settings
 from adapters.storage import APPLICATION_NAME, eventsourcing_env
 from application import budget_commands as bc
 from application.context import RequestContext
-from application.errors import VersionConflictError
+from application.errors import StoreRefusedWriteError, VersionConflictError
 from application.service import PatientServices
 from domain.budget import BudgetLine
 from domain.errors import InsufficientFundsError
@@ -68,8 +68,8 @@ def stored(settings: Settings, line_id: UUID) -> tuple[int, Decimal]:
 def failing_transfers_in(settings: Settings) -> Iterator[type[Exception]]:
     """While open, inserting a BudgetTransferredIn event aborts its transaction. Yields the
     error the command then fails with: on SQLite the library reports a trigger's abort as an
-    IntegrityError, which the application takes for a lost race and retries until it gives
-    up (VERSION_CONFLICT); on PostgreSQL, the database error itself."""
+    IntegrityError, which is not a lost race (see test_store_refusals.py), so the application
+    raises StoreRefusedWriteError at once; on PostgreSQL, the database error itself."""
     postgres = settings.postgres
     if postgres is None:
         with sqlite3.connect(settings.var_dir / f"{APPLICATION_NAME}.db") as db:
@@ -78,7 +78,7 @@ def failing_transfers_in(settings: Settings) -> Iterator[type[Exception]]:
                 f" WHEN NEW.topic = '{TRANSFERRED_IN}'"
                 " BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
             )
-        yield VersionConflictError
+        yield StoreRefusedWriteError
         with sqlite3.connect(settings.var_dir / f"{APPLICATION_NAME}.db") as db:
             db.execute("DROP TRIGGER refuse_transfer_in")
         return

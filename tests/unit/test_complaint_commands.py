@@ -28,6 +28,7 @@ from application.errors import CommandValidationError, NotAuthorisedError
 from application.permissions import acting_role
 from application.policies import Policies
 from application.service import PatientServices
+from application.visit_commands import ScheduleVisit
 from domain.complaint_policy import NHS_ENGLAND_2009_POLICY, ComplaintRules
 from domain.complaints import ComplaintCase
 from domain.errors import SegregationOfDutiesError
@@ -88,9 +89,18 @@ def app(memory_env: dict[str, str]) -> PatientServices:
     return PatientServices(env=memory_env, clock=lambda: NOW)
 
 
+def a_visit(app: PatientServices) -> UUID:
+    """A visit that exists, for a complaint to name."""
+    schedule = ScheduleVisit(
+        patient_ref="pt-1", visit_class="AMB", service_unit="ED",
+        scheduled_start=NOW + timedelta(hours=1), occurred_at=NOW - timedelta(days=2),
+    )  # fmt: skip
+    return app.execute(schedule, context("clerk")).id
+
+
 def register(app: PatientServices, **changes: Any) -> UUID:
-    command = decode(RegisterComplaint, {**REGISTER_BODY, **changes})
-    return app.execute(command, context("clerk")).id
+    body = {**REGISTER_BODY, "visitId": str(a_visit(app)), **changes}
+    return app.execute(decode(RegisterComplaint, body), context("clerk")).id
 
 
 # ---- the contract's shape -------------------------------------------------------------------
@@ -135,6 +145,21 @@ def test_a_registration_records_the_receipt_time_as_the_facts_time(app: PatientS
         "clerk", "ED", "2026-02-20",
     )  # fmt: skip
     assert case.acknowledgement_due_at == datetime(2026, 3, 6, tzinfo=UTC)
+
+
+def test_a_registration_naming_a_visit_that_does_not_exist_is_refused_on_visit_id(
+    app: PatientServices,
+) -> None:
+    before = app.recorder.max_notification_id() or 0
+    for missing in (REGISTER_BODY["visitId"], str(register(app))):  # none, or not a visit
+        command = decode(RegisterComplaint, {**REGISTER_BODY, "visitId": missing})
+        with pytest.raises(CommandValidationError) as refused:
+            app.execute(command, context("clerk"))
+        assert (refused.value.code, refused.value.field) == ("VALIDATION", "visitId")
+    assert app.recorder.max_notification_id() == before + 2  # the visit and complaint above
+    case = app.get_aggregate(register(app), ComplaintCase)
+    assert app.get_visit(case.visit_id).patient_ref == "pt-1"
+    assert app.get_aggregate(register(app, visitId=None), ComplaintCase).visit_id is None
 
 
 def test_a_registration_giving_two_different_times_is_refused(app: PatientServices) -> None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from domain.complaint_deadlines import last_day_allowed
 from domain.complaint_policy import US_CMS_POLICY, ComplaintRules
 from domain.complaint_vocabulary import (
     ACKNOWLEDGED,
@@ -372,3 +374,27 @@ def test_a_flagged_breach_does_not_block_a_late_entry_of_what_happened_before_it
         Expect(C.ComplaintAcknowledged),
     )
     assert case.breaches[0]["due_at"] == NHS_ACK_DUE  # the flag stays: a fact, never edited
+
+
+# ---- the last local day allowed ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("due_at", "zone", "day"),
+    [
+        # The end of 30 December, as the exclusive next midnight: the 30th is the last day.
+        (datetime(2025, 12, 31, tzinfo=UTC), "UTC", date(2025, 12, 30)),
+        # The end of Thursday 8 May in London (BST): 23:00 UTC.
+        (datetime(2025, 5, 8, 23, tzinfo=UTC), "Europe/London", date(2025, 5, 8)),
+        # An agreed extension to a time within a day: that day.
+        (datetime(2025, 6, 3, 15, 30, tzinfo=UTC), "Europe/London", date(2025, 6, 3)),
+        # The end of 2 November in New York (EST): 05:00 UTC on the 3rd.
+        (datetime(2025, 11, 3, 5, tzinfo=UTC), "America/New_York", date(2025, 11, 2)),
+    ],
+)
+def test_the_last_day_allowed_is_the_local_day_that_ends_at_the_due_instant(
+    due_at: datetime, zone: str, day: date
+) -> None:
+    assert last_day_allowed(due_at, ZoneInfo(zone)) == day
+
+
+def test_no_due_instant_has_no_last_day() -> None:
+    assert last_day_allowed(None, ZoneInfo("UTC")) is None
