@@ -1,16 +1,18 @@
 """The ``patient-services`` command: ``serve``, ``project``, ``rebuild``, ``token``,
-``migrate`` and ``audit verify``.
+``migrate``, ``parked`` and ``audit verify``.
 
 This is a composition root: it is the only place (with :mod:`adapters.http.asgi`) that reads
-the process environment.
+the process environment. Users read ``DESCRIPTION`` and each command's help, not this.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -20,35 +22,168 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 
 from adapters.settings import Settings, SettingsError
 
+#: Exit codes. 2 is also what argparse exits with on a usage error.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+#: ``serve``: uvicorn's own code when it cannot start (it exits with it).
+EXIT_SERVER_NOT_STARTED = 3
+#: ``audit verify`` answers 1 for "tampered", so "could not verify" needs a code of its own:
+#: neither 1 (it is no evidence of tampering) nor 2 (argparse's usage error).
+EXIT_AUDIT_TAMPERED = 1
+EXIT_AUDIT_UNVERIFIED = 3
 #: ``audit verify``: the chain is intact as far as it goes, but records are parked.
 EXIT_AUDIT_INCOMPLETE = 4
 
 #: Named here (not imported) so `--help` stays fast; registry.read_model_factories is the truth.
 READ_MODEL_NAMES = ("flow", "audit", "budget", "complaints")
 
+#: The help texts below are reflowed to the terminal's width (see _HelpFormatter): a blank
+#: line separates paragraphs; each exit status is one (code, meaning) pair.
+DESCRIPTION = """
+An event-sourced backend for patient visits, complaints and budgets, with an audit trail of
+every change.
+
+Settings are environment variables (DATABASE_URL, VAR_DIR, HOST, PORT, JWT_SECRET, ...; the
+README's "Configuration" section lists them all). Without DATABASE_URL everything is stored
+in SQLite under VAR_DIR (default ./var).
+
+Run `patient-services COMMAND --help` for what a command does, its options and its exit
+status.
+"""
+
+ExitStatus = tuple[int, str]
+
+COMMON_EXITS: list[ExitStatus] = [
+    (EXIT_OK, "success"),
+    (EXIT_FAILED, "the command failed (for example, the database cannot be reached)"),
+    (EXIT_USAGE, "usage or configuration error; `audit verify` has codes of its own (see its"
+     " --help)"),
+]  # fmt: skip
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Reflows descriptions and epilogs to the terminal's width, as argparse does for option
+    help, but keeps paragraphs apart and gives indented lines (the exit statuses) a hanging
+    indent, so a status that wraps stays readable."""
+
+    # _fill_text is the hook argparse's own RawDescriptionHelpFormatter overrides.
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        blocks = []
+        for paragraph in textwrap.dedent(text).strip("\n").split("\n\n"):
+            lines: list[str] = []
+            prose: list[str] = []
+            for line in paragraph.splitlines():
+                if not line.startswith(" "):
+                    prose.append(line)
+                    continue
+                lines += _fill(" ".join(prose), width, indent, indent) if prose else []
+                prose = []
+                lead = indent + line[: len(line) - len(line.lstrip())]
+                lines += _fill(line.strip(), width, lead, lead + "   ")
+            lines += _fill(" ".join(prose), width, indent, indent) if prose else []
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks)
+
+
+def _fill(text: str, width: int, first: str, rest: str) -> list[str]:
+    return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest)
+
+
+def _exit_status(exits: list[ExitStatus]) -> str:
+    return "exit status:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in exits)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # What to exit with when the command cannot run at all: `audit verify` has its own code,
+    # since 1 means "tampered" there.
+    cannot_run = getattr(args, "cannot_run_exit", None)
     try:
         settings = Settings.from_env(os.environ)
         return args.run(settings, args)
     except SettingsError as e:
         print(f"patient-services: configuration error: {e}", file=sys.stderr)
-        return 2
+        return cannot_run or EXIT_USAGE
     except (InterfaceError, OperationalError, psycopg.OperationalError) as e:
         # A traceback would only repeat this; the message names host and port, not the password.
         print(f"patient-services: cannot reach the database: {e}", file=sys.stderr)
-        return 1
+        return cannot_run or EXIT_FAILED
+
+
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("patient-services")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="patient-services", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="patient-services",
+        description=DESCRIPTION,
+        epilog=_exit_status(COMMON_EXITS),
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_package_version()}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    _add_serve(commands)
+    _add_project(commands)
+    _add_rebuild(commands)
+    _add_token(commands)
+    _add_migrate(commands)
+    _add_parked(commands)
+    _add_audit(commands)
+    return parser
 
-    serve = commands.add_parser("serve", help="create tables if missing, then serve HTTP")
+
+def _command(
+    group: argparse._SubParsersAction,
+    name: str,
+    summary: str,
+    description: str,
+    exits: list[ExitStatus],
+) -> argparse.ArgumentParser:
+    """A (sub)command whose --help says what it does and how it exits; ``summary`` is its
+    line in the parent's list of commands."""
+    return group.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=_exit_status(exits),
+        formatter_class=_HelpFormatter,
+    )
+
+
+def _add_serve(commands: argparse._SubParsersAction) -> None:
+    serve = _command(
+        commands,
+        "serve",
+        "serve the HTTP API (and, by default, the projection workers)",
+        """
+        Creates the tables if they are missing, then serves the HTTP API: JSON over HTTP,
+        with JWT bearer tokens (see `patient-services token`). The interactive API page is
+        at /schema, the OpenAPI document at /schema/openapi.json.
+
+        Unless --no-workers is given, each server process also runs the projection workers,
+        which keep the read models current, and the complaint deadline watcher. Options
+        override the environment variables named with them.
+        """,
+        [
+            (EXIT_OK, "stopped (Ctrl-C or SIGTERM)"),
+            (EXIT_FAILED, "the database cannot be reached"),
+            (EXIT_USAGE, "usage or configuration error"),
+            (
+                EXIT_SERVER_NOT_STARTED,
+                "the HTTP server could not start, for example because the port is in use",
+            ),
+        ],
+    )
     serve.add_argument("--host", help="interface to bind (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="TCP port (default: PORT or 8000)")
-    serve.add_argument("--workers", type=int, help="worker processes (default: WORKERS or 1)")
+    serve.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: WORKERS or 1)"
+    )
     serve.add_argument(
         "--no-workers",
         dest="projection_workers",
@@ -59,61 +194,234 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
 
-    project = commands.add_parser(
-        "project", help="run the projection workers only (one leads per read model)"
+
+def _add_project(commands: argparse._SubParsersAction) -> None:
+    project = _command(
+        commands,
+        "project",
+        "run the projection workers and the deadline watcher, without HTTP",
+        f"""
+        Creates the tables if they are missing, then runs the projection workers (one per
+        read model: {", ".join(READ_MODEL_NAMES)}) and the complaint deadline watcher,
+        without serving HTTP: the other half of `serve --no-workers`. Runs until Ctrl-C or
+        SIGTERM.
+
+        Several `project` processes may run at once: one leads per read model, the others
+        stand by and take over when it stops.
+        """,
+        [
+            (EXIT_OK, "stopped (Ctrl-C or SIGTERM)"),
+            (EXIT_FAILED, "the database cannot be reached"),
+            (EXIT_USAGE, "configuration error"),
+        ],
     )
     project.set_defaults(run=_project)
 
-    rebuild = commands.add_parser(
-        "rebuild", help="rebuild a read model from zero beside the serving one, then switch"
+
+def _add_rebuild(commands: argparse._SubParsersAction) -> None:
+    rebuild = _command(
+        commands,
+        "rebuild",
+        "rebuild a read model from zero beside the serving one, then switch",
+        """
+        Builds a new generation of read model NAME from the start of the event log, beside
+        the generation being served (which stays current and keeps answering), with a
+        progress bar, rate and ETA on stderr. Once it has caught up, readers switch to it in
+        one transaction and the old generation's tables are dropped.
+
+        An interrupted rebuild resumes when run again; one that fails removes what it built.
+        """,
+        [
+            (EXIT_OK, "rebuilt, and now serving"),
+            (
+                EXIT_FAILED,
+                "another rebuild of NAME is running, the database cannot be reached,"
+                " or the rebuild failed",
+            ),
+            (EXIT_USAGE, "unknown NAME, a --batch-size below 1, or a configuration error"),
+        ],  # fmt: skip
     )
-    rebuild.add_argument("name", help="the read model: " + ", ".join(READ_MODEL_NAMES))
-    rebuild.add_argument("--batch-size", type=int, default=2000, help="records per transaction")
+    rebuild.add_argument(
+        "name", metavar="NAME", help="the read model: " + ", ".join(READ_MODEL_NAMES)
+    )
+    rebuild.add_argument(
+        "--batch-size", type=int, default=2000, metavar="N",
+        help="records per transaction (default: 2000)",
+    )  # fmt: skip
     rebuild.set_defaults(run=_rebuild)
 
-    token = commands.add_parser("token", help="print a signed development token")
+
+def _add_token(commands: argparse._SubParsersAction) -> None:
+    token = _command(
+        commands,
+        "token",
+        "print a signed development token",
+        """
+        Prints a signed token (a JWT, HS256) on stdout, for trying the API: send it as
+        `Authorization: Bearer <token>`. Its user id becomes the actor of every event
+        recorded with it; its roles (clerk, nurse, clinician, manager, auditor, ...) decide
+        what it may do.
+
+        It is signed with JWT_SECRET (on SQLite without one, a secret generated once into
+        VAR_DIR/jwt_secret) and carries JWT_ISSUER and JWT_AUDIENCE when they are set.
+        """,
+        [
+            (EXIT_OK, "printed"),
+            (EXIT_USAGE, "usage error (such as a --ttl-minutes below 1) or configuration error"),
+        ],
+    )
     token.add_argument("--sub", required=True, help="user id (becomes the events' actor)")
     token.add_argument(
-        "--role", dest="roles", action="append", required=True, help="a role; repeatable"
-    )
-    token.add_argument("--ttl-minutes", type=int, help="lifetime (default: JWT_TTL_MINUTES)")
+        "--role", dest="roles", metavar="ROLE", action="append", required=True,
+        help="a role; repeatable",
+    )  # fmt: skip
+    token.add_argument(
+        "--ttl-minutes", type=int, metavar="MINUTES",
+        help="lifetime (default: JWT_TTL_MINUTES or 60)",
+    )  # fmt: skip
     token.set_defaults(run=_token)
 
-    migrate = commands.add_parser("migrate", help="create the schema and tables if missing")
+
+def _add_migrate(commands: argparse._SubParsersAction) -> None:
+    migrate = _command(
+        commands,
+        "migrate",
+        "create the schema and tables if missing",
+        """
+        Creates the database schema (on PostgreSQL, when DATABASE_URL or POSTGRES_SCHEMA
+        names one) and every table the service needs, where missing. Existing tables and
+        their data are left as they are, so it is safe to run again.
+
+        `serve`, `project` and `rebuild` do the same when they start: run `migrate` on its
+        own to prepare a database ahead of time, for example as a user allowed to create
+        tables when the service's user is not.
+        """,
+        [
+            (EXIT_OK, "the tables are ready"),
+            (EXIT_FAILED, "the database cannot be reached"),
+            (EXIT_USAGE, "configuration error"),
+        ],
+    )
     migrate.set_defaults(run=_migrate)
 
-    parked = commands.add_parser(
+
+def _add_parked(commands: argparse._SubParsersAction) -> None:
+    parked = _command(
+        commands,
         "parked",
-        help="records a read model could not apply and set aside (list them; retry by rebuild)",
-        description="A projection worker that cannot apply a record parks it with its error and "
-        "moves on; the read model is then reported degraded in /ready and /metrics. `list` "
-        "shows the parked records of the serving generations; `retry NAME` rebuilds NAME "
-        "from the start of the log (blue/green, as `rebuild` does), which applies every record "
-        "in order again once the cause is fixed. Exit 0 when nothing is left parked, 1 when "
-        "records are (still) parked.",
+        "records a read model could not apply and set aside (list them; retry by rebuild)",
+        """
+        A projection worker that cannot apply a record parks it with its error and moves
+        on; the read model is then reported degraded in /ready and /metrics.
+
+        `list` shows the parked records of the serving generations; `retry NAME` rebuilds
+        NAME from the start of the log (blue/green, as `rebuild` does), which applies every
+        record in order again once the cause is fixed.
+        """,
+        [
+            (EXIT_OK, "nothing is (left) parked"),
+            (EXIT_FAILED, "records are (still) parked, or the command failed"),
+            (EXIT_USAGE, "usage or configuration error"),
+        ],
     ).add_subparsers(required=True, metavar="ACTION")
-    parked_list = parked.add_parser("list", help="show the parked records with their errors")
-    parked_list.add_argument("name", nargs="?", help="one read model (default: all)")
+    parked_list = _command(
+        parked,
+        "list",
+        "show the parked records with their errors",
+        """
+        Lists the records the serving generation of read model NAME (default: every read
+        model) has parked: prints one line per parked record on stdout (read model,
+        generation, log position, event topic, aggregate id and version, error), then how
+        many there are on stderr.
+        """,
+        [
+            (EXIT_OK, "no parked records"),
+            (EXIT_FAILED, "records are parked, or the database cannot be reached"),
+            (EXIT_USAGE, "unknown NAME, or a configuration error"),
+        ],
+    )
+    parked_list.add_argument(
+        "name", metavar="NAME", nargs="?", help="one read model (default: all)"
+    )
     parked_list.set_defaults(run=_parked_list)
-    parked_retry = parked.add_parser(
-        "retry", help="rebuild a read model so its parked records are applied in order"
+    parked_retry = _command(
+        parked,
+        "retry",
+        "rebuild a read model so its parked records are applied in order",
+        """
+        Once the cause of the parked records is fixed, rebuilds the read model NAME from the
+        start of the log, as `rebuild` does: a parked record cannot be applied on its own
+        later, since the records after it were folded without it, so every record is
+        applied again in order. Records that still fail are parked in the new generation.
+        """,
+        [
+            (EXIT_OK, "rebuilt, and nothing is left parked"),
+            (
+                EXIT_FAILED,
+                "records are still parked, another rebuild of NAME is running, the"
+                " database cannot be reached, or the rebuild failed",
+            ),
+            (EXIT_USAGE, "unknown NAME, a --batch-size below 1, or a configuration error"),
+        ],  # fmt: skip
     )
-    parked_retry.add_argument("name", help="the read model: " + ", ".join(READ_MODEL_NAMES))
     parked_retry.add_argument(
-        "--batch-size", type=int, default=2000, help="records per transaction"
+        "name", metavar="NAME", help="the read model: " + ", ".join(READ_MODEL_NAMES)
     )
+    parked_retry.add_argument(
+        "--batch-size", type=int, default=2000, metavar="N",
+        help="records per transaction (default: 2000)",
+    )  # fmt: skip
     parked_retry.set_defaults(run=_parked_retry)
 
-    audit = commands.add_parser("audit", help="audit trail tools").add_subparsers(
-        required=True, metavar="ACTION"
-    )
-    verify = audit.add_parser(
+
+def _add_audit(commands: argparse._SubParsersAction) -> None:
+    audit = _command(
+        commands,
+        "audit",
+        "audit trail tools",
+        """
+        Tools for the audit trail. `verify` checks that no recorded event was altered,
+        removed or inserted.
+        """,
+        [(EXIT_USAGE, "no ACTION given; each ACTION's --help lists its own exit status")],
+    ).add_subparsers(required=True, metavar="ACTION")
+    verify = _command(
+        audit,
         "verify",
-        help="check the audit hash chain against the stored log; prints the result as JSON "
-        "(exit 0 intact, 1 tampered, 2 could not verify: configuration or database)",
+        "check the audit hash chain against the stored log (exit 0 intact, 1 tampered, "
+        "3 could not verify)",
+        """
+        Recomputes the audit trail's hash chain from the stored event log and compares it
+        with the chain the audit read model holds, then prints the result as one JSON object
+        on stdout: "ok", "checked" (entries found intact), "firstBadPosition" and "problem"
+        (what was found there: altered, removed, inserted or parked), "headHash" and
+        "headPosition", and "parkedPositions".
+
+        Keep headHash with its position somewhere outside the database (an auditor's report,
+        for example) to anchor the chain.
+        """,
+        [
+            (EXIT_OK, "intact"),
+            (
+                EXIT_AUDIT_TAMPERED,
+                'tampered: a record was altered, removed or inserted (see "problem")',
+            ),
+            (EXIT_USAGE, "usage error (as for every command)"),
+            (
+                EXIT_AUDIT_UNVERIFIED,
+                "could not verify: a configuration error, no event store,"
+                " the database cannot be reached or read, or an unexpected error; this says"
+                " nothing about tampering",
+            ),
+            (
+                EXIT_AUDIT_INCOMPLETE,
+                "incomplete: intact as far as it goes, but the audit read"
+                ' model has parked records ("parkedPositions"); `patient-services parked retry'
+                " audit` applies them",
+            ),
+        ],  # fmt: skip
     )
-    verify.set_defaults(run=_audit_verify)
-    return parser
+    verify.set_defaults(run=_audit_verify, cannot_run_exit=EXIT_AUDIT_UNVERIFIED)
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -261,16 +569,16 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
     configure_logging(settings)
     _migrate(settings, args)
     database = open_read_database(settings)
-    bar = ProgressBar(sys.stderr)
     try:
-        result = rebuild(
-            database, factories[args.name], batch_size=args.batch_size, progress=bar.update
-        )
+        # Closed before anything below prints (the except clause runs before a finally).
+        with ProgressBar(sys.stderr) as bar:
+            result = rebuild(
+                database, factories[args.name], batch_size=args.batch_size, progress=bar.update
+            )
     except RebuildBusyError as e:
         print(f"patient-services: {e}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     finally:
-        bar.close()
         database.close()
     rate = result.records / result.seconds if result.seconds else 0.0
     print(
@@ -293,7 +601,9 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
 
     if settings.postgres is None and not (settings.var_dir / EVENTS_FILE).exists():
         print(f"patient-services: no event store under {settings.var_dir}", file=sys.stderr)
-        return 2
+        return EXIT_AUDIT_UNVERIFIED
+    # Exit 1 means "tampered": a store that cannot be read, or a bug, is no evidence of that
+    # (an uncaught exception would exit 1).
     try:
         database = open_read_database(settings)
         try:
@@ -301,15 +611,20 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
             result = verify(database)
         finally:
             database.close()
-    except (psycopg.Error, sqlite3.Error) as e:
-        # Exit 1 means "tampered": a store that cannot be read is not evidence of that.
+    except (psycopg.Error, sqlite3.Error, InterfaceError, OperationalError) as e:
         print(f"patient-services: cannot verify the audit chain: {e}", file=sys.stderr)
-        return 2
+        return EXIT_AUDIT_UNVERIFIED
+    except Exception as e:  # noqa: BLE001 - see above; the type only, the text may hold data
+        print(
+            f"patient-services: cannot verify the audit chain: unexpected {type(e).__name__}",
+            file=sys.stderr,
+        )
+        return EXIT_AUDIT_UNVERIFIED
     print(msgspec.json.encode(result).decode())
     if result.ok:
-        return 0
+        return EXIT_OK
     # Parked records are not tampering: the trail is incomplete until a rebuild applies them.
-    return EXIT_AUDIT_INCOMPLETE if result.problem == "parked" else 1
+    return EXIT_AUDIT_INCOMPLETE if result.problem == "parked" else EXIT_AUDIT_TAMPERED
 
 
 def _parked_list(settings: Settings, args: argparse.Namespace) -> int:

@@ -411,7 +411,7 @@ def test_a_rebuild_from_zero_equals_the_view_built_incrementally(
 
 
 # ---- the CLI --------------------------------------------------------------------------------
-def test_audit_verify_exits_0_when_intact_1_when_tampered_and_2_when_it_cannot_verify(
+def test_audit_verify_exits_0_when_intact_1_when_tampered_and_3_when_it_cannot_verify(
     store_settings: Settings,
     services: PatientServices,
     database: ReadDatabase,
@@ -431,19 +431,19 @@ def test_audit_verify_exits_0_when_intact_1_when_tampered_and_2_when_it_cannot_v
     assert main(["audit", "verify"]) == 1
     tampered = capsys.readouterr().out
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
-    assert main(["audit", "verify"]) == 2
+    assert main(["audit", "verify"]) == 3  # not 2, argparse's usage error
 
     assert '"ok":true' in intact and '"checked":4' in intact
     assert '"ok":false' in tampered and f'"firstBadPosition":{positions[1]}' in tampered
     assert '"problem":"removed"' in tampered
 
 
-def test_audit_verify_without_a_store_exits_2(
+def test_audit_verify_without_a_store_exits_3(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("VAR_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("JWT_SECRET", "s" * 40)
     monkeypatch.delenv("DATABASE_URL", raising=False)
 
-    assert main(["audit", "verify"]) == 2
+    assert main(["audit", "verify"]) == 3
     assert "no event store" in capsys.readouterr().err
