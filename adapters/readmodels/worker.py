@@ -250,7 +250,9 @@ class ProjectionWorker:
             started = time.perf_counter()
             outcome = self.step(conn)
             if outcome.read:
-                log.info(
+                # DEBUG: one line per batch was a third of all lines at INFO; /ready and
+                # /metrics carry the positions.
+                log.debug(
                     "projection.batch",
                     projection=self.name,
                     generation=outcome.generation,
