@@ -34,6 +34,8 @@ EXIT_AUDIT_TAMPERED = 1
 EXIT_AUDIT_UNVERIFIED = 3
 #: ``audit verify``: the chain is intact as far as it goes, but records are parked.
 EXIT_AUDIT_INCOMPLETE = 4
+#: ``parked list`` / ``parked retry``: records are (still) parked.
+EXIT_PARKED = 4
 
 #: Named here (not imported) so `--help` stays fast; registry.read_model_factories is the truth.
 READ_MODEL_NAMES = ("flow", "audit", "budget", "complaints")
@@ -320,8 +322,9 @@ def _add_parked(commands: argparse._SubParsersAction) -> None:
         """,
         [
             (EXIT_OK, "nothing is (left) parked"),
-            (EXIT_FAILED, "records are (still) parked, or the command failed"),
+            (EXIT_FAILED, "the command failed (for example, the database cannot be reached)"),
             (EXIT_USAGE, "usage or configuration error"),
+            (EXIT_PARKED, "records are (still) parked"),
         ],
     ).add_subparsers(required=True, metavar="ACTION")
     parked_list = _command(
@@ -336,8 +339,9 @@ def _add_parked(commands: argparse._SubParsersAction) -> None:
         """,
         [
             (EXIT_OK, "no parked records"),
-            (EXIT_FAILED, "records are parked, or the database cannot be reached"),
+            (EXIT_FAILED, "the database cannot be reached"),
             (EXIT_USAGE, "unknown NAME, or a configuration error"),
+            (EXIT_PARKED, "records are parked"),
         ],
     )
     parked_list.add_argument(
@@ -358,10 +362,11 @@ def _add_parked(commands: argparse._SubParsersAction) -> None:
             (EXIT_OK, "rebuilt, and nothing is left parked"),
             (
                 EXIT_FAILED,
-                "records are still parked, another rebuild of NAME is running, the"
-                " database cannot be reached, or the rebuild failed",
+                "another rebuild of NAME is running, the database cannot be reached, or"
+                " the rebuild failed",
             ),
             (EXIT_USAGE, "unknown NAME, a --batch-size below 1, or a configuration error"),
+            (EXIT_PARKED, "records are still parked (in the new generation)"),
         ],  # fmt: skip
     )
     parked_retry.add_argument(
@@ -654,7 +659,7 @@ def _parked_list(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         database.close()
     print(f"patient-services: {total} parked record(s)", file=sys.stderr)
-    return 1 if total else 0
+    return EXIT_PARKED if total else EXIT_OK
 
 
 def _parked_retry(settings: Settings, args: argparse.Namespace) -> int:
@@ -672,7 +677,7 @@ def _parked_retry(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         database.close()
     print(f"patient-services: {left} record(s) still parked in {args.name}", file=sys.stderr)
-    return 1 if left else 0
+    return EXIT_PARKED if left else EXIT_OK
 
 
 if __name__ == "__main__":
