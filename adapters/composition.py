@@ -11,6 +11,8 @@ from uuid import UUID
 from adapters.periodic import PeriodicJob
 from adapters.readmodels import complaints_store
 from adapters.readmodels.database import ReadDatabase
+from adapters.readmodels.healing import healing_job
+from adapters.readmodels.registry import read_model_factories
 from adapters.readmodels.status import active_position
 from adapters.readmodels.tracking import table_prefix
 from adapters.settings import Settings, SettingsError
@@ -79,6 +81,11 @@ def open_services(settings: Settings) -> PatientServices:
 def background_jobs(
     settings: Settings, services: PatientServices, read_database: ReadDatabase
 ) -> list[PeriodicJob]:
-    """The deadline watcher: candidates from the complaints read model, decisions by each case."""
+    """The deadline watcher (candidates from the complaints read model, decisions by each
+    case) and the healing of read models an older release built."""
     watcher = DeadlineWatcher(services, lambda now: breach_candidates(read_database, now))
-    return [PeriodicJob("deadline-watcher", settings.deadline_check_seconds, watcher.check)]
+    factories = list(read_model_factories(settings).values())
+    return [
+        PeriodicJob("deadline-watcher", settings.deadline_check_seconds, watcher.check),
+        healing_job(read_database, factories),
+    ]

@@ -58,7 +58,7 @@ def ready(request: Request[Any, Any, Any]) -> ReadyStatus:
                 lag_seconds=s.lag_seconds,
                 rebuilding_generation=s.rebuilding_generation,
                 rebuilding_position=s.rebuilding_position,
-                state="degraded" if s.degraded else "ok",
+                state=s.state,
                 parked=s.parked,
                 parked_positions=list(s.parked_positions),
             )  # fmt: skip

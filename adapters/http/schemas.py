@@ -119,7 +119,9 @@ class ReadModelLag(msgspec.Struct, frozen=True, rename="camel"):
     rebuilding_position: int | None = None
     #: ``degraded`` while records are parked: records it could not apply, kept aside with
     #: their error so the worker moves on; a rebuild after the fix applies them.
-    state: Literal["ok", "degraded"] = "ok"
+    #: ``rebuilding`` while the serving generation was built by an older release: it is
+    #: rebuilt automatically (queries it cannot answer are 503 PROJECTION_REBUILDING).
+    state: Literal["ok", "degraded", "rebuilding"] = "ok"
     #: How many records are parked, and the first of them by position.
     parked: int = 0
     parked_positions: list[int] = msgspec.field(default_factory=list)

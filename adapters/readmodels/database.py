@@ -38,6 +38,8 @@ from adapters.storage import APPLICATION_NAME
 from projections.records import StoredRecord
 
 Dialect = Literal["postgres", "sqlite"]
+#: What a read-model query raises when the database refuses it (either store).
+DATABASE_ERRORS: tuple[type[Exception], ...] = (psycopg.Error, sqlite3.Error)
 READ_MODELS_FILE = "read_models.db"
 EVENTS_FILE = f"{APPLICATION_NAME}.db"
 #: The channel eventsourcing's PostgreSQL recorder notifies on each insert (its events

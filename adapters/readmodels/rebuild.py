@@ -24,6 +24,7 @@ import structlog
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.base import ReadModel
 from adapters.readmodels.database import ReadDatabase, Transaction, WorkerConnection
+from adapters.readmodels.fingerprint import fingerprint
 from adapters.readmodels.worker import (
     DEFAULT_BATCH_SIZE,
     MAX_BATCH_SIZE,
@@ -91,6 +92,7 @@ def rebuild(
         with conn.transaction() as tx:
             tr.create_tracking_tables(tx)
             generation = tr.start_building(tx, name)
+            _forget_if_built_by_other_code(tx, factory, generation)
         worker = ProjectionWorker(
             database, factory, generation=generation, batch_size=batch_size,
             max_batch_size=max(batch_size, MAX_BATCH_SIZE),
@@ -161,6 +163,17 @@ def _fill_and_switch(
 
     final = worker.step(conn, then=finish)
     return final, records + final.read
+
+
+def _forget_if_built_by_other_code(
+    tx: Transaction, factory: Callable[[], ReadModel], generation: int
+) -> None:
+    """A reserved generation that an interrupted rebuild of another release left half
+    built cannot be resumed by this code: it starts again from zero."""
+    model = factory()
+    if tr.built_by_other_code(tx, model.name, generation, fingerprint(model)):
+        model.drop_tables(tx, tr.table_prefix(model.name, generation))
+        tr.forget_generation(tx, model.name, generation)
 
 
 def _abandon_generation(

@@ -63,9 +63,17 @@ class ReadModelStatus:
     #: The first of them, by position (at most PARKED_SHOWN).
     parked_positions: tuple[int, ...] = ()
 
+    #: Its serving generation was built by other code (a rebuild is on its way).
+    outdated: bool = False
+
     @property
     def degraded(self) -> bool:
         return self.parked > 0
+
+    @property
+    def state(self) -> str:
+        """``rebuilding`` (outdated), ``degraded`` (records parked) or ``ok``."""
+        return "rebuilding" if self.outdated else "degraded" if self.degraded else "ok"
 
 
 #: Parked positions listed by /ready (all of them: ``patient-services parked list``).
@@ -73,6 +81,9 @@ PARKED_SHOWN = 20
 
 
 def read_model_status(database: ReadDatabase, names: Iterable[str]) -> list[ReadModelStatus]:
+    from adapters.readmodels.healing import current_fingerprints
+
+    fingerprints = current_fingerprints()
     head = database.head_position()
     now = tr.now_micros()
     statuses = []
@@ -93,6 +104,8 @@ def read_model_status(database: ReadDatabase, names: Iterable[str]) -> list[Read
                 lag_seconds = max(0.0, (now - since) / 1_000_000)
             building_track = _tracking(tx, name, building) if building else None
             parked = _parked(tx, name, active)
+            current = fingerprints.get(name)
+            outdated = current is not None and tr.built_by_other_code(tx, name, active, current)
             statuses.append(
                 ReadModelStatus(
                     name=name,
@@ -105,6 +118,7 @@ def read_model_status(database: ReadDatabase, names: Iterable[str]) -> list[Read
                     rebuilding_position=building_track.position if building_track else None,
                     parked=parked[0],
                     parked_positions=parked[1],
+                    outdated=outdated,
                 )
             )
     return statuses

@@ -36,6 +36,10 @@ _DDL = (
     " topic TEXT NOT NULL, originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL,"
     " error TEXT NOT NULL, parked_at BIGINT NOT NULL,"
     " PRIMARY KEY (name, generation, position))",
+    # The shape a generation was built with (see adapters.readmodels.fingerprint).
+    "CREATE TABLE IF NOT EXISTS read_model_fingerprints ("
+    " name TEXT NOT NULL, generation INTEGER NOT NULL, fingerprint TEXT NOT NULL,"
+    " PRIMARY KEY (name, generation))",
 )
 #: Characters of an error's message kept with a parked record (its type is always kept).
 PARKED_ERROR_CHARS = 300
@@ -148,8 +152,45 @@ def mark_caught_up(tx: Transaction, name: str, generation: int) -> None:
 
 
 def forget_generation(tx: Transaction, name: str, generation: int) -> None:
-    for table in ("read_model_tracking", "read_model_parked"):
+    for table in ("read_model_tracking", "read_model_parked", "read_model_fingerprints"):
         tx.execute(f"DELETE FROM {table} WHERE name = ? AND generation = ?", (name, generation))
+
+
+# ---- fingerprints ---------------------------------------------------------------------
+def fingerprint_of(tx: Transaction, name: str, generation: int) -> str | None:
+    """What the generation was built with; None for one built before fingerprints."""
+    rows = tx.execute(
+        "SELECT fingerprint FROM read_model_fingerprints WHERE name = ? AND generation = ?",
+        (name, generation),
+    )
+    return str(rows[0][0]) if rows else None
+
+
+def built_by_other_code(tx: Transaction, name: str, generation: int, current: str) -> bool:
+    """Whether the generation holds rows made by code of another fingerprint than
+    ``current``: it recorded another, or it predates fingerprints and has read records.
+    A generation that has read nothing yet is not: it will be built with ``current``."""
+    recorded = fingerprint_of(tx, name, generation)
+    if recorded is not None:
+        return recorded != current
+    rows = tx.execute(
+        "SELECT position FROM read_model_tracking WHERE name = ? AND generation = ?",
+        (name, generation),
+    )
+    return bool(rows) and int(rows[0][0]) > 0
+
+
+def claim_fingerprint(tx: Transaction, name: str, generation: int, fingerprint: str) -> None:
+    """Record what a generation is being built with, if it has not started yet (position
+    0): a generation that already holds records keeps what it has (or nothing, if it
+    predates fingerprints), so its tables are never taken for the current shape."""
+    if tracking(tx, name, generation).position != 0:
+        return
+    tx.execute(
+        "INSERT INTO read_model_fingerprints (name, generation, fingerprint) VALUES (?, ?, ?)"
+        " ON CONFLICT (name, generation) DO NOTHING",
+        (name, generation, fingerprint),
+    )
 
 
 # ---- parked records -------------------------------------------------------------------

@@ -33,6 +33,7 @@ from adapters.periodic import PeriodicJob, run_periodically
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.base import ReadModel
 from adapters.readmodels.database import ReadDatabase, Transaction, WorkerConnection
+from adapters.readmodels.fingerprint import fingerprint
 from projections.records import StoredRecord
 
 log = structlog.get_logger("projections")
@@ -63,6 +64,7 @@ class BatchOutcome:
     generation: int
     replaced_generation: int | None = None  # set by a batch that switched generations
     parked: int = 0  # records the read model could not apply, kept aside (see _apply_or_park)
+    outdated: bool = False  # the generation was built by other code: nothing was applied
 
 
 class ProjectionWorker:
@@ -96,6 +98,8 @@ class ProjectionWorker:
         self.idle_wait = idle_wait
         self.standby_retry = standby_retry
         self._generation: int | None = None  # the generation self.model holds state for
+        self.fingerprint = fingerprint(self.model)
+        self._outdated = False  # whether self._generation was built with another shape
         self._caught_up = False
         self.leading = threading.Event()
 
@@ -135,8 +139,16 @@ class ProjectionWorker:
         if generation != self._generation:
             self._forget()
             ensure_tables(tx, self.model, generation)
+            tr.claim_fingerprint(tx, self.name, generation, self.fingerprint)
+            self._outdated = tr.built_by_other_code(tx, self.name, generation, self.fingerprint)
             self._generation = generation
         position = tr.tracking(tx, self.name, generation).position
+        if self._outdated and self.fixed_generation is None:
+            # Tables an older release built: writing them with this code could corrupt them
+            # (or fail on every record). The live worker waits while a rebuild makes the
+            # current shape (see healing.py); it follows the switch when it commits.
+            self._caught_up = True
+            return BatchOutcome(0, 0, position, generation, outdated=True)
         limit = self._limit
         records = conn.records_after(tx, position, limit)
         if not records:

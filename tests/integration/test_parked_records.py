@@ -239,7 +239,9 @@ def test_the_flow_model_parks_one_visit_and_keeps_the_others(
 # ---- patient-services parked list | retry -------------------------------------------------
 @pytest.fixture
 def cli_env(store_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """The CLI reads its settings from the environment: point it at the test's store."""
+    """The CLI reads its settings from the environment: point it at the test's store.
+    Its logging set-up is process-wide (and caches loggers): keep it out of the tests."""
+    monkeypatch.setattr("adapters.logging.configure_logging", lambda settings: None)
     for name in ("DATABASE_URL", "JWT_ISSUER", "JWT_AUDIENCE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VAR_DIR", str(store_settings.var_dir))
