@@ -6,6 +6,7 @@ Both sides use these two functions, so the secret, algorithm and claims (``sub``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -13,10 +14,21 @@ from datetime import datetime, timedelta, timezone
 import jwt
 
 from adapters.settings import Settings
+from application.commands import EARLIEST, LATEST
 
 ALGORITHM = "HS256"
 #: Tolerated clock difference between the token's issuer and this server.
 CLOCK_SKEW = timedelta(seconds=30)
+#: The subject becomes the actor of every event the token's requests record, and every log
+#: line they write: bounded, and without control characters (tab and line breaks included:
+#: a newline in an actor forges log lines; a NUL cannot be stored in PostgreSQL).
+MAX_SUBJECT_LENGTH = 256
+MAX_ROLE_LENGTH = 64
+_NO_CONTROL_CHARACTERS = re.compile(r"[^\x00-\x1f\x7f-\x9f]+")
+#: ``exp``/``iat`` become datetimes (and ``exp`` + CLOCK_SKEW is compared with now): outside
+#: the times a record can hold they would overflow, a 500, instead of refusing the token.
+_EARLIEST_TIMESTAMP = EARLIEST.timestamp()
+_LATEST_TIMESTAMP = LATEST.timestamp()
 
 
 class InvalidTokenError(Exception):
@@ -42,8 +54,18 @@ def mint_token(
     """A signed token for ``sub`` with ``roles``, valid for ``ttl`` (default JWT_TTL_MINUTES)."""
     if not sub or not roles or not all(roles):
         raise ValueError("a token needs a subject and at least one non-empty role")
+    if not _is_name(sub, MAX_SUBJECT_LENGTH) or not all(
+        _is_name(r, MAX_ROLE_LENGTH) for r in roles
+    ):
+        raise ValueError(
+            f"the subject (at most {MAX_SUBJECT_LENGTH} characters) and the roles (at most "
+            f"{MAX_ROLE_LENGTH}) may not hold control characters"
+        )
     issued = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     expires = issued + (ttl if ttl is not None else timedelta(minutes=settings.jwt_ttl_minutes))
+    # Tests mint expired tokens (a negative ttl); only what decode_token refuses is refused.
+    if not (EARLIEST <= issued < LATEST and EARLIEST <= expires < LATEST):
+        raise ValueError(f"a token's times must lie between {EARLIEST.year} and {LATEST.year}")
     claims: dict[str, object] = {"sub": sub, "roles": list(roles), "iat": issued, "exp": expires}
     if settings.jwt_issuer:
         claims["iss"] = settings.jwt_issuer
@@ -81,15 +103,44 @@ def decode_token(settings: Settings, token: str) -> TokenClaims:
     except jwt.PyJWTError as e:
         reason = next((text for kind, text in _REASONS if isinstance(e, kind)), None)
         raise InvalidTokenError(reason or "the token is invalid") from None
+    except OverflowError:  # PyJWT's int() of an infinite exp/iat/nbf (JSON's 1e999)
+        raise InvalidTokenError("the token's times are out of range") from None
     sub, roles = claims.get("sub"), claims.get("roles")
-    if not isinstance(sub, str) or not sub:
-        raise InvalidTokenError("the token's 'sub' claim must be a non-empty string")
-    if not isinstance(roles, list) or not roles or not all(isinstance(r, str) and r for r in roles):
-        raise InvalidTokenError("the token's 'roles' claim must be a list of role names")
+    if not _is_name(sub, MAX_SUBJECT_LENGTH):
+        raise InvalidTokenError(
+            f"the token's 'sub' claim must be a string of 1 to {MAX_SUBJECT_LENGTH} characters "
+            "without control characters"
+        )
+    if (
+        not isinstance(roles, list)
+        or not roles
+        or not all(_is_name(r, MAX_ROLE_LENGTH) for r in roles)
+    ):
+        raise InvalidTokenError(
+            "the token's 'roles' claim must be a list of role names (at most "
+            f"{MAX_ROLE_LENGTH} characters, no control characters)"
+        )
     iat = claims.get("iat")
     return TokenClaims(
         subject=sub,
         roles=tuple(roles),
-        expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc),
-        issued_at=datetime.fromtimestamp(iat, timezone.utc) if isinstance(iat, int) else None,
+        expires_at=_instant(claims["exp"], "exp"),
+        issued_at=_instant(iat, "iat") if isinstance(iat, (int, float)) else None,
     )
+
+
+def _is_name(value: object, max_length: int) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) <= max_length
+        and _NO_CONTROL_CHARACTERS.fullmatch(value) is not None
+    )
+
+
+def _instant(seconds: object, claim: str) -> datetime:
+    """A NumericDate claim as a datetime; PyJWT has checked it is a number."""
+    if not isinstance(seconds, (int, float)) or not (
+        _EARLIEST_TIMESTAMP <= seconds < _LATEST_TIMESTAMP
+    ):
+        raise InvalidTokenError(f"the token's '{claim}' claim is out of range")
+    return datetime.fromtimestamp(seconds, timezone.utc)

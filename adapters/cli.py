@@ -432,6 +432,7 @@ def _add_audit(commands: argparse._SubParsersAction) -> None:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from adapters.http.server import IMPORT_STRING as SERVER_PROTOCOL
     from adapters.logging import configure_logging
 
     overrides = {k: getattr(args, k) for k in ("host", "port", "workers", "projection_workers")}
@@ -469,6 +470,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_config=None,  # keep the structlog configuration
         access_log=False,
         server_header=False,
+        # httptools, answering malformed requests with problem+json and bounding the request
+        # line and headers (MAX_REQUEST_HEAD_BYTES, 16 KiB) with a 431.
+        http=SERVER_PROTOCOL,
     )
     return 0
 
@@ -490,7 +494,12 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     if ttl is not None and ttl <= timedelta(0):
         print("patient-services: --ttl-minutes must be positive", file=sys.stderr)
         return 2
-    print(mint_token(settings, args.sub, args.roles, ttl))
+    try:
+        token = mint_token(settings, args.sub, args.roles, ttl)
+    except ValueError as e:  # a subject or role the service would refuse, or a huge ttl
+        print(f"patient-services: {e}", file=sys.stderr)
+        return 2
+    print(token)
     return 0
 
 

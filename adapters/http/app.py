@@ -27,6 +27,7 @@ from adapters.http.correlation import (
 from adapters.http.flow import flow_router
 from adapters.http.metrics import HttpMetrics, RequestTimerMiddleware
 from adapters.http.operations import health, ready
+from adapters.http.parameters import check_parameters
 from adapters.http.problems import PROBLEM_TYPE_BASE, problem_response
 from adapters.http.visits import visits_router
 from adapters.http.read_side import READ_DATABASE_STATE_KEY
@@ -54,14 +55,17 @@ Every `/api` route needs `Authorization: Bearer <JWT>` (HS256; claims `sub`, `ro
 whole is refused). `type` is `{PROBLEM_TYPE_BASE}<code in lower case with dashes>`.
 
 **Correlation**: send `{CORRELATION_HEADER}` (up to 100 of `A-Z a-z 0-9 . _ : -`) to have it
-recorded on the events and logs; otherwise one is generated. It is echoed on every response.
+recorded on the events and logs; otherwise one is generated (a value holding control
+characters is a 400). It is echoed on every response.
 
 **Bodies** are JSON: send `Content-Type: application/json` (a `*/*+json` type and a
 `charset` parameter are accepted; a body without Content-Type is read as JSON). A non-empty
 body with any other type (`text/plain`, `application/x-www-form-urlencoded`, curl's default
 for `-d`) is a 415 `UNSUPPORTED_MEDIA_TYPE` and records nothing. An empty body counts as `{{}}`.
 
-Times are RFC 3339 with an offset; a time without one is refused.
+Times are RFC 3339 with an offset; a time without one is refused, as is one outside the
+years 1900 to 2199 (a bound JSON Schema's `date-time` format cannot state). When a fact
+happened (`occurredAt`) may not be more than 5 minutes ahead of the server's clock.
 """
 
 
@@ -91,6 +95,8 @@ def create_app(
     return Litestar(
         route_handlers=[api, health, ready, metrics.endpoint()],
         exception_handlers={Exception: problem_response},
+        # Query times and header text that parameter declarations cannot check.
+        before_request=check_parameters,
         middleware=[RequestTimerMiddleware(), RequestLogContextMiddleware()],
         before_send=[echo_correlation_id, metrics.record_response],
         response_headers=[

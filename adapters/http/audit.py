@@ -11,19 +11,21 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
 from litestar import Request, Response, Router, get
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from adapters.http.auth import claims_of, may_read
 from adapters.http.context import services_of
 from adapters.http.correlation import correlation_id_of
+from adapters.http.parameters import QUERY_TEXT_PATTERN
 from adapters.http.problems import (
     InvalidRequestError,
     ProjectionLaggingError,
@@ -58,12 +60,18 @@ EXPORT_PAGE = 1000
 # ---- parameters ---------------------------------------------------------------------------
 PatientRef = Annotated[
     str | None,
-    QueryParameter(name="patientRef", required=False, max_length=64, description="Entries "
+    QueryParameter(name="patientRef", required=False, max_length=64,
+                   pattern=QUERY_TEXT_PATTERN, description="Entries "
                    "about this patient: the visit's events and attempts aimed at the visit."),
 ]  # fmt: skip
 Actor = Annotated[
     str | None,
-    QueryParameter(required=False, max_length=200, description="The acting user (`sub`)."),
+    QueryParameter(
+        required=False,
+        max_length=200,
+        pattern=QUERY_TEXT_PATTERN,
+        description="The acting user (`sub`).",
+    ),
 ]
 AggregateId = Annotated[
     str | None,
@@ -72,12 +80,14 @@ AggregateId = Annotated[
         required=False,
         description="One aggregate's entries (a visit, complaint or budget line), with the "
         "attempts refused or denied on it; or an attempt by its own id.",
+        pattern=QUERY_TEXT_PATTERN,
         schema_extra={"format": "uuid"},
     ),
 ]
 Action = Annotated[
     str | None,
-    QueryParameter(required=False, max_length=100, description="An event class name "
+    QueryParameter(required=False, max_length=100, pattern=QUERY_TEXT_PATTERN,
+                   description="An event class name "
                    "(`PatientArrived`) or, for attempts, the command (`DischargePatient`)."),
 ]  # fmt: skip
 Outcome = Annotated[
@@ -103,7 +113,8 @@ IncludeBookkeeping = Annotated[
 ]  # fmt: skip
 Cursor = Annotated[
     str | None,
-    QueryParameter(required=False, max_length=40, description="The `nextCursor` of the "
+    QueryParameter(required=False, max_length=40, pattern=QUERY_TEXT_PATTERN,
+                   description="The `nextCursor` of the "
                    "previous page (opaque)."),
 ]  # fmt: skip
 ExportFormat = Annotated[
@@ -317,6 +328,23 @@ def _instant(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+CSV_MEDIA_TYPE = "text/csv"
+NDJSON_MEDIA_TYPE = "application/fhir+ndjson"
+
+
+@dataclass
+class _ExportOperation(Operation):
+    """The export's OpenAPI operation: its 200 is a CSV or an NDJSON stream, not the JSON
+    Litestar documents for a ``Stream``."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse):
+            text = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+            ok.description = "The entries: CSV (`format=csv`) or NDJSON (`format=fhir-ndjson`)"
+            ok.content = {CSV_MEDIA_TYPE: text, NDJSON_MEDIA_TYPE: text}
+
+
 @get(
     "/export",
     operation_id="exportAuditEvents",
@@ -329,6 +357,7 @@ def _instant(moment: datetime | None) -> str | None:
     guards=[may_read(AUDIT_READERS, "audit export")],
     sync_to_thread=True,
     responses=_READ_PROBLEMS,
+    operation_class=_ExportOperation,
 )
 def export_audit_events(
     request: Request[Any, Any, Any],
@@ -366,10 +395,11 @@ def export_audit_events(
     if format_ == "csv":
         return Stream(
             _csv_chunks(entries),
-            media_type="text/csv; charset=utf-8",
+            # Litestar adds "; charset=utf-8" to a text/* type (it was sent twice).
+            media_type=CSV_MEDIA_TYPE,
             headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'},
         )
-    return Stream(_ndjson_chunks(entries), media_type="application/fhir+ndjson")
+    return Stream(_ndjson_chunks(entries), media_type=NDJSON_MEDIA_TYPE)
 
 
 def audit_router() -> Router:

@@ -22,6 +22,7 @@ from adapters.http.commands import (
     state_handler,
     untargeted_handler,
 )
+from adapters.http.parameters import QUERY_TEXT_PATTERN
 from adapters.http.problems import problem_responses
 from adapters.http.read_side import (
     DEFAULT_WAIT_MS,
@@ -123,7 +124,13 @@ FiscalYear = Annotated[
 ]  # fmt: skip
 CostCentre = Annotated[
     str | None,
-    QueryParameter(name="costCentre", required=False, max_length=64, description="One cost centre"),
+    QueryParameter(
+        name="costCentre",
+        required=False,
+        max_length=64,
+        pattern=QUERY_TEXT_PATTERN,
+        description="One cost centre",
+    ),
 ]
 AsOfPeriod = Annotated[
     int | None,

@@ -19,6 +19,7 @@ from litestar.params import QueryParameter
 
 from adapters.http.auth import may_read
 from adapters.http.complaints import complaint_handlers
+from adapters.http.parameters import QUERY_TEXT_PATTERN
 from adapters.http.problems import InvalidRequestError, problem_responses
 from adapters.http.read_side import (
     DEFAULT_LIMIT,
@@ -57,12 +58,21 @@ Overdue = Annotated[
 ]
 Assignee = Annotated[
     str | None,
-    QueryParameter(required=False, min_length=1, max_length=64, description="Investigator ref."),
+    QueryParameter(
+        required=False,
+        min_length=1,
+        max_length=64,
+        pattern=QUERY_TEXT_PATTERN,
+        description="Investigator ref.",
+    ),
 ]
 Cursor = Annotated[
     str | None,
     QueryParameter(
-        required=False, max_length=100, description="The `nextCursor` of the previous page."
+        required=False,
+        max_length=100,
+        pattern=QUERY_TEXT_PATTERN,
+        description="The `nextCursor` of the previous page.",
     ),
 ]
 From = Annotated[

@@ -23,6 +23,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
 from adapters.http.auth import may_read, utc_now
+from adapters.http.parameters import QUERY_TEXT_PATTERN
 from adapters.http.problems import InvalidRequestError, problem_responses
 from adapters.http.read_side import (
     DEFAULT_LIMIT,
@@ -61,6 +62,7 @@ Unit = Annotated[
         required=False,
         min_length=1,
         max_length=64,
+        pattern=QUERY_TEXT_PATTERN,
         description="One unit (its code, e.g. `ED`); every unit when left out.",
     ),
 ]
@@ -94,6 +96,7 @@ Cursor = Annotated[
     QueryParameter(
         required=False,
         max_length=20,
+        pattern=QUERY_TEXT_PATTERN,
         description="The `nextCursor` of the previous page (opaque).",
     ),
 ]

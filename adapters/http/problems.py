@@ -101,6 +101,16 @@ class ProjectionLaggingError(Exception):
         super().__init__(f"The {name} read model has not yet processed position {min_position}.")
 
 
+class ProjectionRebuildingError(Exception):
+    """The serving generation of a read model was built by another release and cannot answer
+    this query; the new generation is being built (see adapters.readmodels.healing)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"The {name} read model is being rebuilt for this release; try again shortly."
+        )
+
+
 @dataclass(frozen=True)
 class _Kind:
     status: int
@@ -129,6 +139,7 @@ _KINDS: dict[type[BaseException], _Kind] = {
     InterfaceError: _Kind(503, "SERVICE_UNAVAILABLE"),
     ServiceUnavailableError: _Kind(503, "SERVICE_UNAVAILABLE"),
     ProjectionLaggingError: _Kind(503, "PROJECTION_LAGGING"),
+    ProjectionRebuildingError: _Kind(503, "PROJECTION_REBUILDING"),
 }
 
 #: Codes for Litestar's own HTTP errors (routing, body size, parameter validation).
@@ -140,6 +151,7 @@ _HTTP_CODES = {
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    431: "REQUEST_HEADERS_TOO_LARGE",
     500: "INTERNAL_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
@@ -151,6 +163,7 @@ TITLES = {
     "NOT_FOUND": "Not found",
     "METHOD_NOT_ALLOWED": "Method not allowed",
     "PAYLOAD_TOO_LARGE": "The request body is too large",
+    "REQUEST_HEADERS_TOO_LARGE": "The request headers are too large",
     "UNSUPPORTED_MEDIA_TYPE": "The request body is not JSON",
     "INVALID_TRANSITION": "Not allowed in the current state",
     "TIMESTAMP_ORDER": "Times out of order",
@@ -194,7 +207,7 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, InvalidRequestError):
         errors = exc.errors
     elif isinstance(exc, ValidationException):
-        errors = _litestar_field_errors(exc)
+        errors = _litestar_field_errors(exc, request.scope.get("route_handler"))
     elif isinstance(exc, DomainError) and status == 400:
         errors = [FieldError(exc.field, exc.message)]
     elif isinstance(exc, AuthenticationError):
@@ -211,6 +224,9 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     elif isinstance(exc, ProjectionLaggingError):
         # Not an outage: the write is stored and the view will have it shortly.
         headers["Retry-After"] = LAGGING_RETRY_AFTER_SECONDS
+        detail = str(exc)
+    elif isinstance(exc, ProjectionRebuildingError):
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
         detail = str(exc)
     elif status == 503:
         headers["Retry-After"] = RETRY_AFTER_SECONDS
@@ -255,9 +271,21 @@ def _status_and_code(exc: Exception) -> tuple[int, str]:
 
 # ---- msgspec and Litestar validation messages → field errors -------------------------------
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_NAMED_FIELD = re.compile(r"(?:missing required field|unknown field) `(?P<name>[^`]+)`")
+_NAMED_FIELD = re.compile(r"(?:missing required field|unknown field) `(?P<name>.*)`$", re.DOTALL)
+#: An unknown key is the client's text, not one of our names, and may be personal data (a
+#: patient's name or number sent as a key). It is named only if it has the shape of the
+#: API's own field names (lower camelCase ASCII, short): then it is almost surely a
+#: misspelt field (``patientref``), and naming it is what helps. Any other key (spaces,
+#: capitals first, digits first, punctuation, long) is left out: the error names the object
+#: holding it (a JSON path made of our field names only), or null for the body itself.
+_SAFE_UNKNOWN_KEY = re.compile(r"[a-z][a-zA-Z0-9]{0,31}")
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `.*`$", re.DOTALL)
+UNKNOWN_FIELD_MESSAGE = "unknown field (the OpenAPI document lists the fields)"
 #: msgspec quotes the offending value of an enum/Literal; input is never echoed back.
 _ENUM_VALUE = re.compile(r"^Invalid enum value .*$", re.DOTALL)
+#: Litestar's message for an absent required parameter (it goes on to quote the whole URL,
+#: query string included, so only the parameter's declared name is taken from it).
+_MISSING_PARAMETER = re.compile(r"^Missing required (?P<kind>\w+) parameter '(?P<name>[^']+)'")
 
 
 def field_error_of(exc: msgspec.ValidationError) -> FieldError:
@@ -267,14 +295,23 @@ def field_error_of(exc: msgspec.ValidationError) -> FieldError:
     assert match is not None  # the pattern matches any string
     message, path = match["message"], (match["path"] or "").lstrip(".")
     named = _NAMED_FIELD.search(message)
-    if named:
+    if named and (
+        message.startswith("Object missing") or _SAFE_UNKNOWN_KEY.fullmatch(named["name"])
+    ):
         path = f"{path}.{named['name']}" if path else named["name"]
+    return FieldError(path or None, _readable(message))
+
+
+def _readable(message: str) -> str:
+    """A msgspec message as shown to the client: plainer where it is cryptic, and never
+    quoting the client's input (an enum value, an unknown key)."""
     if "timezone component" in message:
-        message = "must be an RFC 3339 time with an offset, e.g. 2026-11-27T08:15:00Z"
-    message = _ENUM_VALUE.sub("Invalid value: not one of the allowed codes", message)
+        return "must be an RFC 3339 time with an offset, e.g. 2026-11-27T08:15:00Z"
+    if _UNKNOWN_FIELD.match(message):
+        return UNKNOWN_FIELD_MESSAGE
     if message.startswith("Expected `str` matching regex") and repr(FREE_TEXT_PATTERN) in message:
-        message = "must not contain control characters (tab, line feed and carriage return allowed)"
-    return FieldError(path or None, message)
+        return "must not contain control characters (tab, line feed and carriage return allowed)"
+    return _ENUM_VALUE.sub("Invalid value: not one of the allowed codes", message)
 
 
 def body_error_of(exc: msgspec.DecodeError) -> InvalidRequestError:
@@ -285,16 +322,28 @@ def body_error_of(exc: msgspec.DecodeError) -> InvalidRequestError:
     return InvalidRequestError.of(None, f"the body is not valid JSON ({exc})")
 
 
-def _litestar_field_errors(exc: ValidationException) -> list[FieldError]:
+def _litestar_field_errors(exc: ValidationException, handler: Any) -> list[FieldError]:
+    """Litestar's parameter errors, naming each parameter as the client sends it (``from``,
+    ``If-Match``), not by the handler's argument."""
+    missing = _MISSING_PARAMETER.match(exc.detail or "")
+    if missing:
+        return [FieldError(missing["name"], f"the {missing['kind']} parameter is required")]
     extra = exc.extra if isinstance(exc.extra, list) else []
     errors = [
         FieldError(
-            _camel(str(item["key"])) if item.get("key") else None, str(item.get("message", ""))
+            _wire_name(handler, str(item["key"])) if item.get("key") else None,
+            _readable(str(item.get("message", ""))),
         )
         for item in extra
         if isinstance(item, dict)
     ]
     return errors or [FieldError(None, "invalid request")]
+
+
+def _wire_name(handler: Any, key: str) -> str:
+    parameters = getattr(getattr(handler, "parsed_fn_signature", None), "parameters", {})
+    declared = getattr(parameters.get(key), "kwarg_definition", None)
+    return getattr(declared, "name", None) or _camel(key)
 
 
 def _camel(name: str) -> str:

@@ -21,9 +21,11 @@ from litestar.params import QueryParameter
 from adapters.http.problems import (
     InvalidRequestError,
     ProjectionLaggingError,
+    ProjectionRebuildingError,
     ServiceUnavailableError,
 )
-from adapters.readmodels.database import ReadDatabase, Transaction
+from adapters.readmodels.database import DATABASE_ERRORS, ReadDatabase, Transaction
+from adapters.readmodels.healing import is_outdated
 from adapters.readmodels.status import active_position, wait_for_position
 from adapters.readmodels.tracking import table_prefix
 from application.commands import EARLIEST, LATEST
@@ -41,9 +43,12 @@ MinPosition = Annotated[
     QueryParameter(
         name="minPosition",
         ge=0,
+        # Litestar's document leaves out a bound of 0 (it tests the bound for truth).
+        schema_extra={"minimum": 0},
         required=False,
         description="Read-your-writes: wait until the read model has processed this log "
-        "position (the `position` a command returned).",
+        "position (the `position` a command returned). A position beyond the newest in the "
+        "log is a 400 at once.",
     ),
 ]
 WaitMs = Annotated[
@@ -86,6 +91,19 @@ def aware(name: str, moment: datetime | None) -> datetime | None:
     return moment
 
 
+def refuse_beyond_head(database: ReadDatabase, min_position: int) -> None:
+    """A position no command has returned yet can never be reached by waiting: say so at
+    once (a 400) rather than wait ``waitMs`` and answer 503. Positions may have gaps (on
+    PostgreSQL), so only a position past the newest one is refused, never one in a gap."""
+    head = database.head_position()
+    if min_position > head:
+        raise InvalidRequestError.of(
+            "minPosition",
+            f"is beyond the log: the head of the log is position {head} (send a position "
+            "a command returned)",
+        )
+
+
 def read_database_of(connection: ASGIConnection[Any, Any, Any, Any]) -> ReadDatabase:
     database = connection.app.state.get(READ_DATABASE_STATE_KEY)
     if database is None:  # only between process start and the end of start-up
@@ -106,10 +124,18 @@ def query_view(
     least what the header says (on SQLite exactly: one snapshot)."""
     database = read_database_of(request)
     if min_position:
+        refuse_beyond_head(database, min_position)
         wait = (DEFAULT_WAIT_MS if wait_ms is None else wait_ms) / 1000
         if wait_for_position(database, name, min_position, wait) is None:
             raise ProjectionLaggingError(name, min_position)
-    with database.read() as tx:
-        position = active_position(tx, name)
-        result = query(tx, table_prefix(name, position.generation))
+    try:
+        with database.read() as tx:
+            position = active_position(tx, name)
+            result = query(tx, table_prefix(name, position.generation))
+    except DATABASE_ERRORS:
+        # Tables an older release built may lack what this code asks for: while the
+        # rebuild runs that is a 503 to retry, never a 500.
+        if is_outdated(database, name):
+            raise ProjectionRebuildingError(name) from None
+        raise
     return Response(result, headers={POSITION_HEADER: str(position.position)})
