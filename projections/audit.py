@@ -36,7 +36,14 @@ from typing import Any, Literal
 
 import msgspec
 
-from projections.records import StoredRecord, from_micros
+from projections.records import (
+    KEY_MAX_CHARS,
+    StoredRecord,
+    from_micros,
+    key_text,
+    key_text_or_none,
+    without_nul,
+)
 
 GENESIS_HASH = hashlib.sha256(b"patient-services:audit-chain:genesis").hexdigest()
 
@@ -147,15 +154,18 @@ def _id(tagged: _Tagged | None) -> str | None:
 
 
 def _decode(record: StoredRecord, attempt: bool) -> _Envelope:
+    # Decoded with NULs as U+FFFD (a PostgreSQL text column cannot hold one); the chain
+    # hashes record.state, the stored bytes, untouched.
+    state = without_nul(record.state)
     try:
-        return (_decode_attempt if attempt else _decode_envelope)(record.state)
+        return (_decode_attempt if attempt else _decode_envelope)(state)
     except msgspec.ValidationError:
         # A field of an unexpected type (a future event's own "reason" object, say): take
         # the envelope fields that have the expected types and leave the rest out.
-        return _lenient(record.state, _Attempt if attempt else _Envelope)
+        return _lenient(state, _Attempt if attempt else _Envelope)
 
 
-def _lenient(state: bytes | str, kind: type[_Envelope]) -> _Envelope:
+def _lenient(state: bytes, kind: type[_Envelope]) -> _Envelope:
     raw = msgspec.json.decode(state)
     values = {}
     for name in kind.__struct_fields__:
@@ -218,10 +228,13 @@ def _rows(
     decoded: list[tuple[StoredRecord, str, str, str, _Envelope, str | None]],
     refs: Mapping[str, str | None],
 ) -> Iterator[EntryRow]:
+    # Values kept in indexed columns (patient, actor, target, action, outcome) are clipped
+    # when too long for an index entry (records.key_text); aggregate ids are UUIDs.
     for record, aggregate_type, event_name, aggregate_id, f, key in decoded:
         if isinstance(f, _Attempt):
-            action, outcome = f.action or event_name, f.outcome or RECORDED
-            code, target_type, target_id = f.code, f.target_type, f.target_id
+            action = key_text(f.action or event_name)
+            outcome = key_text(f.outcome or RECORDED)
+            code, target_type, target_id = f.code, f.target_type, key_text_or_none(f.target_id)
             patient_ref = None
         else:
             action, outcome = event_name, RECORDED
@@ -229,9 +242,15 @@ def _rows(
             patient_ref = f.patient_ref
         if key is not None:
             patient_ref = refs.get(key)
+        # Checked here, not by a call per row: nearly every value is short.
+        if patient_ref and len(patient_ref) > KEY_MAX_CHARS:
+            patient_ref = key_text(patient_ref)
+        actor_id = f.actor_id
+        if actor_id and len(actor_id) > KEY_MAX_CHARS:
+            actor_id = key_text(actor_id)
         yield [
             record.position, _id(f.event_id), aggregate_type, aggregate_id,
-            record.originator_version, action, outcome, patient_ref, f.actor_id, f.actor_role,
+            record.originator_version, action, outcome, patient_ref, actor_id, f.actor_role,
             f.on_behalf_of, _micros(f.occurred_at), _micros(f.timestamp), f.reason,
             f.source_system, f.source_message_id, _id(f.command_id), f.correlation_id,
             _id(f.corrects_event_id), code, target_type, target_id,

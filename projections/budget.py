@@ -29,7 +29,7 @@ from domain.budget_policy import BudgetRules
 from domain.budget_vocabulary import ACTUAL, COMMITMENT, PRE_ENCUMBRANCE
 from domain.money import minor_to_decimal
 from domain.phasing import PERIODS
-from projections.records import StoredRecord, decode_state
+from projections.records import StoredRecord, decode_state, key_text
 
 #: The records this read model reads: every BudgetLine event.
 TOPIC_PREFIX = "domain.budget:BudgetLine."
@@ -114,7 +114,7 @@ def fold(state: LineState | None, record: StoredRecord, calendar: BudgetRules) -
         assert kind == "BudgetLineCreated", f"a line's first record is its creation, not {kind}"
         state = LineState(
             id=str(record.originator_id), version=0, position=0,
-            fiscal_year=event["fiscal_year"], cost_centre=event["cost_centre"],
+            fiscal_year=event["fiscal_year"], cost_centre=key_text(event["cost_centre"]),
             category=event["category"], currency=event["currency"],
         )  # fmt: skip
     state.version, state.position = record.originator_version, record.position

@@ -48,7 +48,7 @@ from domain.visit_vocabulary import (
     WITH_CLINICIAN,
 )
 from domain.visits import PatientVisit
-from projections.records import StoredRecord, event_class, untag
+from projections.records import StoredRecord, event_class, key_text, untag, without_nul
 
 #: The records this read model reads: every PatientVisit event.
 TOPIC_PREFIX = "domain.visits:"
@@ -219,7 +219,8 @@ class VisitState:
     # ---- location periods (invariant 1, as PatientVisit keeps them) ---------------------
     def open_location(self, unit: str, bed: str | None, at: int) -> None:
         self.close_location(at)
-        self.periods.append((unit, bed, at, None))
+        # The unit is indexed (the board's current unit, the census): clipped if too long.
+        self.periods.append((key_text(unit), bed, at, None))
         self.locations_revision += 1
 
     def close_location(self, at: int) -> None:
@@ -438,7 +439,7 @@ def fold(state: VisitState | None, record: StoredRecord) -> tuple[VisitState, tu
     :data:`TIMELINE_COLUMNS` order). ``state.cancelled_version`` is then the version of the
     fact the record cancelled, if it is a compensation."""
     kind = _KINDS.get(record.topic) or _kind(record.topic)
-    event = _decode_event(record.state)
+    event = _decode_event(without_nul(record.state))
     version = record.originator_version
     if state is None:
         state = VisitState(str(record.originator_id))

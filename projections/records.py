@@ -7,10 +7,25 @@ library's three tagged types (``{"_type_": "datetime_iso" | "uuid_hex" | "decima
 "_data_": ...}``) are turned back into values here. :func:`domain_event` rebuilds the
 domain event object exactly as the library's mapper does (same class, same ``__dict__``),
 so a projection can fold it with the aggregate's own ``apply``.
+
+**Odd text.** A read-model store must hold whatever the log holds, the same on every backend
+(the log may hold text that commands refuse today: written before a rule, or by a feed):
+
+* a NUL (U+0000), which a PostgreSQL text column cannot hold, reaches a projection as U+FFFD
+  (:func:`without_nul`, applied to the stored JSON before every decode; the audit chain
+  still hashes the stored bytes);
+* an identifier over :data:`KEY_MAX_CHARS` characters is kept *clipped* in an indexed column
+  (:func:`key_text`), as a btree entry must fit in a third of a page (about 2.7 kB on
+  PostgreSQL). Free text in unindexed columns stays whole.
+
+Lone surrogates never get this far: the log's JSON transcoder cannot encode them (the command
+fails and records nothing), and the HTTP layer's JSON decoder refuses them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -23,6 +38,51 @@ from eventsourcing.utils import resolve_topic
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _decode_json = msgspec.json.Decoder(dict).decode
+
+# ---- odd text ---------------------------------------------------------------------------
+#: A JSON string escape of U+0000 that is not itself escaped text: ``\u0000`` after an even
+#: run of backslashes (``\\u0000`` is the text "\u0000", a backslash and five characters).
+_ESCAPED_NUL = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+_NUL = b"\\u0000"
+_BACKSLASH = ord("\\")
+
+
+def without_nul(state: bytes) -> bytes:
+    r"""The stored JSON with every NUL character turned into U+FFFD (the replacement
+    character), for a projection to decode.
+
+    The log's JSON encoders escape every control character, so a NUL can only be the six
+    bytes ``\u0000``, and there is none without a backslash: a record with no backslash at
+    all (nearly every one) costs one ``memchr`` and is returned as it is."""
+    try:
+        if _BACKSLASH not in state or _NUL not in state:
+            return state
+    except TypeError:  # text, not bytes: SQLite keeps whatever type an UPDATE wrote
+        return without_nul(state.encode() if isinstance(state, str) else bytes(state))
+    return _ESCAPED_NUL.sub(rb"\1\\ufffd", state)
+
+
+#: Identifiers longer than this are clipped in indexed columns (:func:`key_text`).
+KEY_MAX_CHARS = 256
+#: A clipped identifier keeps this many first characters, then "…" and a digest.
+KEY_HEAD_CHARS = 200
+
+
+def key_text(value: str) -> str:
+    """``value`` as an indexed column keeps it: whole up to :data:`KEY_MAX_CHARS` characters,
+    else its first :data:`KEY_HEAD_CHARS`, "…" and the first 16 hex digits of the SHA-256 of
+    the whole value (UTF-8): at most 217 characters, deterministic (every store and every
+    rebuild agree), and two values that share their first 200 characters still differ (but
+    for a 64-bit digest collision). Idempotent. A query must clip its filter value the same
+    way to find a clipped one (the HTTP filters are far shorter than the limit)."""
+    if len(value) <= KEY_MAX_CHARS:
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()[:16]
+    return f"{value[:KEY_HEAD_CHARS]}…{digest}"
+
+
+def key_text_or_none(value: str | None) -> str | None:
+    return None if value is None else key_text(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +116,7 @@ def untag(value: Any) -> Any:
 
 def decode_state(state: bytes) -> dict[str, Any]:
     """The event's attributes, with datetimes, UUIDs and Decimals restored."""
-    return {k: untag(v) for k, v in _decode_json(state).items()}
+    return {k: untag(v) for k, v in _decode_json(without_nul(state)).items()}
 
 
 @lru_cache(maxsize=512)
