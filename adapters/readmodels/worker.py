@@ -52,6 +52,28 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+#: PostgreSQL error classes that mean the connection or the server, not the statement:
+#: 08 connection exception, 57 operator intervention (shutdown, cancel), 53 insufficient
+#: resources. An OperationalError of another class (54 program limit exceeded: an index row
+#: too big) is the record's own and must be parked, or the worker would retry it forever.
+_CONNECTION_SQLSTATE_CLASSES = frozenset({"08", "57", "53"})
+#: SQLite's OperationalErrors that are the database's state, not the statement's.
+_SQLITE_TRANSIENT = ("locked", "busy", "disk i/o", "unable to open", "readonly", "full")
+
+
+def is_connection_error(error: BaseException) -> bool:
+    """Whether ``error`` is the database failing (reconnect and retry the batch) rather
+    than a record it refused (park the record)."""
+    if isinstance(error, tr.TrackingConflictError | psycopg.InterfaceError):
+        return True
+    if isinstance(error, psycopg.OperationalError):
+        sqlstate = error.sqlstate
+        return sqlstate is None or sqlstate[:2] in _CONNECTION_SQLSTATE_CLASSES
+    if isinstance(error, sqlite3.OperationalError):
+        return any(word in str(error).lower() for word in _SQLITE_TRANSIENT)
+    return False
+
+
 def ensure_tables(tx: Transaction, model: ReadModel, generation: int) -> None:
     model.create_tables(tx, tr.table_prefix(model.name, generation))
 
@@ -186,9 +208,9 @@ class ProjectionWorker:
             with tx.savepoint():
                 self.model.apply(tx, prefix, records, conn)
             return 0
-        except CONNECTION_ERRORS:
-            raise
         except Exception as error:  # noqa: BLE001 - any other error is the records' own
+            if is_connection_error(error):
+                raise
             # The model may have cached state of the undone part: it reads it again.
             self.model.reset()
             if len(records) > 1:

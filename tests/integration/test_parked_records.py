@@ -304,3 +304,39 @@ def test_audit_verify_exits_4_when_the_trail_has_parked_records(
     assert main(["audit", "verify"]) == EXIT_AUDIT_INCOMPLETE == 4
     result = json.loads(capsys.readouterr().out)
     assert result["problem"] == "parked" and result["parkedPositions"] == [positions[1]]
+
+
+def test_an_operational_error_of_the_statement_is_parked_but_a_lost_connection_is_not() -> None:
+    """psycopg's OperationalError also covers a statement's own limits (an index row too big:
+    SQLSTATE 54000), which retrying can never mend; SQLite's covers "string or blob too big"."""
+    import sqlite3
+
+    import psycopg
+
+    from adapters.readmodels.worker import is_connection_error
+
+    assert not is_connection_error(psycopg.errors.ProgramLimitExceeded("index row too big"))
+    assert is_connection_error(psycopg.errors.AdminShutdown("terminating connection"))
+    assert is_connection_error(psycopg.OperationalError("connection lost"))  # no sqlstate
+    assert is_connection_error(sqlite3.OperationalError("database is locked"))
+    assert not is_connection_error(sqlite3.OperationalError("string or blob too big"))
+    assert not is_connection_error(ValueError("a bug"))
+
+
+def test_a_record_the_store_finds_too_big_is_parked_not_retried_forever(
+    services: PatientServices, database: ReadDatabase
+) -> None:
+    import psycopg
+
+    class TooBig(CountingReadModel):
+        def apply(self, tx, prefix, records, log):  # noqa: ANN001
+            super().apply(tx, prefix, records, log)
+            if any(r.position in POISONED for r in records):
+                raise psycopg.errors.ProgramLimitExceeded("index row requires 11320 bytes")
+
+    positions = record_visits(services, 2)
+    POISONED.add(positions[1])
+    catch_up(database, TooBig)
+    assert applied(database) == [p for p in positions if p != positions[1]]
+    [kept] = parked(database, "counting")
+    assert kept.position == positions[1] and kept.error.startswith("ProgramLimitExceeded")
