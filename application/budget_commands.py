@@ -31,7 +31,7 @@ from domain.budget import BudgetLine
 from domain.budget_transfer import transfer_budget
 from domain.budget_vocabulary import BOARD, FINANCE, FINANCE_DIRECTOR, FINANCE_ROLES, MANAGER
 from domain.errors import DomainValidationError
-from domain.money import Money
+from domain.money import CURRENCY_EXPONENTS, Money
 
 from application.commands import (
     AggregateCommand,
@@ -48,9 +48,16 @@ Category = Literal[
     "staffing", "supplies", "equipment", "training", "outreach", "contracted_services", "other"
 ]
 FiscalYear = Annotated[int, msgspec.Meta(ge=2000, le=2199)]
-CurrencyCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
+#: The enum is for the OpenAPI document only: an unsupported code is refused by Money (400
+#: "not a supported ISO 4217 currency code"), whose table lists the codes.
+CurrencyCode = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^[A-Z]{3}$", extra_json_schema={"enum": sorted(CURRENCY_EXPONENTS)}),
+]
 #: A plain decimal: optional sign, digits, optional fraction. No exponent, no spaces.
 _DECIMAL = re.compile(r"^-?[0-9]{1,16}(\.[0-9]{1,6})?$")
+#: What an amount can be in some currency: below 10^15, at most 3 decimals (KWD's).
+AMOUNT_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,3})?$"
 
 WITHIN_TIER = FINANCE_ROLES | {MANAGER}
 #: The highest tier first: a caller with several roles approves with the highest it holds.
@@ -60,7 +67,14 @@ BY_TIER = (BOARD, FINANCE_DIRECTOR, FINANCE, MANAGER)
 class MoneyAmount(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``{"amount": "1234.50", "currency": "GBP"}``."""
 
-    amount: Annotated[str, msgspec.Meta(max_length=24, examples=["1234.50"])]
+    #: The pattern is for the document: __post_init__ and Money check it, with messages that
+    #: say what is wrong (under 10^15, at most 3 decimals; fewer for most currencies).
+    amount: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=24, examples=["1234.50"], extra_json_schema={"pattern": AMOUNT_PATTERN}
+        ),
+    ]
     currency: CurrencyCode
 
     def __post_init__(self) -> None:

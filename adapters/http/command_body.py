@@ -15,20 +15,32 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import msgspec
 from litestar.dto import AbstractDTO
+from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
 
 from adapters.http.problems import InvalidRequestError, UnsupportedMediaTypeError, body_error_of
 from application.commands import Command
 
 if TYPE_CHECKING:
+    from litestar._openapi.datastructures import SchemaRegistry
     from litestar._openapi.schema_generation import SchemaCreator
     from litestar.dto.data_structures import DTOFieldDefinition
-    from litestar.openapi.spec import Reference, Schema
 
 C = TypeVar("C", bound=Command)
 
 #: An empty body counts as ``{}``: commands such as ``close`` have no fields of their own.
 EMPTY_BODY = b"{}"
+
+
+#: JSON Schema keywords of msgspec's schema that Litestar's leaves out, by Schema attribute.
+_KEYWORDS = {
+    "enum": "enum",
+    "pattern": "pattern",
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    # forbid_unknown_fields: a field the document does not list is a 400.
+    "additionalProperties": "additional_properties",
+}
 
 
 @cache
@@ -90,7 +102,11 @@ class CommandBody(AbstractDTO[C]):
     def create_openapi_schema(
         cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
     ) -> Reference | Schema:
-        return schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.model_type))
+        schema = schema_creator.for_field_definition(
+            FieldDefinition.from_annotation(cls.model_type)
+        )
+        add_what_litestar_leaves_out(schema, cls.model_type, schema_creator.schema_registry)
+        return schema
 
     @classmethod
     def generate_field_definitions(
@@ -102,3 +118,55 @@ class CommandBody(AbstractDTO[C]):
     @classmethod
     def detect_nested_field(cls, field_definition: FieldDefinition) -> bool:
         return False
+
+
+def add_what_litestar_leaves_out(
+    schema: Schema | Reference, struct_type: type[Any], registry: SchemaRegistry
+) -> None:
+    """Complete Litestar's schema of a command with what the decoder enforces and Litestar
+    does not show: the constraints of a list's items (each of ``categories`` is a reference of
+    1-64 characters of a pattern), that unknown fields are refused (``additionalProperties``)
+    and a Meta's ``extra_json_schema`` (the currencies' enum, the amounts' pattern).
+    msgspec's own schema of the Struct has them: its keywords are copied where Litestar's
+    schema has none, so the document says what a request must be."""
+    (root,), definitions = msgspec.json.schema_components([struct_type])
+    _copy_keywords(schema, root, definitions, registry, seen=set())
+
+
+def _copy_keywords(
+    target: Schema | Reference,
+    source: dict[str, Any],
+    definitions: dict[str, Any],
+    registry: SchemaRegistry,
+    seen: set[int],
+    outer: Schema | None = None,
+) -> None:
+    if isinstance(target, Reference):
+        try:
+            target = registry.from_reference(target).schema
+        except KeyError:  # not one of this registry's components: leave it as it is
+            return
+        if id(target) in seen:  # a component already done (or a recursive one)
+            return
+        seen.add(id(target))
+    if "$ref" in source:
+        source = definitions[source["$ref"].rsplit("/", 1)[-1]]
+    # A union (``T | None``, ``str | bool``): msgspec says anyOf, Litestar oneOf, with some
+    # keywords beside the oneOf (``outer``). Each branch is completed from msgspec's branch
+    # of the same type.
+    if "anyOf" in source and target.one_of:
+        for branch in source["anyOf"]:
+            same_type = [t for t in target.one_of if getattr(t, "type", None) == branch.get("type")]
+            if branch.get("type") != "null" and len(same_type) == 1:
+                _copy_keywords(same_type[0], branch, definitions, registry, seen, outer=target)
+        return
+    for keyword, attribute in _KEYWORDS.items():
+        # Present already: on the schema, beside its oneOf, or in one of the oneOf's branches.
+        present = [target, *([outer] if outer else []), *(target.one_of or [])]
+        if keyword in source and all(getattr(s, attribute, None) is None for s in present):
+            setattr(target, attribute, source[keyword])
+    if "items" in source and isinstance(target.items, Schema | Reference):
+        _copy_keywords(target.items, source["items"], definitions, registry, seen)
+    for name, property_source in source.get("properties", {}).items():
+        if target.properties and name in target.properties:
+            _copy_keywords(target.properties[name], property_source, definitions, registry, seen)

@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate
 from litestar import Request, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.spec import OpenAPIType
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from adapters.http.auth import claims_of, may_issue, may_read
@@ -55,6 +56,22 @@ class Resource:
 
 
 # ---- parameters (declared on the handlers so the OpenAPI schema documents them) ----------
+# The headers' patterns and lengths are documented here (schema_extra) and enforced by
+# adapters/http/context.py, whose messages say what is wrong without Litestar's regex echo;
+# the OpenAPI contract test checks that the two agree.
+#: A header is text or absent, never JSON null (Litestar documents ``str | None`` as
+#: oneOf [string, null], and a client sending "null" would be refused).
+TEXT_HEADER: dict[str, Any] = {"type": OpenAPIType.STRING, "one_of": None}
+#: A version tag: "3", W/"3" or 3 (a version is at least 1), or * for any.
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[1-9][0-9]{0,17}"|[1-9][0-9]{0,17})$'
+#: Visible ASCII, no spaces.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,200}$"
+#: Source system, source message id and on-behalf-of: short identifiers, never free text.
+IDENTIFIER_SCHEMA = {
+    **TEXT_HEADER,
+    "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}$",
+    "max_length": 100,
+}
 #: Declared as a string and parsed by the handler, so a malformed id is a 400 naming the
 #: field (a ``{id:uuid}`` route would answer 404: Litestar treats it as no route).
 AggregateId = Annotated[
@@ -67,6 +84,7 @@ IfMatch = Annotated[
         required=False,
         description='The version the command expects, e.g. "3" (W/"3" and 3 accepted, * = any). '
         "A record that has moved on gives 412 and nothing is recorded.",
+        schema_extra={**TEXT_HEADER, "pattern": IF_MATCH_PATTERN, "max_length": 22},
     ),
 ]
 IdempotencyKey = Annotated[
@@ -79,6 +97,12 @@ IdempotencyKey = Annotated[
         "first status and body with Idempotent-Replayed: true and records nothing new; the same "
         "key with another request gives 422 IDEMPOTENCY_KEY_REUSED. A refused command is not "
         "remembered, so repeating it runs it again.",
+        schema_extra={
+            **TEXT_HEADER,
+            "pattern": IDEMPOTENCY_KEY_PATTERN,
+            "min_length": 1,
+            "max_length": 200,
+        },
     ),
 ]
 SourceSystem = Annotated[
@@ -88,6 +112,7 @@ SourceSystem = Annotated[
         required=False,
         description="Feeds (role integration) only, with X-Source-Message-Id: the sending system. "
         "A repeated (system, message id) records nothing new.",
+        schema_extra=IDENTIFIER_SCHEMA,
     ),
 ]
 SourceMessageId = Annotated[
@@ -96,6 +121,7 @@ SourceMessageId = Annotated[
         name="X-Source-Message-Id",
         required=False,
         description="Feeds only: the message's id in the source system (e.g. HL7 MSH-10).",
+        schema_extra=IDENTIFIER_SCHEMA,
     ),
 ]
 OnBehalfOf = Annotated[
@@ -104,12 +130,16 @@ OnBehalfOf = Annotated[
         name="X-On-Behalf-Of",
         required=False,
         description="The user the caller acts for; recorded on the events.",
+        schema_extra=IDENTIFIER_SCHEMA,
     ),
 ]
 IfNoneMatch = Annotated[
     str | None,
     HeaderParameter(
-        name="If-None-Match", required=False, description="An ETag held: 304 if unchanged."
+        name="If-None-Match",
+        required=False,
+        description="An ETag held: 304 if unchanged.",
+        schema_extra=TEXT_HEADER,
     ),
 ]
 #: Bounded by the stores' signed 64-bit version column: a larger number made SQLite raise

@@ -1,0 +1,120 @@
+"""The OpenAPI document states the constraints the service enforces (the contract test in
+tests/integration/test_openapi_contract.py checks the service against all of it; these are
+the fast, named checks of what Litestar's generation left out)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from domain.money import CURRENCY_EXPONENTS
+from tests.api.helpers import Headers
+
+
+@pytest.fixture
+def document(client: TestClient[Any]) -> dict[str, Any]:
+    reply = client.get("/schema/openapi.json")
+    assert reply.status_code == 200
+    return dict(reply.json())
+
+
+def _parameters(document: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    return [
+        parameter
+        for item in document["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict)
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] == name
+    ]
+
+
+def test_min_position_is_documented_as_at_least_zero(document: dict[str, Any]) -> None:
+    declared = _parameters(document, "minPosition")
+    assert len(declared) == 9
+    assert all(parameter["schema"]["minimum"] == 0 for parameter in declared)
+
+
+@pytest.mark.parametrize(
+    ("header", "valid", "invalid"),
+    [
+        ("If-Match", ['"3"', 'W/"3"', "3", "*"], ["null", '"0"', "three", ""]),
+        ("Idempotency-Key", ["k-1", "A" * 200], ["", "has space", "A" * 201, "null\u00e9"]),
+        ("X-On-Behalf-Of", ["alice", "u@x.org"], ["", "-lead", "has space", "a" * 101]),
+        ("X-Source-System", ["hl7-feed"], ["", "a/b c"]),
+        ("X-Source-Message-Id", ["MSH.10:42"], ["", "x" * 101]),
+    ],
+)
+def test_header_parameters_are_plain_strings_with_the_pattern_and_length_enforced(
+    document: dict[str, Any], header: str, valid: list[str], invalid: list[str]
+) -> None:
+    declared = _parameters(document, header)
+    assert declared
+    for parameter in declared:
+        schema = parameter["schema"]
+        # Not oneOf [string, null]: a header is text or absent, and "null" is refused.
+        assert schema["type"] == "string" and "oneOf" not in schema
+        assert "maxLength" in schema
+        for value in valid:
+            assert _allows(schema, value), value
+        for value in invalid:
+            assert not _allows(schema, value), value
+
+
+def _allows(schema: dict[str, Any], value: str) -> bool:
+    return (
+        schema.get("minLength", 0) <= len(value) <= schema["maxLength"]
+        and re.search(schema["pattern"], value) is not None
+    )
+
+
+def test_the_headers_the_document_allows_are_accepted(
+    client: TestClient[Any], auth: Any, schedule: Any
+) -> None:
+    visit = schedule()
+    headers: Headers = {
+        **auth("clerk", "integration"),
+        "If-Match": '"1"',
+        "Idempotency-Key": "A" * 200,
+        "X-On-Behalf-Of": "u@x.org",
+        "X-Source-System": "hl7-feed",
+        "X-Source-Message-Id": "MSH.10:42",
+    }
+    reply = client.post(f"/api/v1/visits/{visit}/cancel", json={"reason": "moved"}, headers=headers)
+    assert reply.status_code == 200, reply.text
+
+
+def test_currencies_are_an_enum_of_the_supported_codes(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    supported = sorted(CURRENCY_EXPONENTS)
+    assert schemas["MoneyAmount"]["properties"]["currency"]["enum"] == supported
+    assert schemas["CreateBudgetLine"]["properties"]["currency"]["enum"] == supported
+    amount = schemas["MoneyAmount"]["properties"]["amount"]["pattern"]
+    assert re.search(amount, "999999999999999.999")
+    assert not re.search(amount, "1000000000000000") and not re.search(amount, "1.2345")
+
+
+def test_list_items_carry_their_length_and_pattern(document: dict[str, Any]) -> None:
+    categories = document["components"]["schemas"]["RegisterComplaint"]["properties"]["categories"]
+    assert categories["items"] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9._:/ -]*$",
+    }
+
+
+def test_command_bodies_refuse_unknown_fields_in_the_document_too(
+    document: dict[str, Any],
+) -> None:
+    schemas = document["components"]["schemas"]
+    for name in ("ScheduleVisit", "RegisterComplaint", "MoneyAmount", "ResponseChecklist"):
+        assert schemas[name]["additionalProperties"] is False, name
+
+
+def test_the_export_documents_the_media_types_it_sends(document: dict[str, Any]) -> None:
+    ok = document["paths"]["/api/v1/audit/export"]["get"]["responses"]["200"]
+    assert set(ok["content"]) == {"text/csv", "application/fhir+ndjson"}
