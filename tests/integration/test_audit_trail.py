@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,7 +28,7 @@ from adapters.readmodels.audit_store import (
     audit_events,
     verify,
 )
-from adapters.readmodels.database import EVENTS_FILE, ReadDatabase, open_read_database
+from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
@@ -46,6 +45,7 @@ from application.visit_commands import (
 )
 from domain.errors import DomainError
 from tests.integration.conftest import schema_settings
+from tests.support.raw_log import raw_events, sql
 
 PREFIX = "audit_g1_"
 CLERK = RequestContext(actor_id="clerk-1", actor_role="clerk", correlation_id="c-1")
@@ -91,34 +91,6 @@ def table(database: ReadDatabase, name: str) -> list[tuple[Any, ...]]:
 
 
 # ---- plain SQL on the stored log, as someone with database access could --------------------
-@contextmanager
-def raw_events(store_settings: Settings) -> Iterator[tuple[Any, str, str]]:
-    """(connection, events table, position column), committing on exit."""
-    postgres = store_settings.postgres
-    if postgres is None:
-        import sqlite3
-
-        conn = sqlite3.connect(store_settings.var_dir / EVENTS_FILE)
-        try:
-            with conn:
-                yield conn, "stored_events", "rowid"
-        finally:
-            conn.close()
-        return
-    with psycopg.connect(
-        host=postgres.host, port=postgres.port, dbname=postgres.dbname, user=postgres.user,
-        password=postgres.password, options=f"-c search_path={postgres.schema}",
-    ) as conn:  # fmt: skip
-        yield conn, "patient_services_events", "notification_id"
-
-
-def sql(conn: Any, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    if isinstance(conn, psycopg.Connection):
-        statement = statement.replace("?", "%s")
-    cursor = conn.execute(statement, params)
-    return cursor.fetchall() if cursor.description else []
-
-
 def positions_in_log(store_settings: Settings) -> list[int]:
     with raw_events(store_settings) as (conn, events, key):
         return [row[0] for row in sql(conn, f"SELECT {key} FROM {events} ORDER BY 1")]

@@ -19,11 +19,10 @@ from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.status import read_model_status
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
-from application.context import RequestContext
 from application.service import PatientServices
-from application.visit_commands import RecordTriage, RegisterWalkIn
 from projections.records import StoredRecord
 from tests.integration.counting_model import CountingReadModel
+from tests.support.visits import record_visits
 from tests.support.raw_log import raw_events, sql
 
 #: Positions the poisoned models refuse (set per test).
@@ -62,20 +61,6 @@ def database(store_settings: Settings, services: PatientServices) -> Iterator[Re
     db = open_read_database(store_settings)
     yield db
     db.close()
-
-
-def record_visits(services: PatientServices, count: int) -> list[int]:
-    positions = []
-    for _ in range(count):
-        clerk = RequestContext(actor_id="c1", actor_role="clerk", correlation_id="t")
-        nurse = RequestContext(actor_id="n1", actor_role="nurse", correlation_id="t")
-        walk_in = RegisterWalkIn(patient_ref="pt-1", visit_class="EMER", service_unit="ED")
-        first = services.execute(walk_in, clerk)
-        second = services.execute(
-            RecordTriage(acuity_scale="ESI", acuity_level=3), nurse, target=first.id
-        )
-        positions += [first.position, second.position]
-    return positions
 
 
 def catch_up(database: ReadDatabase, factory, batch_size: int = 50) -> ProjectionWorker:  # noqa: ANN001

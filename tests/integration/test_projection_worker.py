@@ -25,10 +25,9 @@ from adapters.readmodels.status import active_position, read_model_status, wait_
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
 from adapters.storage import eventsourcing_env
-from application.context import RequestContext
 from application.service import PatientServices
-from application.visit_commands import RecordTriage, RegisterWalkIn
 from tests.integration.counting_model import CountingReadModel
+from tests.support.visits import record_visits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,20 +37,6 @@ def database(store_settings: Settings, services: PatientServices) -> Iterator[Re
     db = open_read_database(store_settings)
     yield db
     db.close()
-
-
-def record_visits(services: PatientServices, count: int) -> list[int]:
-    """Two events per visit; returns the positions of the domain events written."""
-    positions = []
-    for _ in range(count):
-        clerk = RequestContext(actor_id="c1", actor_role="clerk", correlation_id="t")
-        nurse = RequestContext(actor_id="n1", actor_role="nurse", correlation_id="t")
-        walk_in = RegisterWalkIn(patient_ref="pt-1", visit_class="EMER", service_unit="ED")
-        first = services.execute(walk_in, clerk)
-        triage = RecordTriage(acuity_scale="ESI", acuity_level=3)
-        second = services.execute(triage, nurse, target=first.id)
-        positions += [first.position, second.position]
-    return positions
 
 
 def applied_positions(database: ReadDatabase, generation: int = 1) -> list[int]:
