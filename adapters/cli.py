@@ -504,11 +504,10 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from application.service import PatientServices
-
     from adapters.readmodels.database import open_read_database
     from adapters.readmodels.registry import prepare_read_models, read_model_factories
     from adapters.storage import ensure_schema, eventsourcing_env
+    from application.service import PatientServices
 
     ensure_schema(settings)
     # Constructing the application with CREATE_TABLE=y creates its tables, type and index.

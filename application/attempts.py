@@ -20,10 +20,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid4
 
+from application.commands import Command
 from domain.base import AuditedAggregate
 from domain.errors import DomainError
-
-from application.commands import Command
 
 REFUSED = "refused"
 DENIED = "denied"

@@ -27,12 +27,6 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import Aggregate
 
-from domain.budget import BudgetLine
-from domain.budget_transfer import transfer_budget
-from domain.budget_vocabulary import BOARD, FINANCE, FINANCE_DIRECTOR, FINANCE_ROLES, MANAGER
-from domain.errors import DomainValidationError
-from domain.money import CURRENCY_EXPONENTS, Money
-
 from application.commands import (
     AggregateCommand,
     AwareDatetime,
@@ -43,6 +37,11 @@ from application.commands import (
     Ref,
 )
 from application.policies import Policies
+from domain.budget import BudgetLine
+from domain.budget_transfer import transfer_budget
+from domain.budget_vocabulary import BOARD, FINANCE, FINANCE_DIRECTOR, FINANCE_ROLES, MANAGER
+from domain.errors import DomainValidationError
+from domain.money import CURRENCY_EXPONENTS, Money
 
 Category = Literal[
     "staffing", "supplies", "equipment", "training", "outreach", "contracted_services", "other"

@@ -13,11 +13,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
-
 from eventsourcing.domain import Aggregate
-
-from domain.complaints import ComplaintCase
-from domain.visits import PatientVisit
 
 from application.commands import (
     AggregateCommand,
@@ -30,6 +26,8 @@ from application.commands import (
 )
 from application.errors import CommandValidationError, NotFoundError
 from application.policies import Policies
+from domain.complaints import ComplaintCase
+from domain.visits import PatientVisit
 
 CLERK, NURSE, MANAGER, EXECUTIVE, SYSTEM = "clerk", "nurse", "manager", "executive", "system"
 MANAGERS = frozenset({MANAGER})

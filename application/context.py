@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
-from domain.envelope import Envelope
-
 from application.errors import CommandValidationError
+from domain.envelope import Envelope
 
 #: domain-spec §0: occurred_at may be late, but not more than 5 minutes ahead.
 MAX_CLOCK_AHEAD = timedelta(minutes=5)

@@ -21,13 +21,12 @@ from uuid import UUID, uuid4
 import msgspec
 import structlog
 
-from domain.complaints import ComplaintCase
-
 from application.complaint_commands import SYSTEM, FlagSlaBreach
 from application.context import RequestContext
 from application.errors import NotFoundError
 from application.idempotency import CommandIdentity
 from application.service import PatientServices
+from domain.complaints import ComplaintCase
 
 log = structlog.get_logger("deadlines")
 

@@ -22,10 +22,6 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from domain.envelope import Envelope, recording
-from domain.errors import DomainError
-from domain.visits import PatientVisit
-
 from application.attempts import (
     DENIED,
     REFUSED,
@@ -50,6 +46,9 @@ from application.idempotency import CommandIdentity, CommandRecord
 from application.permissions import acting_role
 from application.policies import Policies
 from application.ports import PositionLookup
+from domain.envelope import Envelope, recording
+from domain.errors import DomainError
+from domain.visits import PatientVisit
 
 log = structlog.get_logger("commands")
 

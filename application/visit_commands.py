@@ -8,11 +8,10 @@ from uuid import UUID
 
 import msgspec
 
-from domain.visits import PatientVisit
-
 from application.commands import AggregateCommand, AwareDatetime, Creation, Reason, Ref
 from application.errors import CommandValidationError
 from application.policies import Policies
+from domain.visits import PatientVisit
 
 VisitClass = Literal["AMB", "EMER", "IMP", "OBSENC", "VR"]
 Disposition = Literal["home", "other-hcf", "snf", "rehab", "hosp", "aadvice", "lbtc", "exp", "oth"]

@@ -20,10 +20,9 @@ stored events are named by their class's place.
 from __future__ import annotations
 
 from datetime import datetime
-
-from domain import budget_vocabulary as v
 from uuid import UUID
 
+from domain import budget_vocabulary as v
 from domain.budget_checks import BudgetChecks, require_reason, require_ref
 from domain.envelope import current_envelope, decision_time
 from domain.errors import (

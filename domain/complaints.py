@@ -27,7 +27,6 @@ from domain.base import AuditedAggregate
 from domain.complaint_checks import check_checklist, check_event_date, require_one_of, require_text
 from domain.complaint_policy import ComplaintRules
 from domain.complaint_state import ComplaintState
-from domain.duties import people_acting, people_of, require_two_people
 from domain.complaint_vocabulary import (
     ACKNOWLEDGED,
     ACKNOWLEDGEMENT,
@@ -51,6 +50,7 @@ from domain.complaint_vocabulary import (
     WITHDRAWN,
     risk_grade,
 )
+from domain.duties import people_acting, people_of, require_two_people
 from domain.envelope import current_envelope
 from domain.errors import (
     ApprovalRequiredError,

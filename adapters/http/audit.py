@@ -34,8 +34,8 @@ from adapters.http.problems import (
 from adapters.http.read_side import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_MS,
-    Limit,
     POSITION_RESPONSE_HEADER,
+    Limit,
     MinPosition,
     WaitMs,
     aware,

@@ -33,8 +33,8 @@ from adapters.http.read_side import (
 )
 from adapters.readmodels import budget_store
 from adapters.readmodels.database import Transaction
-from application.context import utc_now
 from application.budget_commands import BUDGET_ACTIONS, CreateBudgetLine, TransferBudget
+from application.context import utc_now
 from application.permissions import BUDGET_READERS, BUDGET_REPORT_READERS
 from domain.budget import BudgetLine
 from domain.budget_policy import BudgetRules

@@ -23,20 +23,20 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
 from adapters.http.auth import may_read, utc_now
+from adapters.http.commands import AggregateId, parse_id
 from adapters.http.parameters import QUERY_TEXT_PATTERN
 from adapters.http.problems import InvalidRequestError, problem_responses
 from adapters.http.read_side import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_MS,
-    Limit,
-    aware,
     POSITION_HEADER,
     POSITION_RESPONSE_HEADER,
+    Limit,
     MinPosition,
     WaitMs,
+    aware,
     query_view,
 )
-from adapters.http.commands import AggregateId, parse_id
 from adapters.readmodels import flow_store
 from adapters.readmodels.database import Transaction
 from adapters.readmodels.status import active_position
@@ -47,8 +47,8 @@ from application.permissions import (
     FLOW_METRICS_READERS,
     TIMELINE_READERS,
 )
-from projections.flow_views import Board, Census, Timeline
 from projections.flow_metrics import FlowMetrics
+from projections.flow_views import Board, Census, Timeline
 
 NAME = flow_store.NAME
 #: The longest metrics period: a year and a day (a leap year's worth, plus slack).

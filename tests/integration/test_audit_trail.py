@@ -20,7 +20,6 @@ from litestar.testing import TestClient
 from adapters.auth_tokens import mint_token
 from adapters.cli import main
 from adapters.http.app import create_app
-from tests.integration.conftest import BACKENDS
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.audit_store import (
     AuditFilters,
@@ -44,7 +43,7 @@ from application.visit_commands import (
     RegisterWalkIn,
 )
 from domain.errors import DomainError
-from tests.integration.conftest import schema_settings
+from tests.integration.conftest import BACKENDS, schema_settings
 from tests.support.raw_log import raw_events, sql
 
 PREFIX = "audit_g1_"

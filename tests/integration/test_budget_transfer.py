@@ -17,9 +17,8 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from psycopg.sql import SQL, Identifier
-
 from eventsourcing.persistence import DatabaseError
+from psycopg.sql import SQL, Identifier
 
 from adapters.settings import Settings
 from adapters.storage import APPLICATION_NAME, eventsourcing_env

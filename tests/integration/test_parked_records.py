@@ -22,8 +22,8 @@ from adapters.settings import Settings
 from application.service import PatientServices
 from projections.records import StoredRecord
 from tests.integration.counting_model import CountingReadModel
-from tests.support.visits import record_visits
 from tests.support.raw_log import raw_events, sql
+from tests.support.visits import record_visits
 
 #: Positions the poisoned models refuse (set per test).
 POISONED: set[int] = set()

@@ -19,8 +19,8 @@ from structlog.testing import capture_logs
 
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.database import ReadDatabase, advisory_lock_key, open_read_database
-from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.rebuild import RebuildProgress, rebuild
+from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.status import active_position, read_model_status, wait_for_position
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings

@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 import msgspec
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from adapters.memory import MEMORY_ENV
 from application.service import PatientServices
@@ -26,7 +27,6 @@ from domain.errors import (
     InvalidTransitionError,
     SegregationOfDutiesError,
 )
-from eventsourcing.persistence import StoredEvent
 from projections.budget import fold
 from projections.records import StoredRecord
 from tests.unit.gwt import Expect, make_envelope, then, then_refused, when

@@ -9,12 +9,12 @@ from typing import Any
 
 import msgspec
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from adapters.memory import MEMORY_ENV
 from application.service import PatientServices
 from domain.budget import BudgetLine
 from domain.errors import AlreadyCancelledError, DomainValidationError, InvalidTransitionError
-from eventsourcing.persistence import StoredEvent
 from projections.budget import LineState, fold
 from projections.records import StoredRecord
 from tests.unit.gwt import Expect, then, then_refused, when
