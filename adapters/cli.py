@@ -243,14 +243,19 @@ def _add_rebuild(commands: argparse._SubParsersAction) -> None:
             (EXIT_USAGE, "unknown NAME, a --batch-size below 1, or a configuration error"),
         ],  # fmt: skip
     )
-    rebuild.add_argument(
+    _add_rebuild_arguments(rebuild)
+    rebuild.set_defaults(run=_rebuild)
+
+
+def _add_rebuild_arguments(parser: argparse.ArgumentParser) -> None:
+    """NAME and --batch-size, shared by ``rebuild`` and ``parked retry`` (which rebuilds)."""
+    parser.add_argument(
         "name", metavar="NAME", help="the read model: " + ", ".join(READ_MODEL_NAMES)
     )
-    rebuild.add_argument(
+    parser.add_argument(
         "--batch-size", type=int, default=2000, metavar="N",
         help="records per transaction (default: 2000)",
     )  # fmt: skip
-    rebuild.set_defaults(run=_rebuild)
 
 
 def _add_token(commands: argparse._SubParsersAction) -> None:
@@ -369,13 +374,7 @@ def _add_parked(commands: argparse._SubParsersAction) -> None:
             (EXIT_PARKED, "records are still parked (in the new generation)"),
         ],  # fmt: skip
     )
-    parked_retry.add_argument(
-        "name", metavar="NAME", help="the read model: " + ", ".join(READ_MODEL_NAMES)
-    )
-    parked_retry.add_argument(
-        "--batch-size", type=int, default=2000, metavar="N",
-        help="records per transaction (default: 2000)",
-    )  # fmt: skip
+    _add_rebuild_arguments(parked_retry)
     parked_retry.set_defaults(run=_parked_retry)
 
 
