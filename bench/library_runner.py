@@ -4,8 +4,8 @@ A library :class:`Projection` whose view is a :class:`PostgresTrackingRecorder` 
 table: every event becomes an audit entry (who, what, when, which record, a hash chained to
 the previous entry's), written with one INSERT beside the tracking insert, in one
 transaction per event: the library's exactly-once recipe (``_insert_tracking`` and the view
-change inside one ``datastore.transaction``). The runner builds its own ``PatientServices`` from ``env``, subscribes (LISTEN/
-NOTIFY) and decodes every event with the application's mapper.
+change inside one ``datastore.transaction``). The runner builds its own ``PatientServices``
+from ``env``, subscribes (LISTEN/NOTIFY) and decodes every event with the application's mapper.
 """
 
 from __future__ import annotations
