@@ -1,5 +1,5 @@
 # `make run` serves on http://127.0.0.1:8000 (SQLite under ./var; HOST, PORT and the rest from env);
-# `make test` runs the dependency-rule check, the linter and the tests.
+# `make test` runs the dependency-rule check, the linter, the type checker and the tests.
 VENV ?= .venv
 PYTHON ?= python3
 # Re-install only when pyproject.toml changes, so repeated runs start at once.
@@ -27,6 +27,7 @@ test: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)

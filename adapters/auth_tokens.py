@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import jwt
 
 from adapters.settings import Settings
-from application.commands import EARLIEST, LATEST
+from application.shared.commands import EARLIEST, LATEST
 
 ALGORITHM = "HS256"
 #: Tolerated clock difference between the token's issuer and this server.

@@ -607,7 +607,7 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
 
     import msgspec
 
-    from adapters.readmodels.audit_store import AuditReadModel, verify
+    from adapters.readmodels.audit.store import AuditReadModel, verify
     from adapters.readmodels.database import EVENTS_FILE, open_read_database
     from adapters.readmodels.registry import prepare_read_models
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from uuid import UUID
 
 from adapters.periodic import PeriodicJob
-from adapters.readmodels import complaints_store
+from adapters.readmodels.complaints import store as complaints_store
 from adapters.readmodels.database import ReadDatabase
 from adapters.readmodels.healing import healing_job
 from adapters.readmodels.registry import read_model_factories
@@ -17,13 +17,13 @@ from adapters.readmodels.status import active_position
 from adapters.readmodels.tracking import table_prefix
 from adapters.settings import Settings, SettingsError
 from adapters.storage import eventsourcing_env
-from application.deadline_watcher import DeadlineWatcher
-from application.policies import Policies
+from application.complaints.deadline_watcher import DeadlineWatcher
 from application.service import PatientServices
-from domain.budget_policy import BudgetRules
-from domain.complaint_policy import ComplaintRules
-from domain.visit_vocabulary import VisitPolicy
-from domain.working_days import HolidayCalendar, england_and_wales
+from application.shared.policies import Policies
+from domain.budget.policy import BudgetRules
+from domain.complaints.policy import ComplaintRules
+from domain.shared.working_days import HolidayCalendar, england_and_wales
+from domain.visits.vocabulary import VisitPolicy
 
 
 def policies_of(settings: Settings) -> Policies:

@@ -22,7 +22,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from application.attempts import (
+from application.shared.attempts import (
     DENIED,
     REFUSED,
     CommandAttempt,
@@ -30,9 +30,9 @@ from application.attempts import (
     is_audited_refusal,
     target_type_of,
 )
-from application.commands import A, Command, Creation
-from application.context import RequestContext, utc_now
-from application.errors import (
+from application.shared.commands import A, Command, Creation
+from application.shared.context import RequestContext, utc_now
+from application.shared.errors import (
     AlreadyExistsError,
     IdempotencyKeyReusedError,
     NotAuthorisedError,
@@ -42,13 +42,13 @@ from application.errors import (
     VersionConflictError,
     VersionNotFoundError,
 )
-from application.idempotency import CommandIdentity, CommandRecord
-from application.permissions import acting_role
-from application.policies import Policies
-from application.ports import PositionLookup
-from domain.envelope import Envelope, recording
-from domain.errors import DomainError
-from domain.visits import PatientVisit
+from application.shared.idempotency import CommandIdentity, CommandRecord
+from application.shared.permissions import acting_role
+from application.shared.policies import Policies
+from application.shared.ports import PositionLookup
+from domain.shared.envelope import Envelope, recording
+from domain.shared.errors import DomainError
+from domain.visits.visit import PatientVisit
 
 log = structlog.get_logger("commands")
 
@@ -166,7 +166,7 @@ class PatientServices(Application[UUID]):
         source_system: str | None = None,
         source_message_id: str | None = None,
     ) -> int:
-        """Record a refused or denied attempt (see :mod:`application.attempts`) in the log;
+        """Record a refused or denied attempt (see :mod:`application.shared.attempts`) in the log;
         returns its position. ``actor_roles`` are the roles tried; ``occurred_at`` is now."""
         envelope = Envelope(
             actor_id=actor_id, actor_role=",".join(actor_roles),

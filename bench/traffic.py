@@ -37,11 +37,11 @@ from uuid import uuid4
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
-from application.idempotency import CommandIdentity, CommandRecord
-from domain.envelope import Envelope, recording
-from domain.errors import DomainError
-from domain.visit_vocabulary import ACTIVE_STATES, ON_LEAVE, VisitPolicy
-from domain.visits import PatientVisit
+from application.shared.idempotency import CommandIdentity, CommandRecord
+from domain.shared.envelope import Envelope, recording
+from domain.shared.errors import DomainError
+from domain.visits.visit import PatientVisit
+from domain.visits.vocabulary import ACTIVE_STATES, ON_LEAVE, VisitPolicy
 
 ED_UNITS = ("ED-A", "ED-B", "ED-C")
 WARDS = ("WARD-1", "WARD-2", "WARD-3", "WARD-4")

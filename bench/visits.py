@@ -103,8 +103,8 @@ def bare_services(schema: str, pool_size: int):  # type: ignore[no-untyped-def]
 
 
 def run_bare(app, seconds: float, threads: int) -> Figures:  # type: ignore[no-untyped-def]
-    from domain.envelope import Envelope, recording
-    from domain.visits import PatientVisit
+    from domain.shared.envelope import Envelope, recording
+    from domain.visits.visit import PatientVisit
 
     latencies: list[list[float]] = [[] for _ in range(threads)]
     errors = [0] * threads

@@ -15,21 +15,21 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters.composition import background_jobs, budget_rules_of, open_services
 from adapters.http.audit import audit_router
-from adapters.http.auth import BearerAuthMiddleware
 from adapters.http.budget import budget_routers
 from adapters.http.complaint_reports import complaints_router
-from adapters.http.context import SERVICES_STATE_KEY
-from adapters.http.correlation import (
+from adapters.http.flow import flow_router
+from adapters.http.kit.auth import BearerAuthMiddleware
+from adapters.http.kit.context import SERVICES_STATE_KEY
+from adapters.http.kit.correlation import (
     CORRELATION_HEADER,
     RequestLogContextMiddleware,
     echo_correlation_id,
 )
-from adapters.http.flow import flow_router
+from adapters.http.kit.parameters import check_parameters
+from adapters.http.kit.problems import PROBLEM_TYPE_BASE, problem_response
+from adapters.http.kit.read_side import READ_DATABASE_STATE_KEY
 from adapters.http.metrics import HttpMetrics, RequestTimerMiddleware
 from adapters.http.operations import health, ready
-from adapters.http.parameters import check_parameters
-from adapters.http.problems import PROBLEM_TYPE_BASE, problem_response
-from adapters.http.read_side import READ_DATABASE_STATE_KEY
 from adapters.http.visits import visits_router
 from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.registry import prepare_read_models, read_model_factories

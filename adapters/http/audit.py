@@ -2,7 +2,7 @@
 oldest first, paginated), ``/audit/verify`` (the hash chain checked against the stored log)
 and ``/audit/export`` (CSV or FHIR AuditEvent NDJSON, streamed; the export is itself recorded).
 
-Every route is guarded by :data:`~application.permissions.AUDIT_READERS`: anyone else gets
+Every route is guarded by :data:`~application.shared.permissions.AUDIT_READERS`: anyone else gets
 403, and that denial is recorded in the trail like any other.
 """
 
@@ -22,16 +22,16 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
-from adapters.http.auth import claims_of, may_read
-from adapters.http.context import services_of
-from adapters.http.correlation import correlation_id_of
-from adapters.http.parameters import QUERY_TEXT_PATTERN
-from adapters.http.problems import (
+from adapters.http.kit.auth import claims_of, may_read
+from adapters.http.kit.context import services_of
+from adapters.http.kit.correlation import correlation_id_of
+from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
+from adapters.http.kit.problems import (
     InvalidRequestError,
     ProjectionLaggingError,
     problem_responses,
 )
-from adapters.http.read_side import (
+from adapters.http.kit.read_side import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_MS,
     POSITION_RESPONSE_HEADER,
@@ -42,7 +42,7 @@ from adapters.http.read_side import (
     query_view,
     read_database_of,
 )
-from adapters.readmodels.audit_store import (
+from adapters.readmodels.audit.store import (
     NAME,
     AuditFilters,
     audit_events,
@@ -50,9 +50,9 @@ from adapters.readmodels.audit_store import (
     verify,
 )
 from adapters.readmodels.status import wait_for_position
-from application.permissions import AUDIT_READERS
-from projections.audit import AuditEntry, VerifyResult
-from projections.records import to_micros
+from application.shared.permissions import AUDIT_READERS
+from projections.audit.trail import AuditEntry, VerifyResult
+from projections.shared.records import to_micros
 
 #: Entries per database read while streaming an export.
 EXPORT_PAGE = 1000

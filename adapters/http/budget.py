@@ -1,5 +1,5 @@
 """The Budget resource: ``POST /api/v1/budget-lines``, one ``POST`` per action of
-:data:`application.budget_commands.BUDGET_ACTIONS`, ``POST /api/v1/budget-transfers`` (both
+:data:`application.budget.commands.BUDGET_ACTIONS`, ``POST /api/v1/budget-transfers`` (both
 lines in one transaction), ``GET /api/v1/budget-lines/{id}`` and the budget vs actual read
 model at ``GET /api/v1/budget/summary``. Budget data holds no patient data."""
 
@@ -15,31 +15,31 @@ from litestar import Request, Response, Router, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
-from adapters.http.auth import may_read
-from adapters.http.commands import (
+from adapters.http.kit.auth import may_read
+from adapters.http.kit.commands import (
     Resource,
     action_handler,
     state_handler,
     untargeted_handler,
 )
-from adapters.http.parameters import QUERY_TEXT_PATTERN
-from adapters.http.problems import problem_responses
-from adapters.http.read_side import (
+from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
+from adapters.http.kit.problems import problem_responses
+from adapters.http.kit.read_side import (
     DEFAULT_WAIT_MS,
     POSITION_RESPONSE_HEADER,
     MinPosition,
     WaitMs,
     query_view,
 )
-from adapters.readmodels import budget_store
+from adapters.readmodels.budget import store as budget_store
 from adapters.readmodels.database import Transaction
-from application.budget_commands import BUDGET_ACTIONS, CreateBudgetLine, TransferBudget
-from application.context import utc_now
-from application.permissions import BUDGET_READERS, BUDGET_REPORT_READERS
-from domain.budget import BudgetLine
-from domain.budget_policy import BudgetRules
-from domain.money import minor_to_decimal
-from projections.budget import Amount, BudgetSummary
+from application.budget.commands import BUDGET_ACTIONS, CreateBudgetLine, TransferBudget
+from application.shared.context import utc_now
+from application.shared.permissions import BUDGET_READERS, BUDGET_REPORT_READERS
+from domain.budget.line import BudgetLine
+from domain.budget.policy import BudgetRules
+from domain.shared.money import minor_to_decimal
+from projections.budget.budget_vs_actual import Amount, BudgetSummary
 
 BUDGET_LINES = Resource(path="/api/v1/budget-lines", noun="budget line", name="budget-lines")
 

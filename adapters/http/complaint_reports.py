@@ -17,11 +17,11 @@ from litestar import Request, Response, Router, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
-from adapters.http.auth import may_read
 from adapters.http.complaints import complaint_handlers
-from adapters.http.parameters import QUERY_TEXT_PATTERN
-from adapters.http.problems import InvalidRequestError, problem_responses
-from adapters.http.read_side import (
+from adapters.http.kit.auth import may_read
+from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
+from adapters.http.kit.problems import InvalidRequestError, problem_responses
+from adapters.http.kit.read_side import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_MS,
     POSITION_RESPONSE_HEADER,
@@ -31,13 +31,13 @@ from adapters.http.read_side import (
     aware,
     query_view,
 )
-from adapters.readmodels import complaints_store
-from adapters.readmodels.complaints_store import Worklist
+from adapters.readmodels.complaints import store as complaints_store
+from adapters.readmodels.complaints.store import Worklist
 from adapters.readmodels.database import Transaction
-from application.context import utc_now
-from application.permissions import COMPLAINT_REPORT_READERS
-from domain.complaint_vocabulary import OPEN_STATES
-from projections.complaints import SlaMonth, Theme
+from application.shared.context import utc_now
+from application.shared.permissions import COMPLAINT_REPORT_READERS
+from domain.complaints.vocabulary import OPEN_STATES
+from projections.complaints.worklist import SlaMonth, Theme
 
 NAME = complaints_store.NAME
 #: Reports cover at most a little over two years; by default the last twelve months.

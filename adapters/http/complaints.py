@@ -1,5 +1,5 @@
 """The Complaints resource: ``POST /api/v1/complaints``, one ``POST`` per action of
-:data:`application.complaint_commands.COMPLAINT_ACTIONS`, and ``GET /api/v1/complaints/{id}``
+:data:`application.complaints.commands.COMPLAINT_ACTIONS`, and ``GET /api/v1/complaints/{id}``
 (now, as of a version, or as of a time). The read models' routes are in
 :mod:`adapters.http.complaint_reports`.
 
@@ -17,16 +17,16 @@ from zoneinfo import ZoneInfo
 import msgspec
 from litestar.handlers import HTTPRouteHandler
 
-from adapters.http.commands import (
+from adapters.http.kit.commands import (
     Resource,
     action_handler,
     state_handler,
     untargeted_handler,
 )
-from application.complaint_commands import COMPLAINT_ACTIONS, RegisterComplaint
-from application.permissions import COMPLAINT_READERS
-from domain.complaint_deadlines import last_day_allowed
-from domain.complaints import ComplaintCase
+from application.complaints.commands import COMPLAINT_ACTIONS, RegisterComplaint
+from application.shared.permissions import COMPLAINT_READERS
+from domain.complaints.case import ComplaintCase
+from domain.complaints.deadlines import last_day_allowed
 
 COMPLAINTS = Resource(path="/api/v1/complaints", noun="complaint", name="complaints")
 

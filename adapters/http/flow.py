@@ -1,7 +1,7 @@
 """The patient-flow read model over HTTP (domain-spec §1): ``GET /api/v1/flow/board``,
 ``/flow/census``, ``/flow/metrics`` and ``GET /api/v1/visits/{id}/timeline``.
 
-Every route reads the ``flow`` read model through :func:`~adapters.http.read_side.query_view`:
+Every route reads the ``flow`` read model through :func:`~adapters.http.kit.read_side.query_view`:
 ``minPosition``/``waitMs`` for read-your-writes (503 ``PROJECTION_LAGGING`` past the wait) and
 ``X-Projection-Position`` on every answer. Roles (domain-spec §5): the board for clerks,
 nurses, clinicians and managers; census and timelines for nurses and clinicians; metrics for
@@ -22,11 +22,11 @@ from litestar import MediaType, Request, Response, Router, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
-from adapters.http.auth import may_read, utc_now
-from adapters.http.commands import AggregateId, parse_id
-from adapters.http.parameters import QUERY_TEXT_PATTERN
-from adapters.http.problems import InvalidRequestError, problem_responses
-from adapters.http.read_side import (
+from adapters.http.kit.auth import may_read, utc_now
+from adapters.http.kit.commands import AggregateId, parse_id
+from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
+from adapters.http.kit.problems import InvalidRequestError, problem_responses
+from adapters.http.kit.read_side import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_MS,
     POSITION_HEADER,
@@ -37,18 +37,18 @@ from adapters.http.read_side import (
     aware,
     query_view,
 )
-from adapters.readmodels import flow_store
 from adapters.readmodels.database import Transaction
 from adapters.readmodels.status import active_position
-from application.errors import NotFoundError
-from application.permissions import (
+from adapters.readmodels.visits import store as flow_store
+from application.shared.errors import NotFoundError
+from application.shared.permissions import (
     CENSUS_READERS,
     FLOW_BOARD_READERS,
     FLOW_METRICS_READERS,
     TIMELINE_READERS,
 )
-from projections.flow_metrics import FlowMetrics
-from projections.flow_views import Board, Census, Timeline
+from projections.visits.flow_metrics import FlowMetrics
+from projections.visits.flow_views import Board, Census, Timeline
 
 NAME = flow_store.NAME
 #: The longest metrics period: a year and a day (a leap year's worth, plus slack).

@@ -50,11 +50,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from adapters.http.read_side import READ_DATABASE_STATE_KEY
+from adapters.http.kit.read_side import READ_DATABASE_STATE_KEY
 from adapters.readmodels.database import ReadDatabase
 from adapters.readmodels.registry import read_model_factories
 from adapters.readmodels.status import read_model_status
-from application.commands import Command
+from application.shared.commands import Command
 
 log = structlog.get_logger("http")
 
@@ -235,7 +235,7 @@ def route_label(path_template: str) -> str:
 
 def command_of(handler: BaseRouteHandler) -> str | None:
     """The command a route handler takes: ``opt={"command": name}`` when declared, otherwise
-    the class of its body when that is a :class:`~application.commands.Command` (every
+    the class of its body when that is a :class:`~application.shared.commands.Command` (every
     command handler is typed with its command, so new resources need nothing more)."""
     declared = handler.opt.get("command")
     if declared:

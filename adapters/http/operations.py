@@ -8,10 +8,10 @@ from typing import Any
 
 from litestar import Request, get
 
-from adapters.http.context import services_of
-from adapters.http.problems import ServiceUnavailableError, problem_responses
-from adapters.http.read_side import READ_DATABASE_STATE_KEY
-from adapters.http.schemas import HealthStatus, ReadModelLag, ReadyStatus
+from adapters.http.kit.context import services_of
+from adapters.http.kit.problems import ServiceUnavailableError, problem_responses
+from adapters.http.kit.read_side import READ_DATABASE_STATE_KEY
+from adapters.http.kit.schemas import HealthStatus, ReadModelLag, ReadyStatus
 from adapters.readmodels.registry import read_model_factories
 from adapters.readmodels.status import read_model_status
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import msgspec
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from adapters.http.correlation import CORRELATION_HEADER, new_correlation_id
-from adapters.http.problems import PROBLEM_MEDIA_TYPE, TITLES, ProblemDetails, problem_type
+from adapters.http.kit.correlation import CORRELATION_HEADER, new_correlation_id
+from adapters.http.kit.problems import PROBLEM_MEDIA_TYPE, TITLES, ProblemDetails, problem_type
 
 IMPORT_STRING = "adapters.http.server:ProblemHttpToolsProtocol"
 #: Request line plus headers, in bytes (h11's default bound too).

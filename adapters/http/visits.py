@@ -1,5 +1,5 @@
 """The Visits resource: ``POST /api/v1/visits``, ``/walk-ins``, one ``POST`` per action of
-:data:`application.visit_commands.VISIT_ACTIONS`, and ``GET /api/v1/visits/{id}`` (now, as of
+:data:`application.visits.commands.VISIT_ACTIONS`, and ``GET /api/v1/visits/{id}`` (now, as of
 a version, or as of a time)."""
 
 from __future__ import annotations
@@ -7,16 +7,16 @@ from __future__ import annotations
 from litestar import Router
 from litestar.handlers import HTTPRouteHandler
 
-from adapters.http.commands import (
+from adapters.http.kit.commands import (
     Resource,
     action_handler,
     state_handler,
     untargeted_handler,
 )
-from adapters.http.schemas import VisitState
-from application.permissions import VISIT_READERS
-from application.visit_commands import VISIT_ACTIONS, RegisterWalkIn, ScheduleVisit
-from domain.visits import PatientVisit
+from adapters.http.kit.schemas import VisitState
+from application.shared.permissions import VISIT_READERS
+from application.visits.commands import VISIT_ACTIONS, RegisterWalkIn, ScheduleVisit
+from domain.visits.visit import PatientVisit
 
 VISITS = Resource(path="/api/v1/visits", noun="visit", name="visits")
 _CREATED = "Visit created: its id, version and log position"

@@ -13,7 +13,7 @@ from typing import Protocol
 from uuid import UUID
 
 from adapters.readmodels.database import Transaction
-from projections.records import StoredRecord
+from projections.shared.records import StoredRecord
 
 
 class LogReader(Protocol):

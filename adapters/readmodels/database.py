@@ -35,7 +35,7 @@ from psycopg_pool import ConnectionPool
 
 from adapters.settings import PostgresConnection, Settings
 from adapters.storage import APPLICATION_NAME
-from projections.records import StoredRecord
+from projections.shared.records import StoredRecord
 
 Dialect = Literal["postgres", "sqlite"]
 #: What a read-model query raises when the database refuses it (either store).

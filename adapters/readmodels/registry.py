@@ -9,7 +9,7 @@ from adapters.readmodels import tracking as tr
 from adapters.readmodels.base import ReadModel
 from adapters.readmodels.database import ReadDatabase
 from adapters.settings import Settings
-from domain.budget_policy import BudgetRules
+from domain.budget.policy import BudgetRules
 
 
 def read_model_factories(settings: Settings | None = None) -> dict[str, Callable[[], ReadModel]]:
@@ -17,10 +17,10 @@ def read_model_factories(settings: Settings | None = None) -> dict[str, Callable
     zone) to the models that bucket by it; without them, the defaults (for callers that only
     need the names)."""
     from adapters.composition import budget_rules_of
-    from adapters.readmodels.audit_store import AuditReadModel
-    from adapters.readmodels.budget_store import BudgetReadModel
-    from adapters.readmodels.complaints_store import ComplaintsReadModel
-    from adapters.readmodels.flow_store import FlowReadModel
+    from adapters.readmodels.audit.store import AuditReadModel
+    from adapters.readmodels.budget.store import BudgetReadModel
+    from adapters.readmodels.complaints.store import ComplaintsReadModel
+    from adapters.readmodels.visits.store import FlowReadModel
 
     budget_rules = budget_rules_of(settings) if settings is not None else BudgetRules()
     return {

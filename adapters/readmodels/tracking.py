@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 
 from adapters.readmodels.database import Transaction
-from projections.records import StoredRecord
+from projections.shared.records import StoredRecord
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS read_model_generations ("

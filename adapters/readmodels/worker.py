@@ -34,7 +34,7 @@ from adapters.readmodels import tracking as tr
 from adapters.readmodels.base import ReadModel
 from adapters.readmodels.database import ReadDatabase, Transaction, WorkerConnection
 from adapters.readmodels.fingerprint import fingerprint
-from projections.records import StoredRecord
+from projections.shared.records import StoredRecord
 
 log = structlog.get_logger("projections")
 

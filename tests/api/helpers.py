@@ -70,7 +70,7 @@ def recorded_since(services: PatientServices, after: int) -> list[Any]:
 
 def only_attempt_since(services: PatientServices, after: int) -> Any:
     """The one event stored after ``after``, which must be a refused or denied attempt."""
-    from application.attempts import CommandAttempt
+    from application.shared.attempts import CommandAttempt
 
     [attempt] = recorded_since(services, after)
     assert isinstance(attempt, CommandAttempt.Refused), attempt

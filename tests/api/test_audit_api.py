@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from adapters.readmodels.audit_store import AuditReadModel
+from adapters.readmodels.audit.store import AuditReadModel
 from adapters.readmodels.database import EVENTS_FILE
 from adapters.settings import Settings
 from application.service import PatientServices

@@ -11,7 +11,7 @@ from uuid import uuid4
 import pytest
 from litestar.testing import TestClient
 
-import adapters.http.auth as http_auth
+import adapters.http.kit.auth as http_auth
 from adapters.auth_tokens import mint_token
 from adapters.settings import Settings
 from application.service import PatientServices

@@ -18,11 +18,11 @@ import pytest
 from litestar.testing import TestClient
 
 from adapters.auth_tokens import ALGORITHM, mint_token
-from adapters.http.parameters import TIME_MESSAGE
-from adapters.http.problems import field_error_of
+from adapters.http.kit.parameters import TIME_MESSAGE
+from adapters.http.kit.problems import field_error_of
 from adapters.settings import Settings
-from application.commands import FREE_TEXT_PATTERN
 from application.service import PatientServices
+from application.shared.commands import FREE_TEXT_PATTERN
 from tests.api.helpers import API, Headers, position, visit_body
 
 #: Every role that reads something, so one token reaches every query route.

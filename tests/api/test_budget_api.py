@@ -13,12 +13,12 @@ from uuid import UUID
 import pytest
 from litestar.testing import TestClient
 
-from adapters.readmodels.budget_store import BudgetReadModel
+from adapters.readmodels.budget.store import BudgetReadModel
 from adapters.settings import Settings
 from adapters.storage import APPLICATION_NAME
 from application.service import PatientServices
-from domain.base import event_id_for
-from domain.budget import BudgetLine
+from domain.budget.line import BudgetLine
+from domain.shared.base import event_id_for
 from tests.api.helpers import Headers, iso, now, only_attempt_since, position, recorded_since
 
 LINES = "/api/v1/budget-lines"

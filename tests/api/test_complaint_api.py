@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from litestar.testing import TestClient
 
-from adapters.readmodels.complaints_store import ComplaintsReadModel
+from adapters.readmodels.complaints.store import ComplaintsReadModel
 from application.service import PatientServices
 from tests.api.helpers import Headers, iso, now, only_attempt_since, position, visit_body
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from adapters.readmodels.flow_store import FlowReadModel
+from adapters.readmodels.visits.store import FlowReadModel
 from application.service import PatientServices
 from tests.api.helpers import API, Headers, iso, now
 

@@ -23,8 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.auth_tokens import mint_token
 from adapters.http.app import create_app
+from adapters.http.kit.read_side import READ_DATABASE_STATE_KEY
 from adapters.http.metrics import HttpMetrics, command_outcome
-from adapters.http.read_side import READ_DATABASE_STATE_KEY
 from adapters.readmodels.registry import read_model_factories
 from adapters.readmodels.status import wait_for_position
 from adapters.settings import Settings

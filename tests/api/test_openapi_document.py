@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from domain.money import CURRENCY_EXPONENTS
+from domain.shared.money import CURRENCY_EXPONENTS
 from tests.api.helpers import Headers
 
 

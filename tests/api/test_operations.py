@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 from adapters.http.app import create_app
 from adapters.settings import Settings
 from application.service import PatientServices
-from application.visit_commands import VISIT_ACTIONS
+from application.visits.commands import VISIT_ACTIONS
 from tests.api.helpers import API, Headers
 
 

@@ -13,11 +13,11 @@ import pytest
 from eventsourcing.persistence import OperationalError
 from litestar.testing import TestClient
 
-import adapters.http.problems as problems
+import adapters.http.kit.problems as problems
 from adapters.http.app import create_app
 from adapters.settings import Settings
-from application.errors import VersionConflictError
 from application.service import PatientServices
+from application.shared.errors import VersionConflictError
 from tests.api.helpers import (
     API,
     Headers,

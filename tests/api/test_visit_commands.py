@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import TestClient
 
 from application.service import PatientServices
-from application.visit_commands import VISIT_ACTIONS
+from application.visits.commands import VISIT_ACTIONS
 from tests.api.helpers import (
     API,
     Headers,

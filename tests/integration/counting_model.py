@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from adapters.readmodels.base import LogReader
 from adapters.readmodels.database import Transaction
-from projections.records import StoredRecord
+from projections.shared.records import StoredRecord
 
 
 class CountingReadModel:

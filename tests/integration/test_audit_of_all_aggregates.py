@@ -10,23 +10,23 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from adapters.readmodels.audit_store import AuditReadModel, verify
+from adapters.readmodels.audit.store import AuditReadModel, verify
 from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.registry import prepare_read_models
 from adapters.settings import Settings
-from application.budget_commands import (
+from application.budget.commands import (
     ApproveBudget,
     CreateBudgetLine,
     MoneyAmount,
     RecordCommitment,
 )
-from application.complaint_commands import (
+from application.complaints.commands import (
     AcknowledgeComplaint,
     RegisterComplaint,
 )
-from application.context import RequestContext
 from application.service import PatientServices
-from domain.errors import DomainError
+from application.shared.context import RequestContext
+from domain.shared.errors import DomainError
 from tests.integration.test_audit_trail import catch_up, table, trail
 
 NARRATIVE = "Mrs Example was left waiting in corridor B for six hours"

@@ -21,7 +21,7 @@ from adapters.auth_tokens import mint_token
 from adapters.cli import main
 from adapters.http.app import create_app
 from adapters.readmodels import tracking as tr
-from adapters.readmodels.audit_store import (
+from adapters.readmodels.audit.store import (
     AuditFilters,
     AuditReadModel,
     audit_events,
@@ -32,17 +32,17 @@ from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
 from adapters.storage import eventsourcing_env
-from application.context import RequestContext
-from application.errors import NotAuthorisedError
-from application.idempotency import CommandIdentity
 from application.service import PatientServices
-from application.visit_commands import (
+from application.shared.context import RequestContext
+from application.shared.errors import NotAuthorisedError
+from application.shared.idempotency import CommandIdentity
+from application.visits.commands import (
     CloseVisit,
     RecordTriage,
     RegisterArrival,
     RegisterWalkIn,
 )
-from domain.errors import DomainError
+from domain.shared.errors import DomainError
 from tests.integration.conftest import BACKENDS, schema_settings
 from tests.support.raw_log import raw_events, sql
 

@@ -15,17 +15,17 @@ from uuid import UUID
 import pytest
 
 from adapters.readmodels import tracking as tr
-from adapters.readmodels.budget_store import BudgetReadModel, lines_of, summary
+from adapters.readmodels.budget.store import BudgetReadModel, lines_of, summary
 from adapters.readmodels.database import ReadDatabase, WorkerConnection, open_read_database
 from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
-from application import budget_commands as bc
-from application.commands import Command
-from application.context import RequestContext
+from application.budget import commands as bc
 from application.service import PatientServices
-from domain.budget import BudgetLine
-from domain.errors import DomainError
+from application.shared.commands import Command
+from application.shared.context import RequestContext
+from domain.budget.line import BudgetLine
+from domain.shared.errors import DomainError
 
 FY = 2024  # in the past whatever today is: occurredAt may not be in the future
 PREFIX = tr.table_prefix("budget", 1)

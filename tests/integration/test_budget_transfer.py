@@ -22,12 +22,12 @@ from psycopg.sql import SQL, Identifier
 
 from adapters.settings import Settings
 from adapters.storage import APPLICATION_NAME, eventsourcing_env
-from application import budget_commands as bc
-from application.context import RequestContext
-from application.errors import StoreRefusedWriteError, VersionConflictError
+from application.budget import commands as bc
 from application.service import PatientServices
-from domain.budget import BudgetLine
-from domain.errors import InsufficientFundsError
+from application.shared.context import RequestContext
+from application.shared.errors import StoreRefusedWriteError, VersionConflictError
+from domain.budget.line import BudgetLine
+from domain.shared.errors import InsufficientFundsError
 
 FINANCE = RequestContext(actor_id="finance-1", actor_role="finance", correlation_id="t")
 TRANSFERRED_IN = f"{BudgetLine.BudgetTransferredIn.__module__}:BudgetLine.BudgetTransferredIn"

@@ -133,7 +133,7 @@ def test_audit_verify_exits_3_not_1_when_it_fails_unexpectedly(
     def broken(database: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("adapters.readmodels.audit_store.verify", broken)
+    monkeypatch.setattr("adapters.readmodels.audit.store.verify", broken)
     assert main(["audit", "verify"]) == 3
     assert "RuntimeError" in capsys.readouterr().err
 

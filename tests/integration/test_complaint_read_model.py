@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.readmodels import tracking as tr
-from adapters.readmodels.complaints_store import (
+from adapters.readmodels.complaints.store import (
     ComplaintsReadModel,
     breach_candidates,
     sla_by_month,
@@ -28,14 +28,14 @@ from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
-from application import complaint_commands as cc
-from application.commands import Command
-from application.context import RequestContext
+from application.complaints import commands as cc
 from application.service import PatientServices
-from domain.complaints import ComplaintCase
-from domain.errors import DomainError
-from projections.complaints import CASE_COLUMNS
-from projections.records import to_micros
+from application.shared.commands import Command
+from application.shared.context import RequestContext
+from domain.complaints.case import ComplaintCase
+from domain.shared.errors import DomainError
+from projections.complaints.worklist import CASE_COLUMNS
+from projections.shared.records import to_micros
 from tests.integration.test_flow_read_model import lead
 
 NAME = "complaints"

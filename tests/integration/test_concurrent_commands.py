@@ -13,18 +13,18 @@ from uuid import UUID
 
 import pytest
 
-from application.context import RequestContext
-from application.errors import DomainError, PreconditionFailedError
-from application.idempotency import CommandIdentity
 from application.service import PatientServices
-from application.visit_commands import (
+from application.shared.context import RequestContext
+from application.shared.errors import DomainError, PreconditionFailedError
+from application.shared.idempotency import CommandIdentity
+from application.visits.commands import (
     CorrectVisitDetails,
     RecordTriage,
     RegisterArrival,
     ScheduleVisit,
     VisitDetailChanges,
 )
-from domain.errors import InvalidTransitionError
+from domain.shared.errors import InvalidTransitionError
 
 CLERK = RequestContext(actor_id="clerk-1", actor_role="clerk", correlation_id="race")
 NURSE = RequestContext(actor_id="nurse-1", actor_role="nurse", correlation_id="race")

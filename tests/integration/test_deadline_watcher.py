@@ -13,16 +13,16 @@ from uuid import UUID
 import pytest
 
 from adapters.composition import background_jobs, breach_candidates
-from adapters.readmodels.complaints_store import ComplaintsReadModel
+from adapters.readmodels.complaints.store import ComplaintsReadModel
 from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.worker import ProjectionSupervisor, ProjectionWorker
 from adapters.settings import Settings
-from application.complaint_commands import AcknowledgeComplaint, RegisterComplaint
-from application.context import RequestContext
-from application.deadline_watcher import WATCHER_ID, DeadlineWatcher
+from application.complaints.commands import AcknowledgeComplaint, RegisterComplaint
+from application.complaints.deadline_watcher import WATCHER_ID, DeadlineWatcher
 from application.service import PatientServices
-from domain.complaints import ComplaintCase
+from application.shared.context import RequestContext
+from domain.complaints.case import ComplaintCase
 
 MANAGER = RequestContext(actor_id="manager-1", actor_role="manager", correlation_id="t")
 #: Received on a Monday three weeks ago: the NHS acknowledgement (3 working days) has passed,

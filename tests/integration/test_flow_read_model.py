@@ -23,17 +23,17 @@ from adapters.readmodels.database import (
     WorkerConnection,
     open_read_database,
 )
-from adapters.readmodels.flow_store import FlowReadModel, census, timeline
 from adapters.readmodels.registry import prepare_read_models
+from adapters.readmodels.visits.store import FlowReadModel, census, timeline
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
-from application import visit_commands as vc
-from application.commands import Command
-from application.context import RequestContext
 from application.service import PatientServices
-from domain.errors import DomainError
-from projections.flow import VISIT_COLUMNS
-from projections.records import to_micros
+from application.shared.commands import Command
+from application.shared.context import RequestContext
+from application.visits import commands as vc
+from domain.shared.errors import DomainError
+from projections.shared.records import to_micros
+from projections.visits.flow import VISIT_COLUMNS
 
 PREFIX = tr.table_prefix("flow", 1)
 TABLES = {"visits": "id", "locations": "visit_id, seq", "timeline": "visit_id, version"}

@@ -33,18 +33,18 @@ from litestar.testing import TestClient
 from adapters.auth_tokens import mint_token
 from adapters.http.app import create_app
 from adapters.readmodels import tracking as tr
-from adapters.readmodels.audit_store import verify
+from adapters.readmodels.audit.store import verify
 from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.registry import prepare_read_models, read_model_factories
 from adapters.readmodels.status import read_model_status
 from adapters.settings import Settings
-from application import visit_commands as v
-from application.commands import Command
-from application.context import RequestContext
 from application.service import PatientServices
-from domain.budget_policy import BudgetRules
-from projections.audit import names_of
-from projections.records import decode_state, key_text, without_nul
+from application.shared.commands import Command
+from application.shared.context import RequestContext
+from application.visits import commands as v
+from domain.budget.policy import BudgetRules
+from projections.audit.trail import names_of
+from projections.shared.records import decode_state, key_text, without_nul
 from tests.support.histories import (
     EXPECTED_EVENTS,
     NOW,
@@ -98,7 +98,8 @@ hostile_text = st.one_of(
     st.builds(long_text, st.integers(0, 2**32), st.booleans()),
 ).map(visible)
 
-#: Above this many characters a value is clipped in indexed columns (see projections.records).
+#: Above this many characters a value is clipped in indexed columns
+#: (see projections.shared.records).
 KEY_MAX, KEY_HEAD = 256, 200
 
 

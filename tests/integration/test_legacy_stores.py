@@ -25,14 +25,14 @@ from psycopg.sql import SQL, Identifier
 from adapters.auth_tokens import mint_token
 from adapters.http.app import create_app
 from adapters.readmodels import tracking as tr
-from adapters.readmodels.audit_store import verify
+from adapters.readmodels.audit.store import verify
 from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.registry import prepare_read_models, read_model_factories
 from adapters.readmodels.status import read_model_status
 from adapters.settings import Settings
 from adapters.storage import eventsourcing_env
 from application.service import PatientServices
-from domain.budget_policy import BudgetRules
+from domain.budget.policy import BudgetRules
 from tests.integration.conftest import PostgresServer
 from tests.support.histories import EXPECTED_EVENTS, catch_up_all
 from tests.support.raw_log import raw_events, sql

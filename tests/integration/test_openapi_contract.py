@@ -39,9 +39,9 @@ from adapters.readmodels.registry import prepare_read_models, read_model_factori
 from adapters.readmodels.worker import ProjectionSupervisor
 from adapters.settings import Settings
 from adapters.storage import ensure_schema, eventsourcing_env
-from application import permissions
-from application.commands import Command
 from application.service import PatientServices
+from application.shared import permissions
+from application.shared.commands import Command
 from tests.integration.conftest import BACKENDS, schema_settings
 
 #: Generated requests per operation (the fuzzing phase), beside the coverage phase's cases.

@@ -11,16 +11,16 @@ from litestar.testing import TestClient
 
 from adapters.http.app import create_app
 from adapters.readmodels import tracking as tr
-from adapters.readmodels.audit_store import AuditReadModel, verify
+from adapters.readmodels.audit.store import AuditReadModel, verify
 from adapters.readmodels.base import LogReader
 from adapters.readmodels.database import ReadDatabase, Transaction, open_read_database
-from adapters.readmodels.flow_store import FlowReadModel
 from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.status import read_model_status
+from adapters.readmodels.visits.store import FlowReadModel
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
 from application.service import PatientServices
-from projections.records import StoredRecord
+from projections.shared.records import StoredRecord
 from tests.integration.counting_model import CountingReadModel
 from tests.support.raw_log import raw_events, sql
 from tests.support.visits import record_visits

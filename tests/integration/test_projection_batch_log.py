@@ -15,9 +15,9 @@ from adapters.readmodels.status import wait_for_position
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
 from adapters.storage import eventsourcing_env
-from application.context import RequestContext
 from application.service import PatientServices
-from application.visit_commands import RegisterWalkIn
+from application.shared.context import RequestContext
+from application.visits.commands import RegisterWalkIn
 from tests.integration.counting_model import CountingReadModel
 
 

@@ -15,15 +15,15 @@ from adapters.readmodels import tracking as tr
 from adapters.readmodels.base import LogReader
 from adapters.readmodels.database import ReadDatabase, Transaction, open_read_database
 from adapters.readmodels.fingerprint import fingerprint
-from adapters.readmodels.flow_store import FlowReadModel
 from adapters.readmodels.healing import ReadModelHealer, is_outdated
 from adapters.readmodels.registry import prepare_read_models
+from adapters.readmodels.visits.store import FlowReadModel
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
-from application.context import RequestContext
 from application.service import PatientServices
-from application.visit_commands import RegisterWalkIn
-from projections.records import StoredRecord
+from application.shared.context import RequestContext
+from application.visits.commands import RegisterWalkIn
+from projections.shared.records import StoredRecord
 from tests.integration.counting_model import CountingReadModel
 
 CLERK = RequestContext(actor_id="c1", actor_role="clerk", correlation_id="t")

@@ -19,11 +19,11 @@ from psycopg.sql import SQL, Identifier
 
 from adapters.settings import Settings
 from adapters.storage import APPLICATION_NAME
-from application import budget_commands as bc
-from application.context import RequestContext
-from application.errors import StoreRefusedWriteError
+from application.budget import commands as bc
 from application.service import PatientServices
-from domain.budget import BudgetLine
+from application.shared.context import RequestContext
+from application.shared.errors import StoreRefusedWriteError
+from domain.budget.line import BudgetLine
 
 FINANCE = RequestContext(actor_id="finance-1", actor_role="finance", correlation_id="t")
 APPROVED = f"{BudgetLine.BudgetApproved.__module__}:BudgetLine.BudgetApproved"

@@ -20,14 +20,14 @@ import pytest
 from adapters.readmodels.database import ReadDatabase
 from adapters.readmodels.registry import read_model_factories
 from adapters.readmodels.worker import ProjectionWorker
-from application import budget_commands as b
-from application import complaint_commands as c
-from application import visit_commands as v
-from application.commands import Command
-from application.context import RequestContext
+from application.budget import commands as b
+from application.complaints import commands as c
 from application.service import PatientServices
-from domain.complaints import ComplaintCase
-from domain.errors import DomainError
+from application.shared.commands import Command
+from application.shared.context import RequestContext
+from application.visits import commands as v
+from domain.complaints.case import ComplaintCase
+from domain.shared.errors import DomainError
 
 NOW = datetime.now(timezone.utc)
 #: Visit facts are dated from here, a minute apart: two days ago at noon UTC, so a no-show

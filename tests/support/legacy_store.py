@@ -26,7 +26,7 @@ from adapters.readmodels.registry import prepare_read_models, read_model_factori
 from adapters.settings import Settings
 from adapters.storage import ensure_schema, eventsourcing_env
 from application.service import PatientServices
-from domain.budget_policy import BudgetRules
+from domain.budget.policy import BudgetRules
 from tests.support.histories import (
     NOW,
     Hostile,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from application.context import RequestContext
 from application.service import PatientServices
-from application.visit_commands import RecordTriage, RegisterWalkIn
+from application.shared.context import RequestContext
+from application.visits.commands import RecordTriage, RegisterWalkIn
 
 CLERK = RequestContext(actor_id="c1", actor_role="clerk", correlation_id="t")
 NURSE = RequestContext(actor_id="n1", actor_role="nurse", correlation_id="t")

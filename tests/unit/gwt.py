@@ -23,10 +23,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.base import AuditedAggregate, event_id_for
-from domain.envelope import Envelope, recording
-from domain.errors import DomainError
-from domain.visit_vocabulary import (
+from domain.shared.base import AuditedAggregate, event_id_for
+from domain.shared.envelope import Envelope, recording
+from domain.shared.errors import DomainError
+from domain.visits.visit import PatientVisit
+from domain.visits.vocabulary import (
     ADMITTED,
     ARRIVED,
     CANCELLED,
@@ -41,7 +42,6 @@ from domain.visit_vocabulary import (
     WITH_CLINICIAN,
     VisitPolicy,
 )
-from domain.visits import PatientVisit
 
 #: The day of the visit: Monday 2 March 2026, 09:00 UTC (GMT in Europe/London, no DST).
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

@@ -11,14 +11,14 @@ from uuid import UUID
 import msgspec
 import pytest
 
-from application import budget_commands as bc
-from application.attempts import CommandAttempt
-from application.context import RequestContext
-from application.errors import AlreadyExistsError, NotAuthorisedError, NotFoundError
-from application.permissions import acting_role
+from application.budget import commands as bc
 from application.service import PatientServices
-from domain.budget import BudgetLine
-from domain.errors import (
+from application.shared.attempts import CommandAttempt
+from application.shared.context import RequestContext
+from application.shared.errors import AlreadyExistsError, NotAuthorisedError, NotFoundError
+from application.shared.permissions import acting_role
+from domain.budget.line import BudgetLine
+from domain.shared.errors import (
     AlreadyCancelledError,
     ApprovalRequiredError,
     DomainValidationError,

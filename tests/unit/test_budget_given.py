@@ -13,10 +13,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from domain.budget import BudgetLine
-from domain.budget_policy import BudgetRules
-from domain.budget_vocabulary import ACTIVE, CLOSED, DRAFT
-from domain.money import Money
+from domain.budget.line import BudgetLine
+from domain.budget.policy import BudgetRules
+from domain.budget.vocabulary import ACTIVE, CLOSED, DRAFT
+from domain.shared.money import Money
 from tests.unit.gwt import given, make_envelope, when
 
 UTC = timezone.utc

@@ -8,15 +8,15 @@ from decimal import Decimal
 
 import pytest
 
-from domain.budget import BudgetLine
-from domain.budget_vocabulary import ACTIVE, CLOSED
-from domain.errors import (
+from domain.budget.line import BudgetLine
+from domain.budget.vocabulary import ACTIVE, CLOSED
+from domain.shared.errors import (
     ApprovalRequiredError,
     DomainValidationError,
     InsufficientFundsError,
     InvalidTransitionError,
 )
-from domain.money import Money
+from domain.shared.money import Money
 from tests.unit.gwt import Expect, then, then_refused, when
 from tests.unit.test_budget_given import (
     FY,

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfoNotFoundError
 
 import pytest
 
-from domain.budget_policy import ApprovalTier, BudgetRules
-from domain.errors import ApprovalRequiredError
+from domain.budget.policy import ApprovalTier, BudgetRules
+from domain.shared.errors import ApprovalRequiredError
 
 RULES = BudgetRules()
 

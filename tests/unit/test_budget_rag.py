@@ -1,4 +1,5 @@
-"""The budget summary's two signals (projections.budget.rag_of): overspend risk (``rag``) and
+"""The budget summary's two signals (projections.budget.budget_vs_actual.rag_of): overspend
+risk (``rag``) and
 underspend (``underspendRag``), graded apart so that money left unspent is never shown as red
 as an overspend."""
 
@@ -8,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from projections.budget import rag_of
+from projections.budget.budget_vs_actual import rag_of
 
 D = Decimal
 

@@ -18,17 +18,17 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.memory import MEMORY_ENV
 from application.service import PatientServices
-from domain.budget import BudgetLine
-from domain.budget_vocabulary import AMENDMENT, OVERSPEND, REQUEST_APPROVED, REQUEST_OPEN
-from domain.errors import (
+from domain.budget.line import BudgetLine
+from domain.budget.vocabulary import AMENDMENT, OVERSPEND, REQUEST_APPROVED, REQUEST_OPEN
+from domain.shared.errors import (
     ApprovalRequiredError,
     DomainValidationError,
     InsufficientFundsError,
     InvalidTransitionError,
     SegregationOfDutiesError,
 )
-from projections.budget import fold
-from projections.records import StoredRecord
+from projections.budget.budget_vs_actual import fold
+from projections.shared.records import StoredRecord
 from tests.unit.gwt import Expect, make_envelope, then, then_refused, when
 from tests.unit.test_budget_given import (
     RULES,

@@ -13,10 +13,14 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.memory import MEMORY_ENV
 from application.service import PatientServices
-from domain.budget import BudgetLine
-from domain.errors import AlreadyCancelledError, DomainValidationError, InvalidTransitionError
-from projections.budget import LineState, fold
-from projections.records import StoredRecord
+from domain.budget.line import BudgetLine
+from domain.shared.errors import (
+    AlreadyCancelledError,
+    DomainValidationError,
+    InvalidTransitionError,
+)
+from projections.budget.budget_vs_actual import LineState, fold
+from projections.shared.records import StoredRecord
 from tests.unit.gwt import Expect, then, then_refused, when
 from tests.unit.test_budget_given import RULES, BudgetStory, at, gbp, spent_line
 

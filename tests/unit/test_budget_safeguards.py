@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from domain.budget import BudgetLine
-from domain.budget_transfer import transfer_budget
-from domain.envelope import recording
-from domain.errors import DomainError, DomainValidationError, InsufficientFundsError
-from domain.money import MAX_TOTAL_MINOR, Money
+from domain.budget.line import BudgetLine
+from domain.budget.transfer import transfer_budget
+from domain.shared.envelope import recording
+from domain.shared.errors import DomainError, DomainValidationError, InsufficientFundsError
+from domain.shared.money import MAX_TOTAL_MINOR, Money
 from tests.unit.gwt import Expect, make_envelope, then, then_refused, when
 from tests.unit.test_budget_given import (
     FY,

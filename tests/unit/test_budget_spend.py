@@ -8,9 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from domain.budget import BudgetLine
-from domain.errors import DomainValidationError, InsufficientFundsError, InvalidTransitionError
-from domain.money import Money
+from domain.budget.line import BudgetLine
+from domain.shared.errors import (
+    DomainValidationError,
+    InsufficientFundsError,
+    InvalidTransitionError,
+)
+from domain.shared.money import Money
 from tests.unit.gwt import Expect, then, then_refused, when
 from tests.unit.test_budget_given import (
     RULES,

@@ -33,11 +33,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from adapters.memory import MEMORY_ENV
 from application.service import PatientServices
-from domain.budget import BudgetLine
-from domain.budget_vocabulary import ACTIVE, ACTUAL, CLOSED, COMMITMENT, DRAFT, PRE_ENCUMBRANCE
-from domain.envelope import recording
-from domain.errors import DomainError
-from domain.money import MAX_TOTAL_MINOR, Money
+from domain.budget.line import BudgetLine
+from domain.budget.vocabulary import ACTIVE, ACTUAL, CLOSED, COMMITMENT, DRAFT, PRE_ENCUMBRANCE
+from domain.shared.envelope import recording
+from domain.shared.errors import DomainError
+from domain.shared.money import MAX_TOTAL_MINOR, Money
 from tests.unit.gwt import make_envelope
 from tests.unit.test_budget_given import FY, RULES, T0
 

@@ -9,18 +9,18 @@ from typing import Any
 
 import pytest
 
-from domain.base import event_id_for
-from domain.budget import BudgetLine
-from domain.budget_transfer import transfer_budget
-from domain.envelope import recording
-from domain.errors import (
+from domain.budget.line import BudgetLine
+from domain.budget.transfer import transfer_budget
+from domain.shared.base import event_id_for
+from domain.shared.envelope import recording
+from domain.shared.errors import (
     ApprovalRequiredError,
     DomainError,
     DomainValidationError,
     InsufficientFundsError,
     InvalidTransitionError,
 )
-from domain.money import Money
+from domain.shared.money import Money
 from tests.unit.gwt import make_envelope
 from tests.unit.test_budget_given import RULES, BudgetStory, at, gbp
 

@@ -15,15 +15,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import application.budget_commands
-import application.complaint_commands
-import application.visit_commands
-from application.commands import FREE_TEXT_PATTERN, Command, Reason, free_text
+import application.budget.commands
+import application.complaints.commands
+import application.visits.commands
+from application.shared.commands import FREE_TEXT_PATTERN, Command, Reason, free_text
 
 MODULES = (
-    application.visit_commands,
-    application.complaint_commands,
-    application.budget_commands,
+    application.visits.commands,
+    application.complaints.commands,
+    application.budget.commands,
 )
 #: Characters that must never reach the log through a command.
 CONTROLS = [
@@ -63,7 +63,7 @@ def string_types(info: mi.Type, path: str) -> Iterator[tuple[str, mi.StrType]]:
 
 
 def test_an_amount_with_a_control_character_is_refused() -> None:
-    from application.budget_commands import MoneyAmount
+    from application.budget.commands import MoneyAmount
 
     with pytest.raises(msgspec.ValidationError):
         msgspec.json.decode(b'{"amount": "12\\u0000", "currency": "GBP"}', type=MoneyAmount)

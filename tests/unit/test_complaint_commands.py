@@ -12,7 +12,7 @@ from uuid import UUID
 import msgspec
 import pytest
 
-from application.complaint_commands import (
+from application.complaints.commands import (
     COMPLAINT_ACTIONS,
     AcknowledgeComplaint,
     ApproveResponse,
@@ -23,16 +23,16 @@ from application.complaint_commands import (
     SendFinalResponse,
     StartInvestigation,
 )
-from application.context import RequestContext
-from application.errors import CommandValidationError, NotAuthorisedError
-from application.permissions import acting_role
-from application.policies import Policies
 from application.service import PatientServices
-from application.visit_commands import ScheduleVisit
-from domain.complaint_policy import NHS_ENGLAND_2009_POLICY, ComplaintRules
-from domain.complaints import ComplaintCase
-from domain.errors import SegregationOfDutiesError
-from domain.working_days import Period
+from application.shared.context import RequestContext
+from application.shared.errors import CommandValidationError, NotAuthorisedError
+from application.shared.permissions import acting_role
+from application.shared.policies import Policies
+from application.visits.commands import ScheduleVisit
+from domain.complaints.case import ComplaintCase
+from domain.complaints.policy import NHS_ENGLAND_2009_POLICY, ComplaintRules
+from domain.shared.errors import SegregationOfDutiesError
+from domain.shared.working_days import Period
 
 UTC = timezone.utc
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.complaint_deadlines import last_day_allowed
-from domain.complaint_policy import US_CMS_POLICY, ComplaintRules
-from domain.complaint_vocabulary import (
+from domain.complaints.case import ComplaintCase
+from domain.complaints.deadlines import last_day_allowed
+from domain.complaints.policy import US_CMS_POLICY, ComplaintRules
+from domain.complaints.vocabulary import (
     ACKNOWLEDGED,
     NHS_ENGLAND_2009,
     RECEIVED,
@@ -21,14 +22,13 @@ from domain.complaint_vocabulary import (
     UNDER_INVESTIGATION,
     US_CMS,
 )
-from domain.complaints import ComplaintCase
-from domain.errors import (
+from domain.shared.errors import (
     DomainValidationError,
     ExtensionTooLateError,
     InvalidTransitionError,
     TimestampOrderError,
 )
-from domain.working_days import HolidayCalendar, Period
+from domain.shared.working_days import HolidayCalendar, Period
 from tests.unit.gwt import Expect, given, then, then_refused, when
 from tests.unit.test_complaint_stories import (
     RECEIVED_AT,

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 import msgspec
 import pytest
 
-from domain.complaint_vocabulary import NHS_ENGLAND_2009, STATES, US_CMS
-from domain.complaints import ComplaintCase
-from projections import complaints as view
-from projections.complaints import CaseState
-from projections.records import StoredRecord, to_micros
+from domain.complaints.case import ComplaintCase
+from domain.complaints.vocabulary import NHS_ENGLAND_2009, STATES, US_CMS
+from projections.complaints import worklist as view
+from projections.complaints.worklist import CaseState
+from projections.shared.records import StoredRecord, to_micros
 from tests.unit.test_complaint_stories import (
     CHECKLISTS,
     RECEIVED_AT,

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from domain.complaint_vocabulary import (
+from domain.complaints.case import ComplaintCase
+from domain.complaints.vocabulary import (
     ACKNOWLEDGED,
     NHS_ENGLAND_2009,
     RECEIVED,
@@ -19,8 +20,7 @@ from domain.complaint_vocabulary import (
     UNDER_INVESTIGATION,
     US_CMS,
 )
-from domain.complaints import ComplaintCase
-from domain.errors import (
+from domain.shared.errors import (
     ApprovalRequiredError,
     DomainValidationError,
     InvalidTransitionError,

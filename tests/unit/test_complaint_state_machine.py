@@ -25,8 +25,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from adapters.memory import MEMORY_ENV
 from application.service import PatientServices
-from domain.complaint_policy import ComplaintRules
-from domain.complaint_vocabulary import (
+from domain.complaints.case import ComplaintCase
+from domain.complaints.policy import ComplaintRules
+from domain.complaints.vocabulary import (
     ACKNOWLEDGED,
     ACKNOWLEDGEMENT,
     AWAITING_INFORMATION,
@@ -47,9 +48,8 @@ from domain.complaint_vocabulary import (
     WITHDRAWN,
     risk_grade,
 )
-from domain.complaints import ComplaintCase
-from domain.envelope import recording
-from domain.errors import (
+from domain.shared.envelope import recording
+from domain.shared.errors import (
     ApprovalRequiredError,
     DomainError,
     DomainValidationError,

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from domain.complaint_policy import ComplaintRules
-from domain.complaint_vocabulary import (
+from domain.complaints.case import ComplaintCase
+from domain.complaints.policy import ComplaintRules
+from domain.complaints.vocabulary import (
     ACKNOWLEDGED,
     AWAITING_INFORMATION,
     CLOSED,
@@ -26,7 +27,6 @@ from domain.complaint_vocabulary import (
     US_CMS,
     WITHDRAWN,
 )
-from domain.complaints import ComplaintCase
 from tests.unit.gwt import given, make_envelope, when
 
 UTC = timezone.utc

@@ -9,7 +9,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from domain.complaint_vocabulary import (
+from domain.complaints.case import ComplaintCase
+from domain.complaints.vocabulary import (
     ACKNOWLEDGED,
     AWAITING_INFORMATION,
     BEFORE_RESPONSE,
@@ -22,8 +23,7 @@ from domain.complaint_vocabulary import (
     UNDER_INVESTIGATION,
     WITHDRAWN,
 )
-from domain.complaints import ComplaintCase
-from domain.errors import InvalidTransitionError
+from domain.shared.errors import InvalidTransitionError
 from tests.unit.gwt import Expect, given, then, then_refused, when
 from tests.unit.test_complaint_stories import CHECKLISTS, RULES, hours, path_to
 

@@ -1,4 +1,4 @@
-"""The one segregation-of-duties rule (domain.duties), on its own and in every check that
+"""The one segregation-of-duties rule (domain.shared.duties), on its own and in every check that
 uses it: a person may not take both steps, whether in their own name or on someone's behalf.
 
 The complaint and budget commands' own given-when-then tests are in test_complaint_rules.py
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.duties import people_of, require_two_people
-from domain.errors import SegregationOfDutiesError
+from domain.shared.duties import people_of, require_two_people
+from domain.shared.errors import SegregationOfDutiesError
 
 
 def test_a_step_is_taken_by_its_actor_and_whom_the_actor_acted_for() -> None:

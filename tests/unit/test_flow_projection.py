@@ -21,10 +21,11 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
-from domain.visits import PatientVisit
-from projections import flow
-from projections import flow_views as views
-from projections.flow_metrics import (
+from domain.visits.visit import PatientVisit
+from projections.shared.records import StoredRecord, to_micros
+from projections.visits import flow
+from projections.visits import flow_views as views
+from projections.visits.flow_metrics import (
     MetricVisit,
     Rate,
     Statistic,
@@ -34,7 +35,6 @@ from projections.flow_metrics import (
     rate,
     statistic,
 )
-from projections.records import StoredRecord, to_micros
 from tests.unit.gwt import Story, at, scheduled_story, story_to, walk_in_story
 
 LONDON = ZoneInfo("Europe/London")

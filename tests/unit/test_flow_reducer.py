@@ -1,6 +1,6 @@
 """The flow read model's reducer equals the domain: random command sequences run on the real
 ``PatientVisit`` (every command, refused ones skipped, envelopes varied), their events stored
-with the library's mapper, then folded twice: by :func:`projections.flow.fold` and, as the
+with the library's mapper, then folded twice: by :func:`projections.visits.flow.fold` and, as the
 oracle, by the domain aggregate itself (``event.mutate``, compensations through its
 ``flow_log``). After every event the visit row, the location periods, the timeline row and
 the fact a compensation cancels must be the same; at the end the facts the timeline marks as
@@ -18,12 +18,12 @@ from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscode
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from domain.envelope import ENVELOPE_FIELDS
-from domain.errors import DomainError
-from domain.visit_vocabulary import ACUITY_SCALES, DISPOSITIONS, ENTERED_IN_ERROR, VISIT_CLASSES
-from domain.visits import PatientVisit
-from projections import flow
-from projections.records import StoredRecord, domain_event, to_micros
+from domain.shared.envelope import ENVELOPE_FIELDS
+from domain.shared.errors import DomainError
+from domain.visits.visit import PatientVisit
+from domain.visits.vocabulary import ACUITY_SCALES, DISPOSITIONS, ENTERED_IN_ERROR, VISIT_CLASSES
+from projections.shared.records import StoredRecord, domain_event, to_micros
+from projections.visits import flow
 from tests.unit.gwt import START, make_envelope, when
 
 

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import DomainValidationError
-from domain.money import (
+from domain.budget.phasing import PERIODS, even_phasing, largest_remainder
+from domain.shared.errors import DomainValidationError
+from domain.shared.money import (
     CURRENCY_EXPONENTS,
     MAX_AMOUNT,
     MAX_TOTAL_MINOR,
@@ -19,7 +20,6 @@ from domain.money import (
     minor_to_decimal,
     within_total_bound,
 )
-from domain.phasing import PERIODS, even_phasing, largest_remainder
 
 currencies = st.sampled_from(sorted(CURRENCY_EXPONENTS))
 minor_units = st.integers(min_value=-(10**15) + 1, max_value=10**15 - 1)

@@ -11,10 +11,11 @@ from uuid import UUID
 
 import pytest
 
-from application.attempts import CommandAttempt
-from application.commands import Command
-from application.context import RequestContext
-from application.errors import (
+from application.service import MAX_ATTEMPTS, CommandResult, PatientServices
+from application.shared.attempts import CommandAttempt
+from application.shared.commands import Command
+from application.shared.context import RequestContext
+from application.shared.errors import (
     CommandValidationError,
     IdempotencyKeyReusedError,
     NotAuthorisedError,
@@ -22,9 +23,8 @@ from application.errors import (
     PreconditionFailedError,
     VersionConflictError,
 )
-from application.idempotency import CommandIdentity
-from application.service import MAX_ATTEMPTS, CommandResult, PatientServices
-from application.visit_commands import (
+from application.shared.idempotency import CommandIdentity
+from application.visits.commands import (
     INTEGRATION,
     VISIT_ACTIONS,
     AdmitPatient,
@@ -39,10 +39,10 @@ from application.visit_commands import (
     StartClinicianContact,
     VisitDetailChanges,
 )
-from domain.base import event_id_for
-from domain.errors import InvalidTransitionError
-from domain.visit_vocabulary import ARRIVED, SCHEDULED, TRIAGED, WITH_CLINICIAN
-from domain.visits import PatientVisit
+from domain.shared.base import event_id_for
+from domain.shared.errors import InvalidTransitionError
+from domain.visits.visit import PatientVisit
+from domain.visits.vocabulary import ARRIVED, SCHEDULED, TRIAGED, WITH_CLINICIAN
 
 UTC = timezone.utc
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -10,9 +10,13 @@ from uuid import uuid4
 
 import pytest
 
-from domain.errors import AlreadyCancelledError, DomainValidationError, InvalidTransitionError
-from domain.visit_vocabulary import ADMITTED, ARRIVED, DISCHARGED, LEFT_WITHOUT_BEING_SEEN, TRIAGED
-from domain.visits import PatientVisit
+from domain.shared.errors import (
+    AlreadyCancelledError,
+    DomainValidationError,
+    InvalidTransitionError,
+)
+from domain.visits.visit import PatientVisit
+from domain.visits.vocabulary import ADMITTED, ARRIVED, DISCHARGED, LEFT_WITHOUT_BEING_SEEN, TRIAGED
 from tests.unit.gwt import (
     Expect,
     Story,

@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from domain.envelope import MissingEnvelopeError
-from domain.errors import DomainValidationError, InvalidTransitionError
-from domain.visit_vocabulary import (
+from domain.shared.envelope import MissingEnvelopeError
+from domain.shared.errors import DomainValidationError, InvalidTransitionError
+from domain.visits.visit import PatientVisit
+from domain.visits.vocabulary import (
     ADMITTED,
     ARRIVED,
     ENTERED_IN_ERROR,
     FINAL_STATES,
     SCHEDULED,
 )
-from domain.visits import PatientVisit
 from tests.unit.gwt import (
     START,
     Expect,

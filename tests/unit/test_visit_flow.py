@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from domain.errors import DomainValidationError, InvalidTransitionError, TimestampOrderError
-from domain.visit_vocabulary import (
+from domain.shared.errors import DomainValidationError, InvalidTransitionError, TimestampOrderError
+from domain.visits.visit import PatientVisit
+from domain.visits.vocabulary import (
     ADMITTED,
     ARRIVED,
     CLOSED,
@@ -21,7 +22,6 @@ from domain.visit_vocabulary import (
     TRIAGED,
     WITH_CLINICIAN,
 )
-from domain.visits import PatientVisit
 from tests.unit.gwt import (
     Expect,
     assert_locations_consistent,

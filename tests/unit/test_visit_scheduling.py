@@ -8,9 +8,13 @@ from uuid import uuid4
 
 import pytest
 
-from domain.errors import AlreadyCancelledError, DomainValidationError, InvalidTransitionError
-from domain.visit_vocabulary import ARRIVED, CANCELLED, NO_SHOW, SCHEDULED, VisitPolicy
-from domain.visits import PatientVisit
+from domain.shared.errors import (
+    AlreadyCancelledError,
+    DomainValidationError,
+    InvalidTransitionError,
+)
+from domain.visits.visit import PatientVisit
+from domain.visits.vocabulary import ARRIVED, CANCELLED, NO_SHOW, SCHEDULED, VisitPolicy
 from tests.unit.gwt import (
     BOOKED,
     START,

@@ -25,16 +25,17 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from adapters.memory import MEMORY_ENV
 from application.service import PatientServices
-from domain.base import event_id_for
-from domain.envelope import recording
-from domain.errors import (
+from domain.shared.base import event_id_for
+from domain.shared.envelope import recording
+from domain.shared.errors import (
     AlreadyCancelledError,
     DomainError,
     DomainValidationError,
     InvalidTransitionError,
     TimestampOrderError,
 )
-from domain.visit_vocabulary import (
+from domain.visits.visit import PatientVisit
+from domain.visits.vocabulary import (
     ACTIVE_STATES,
     ADMITTED,
     ARRIVED,
@@ -53,7 +54,6 @@ from domain.visit_vocabulary import (
     WITH_CLINICIAN,
     VisitPolicy,
 )
-from domain.visits import PatientVisit
 from tests.unit.gwt import assert_locations_consistent, effective_times, make_envelope
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

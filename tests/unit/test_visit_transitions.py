@@ -9,8 +9,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from domain.errors import InvalidTransitionError
-from domain.visit_vocabulary import (
+from domain.shared.errors import InvalidTransitionError
+from domain.visits.visit import PatientVisit
+from domain.visits.vocabulary import (
     ACTIVE_STATES,
     ADMITTED,
     ARRIVED,
@@ -27,7 +28,6 @@ from domain.visit_vocabulary import (
     TRIAGED,
     WITH_CLINICIAN,
 )
-from domain.visits import PatientVisit
 from tests.unit.gwt import START, Expect, at, given, path_to, then, then_refused, when
 
 #: A time after every step of every canonical history, on the day of the visit.

@@ -1,4 +1,4 @@
-"""Deadline arithmetic (domain.working_days): working days across weekends and bank
+"""Deadline arithmetic (domain.shared.working_days): working days across weekends and bank
 holidays, calendar days and months across month ends and both changes of summer time;
 every deadline is the end of a local day in the facility's time zone."""
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.working_days import (
+from domain.shared.working_days import (
     WEEKENDS_ONLY,
     HolidayCalendar,
     Period,

@@ -1,0 +1,170 @@
+"""Bearer-token authentication and role guards (domain-spec §5: deny by default).
+
+:class:`BearerAuthMiddleware` sits on the ``/api`` router, so no API route can be reached
+without a valid token; it leaves the token's :class:`~adapters.auth_tokens.TokenClaims` in
+``request.user``. Guards then check the role for the route before the body is read, so a
+refused request never decodes or validates anything, and records only the denial itself
+(an audit-trail attempt with outcome ``denied``; see :func:`record_denied`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from functools import lru_cache, partial
+from typing import Any
+from uuid import UUID
+
+import anyio.to_thread
+import structlog
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from adapters.auth_tokens import CLOCK_SKEW, InvalidTokenError, TokenClaims, decode_token
+from adapters.http.kit.correlation import correlation_id_of
+from adapters.http.kit.problems import AuthenticationError
+from adapters.settings import Settings
+from application.shared.attempts import DENIED, target_type_of
+from application.shared.commands import Command
+from application.shared.errors import NotAuthorisedError
+from application.shared.permissions import acting_role, require_reader
+
+log = structlog.get_logger("http")
+
+_AUTHORIZATION = b"authorization"
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+#: Verified tokens kept, so a client's token (reused for up to JWT_TTL_MINUTES) is checked
+#: cryptographically once, not on every request.
+VERIFIED_TOKENS_KEPT = 1024
+
+
+class BearerAuthMiddleware(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, settings: Settings) -> None:
+        # Keyed by the whole token, signature included: a hit is the very token verified
+        # before. Failures raise, so they are never kept. Only ``exp`` can turn a verified
+        # token bad later (``iat``/``nbf`` only become more valid), so it is checked on each use.
+        self._verify = lru_cache(maxsize=VERIFIED_TOKENS_KEPT)(partial(decode_token, settings))
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        claims = self.authenticate(scope)
+        scope["user"] = claims
+        scope["auth"] = claims
+        structlog.contextvars.bind_contextvars(actor_id=claims.subject)
+        await next_app(scope, receive, send)
+
+    def authenticate(self, scope: Scope) -> TokenClaims:
+        header = next((v for k, v in scope["headers"] if k == _AUTHORIZATION), None)
+        if header is None:
+            raise AuthenticationError(
+                "an Authorization: Bearer token is required", token_given=False
+            )
+        scheme, _, token = header.decode("latin-1").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise AuthenticationError(
+                "the Authorization header must be 'Bearer <token>'", token_given=False
+            )
+        try:
+            claims = self._verify(token)
+        except InvalidTokenError as e:
+            raise AuthenticationError(str(e), token_given=True) from None
+        if claims.expires_at + CLOCK_SKEW <= utc_now():
+            raise AuthenticationError("the token has expired", token_given=True)
+        return claims
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def claims_of(connection: ASGIConnection[Any, Any, Any, Any]) -> TokenClaims:
+    claims = connection.scope.get("user")
+    # Only reachable if a route were mounted outside the authenticated router: refuse.
+    if not isinstance(claims, TokenClaims):
+        raise AuthenticationError("an Authorization: Bearer token is required", token_given=False)
+    return claims
+
+
+def may_issue(command_type: type[Command]) -> Guard:
+    """A guard that lets the request through if one of the token's roles may issue the
+    command. The role actually recorded is chosen again when the command runs."""
+    action = command_type.__name__
+    target_type = target_type_of(command_type)
+
+    # Async: the check needs no I/O, so allowed requests never leave the event loop here;
+    # only a denial is saved, in a worker thread.
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        claims = claims_of(connection)
+        try:
+            acting_role(claims.roles, command_type)
+        except NotAuthorisedError:
+            await anyio.to_thread.run_sync(
+                partial(record_denied, connection, claims, action, target_type=target_type)
+            )
+            raise
+
+    guard.__name__ = f"may_issue_{action}"
+    return guard
+
+
+def may_read(readers: frozenset[str], what: str, *, target_type: str | None = None) -> Guard:
+    """A guard for queries; ``target_type`` names the aggregate a path ``id`` refers to."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        claims = claims_of(connection)
+        try:
+            require_reader(claims.roles, readers, what)
+        except NotAuthorisedError:
+            await anyio.to_thread.run_sync(
+                partial(record_denied, connection, claims, f"read {what}", target_type=target_type)
+            )
+            raise
+
+    guard.__name__ = f"may_read_{what}"
+    return guard
+
+
+def log_denied(claims: TokenClaims, action: str) -> None:
+    """One ``access.denied`` line per refused request. Identifiers only: never the body."""
+    log.warning("access.denied", actor_id=claims.subject, roles=list(claims.roles), action=action)
+
+
+def record_denied(
+    connection: ASGIConnection[Any, Any, Any, Any],
+    claims: TokenClaims,
+    action: str,
+    *,
+    target_type: str | None = None,
+) -> None:
+    """Log a denied request and record it in the audit trail (domain-spec §4, outcome
+    ``denied``). Blocking: call it from a worker thread. Only identifiers are recorded: the
+    token's subject and roles, the path's ``id`` if it is a UUID, and the identifier headers
+    if well formed; never the body."""
+    # Imported here: adapters.http.kit.context imports this module.
+    from adapters.http.kit.context import optional_identifier, services_of
+
+    log_denied(claims, action)
+    headers = connection.headers
+    target_id = _uuid_or_none(connection.path_params.get("id"))
+    services_of(connection).record_attempt(
+        outcome=DENIED, code=NotAuthorisedError.code, action=action, actor_id=claims.subject,
+        actor_roles=claims.roles, correlation_id=correlation_id_of(connection.scope),
+        target_type=target_type if target_id is not None else None, target_id=target_id,
+        on_behalf_of=optional_identifier(headers.get("x-on-behalf-of")),
+        source_system=optional_identifier(headers.get("x-source-system")),
+        source_message_id=optional_identifier(headers.get("x-source-message-id")),
+    )  # fmt: skip
+
+
+def _uuid_or_none(value: object) -> UUID | None:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value)) if value is not None else None
+    except ValueError:
+        return None

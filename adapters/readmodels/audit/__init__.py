@@ -1,0 +1,1 @@
+"""The audit trail read model's tables and queries."""

@@ -1,0 +1,1 @@
+"""The budget read model's tables and queries."""

@@ -1,0 +1,1 @@
+"""The complaints read model's tables and queries."""

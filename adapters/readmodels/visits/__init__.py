@@ -1,0 +1,1 @@
+"""The flow read model's tables and queries."""

@@ -1,0 +1,336 @@
+"""The BudgetLine commands of the HTTP contract, and who may issue them (domain-spec §5).
+
+Money on the wire is ``{"amount": "1234.50", "currency": "GBP"}``: the amount a decimal
+string (a JSON number is refused, as are exponents and more decimals than the currency has),
+the currency a supported ISO 4217 code. Such input is refused while decoding, so it is a 400
+naming the field.
+
+Roles: finance, the finance director and the board create, approve, amend and transfer
+budgets and post commitments and actuals; a manager (the budget holder) raises requisitions
+(pre-encumbrances), forecasts, and amends or authorises overspends within the manager tier.
+Where the tier matters, a caller holding several roles acts with the highest.
+
+Amendments and overspend authorisations may also take two steps (domain-spec §3, "requester
+≠ approver"): anyone who may amend asks (``amendment-requests``, ``overspend-requests``; no
+tier applies to asking), and another person approves with ``amend`` or
+``authorise-overspend`` naming the ``requestId`` (the id of the event that asked), within
+the approver's tier; or rejects it (``reject-request``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID
+
+import msgspec
+from eventsourcing.domain import Aggregate
+
+from application.shared.commands import (
+    AggregateCommand,
+    AwareDatetime,
+    Command,
+    Creation,
+    Loader,
+    Reason,
+    Ref,
+)
+from application.shared.policies import Policies
+from domain.budget.line import BudgetLine
+from domain.budget.transfer import transfer_budget
+from domain.budget.vocabulary import BOARD, FINANCE, FINANCE_DIRECTOR, FINANCE_ROLES, MANAGER
+from domain.shared.errors import DomainValidationError
+from domain.shared.money import CURRENCY_EXPONENTS, Money
+
+Category = Literal[
+    "staffing", "supplies", "equipment", "training", "outreach", "contracted_services", "other"
+]
+FiscalYear = Annotated[int, msgspec.Meta(ge=2000, le=2199)]
+#: The enum is for the OpenAPI document only: an unsupported code is refused by Money (400
+#: "not a supported ISO 4217 currency code"), whose table lists the codes.
+CurrencyCode = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^[A-Z]{3}$", extra_json_schema={"enum": sorted(CURRENCY_EXPONENTS)}),
+]
+#: A plain decimal: optional sign, digits, optional fraction. No exponent, no spaces.
+_DECIMAL = re.compile(r"^-?[0-9]{1,16}(\.[0-9]{1,6})?$")
+#: What an amount can be in some currency: below 10^15, at most 3 decimals (KWD's).
+AMOUNT_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,3})?$"
+
+WITHIN_TIER = FINANCE_ROLES | {MANAGER}
+#: The highest tier first: a caller with several roles approves with the highest it holds.
+BY_TIER = (BOARD, FINANCE_DIRECTOR, FINANCE, MANAGER)
+
+
+class MoneyAmount(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``{"amount": "1234.50", "currency": "GBP"}``."""
+
+    #: The pattern is for the document: __post_init__ and Money check it, with messages that
+    #: say what is wrong (under 10^15, at most 3 decimals; fewer for most currencies).
+    amount: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=24, examples=["1234.50"], extra_json_schema={"pattern": AMOUNT_PATTERN}
+        ),
+    ]
+    currency: CurrencyCode
+
+    def __post_init__(self) -> None:
+        if not _DECIMAL.match(self.amount):
+            raise ValueError('amount must be a decimal string such as "1234.50"')
+        try:
+            self.money()
+        except DomainValidationError as refused:
+            # A ValueError here becomes msgspec's ValidationError, naming the field.
+            raise ValueError(refused.message) from None
+
+    def money(self) -> Money:
+        return Money.of(self.amount, self.currency)
+
+
+class BudgetCommand(AggregateCommand, kw_only=True, frozen=True):
+    aggregate_type = BudgetLine
+    roles = FINANCE_ROLES
+    preferred_roles = BY_TIER
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        raise NotImplementedError
+
+
+class Posting(BudgetCommand, kw_only=True, frozen=True):
+    """``{reference, amount, relievesReference?}``: a requisition, PO or invoice."""
+
+    reference: Ref
+    amount: MoneyAmount
+    relieves_reference: Ref | None = None
+
+    def arguments(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "amount": self.amount.money(),
+            "relieves_reference": self.relieves_reference,
+        }
+
+
+# ---- creation ---------------------------------------------------------------------------
+class CreateBudgetLine(Creation, kw_only=True, frozen=True):
+    aggregate_type = BudgetLine
+    natural_key = True
+    roles = FINANCE_ROLES
+    fiscal_year: FiscalYear
+    cost_centre: Ref
+    category: Category
+    currency: CurrencyCode
+
+    def create(self, at: datetime, policies: Policies) -> BudgetLine:
+        return BudgetLine.create(**self.fields(), at=at)
+
+
+# ---- the budget -------------------------------------------------------------------------
+class ApproveBudget(BudgetCommand, kw_only=True, frozen=True):
+    amount: MoneyAmount
+    approval_ref: Ref
+    phasing: Annotated[list[MoneyAmount], msgspec.Meta(min_length=12, max_length=12)] | None = None
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        phasing = None if self.phasing is None else [part.money() for part in self.phasing]
+        line.approve(
+            amount=self.amount.money(), approval_ref=self.approval_ref, phasing=phasing, at=at
+        )
+
+
+class AmendBudget(BudgetCommand, kw_only=True, frozen=True):
+    """``{amount, approvalRef, requestId?}``: with ``requestId``, approves that request."""
+
+    roles = WITHIN_TIER
+    amount: MoneyAmount
+    approval_ref: Ref
+    request_id: UUID | None = None
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.amend(
+            amount=self.amount.money(), approval_ref=self.approval_ref, at=at,
+            rules=policies.budget, request_id=self.request_id,
+        )  # fmt: skip
+
+
+class AuthoriseOverspend(BudgetCommand, kw_only=True, frozen=True):
+    """``{limit, expiresAt, requestId?}``: with ``requestId``, approves that request."""
+
+    roles = WITHIN_TIER
+    limit: MoneyAmount
+    expires_at: AwareDatetime
+    request_id: UUID | None = None
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.authorise_overspend(
+            limit=self.limit.money(), expires_at=self.expires_at, at=at,
+            rules=policies.budget, request_id=self.request_id,
+        )  # fmt: skip
+
+
+# ---- requests for approval (the approval is AmendBudget / AuthoriseOverspend) -----------
+class RequestAmendment(BudgetCommand, kw_only=True, frozen=True):
+    """``{amount (signed), reason}``: asks for an amendment, for another person to approve."""
+
+    roles = WITHIN_TIER
+    amount: MoneyAmount
+    reason: Reason
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.request_amendment(amount=self.amount.money(), reason=self.reason, at=at)
+
+
+class RequestOverspendAuthorisation(BudgetCommand, kw_only=True, frozen=True):
+    """``{limit, expiresAt, reason}``: asks for an overspend authorisation."""
+
+    roles = WITHIN_TIER
+    limit: MoneyAmount
+    expires_at: AwareDatetime
+    reason: Reason
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.request_overspend_authorisation(
+            limit=self.limit.money(), expires_at=self.expires_at, reason=self.reason, at=at
+        )
+
+
+class RejectRequest(BudgetCommand, kw_only=True, frozen=True):
+    """``{requestId, reason}``: the request will not be approved (by its requester: it is
+    withdrawn)."""
+
+    roles = WITHIN_TIER
+    request_id: UUID
+    reason: Reason
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.reject_request(request_id=self.request_id, reason=self.reason, at=at)
+
+
+class UpdateForecast(BudgetCommand, kw_only=True, frozen=True):
+    roles = WITHIN_TIER
+    estimate_to_complete: MoneyAmount
+    method: Ref
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.update_forecast(
+            estimate_to_complete=self.estimate_to_complete.money(), method=self.method, at=at
+        )
+
+
+class FreezeLine(BudgetCommand, kw_only=True, frozen=True):
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.freeze(at=at)
+
+
+class UnfreezeLine(BudgetCommand, kw_only=True, frozen=True):
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.unfreeze(at=at)
+
+
+class CloseLine(BudgetCommand, kw_only=True, frozen=True):
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.close(at=at)
+
+
+# ---- spend ------------------------------------------------------------------------------
+class RecordPreEncumbrance(Posting, kw_only=True, frozen=True):
+    # Requisitions are raised by budget holders as well as by finance.
+    roles = WITHIN_TIER
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.record_pre_encumbrance(**self.arguments(), at=at)
+
+
+class RecordCommitment(Posting, kw_only=True, frozen=True):
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.record_commitment(**self.arguments(), at=at)
+
+
+class RecordActual(Posting, kw_only=True, frozen=True):
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.record_actual(**self.arguments(), at=at)
+
+
+class ReleaseCommitment(BudgetCommand, kw_only=True, frozen=True):
+    """``{reference, amount?, releaseReference?}``: with ``releaseReference`` (unique per
+    line), a retry of the same release records nothing."""
+
+    reference: Ref
+    amount: MoneyAmount | None = None
+    release_reference: Ref | None = None
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        amount = None if self.amount is None else self.amount.money()
+        line.release_commitment(
+            reference=self.reference, amount=amount, at=at,
+            release_reference=self.release_reference,
+        )  # fmt: skip
+
+
+class ReversePosting(BudgetCommand, kw_only=True, frozen=True):
+    """``{stage, reference, reason, correctsEventId?}``: a posting entered by mistake (or a
+    requisition no longer wanted) leaves the line; a compensation naming the event it
+    corrects (domain-spec §0)."""
+
+    stage: Literal["pre_encumbrance", "commitment", "actual"]
+    reference: Ref
+    reason: Reason
+    corrects_event_id: UUID | None = None
+
+    def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
+        line.reverse_posting(
+            stage=self.stage, reference=self.reference, reason=self.reason, at=at,
+            corrects_event_id=self.corrects_event_id,
+        )  # fmt: skip
+
+
+# ---- transfers --------------------------------------------------------------------------
+class TransferBudget(Command, kw_only=True, frozen=True):
+    """``POST /budget-transfers``: both lines change in one transaction; the reply names
+    the source line."""
+
+    aggregate_type: ClassVar[type[Aggregate]] = BudgetLine
+    roles = FINANCE_ROLES
+    preferred_roles = BY_TIER
+    from_line_id: UUID
+    to_line_id: UUID
+    amount: MoneyAmount
+    reason: Reason
+
+    def audit_target(self) -> UUID:
+        """A refused or denied transfer is recorded against its source line."""
+        return self.from_line_id
+
+    def decide(
+        self, load: Loader[Any], target: UUID | None, at: datetime, policies: Policies
+    ) -> list[Aggregate]:
+        if self.from_line_id == self.to_line_id:
+            raise DomainValidationError("a line cannot transfer to itself", field="toLineId")
+        source = load(self.from_line_id, BudgetLine)
+        destination = load(self.to_line_id, BudgetLine)
+        transfer_budget(
+            source, destination, amount=self.amount.money(), at=at, rules=policies.budget
+        )
+        return [source, destination]
+
+
+#: URL action segment (POST /api/v1/budget-lines/{id}/<action>) → command, as in the contract.
+BUDGET_ACTIONS: dict[str, type[BudgetCommand]] = {
+    "approve": ApproveBudget,
+    "amend": AmendBudget,
+    "pre-encumbrances": RecordPreEncumbrance,
+    "commitments": RecordCommitment,
+    "actuals": RecordActual,
+    "release-commitment": ReleaseCommitment,
+    "reverse-posting": ReversePosting,
+    "authorise-overspend": AuthoriseOverspend,
+    "amendment-requests": RequestAmendment,
+    "overspend-requests": RequestOverspendAuthorisation,
+    "reject-request": RejectRequest,
+    "forecast": UpdateForecast,
+    "freeze": FreezeLine,
+    "unfreeze": UnfreezeLine,
+    "close": CloseLine,
+}

@@ -1,0 +1,1 @@
+"""The commands of the complaints context and the deadline watcher."""

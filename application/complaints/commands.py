@@ -1,0 +1,313 @@
+"""The ComplaintCase commands of the HTTP contract, and who may issue them (domain-spec §5).
+
+Patient-services managers may issue every complaint command; front-desk clerks and nurses
+may also register one. An approval is preferably the executive's: an extreme-risk response
+needs it. ``FlagSlaBreach`` is not an HTTP action: the deadline watcher issues it with the
+role ``system``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+from eventsourcing.domain import Aggregate
+
+from application.shared.commands import (
+    AggregateCommand,
+    AwareDatetime,
+    Creation,
+    Loader,
+    Reason,
+    Ref,
+    free_text,
+)
+from application.shared.errors import CommandValidationError, NotFoundError
+from application.shared.policies import Policies
+from domain.complaints.case import ComplaintCase
+from domain.visits.visit import PatientVisit
+
+CLERK, NURSE, MANAGER, EXECUTIVE, SYSTEM = "clerk", "nurse", "manager", "executive", "system"
+MANAGERS = frozenset({MANAGER})
+
+Channel = Literal["verbal", "written", "email", "portal"]
+ComplaintPolicyName = Literal["us-cms", "nhs-england-2009"]
+Kind = Literal["concern_resolved_on_spot", "complaint", "grievance"]
+Upheld = Literal["yes", "partly", "no"]
+ExternalBody = Literal["QIO", "state_agency", "PHSO", "accreditor"]
+Deadline = Literal["acknowledgement", "response"]
+RiskScale = Annotated[int, msgspec.Meta(ge=1, le=5)]
+#: Free text that may hold personal data (a narrative, findings): kept in the aggregate
+#: only, never in a read model, a log line or an error message.
+Text = free_text(20_000)
+Categories = Annotated[list[Ref], msgspec.Meta(min_length=1, max_length=20)]
+StaffRefs = Annotated[list[Ref], msgspec.Meta(max_length=50)]
+DocumentHash = Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[A-Za-z0-9:+/=_.-]+$")]
+ChecklistItem = free_text(5_000, min_length=0) | bool
+
+
+class ComplaintCommand(AggregateCommand, kw_only=True, frozen=True):
+    aggregate_type = ComplaintCase
+    roles = MANAGERS
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        raise NotImplementedError
+
+
+# ---- creation ---------------------------------------------------------------------
+class RegisterComplaint(Creation, kw_only=True, frozen=True):
+    """``receivedAt`` is the fact's time: it becomes the event's ``occurred_at``."""
+
+    aggregate_type = ComplaintCase
+    roles = frozenset({CLERK, NURSE, MANAGER})
+    channel: Channel
+    received_at: AwareDatetime
+    complainant_ref: Ref
+    categories: Categories
+    summary: Text
+    policy: ComplaintPolicyName
+    patient_ref: Ref | None = None
+    visit_id: UUID | None = None
+    #: Added to the contract: the unit complained about, for the themes read model.
+    service_unit: Ref | None = None
+    event_date: date | None = None
+    late_acceptance_reason: Reason | None = None
+
+    def business_time(self) -> tuple[str, datetime | None]:
+        if self.occurred_at is not None and self.occurred_at != self.received_at:
+            raise CommandValidationError(
+                "give the time of receipt as receivedAt only", field="occurredAt"
+            )
+        return "receivedAt", self.received_at
+
+    def decide(
+        self, load: Loader[Any], target: UUID | None, at: datetime, policies: Policies
+    ) -> list[Aggregate]:
+        if self.visit_id is not None:
+            require_visit(load, self.visit_id)
+        return super().decide(load, target, at, policies)
+
+    def create(self, at: datetime, policies: Policies) -> ComplaintCase:
+        fields = self.fields()
+        del fields["received_at"]
+        return ComplaintCase.register(**fields, at=at, rules=policies.complaints)
+
+
+def require_visit(load: Loader[Any], visit_id: UUID) -> None:
+    """The visit a complaint names must exist (as a visit): refused as invalid input on
+    ``visitId`` otherwise, so no case points at nothing. The visit is only read."""
+    try:
+        load(visit_id, PatientVisit)
+    except NotFoundError:
+        raise CommandValidationError("no visit has this id", field="visitId") from None
+
+
+# ---- facts about the case ---------------------------------------------------------
+class ClassifyComplaint(ComplaintCommand, kw_only=True, frozen=True):
+    kind: Kind
+    primary_category: Ref | None = None
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.classify(**self.fields(), at=at)
+
+
+class GradeRisk(ComplaintCommand, kw_only=True, frozen=True):
+    consequence: RiskScale
+    likelihood: RiskScale
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.grade_risk(**self.fields(), at=at)
+
+
+class AssignInvestigator(ComplaintCommand, kw_only=True, frozen=True):
+    investigator_ref: Ref
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.assign_investigator(investigator_ref=self.investigator_ref, at=at)
+
+
+class ReferExternally(ComplaintCommand, kw_only=True, frozen=True):
+    body: ExternalBody
+    reference: Ref
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.refer_externally(**self.fields(), at=at)
+
+
+class RecordExternalOutcome(ComplaintCommand, kw_only=True, frozen=True):
+    outcome: Text
+    #: Added to the contract: which referral concluded, when several are open.
+    body: ExternalBody | None = None
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.record_external_outcome(**self.fields(), at=at)
+
+
+class FlagSlaBreach(ComplaintCommand, kw_only=True, frozen=True):
+    """Issued by the deadline watcher (role ``system``) for each deadline the case's
+    ``breached_deadlines(now)`` names; a second flag of the same deadline is refused."""
+
+    roles = frozenset({SYSTEM})
+    deadline: Deadline
+    due_at: AwareDatetime
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.flag_sla_breach(**self.fields(), at=at)
+
+
+# ---- the lifecycle ----------------------------------------------------------------
+class AcknowledgeComplaint(ComplaintCommand, kw_only=True, frozen=True):
+    method: Ref
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.acknowledge(method=self.method, at=at)
+
+
+class StartInvestigation(ComplaintCommand, kw_only=True, frozen=True):
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.start_investigation(at=at)
+
+
+class RequestInformation(ComplaintCommand, kw_only=True, frozen=True):
+    details: Text | None = None
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.request_information(details=self.details, at=at)
+
+
+class ReceiveInformation(ComplaintCommand, kw_only=True, frozen=True):
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.receive_information(at=at)
+
+
+class ExtendResponseDeadline(ComplaintCommand, kw_only=True, frozen=True):
+    new_due_at: AwareDatetime
+    complainant_agreed_at: AwareDatetime
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.extend_response_deadline(**self.fields(), at=at)
+
+
+class SendInterimResponse(ComplaintCommand, kw_only=True, frozen=True):
+    promised_by: AwareDatetime
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.send_interim_response(promised_by=self.promised_by, at=at, rules=policies.complaints)
+
+
+class RecordFindings(ComplaintCommand, kw_only=True, frozen=True):
+    steps_taken: Text
+    conclusions: Text
+    upheld: Upheld
+    actions: Text | None = None
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.record_findings(**self.fields(), at=at)
+
+
+class DraftResponse(ComplaintCommand, kw_only=True, frozen=True):
+    document_ref: Ref
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.draft_response(document_ref=self.document_ref, at=at)
+
+
+class ApproveResponse(ComplaintCommand, kw_only=True, frozen=True):
+    """The approver may not be the drafter; an extreme-risk case needs the executive.
+    ``documentRef`` (added to the contract) names the draft reviewed: refused if it is no
+    longer the current draft."""
+
+    roles = frozenset({MANAGER, EXECUTIVE})
+    preferred_roles = (EXECUTIVE, MANAGER)
+    document_ref: Ref | None = None
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.approve_response(document_ref=self.document_ref, at=at)
+
+
+class ResponseChecklist(
+    msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, rename="camel"
+):
+    """The items of both policies' checklists; the case's policy says which it needs
+    (``RESPONSE_INCOMPLETE`` names what is missing). An item is given as text or ``true``."""
+
+    # us-cms
+    contact_person: ChecklistItem | None = None
+    steps_taken: ChecklistItem | None = None
+    results: ChecklistItem | None = None
+    completion_date: ChecklistItem | None = None
+    # nhs-england-2009
+    how_considered: ChecklistItem | None = None
+    conclusions: ChecklistItem | None = None
+    remedial_action: ChecklistItem | None = None
+    confirmation: ChecklistItem | None = None
+    ombudsman_rights: ChecklistItem | None = None
+    signed_by: ChecklistItem | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The items given, by their contract (camelCase) names."""
+        return {
+            field.encode_name: getattr(self, field.name)
+            for field in msgspec.structs.fields(self)
+            if getattr(self, field.name) is not None
+        }
+
+
+class SendFinalResponse(ComplaintCommand, kw_only=True, frozen=True):
+    channel: Ref
+    checklist: ResponseChecklist
+    document_hash: DocumentHash | None = None
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.send_final_response(
+            channel=self.channel, checklist=self.checklist.given(),
+            document_hash=self.document_hash, at=at, rules=policies.complaints,
+        )  # fmt: skip
+
+
+class CloseCase(ComplaintCommand, kw_only=True, frozen=True):
+    resolution: Text
+    staff_present: StaffRefs | None = None
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.close(**self.fields(), at=at)
+
+
+class WithdrawComplaint(ComplaintCommand, kw_only=True, frozen=True):
+    reason: Reason
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.withdraw(reason=self.reason, at=at)
+
+
+class ReopenCase(ComplaintCommand, kw_only=True, frozen=True):
+    reason: Reason
+
+    def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
+        case.reopen(reason=self.reason, at=at, rules=policies.complaints)
+
+
+#: URL action segment (POST /api/v1/complaints/{id}/<action>) → command, as in the contract.
+#: ``RegisterComplaint`` is ``POST /api/v1/complaints``; ``FlagSlaBreach`` has no route.
+COMPLAINT_ACTIONS: dict[str, type[ComplaintCommand]] = {
+    "classify": ClassifyComplaint,
+    "grade-risk": GradeRisk,
+    "acknowledge": AcknowledgeComplaint,
+    "assign": AssignInvestigator,
+    "start-investigation": StartInvestigation,
+    "request-information": RequestInformation,
+    "receive-information": ReceiveInformation,
+    "extend-deadline": ExtendResponseDeadline,
+    "interim-response": SendInterimResponse,
+    "findings": RecordFindings,
+    "draft-response": DraftResponse,
+    "approve-response": ApproveResponse,
+    "send-response": SendFinalResponse,
+    "close": CloseCase,
+    "withdraw": WithdrawComplaint,
+    "reopen": ReopenCase,
+    "refer-externally": ReferExternally,
+    "external-outcome": RecordExternalOutcome,
+}

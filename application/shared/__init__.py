@@ -1,0 +1,3 @@
+"""What every context's commands share: the command base, request context, permissions, idempotency
+and attempts.
+"""

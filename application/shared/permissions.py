@@ -1,0 +1,51 @@
+"""Who may do and read what (domain-spec §5). Deny by default: a role not listed may not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from application.shared.commands import Command
+from application.shared.errors import NotAuthorisedError
+
+#: Roles that may read a visit (auditors read it for as-of reconstruction).
+VISIT_READERS = frozenset({"clerk", "nurse", "clinician", "manager", "auditor"})
+#: The patient-flow read models (domain-spec §5): the board for the front desk and the
+#: clinical staff and managers; census and visit timelines for nurses and clinicians; flow
+#: metrics for managers.
+FLOW_BOARD_READERS = frozenset({"clerk", "nurse", "clinician", "manager"})
+CENSUS_READERS = frozenset({"nurse", "clinician"})
+TIMELINE_READERS = frozenset({"nurse", "clinician"})
+FLOW_METRICS_READERS = frozenset({"manager"})
+#: Complaint cases and their read models: patient-services managers (domain-spec §5); the
+#: executive who signs off extreme-risk responses; auditors for as-of reconstruction.
+COMPLAINT_READERS = frozenset({"manager", "executive", "auditor"})
+COMPLAINT_REPORT_READERS = frozenset({"manager", "executive"})
+#: Budget lines and budget vs actual: finance roles and managers (no patient data in them);
+#: auditors for as-of reconstruction.
+BUDGET_READERS = frozenset({"manager", "finance", "finance_director", "board", "auditor"})
+BUDGET_REPORT_READERS = frozenset({"manager", "finance", "finance_director", "board"})
+#: Roles that may read the audit trail, verify its hash chain and export it (domain-spec §5).
+AUDIT_READERS = frozenset({"auditor"})
+
+
+def acting_role(roles: Iterable[str], command: type[Command] | Command) -> str:
+    """The caller's role that issues the command; it is recorded on the events as
+    ``actor_role``. Where the command ranks its roles (``preferred_roles``: the higher
+    approval tier first), the highest the caller holds; otherwise the caller's first role
+    that may issue it."""
+    roles = list(roles)
+    for role in command.preferred_roles:
+        if role in roles and role in command.roles:
+            return role
+    for role in roles:
+        if role in command.roles:
+            return role
+    name = command.__name__ if isinstance(command, type) else type(command).__name__
+    raise NotAuthorisedError(f"none of the caller's roles may issue {name}")
+
+
+def require_reader(roles: Iterable[str], readers: frozenset[str], what: str) -> str:
+    for role in roles:
+        if role in readers:
+            return role
+    raise NotAuthorisedError(f"none of the caller's roles may read {what}")

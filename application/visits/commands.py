@@ -1,0 +1,312 @@
+"""The PatientVisit commands of the HTTP contract, and who may issue them (domain-spec §5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+
+from application.shared.commands import AggregateCommand, AwareDatetime, Creation, Reason, Ref
+from application.shared.errors import CommandValidationError
+from application.shared.policies import Policies
+from domain.visits.visit import PatientVisit
+
+VisitClass = Literal["AMB", "EMER", "IMP", "OBSENC", "VR"]
+Disposition = Literal["home", "other-hcf", "snf", "rehab", "hosp", "aadvice", "lbtc", "exp", "oth"]
+AcuityLevel = Annotated[int, msgspec.Meta(ge=1, le=5)]
+
+CLERK, NURSE, CLINICIAN, MANAGER, INTEGRATION = (
+    "clerk",
+    "nurse",
+    "clinician",
+    "manager",
+    "integration",
+)
+
+
+def _roles(*names: str) -> frozenset[str]:
+    # Feeds (HL7 ADT via an integration engine) may send every visit command.
+    return frozenset((*names, INTEGRATION))
+
+
+class VisitCommand(AggregateCommand, kw_only=True, frozen=True):
+    aggregate_type = PatientVisit
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        raise NotImplementedError
+
+
+class VisitCreation(Creation, kw_only=True, frozen=True):
+    aggregate_type = PatientVisit
+
+    def create(self, at: datetime, policies: Policies) -> PatientVisit:
+        raise NotImplementedError
+
+
+# ---- creation ---------------------------------------------------------------------
+class ScheduleVisit(VisitCreation, kw_only=True, frozen=True):
+    roles = _roles(CLERK)
+    patient_ref: Ref
+    visit_class: VisitClass
+    service_unit: Ref
+    scheduled_start: AwareDatetime
+    scheduled_end: AwareDatetime | None = None
+    reason_code: Ref | None = None
+
+    def create(self, at: datetime, policies: Policies) -> PatientVisit:
+        return PatientVisit.schedule(**self.fields(), at=at)
+
+
+class RegisterWalkIn(VisitCreation, kw_only=True, frozen=True):
+    roles = _roles(CLERK)
+    patient_ref: Ref
+    visit_class: VisitClass
+    service_unit: Ref
+    arrival_at: AwareDatetime | None = None
+    arrival_mode: Ref | None = None
+
+    def business_time(self) -> tuple[str, datetime | None]:
+        # The arrival is the fact recorded, so its time is the event's occurred_at.
+        if self.arrival_at is None:
+            return super().business_time()
+        if self.occurred_at is not None and self.occurred_at != self.arrival_at:
+            raise CommandValidationError(
+                "give the arrival time as arrivalAt or occurredAt, not two different times",
+                field="arrivalAt",
+            )
+        return "arrivalAt", self.arrival_at
+
+    def create(self, at: datetime, policies: Policies) -> PatientVisit:
+        return PatientVisit.register_walk_in(
+            patient_ref=self.patient_ref, visit_class=self.visit_class,
+            service_unit=self.service_unit, arrival_mode=self.arrival_mode, at=at,
+        )  # fmt: skip
+
+
+# ---- scheduling -------------------------------------------------------------------
+class RescheduleVisit(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(CLERK)
+    scheduled_start: AwareDatetime
+    scheduled_end: AwareDatetime | None = None
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.reschedule(**self.fields(), at=at)
+
+
+class CancelVisit(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(CLERK)
+    reason: Reason
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.cancel(reason=self.reason, at=at, policy=policies.visit)
+
+
+class MarkNoShow(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(CLERK)
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.mark_no_show(at=at, policy=policies.visit)
+
+
+class RevertNoShow(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(CLERK)
+    corrects_event_id: UUID | None = None
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.revert_no_show(
+            at=at,
+            policy=policies.visit,
+            reason=self.reason,
+            corrects_event_id=self.corrects_event_id,
+        )
+
+
+# ---- arrival to departure ---------------------------------------------------------
+class RegisterArrival(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(CLERK)
+    arrival_mode: Ref | None = None
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.register_arrival(arrival_mode=self.arrival_mode, at=at)
+
+
+class RecordTriage(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(NURSE)
+    acuity_scale: Literal["ESI", "MTS"]
+    acuity_level: AcuityLevel
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.record_triage(**self.fields(), at=at)
+
+
+class StartClinicianContact(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(CLINICIAN)
+    clinician_ref: Ref
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.start_clinician_contact(clinician_ref=self.clinician_ref, at=at)
+
+
+class RecordDecisionToAdmit(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(CLINICIAN)
+    target_unit: Ref
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.record_decision_to_admit(target_unit=self.target_unit, at=at)
+
+
+class AdmitPatient(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(CLINICIAN)
+    unit: Ref
+    bed: Ref | None = None
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.admit(unit=self.unit, bed=self.bed, at=at)
+
+
+class TransferPatient(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(NURSE)
+    to_unit: Ref
+    to_bed: Ref | None = None
+    from_unit: Ref | None = None
+    from_bed: Ref | None = None
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.transfer(**self.fields(), at=at)
+
+
+class StartLeaveOfAbsence(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(NURSE)
+    expected_return: AwareDatetime | None = None
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.start_leave_of_absence(expected_return=self.expected_return, at=at)
+
+
+class EndLeaveOfAbsence(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(NURSE)
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.end_leave_of_absence(at=at)
+
+
+class RecordLeftWithoutBeingSeen(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(NURSE)
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.record_left_without_being_seen(at=at)
+
+
+class DischargePatient(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(CLINICIAN)
+    disposition: Disposition
+    destination: Ref | None = None
+    deceased_at: AwareDatetime | None = None
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.discharge(**self.fields(), at=at)
+
+
+class CloseVisit(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(MANAGER)
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.close(at=at)
+
+
+# ---- corrections ------------------------------------------------------------------
+class MarkEnteredInError(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(CLERK, MANAGER)
+    reason: Reason
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.mark_entered_in_error(reason=self.reason, at=at)
+
+
+class VisitDetailChanges(
+    msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, rename="camel"
+):
+    """Only the fields given are changed; ``scheduledEnd: null`` clears the end."""
+
+    reason_code: Ref | None | msgspec.UnsetType = msgspec.UNSET
+    service_unit: Ref | msgspec.UnsetType = msgspec.UNSET
+    visit_class: VisitClass | msgspec.UnsetType = msgspec.UNSET
+    scheduled_end: AwareDatetime | None | msgspec.UnsetType = msgspec.UNSET
+
+    def given(self) -> dict[str, Any]:
+        return {
+            name: getattr(self, name)
+            for name in self.__struct_fields__
+            if getattr(self, name) is not msgspec.UNSET
+        }
+
+
+class CorrectVisitDetails(VisitCommand, kw_only=True, frozen=True):
+    roles = _roles(CLERK)
+    changes: VisitDetailChanges
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.correct_details(changes=self.changes.given(), reason=self.reason, at=at)
+
+
+class Compensation(VisitCommand, kw_only=True, frozen=True):
+    reason: Reason
+    corrects_event_id: UUID | None = None
+
+
+class CancelAdmission(Compensation, kw_only=True, frozen=True):
+    roles = _roles(CLINICIAN)
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.cancel_admission(reason=self.reason, at=at, corrects_event_id=self.corrects_event_id)
+
+
+class CancelTransfer(Compensation, kw_only=True, frozen=True):
+    roles = _roles(NURSE)
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.cancel_transfer(reason=self.reason, at=at, corrects_event_id=self.corrects_event_id)
+
+
+class CancelDischarge(Compensation, kw_only=True, frozen=True):
+    roles = _roles(CLINICIAN)
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.cancel_discharge(reason=self.reason, at=at, corrects_event_id=self.corrects_event_id)
+
+
+class CancelLeftWithoutBeingSeen(Compensation, kw_only=True, frozen=True):
+    roles = _roles(NURSE)
+
+    def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
+        visit.cancel_left_without_being_seen(
+            reason=self.reason, at=at, corrects_event_id=self.corrects_event_id
+        )
+
+
+#: URL action segment (POST /api/v1/visits/{id}/<action>) → command, as in the contract.
+VISIT_ACTIONS: dict[str, type[VisitCommand]] = {
+    "reschedule": RescheduleVisit,
+    "cancel": CancelVisit,
+    "no-show": MarkNoShow,
+    "revert-no-show": RevertNoShow,
+    "arrive": RegisterArrival,
+    "triage": RecordTriage,
+    "clinician-contact": StartClinicianContact,
+    "decide-admission": RecordDecisionToAdmit,
+    "admit": AdmitPatient,
+    "transfer": TransferPatient,
+    "leave-start": StartLeaveOfAbsence,
+    "leave-end": EndLeaveOfAbsence,
+    "left-without-being-seen": RecordLeftWithoutBeingSeen,
+    "discharge": DischargePatient,
+    "close": CloseVisit,
+    "entered-in-error": MarkEnteredInError,
+    "correct-details": CorrectVisitDetails,
+    "cancel-admission": CancelAdmission,
+    "cancel-transfer": CancelTransfer,
+    "cancel-discharge": CancelDischarge,
+    "cancel-left-without-being-seen": CancelLeftWithoutBeingSeen,
+}

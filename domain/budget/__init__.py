@@ -1,0 +1,3 @@
+"""The budget context: a budget line, its commitments, spend, transfers and approvals (encumbrance
+accounting).
+"""

@@ -1,0 +1,147 @@
+"""A complaint's deadlines: the ledger it ran against, its breaches, and the rules that move
+the response deadline (domain-spec §2).
+
+The ledger (``ComplaintCase.deadlines``) keeps every deadline the case ran against: its kind
+(``acknowledgement`` or ``response``), its due instant and the instant it stopped running
+(met, superseded by an agreed extension or an interim response, or ended by closing or
+withdrawing). A deadline is breached when it was still running after its due instant; the
+deadline watcher asks for the breaches and records each one once.
+
+The ledger functions are pure: an event's ``apply`` assigns what they return, so replay
+rebuilds the same ledger. The checks run in a command, before its event, and raise the
+domain's errors.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.complaints.policy import ComplaintRules
+from domain.complaints.vocabulary import ACKNOWLEDGEMENT, RESPONSE
+from domain.shared.errors import ExtensionTooLateError, InvalidTransitionError, TimestampOrderError
+
+Ledger = list[dict[str, Any]]
+#: The resolution of a stored instant: the last moment before a due instant.
+_JUST_BEFORE = timedelta(microseconds=1)
+
+
+# ---- reading a due instant ----------------------------------------------------------------
+def last_day_allowed(due_at: datetime | None, zone: ZoneInfo) -> date | None:
+    """The last local day (in ``zone``) on which a deadline due at ``due_at`` is met.
+
+    A due instant is exclusive: a deadline at the end of 30 December is due at the midnight
+    that starts the 31st, which a calendar would show as the wrong day. The day allowed is
+    the one of the instant just before it (for a due instant within a day, that day)."""
+    if due_at is None:
+        return None
+    return (due_at - _JUST_BEFORE).astimezone(zone).date()
+
+
+# ---- the ledger: what an event's apply() assigns --------------------------------------
+def opened(acknowledgement_due_at: datetime | None, response_due_at: datetime) -> Ledger:
+    """The deadlines a case starts with (a policy may set no acknowledgement deadline)."""
+    return [
+        {"deadline": kind, "due_at": due, "ended_at": None}
+        for kind, due in ((ACKNOWLEDGEMENT, acknowledgement_due_at), (RESPONSE, response_due_at))
+        if due is not None
+    ]
+
+
+def ended(deadlines: Ledger, kind: str, at: datetime) -> Ledger:
+    """The ledger with the running deadline of ``kind`` (if any) stopped at ``at``."""
+    return [
+        {**d, "ended_at": at} if d["deadline"] == kind and d["ended_at"] is None else d
+        for d in deadlines
+    ]
+
+
+def response_moved(deadlines: Ledger, due: datetime, at: datetime) -> Ledger:
+    """The running response deadline superseded at ``at`` by a new one due at ``due``."""
+    return [
+        *ended(deadlines, RESPONSE, at),
+        {"deadline": RESPONSE, "due_at": due, "ended_at": None},
+    ]
+
+
+# ---- reading --------------------------------------------------------------------------
+def running(deadlines: Ledger) -> list[dict[str, Any]]:
+    """The deadlines still running: ``[{"deadline", "due_at"}]``, earliest first."""
+    still_running = [
+        {"deadline": d["deadline"], "due_at": d["due_at"]}
+        for d in deadlines
+        if d["ended_at"] is None
+    ]
+    return sorted(still_running, key=lambda d: d["due_at"])
+
+
+def breached(
+    deadlines: Ledger, breaches: list[dict[str, Any]], at: datetime
+) -> list[dict[str, Any]]:
+    """The deadlines breached by instant ``at`` and not among ``breaches`` (those flagged
+    already), earliest first: ``[{"deadline": "acknowledgement" | "response", "due_at"}]``."""
+    flagged = {(b["deadline"], b["due_at"]) for b in breaches}
+    # Keyed by (deadline, due instant): the ledger can hold one due date twice (a CMS
+    # interim response promising the date already in force), and it is one deadline.
+    found = {
+        (d["deadline"], d["due_at"]): {"deadline": d["deadline"], "due_at": d["due_at"]}
+        for d in deadlines
+        if d["due_at"] < (d["ended_at"] or at) and d["due_at"] < at
+        and (d["deadline"], d["due_at"]) not in flagged
+    }  # fmt: skip
+    return sorted(found.values(), key=lambda b: (b["due_at"], b["deadline"]))
+
+
+# ---- the rules that move the response deadline -----------------------------------------
+def check_extension(
+    *, due: datetime, received_at: datetime, new_due_at: datetime,
+    complainant_agreed_at: datetime, at: datetime, breaches: list[dict[str, Any]],
+) -> None:  # fmt: skip
+    """Only before the current due date, with the complainant's agreement given before
+    it too (NHS 2009 reg. 14(2)(b): "such longer period as may be agreed before the
+    expiry of that period"), and never once the deadline watcher has flagged that due
+    date's breach: an extension back-dated before the due date would otherwise turn a
+    recorded breach into a deadline that was never missed."""
+    if at >= due:
+        raise ExtensionTooLateError("the response deadline has passed: it cannot be extended")
+    if any((b["deadline"], b["due_at"]) == (RESPONSE, due) for b in breaches):
+        raise ExtensionTooLateError(
+            "the response deadline's breach is already flagged: it cannot be extended"
+        )
+    if complainant_agreed_at >= due:
+        raise ExtensionTooLateError(
+            "the complainant agreed after the response deadline", field="complainantAgreedAt"
+        )
+    if complainant_agreed_at > at:
+        raise TimestampOrderError(
+            "the complainant's agreement is after the extension", field="complainantAgreedAt"
+        )
+    if complainant_agreed_at < received_at:
+        raise TimestampOrderError(
+            "the complainant's agreement is before the complaint", field="complainantAgreedAt"
+        )
+    if new_due_at <= due:
+        raise InvalidTransitionError(
+            "the new due date must be after the current one", field="newDueAt"
+        )
+
+
+def due_after_interim(
+    rules: ComplaintRules, policy: str, *, promised_by: datetime | None, due: datetime,
+    received_at: datetime,
+) -> datetime:  # fmt: skip
+    """When the final response is due after an interim response promising ``promised_by``:
+    that date (or the policy's default after receipt); under a policy where an interim
+    response does not move the deadline, ``due`` unchanged, and a later promise is refused
+    (``INVALID_TRANSITION``: whether it may depends on the due date in force)."""
+    terms = rules.policy(policy)
+    if terms.interim_default is None:
+        if promised_by is not None and promised_by > due:
+            raise InvalidTransitionError(
+                f"under {policy} an interim response cannot move the response "
+                "deadline: extend it with the complainant's agreement first",
+                field="promisedBy",
+            )
+        return due
+    return promised_by or rules.due(terms.interim_default, received_at)

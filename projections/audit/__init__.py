@@ -1,0 +1,1 @@
+"""The audit trail: one entry per stored record, hash-chained so tampering shows."""

@@ -1,0 +1,1 @@
+"""The budget read side: budget versus actual and forecast, as pure folds."""

@@ -1,0 +1,1 @@
+"""The complaints read side: worklist, SLA compliance and themes, as pure folds."""

@@ -1,0 +1,1 @@
+"""What every projection shares: decoding stored records and choosing events by aggregate class."""

@@ -1,0 +1,246 @@
+"""What the patient-flow queries answer: the flow board, the census and a visit's timeline.
+
+camelCase Structs (the HTTP API returns them as they are), built here from the rows the store
+selects, so the rules (who is a boarder, minutes waited, which facts are effective) are the
+same on every backend and testable without a database. Instants in rows are microseconds
+since the epoch (UTC); in views they are datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import msgspec
+
+from domain.visits.vocabulary import ACTIVE_STATES
+from projections.shared.records import to_micros
+
+#: States shown on the board, in the order of the flow; ``on_leave`` is listed apart.
+BOARD_STATES = ("arrived", "triaged", "with_clinician", "admitted")
+ON_LEAVE = "on_leave"
+_MICROS_PER_MINUTE = 60_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_decode_details = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+class Location(msgspec.Struct, frozen=True):
+    unit: str
+    bed: str | None
+
+
+class BoardVisit(msgspec.Struct, frozen=True, rename="camel"):
+    """One patient on the board. Minutes are counted to the board's ``at``."""
+
+    visit_id: str
+    patient_ref: str
+    status: str
+    visit_class: str
+    acuity_scale: str | None
+    acuity_level: int | None
+    location: Location | None
+    arrival_at: datetime | None
+    #: When the visit entered its current state.
+    status_since: datetime | None
+    minutes_since_arrival: float | None
+    minutes_in_state: float | None
+    #: Decision to admit made, not yet admitted nor departed.
+    boarder: bool
+    decision_to_admit_at: datetime | None
+    target_unit: str | None
+    minutes_boarding: float | None
+
+
+class BoardUnit(msgspec.Struct, frozen=True, rename="camel"):
+    """One unit's board: the visits in each active state, longest waiting first."""
+
+    unit: str
+    arrived: list[BoardVisit]
+    triaged: list[BoardVisit]
+    with_clinician: list[BoardVisit]
+    admitted: list[BoardVisit]
+    #: The visits above that are boarding (also listed under their state).
+    boarders: list[BoardVisit]
+    #: Admitted patients on leave of absence: the bed is kept, the patient is away.
+    on_leave: list[BoardVisit]
+
+
+class Board(msgspec.Struct, frozen=True, rename="camel"):
+    at: datetime
+    unit: str | None
+    units: list[BoardUnit]
+
+
+class CensusEntry(msgspec.Struct, frozen=True, rename="camel"):
+    visit_id: str
+    patient_ref: str
+    #: The visit's status now (not at ``at``).
+    status: str
+    visit_class: str
+    unit: str
+    bed: str | None
+    #: The location period that holds ``at``: since, and until (null while still there).
+    since: datetime
+    until: datetime | None
+
+
+class Census(msgspec.Struct, frozen=True, rename="camel"):
+    at: datetime
+    unit: str | None
+    count: int
+    items: list[CensusEntry]
+
+
+class TimelineEntry(msgspec.Struct, frozen=True, rename="camel"):
+    """One recorded fact of the visit. ``effective`` is false once a later fact (named in
+    ``correctedBy``) cancelled it; a compensation names the fact it cancels in ``corrects``."""
+
+    position: int
+    version: int
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor_id: str
+    actor_role: str
+    on_behalf_of: str | None
+    reason: str | None
+    source_system: str | None
+    source_message_id: str | None
+    effective: bool
+    corrected_by: str | None
+    corrects: str | None
+    restored_status: str | None
+    details: dict[str, Any]
+
+
+class Timeline(msgspec.Struct, frozen=True, rename="camel"):
+    visit_id: str
+    status: str
+    version: int
+    items: list[TimelineEntry]
+    next_cursor: str | None
+
+
+# ---- building them from rows ---------------------------------------------------------------
+#: The visit columns the board reads, in this order.
+BOARD_COLUMNS = (
+    "id", "patient_ref", "status", "visit_class", "acuity_scale", "acuity_level",
+    "current_unit", "current_bed", "service_unit", "arrival_at", "status_since",
+    "decision_to_admit_at", "target_unit", "admitted_at",
+)  # fmt: skip
+#: The census reads these (``l`` a location period, ``v`` its visit).
+CENSUS_COLUMNS = (
+    "l.visit_id", "v.patient_ref", "v.status", "v.visit_class", "l.unit", "l.bed",
+    "l.start_at", "l.end_at",
+)  # fmt: skip
+#: The timeline reads these timeline columns.
+TIMELINE_ENTRY_COLUMNS = (
+    "position", "version", "event_id", "event_type", "occurred_at", "recorded_at", "actor_id",
+    "actor_role", "on_behalf_of", "reason", "source_system", "source_message_id",
+    "corrected_by", "corrects_event_id", "restored_status", "details",
+)  # fmt: skip
+
+
+def is_boarder(status: str, decided_at: Any, admitted_at: Any) -> bool:
+    """A decision to admit is made, and the patient is neither admitted nor gone."""
+    return decided_at is not None and admitted_at is None and status in ACTIVE_STATES
+
+
+def board_of(rows: Iterable[Sequence[Any]], unit: str | None, now: datetime) -> Board:
+    """The board from visit rows (:data:`BOARD_COLUMNS`, longest waiting first) at ``now``."""
+    now_us = to_micros(now)
+    assert now_us is not None
+    units: dict[str, dict[str, list[BoardVisit]]] = {}
+    for row in rows:
+        entry = _board_visit(row, now_us)
+        lists = units.setdefault(
+            row[6] or row[8], {name: [] for name in (*BOARD_STATES, ON_LEAVE, "boarders")}
+        )
+        lists[entry.status].append(entry)
+        if entry.boarder:
+            lists["boarders"].append(entry)
+    return Board(
+        at=now,
+        unit=unit,
+        units=[
+            BoardUnit(
+                unit=name,
+                arrived=lists["arrived"],
+                triaged=lists["triaged"],
+                with_clinician=lists["with_clinician"],
+                admitted=lists["admitted"],
+                boarders=lists["boarders"],
+                on_leave=lists[ON_LEAVE],
+            )
+            for name, lists in sorted(units.items())
+        ],
+    )
+
+
+def _board_visit(row: Sequence[Any], now: int) -> BoardVisit:
+    (
+        visit_id, patient_ref, status, visit_class, scale, level, unit, bed, _service_unit,
+        arrival_at, since, decided_at, target_unit, admitted_at,
+    ) = row  # fmt: skip
+    boarder = is_boarder(status, decided_at, admitted_at)
+    return BoardVisit(
+        visit_id=visit_id,
+        patient_ref=patient_ref,
+        status=status,
+        visit_class=visit_class,
+        acuity_scale=scale,
+        acuity_level=level,
+        location=Location(unit, bed) if unit is not None else None,
+        arrival_at=_instant(arrival_at),
+        status_since=_instant(since),
+        minutes_since_arrival=minutes_between(arrival_at, now),
+        minutes_in_state=minutes_between(since, now),
+        boarder=boarder,
+        decision_to_admit_at=_instant(decided_at),
+        target_unit=target_unit,
+        minutes_boarding=minutes_between(decided_at, now) if boarder else None,
+    )
+
+
+def _instant(micros: int | None) -> datetime | None:
+    # Twice as fast as projections.shared.records.from_micros, and a board has hundreds of them.
+    return None if micros is None else _EPOCH + timedelta(microseconds=micros)
+
+
+def minutes_between(since: int | None, now: int) -> float | None:
+    """Whole tenths of minutes from ``since`` to ``now`` (µs); never negative."""
+    if since is None:
+        return None
+    return round(max(0, now - since) / _MICROS_PER_MINUTE, 1)
+
+
+def census_of(rows: Iterable[Sequence[Any]], unit: str | None, at: datetime) -> Census:
+    items = [
+        CensusEntry(
+            visit_id=row[0],
+            patient_ref=row[1],
+            status=row[2],
+            visit_class=row[3],
+            unit=row[4],
+            bed=row[5],
+            since=_instant(row[6]),  # type: ignore[arg-type]
+            until=_instant(row[7]),
+        )
+        for row in rows
+    ]
+    return Census(at=at, unit=unit, count=len(items), items=items)
+
+
+def timeline_entry(row: Sequence[Any]) -> TimelineEntry:
+    """A timeline row (:data:`TIMELINE_ENTRY_COLUMNS`) as the API shows it."""
+    return TimelineEntry(
+        position=row[0], version=row[1], event_id=row[2], event_type=row[3],
+        occurred_at=_instant(row[4]),  # type: ignore[arg-type]
+        recorded_at=_instant(row[5]),  # type: ignore[arg-type]
+        actor_id=row[6], actor_role=row[7], on_behalf_of=row[8], reason=row[9],
+        source_system=row[10], source_message_id=row[11], effective=row[12] is None,
+        corrected_by=row[12], corrects=row[13], restored_status=row[14],
+        details=_decode_details(row[15]),
+    )  # fmt: skip
