@@ -1,1 +1,3 @@
-"""The complaints context: a complaint case from receipt to closure within its statutory deadlines."""
+"""The complaints context: a complaint case from receipt to closure within its statutory
+deadlines.
+"""
