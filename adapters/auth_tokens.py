@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TypeGuard
 
 import jwt
 
@@ -129,7 +130,7 @@ def decode_token(settings: Settings, token: str) -> TokenClaims:
     )
 
 
-def _is_name(value: object, max_length: int) -> bool:
+def _is_name(value: object, max_length: int) -> TypeGuard[str]:
     return (
         isinstance(value, str)
         and len(value) <= max_length

@@ -1,81 +1,73 @@
-"""The composition root's shared parts: the application with the facility's policies, and the
-background jobs that run beside the projection workers (``serve`` and ``project``)."""
+"""The composition root: settings → event store → application → policies → read models →
+jobs, built here and only here.
+
+The app factory (:mod:`adapters.http.app`) and every CLI command (:mod:`adapters.cli`) ask
+this module for what they need: :func:`migrate` makes the tables, :func:`start_runtime`
+opens the application and the read side and starts the projection workers beside it,
+:func:`open_read_database` with :func:`read_models` serve the maintenance commands.
+"""
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from adapters.periodic import PeriodicJob
+from adapters.policies import policies_of
+from adapters.readmodels import tracking as tr
 from adapters.readmodels.complaints import store as complaints_store
-from adapters.readmodels.database import ReadDatabase
+from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.healing import healing_job
-from adapters.readmodels.registry import read_model_factories
-from adapters.readmodels.status import active_position
-from adapters.readmodels.tracking import table_prefix
-from adapters.settings import Settings, SettingsError
-from adapters.storage import eventsourcing_env
+from adapters.readmodels.registry import (
+    ReadModelFactory,
+    prepare_read_models,
+    read_model_factories,
+)
+from adapters.readmodels.supervisor import ProjectionSupervisor
+from adapters.settings import Settings
+from adapters.storage import ensure_schema, eventsourcing_env
 from application.complaints.deadline_watcher import DeadlineWatcher
 from application.service import PatientServices
-from application.shared.policies import Policies
-from domain.budget.policy import BudgetRules
-from domain.complaints.policy import ComplaintRules
-from domain.shared.working_days import HolidayCalendar, england_and_wales
-from domain.visits.vocabulary import VisitPolicy
+
+__all__ = [
+    "Runtime", "background_jobs", "breach_candidates", "migrate", "open_read_database",
+    "open_services", "read_models", "start_runtime",
+]  # fmt: skip
 
 
-def policies_of(settings: Settings) -> Policies:
-    zone = settings.facility_timezone
-    return Policies(
-        visit=VisitPolicy(
-            no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
-            late_cancellation_window=timedelta(hours=settings.late_cancellation_hours),
-            facility_timezone=zone,
-        ),
-        complaints=ComplaintRules(calendar=holiday_calendar(settings), facility_timezone=zone),
-        budget=budget_rules_of(settings),
-    )
+def open_services(settings: Settings, *, create_tables: bool = False) -> PatientServices:
+    """The application on the configured event store, with the facility's policies."""
+    env = eventsourcing_env(settings)
+    if create_tables:
+        # Constructing the application with CREATE_TABLE=y creates its tables, type and index.
+        env = {**env, "CREATE_TABLE": "y"}
+    return PatientServices(env=env, policies=policies_of(settings))
 
 
-def budget_rules_of(settings: Settings) -> BudgetRules:
-    """The budget's rules alone (the read model and the summary route need only these, not
-    the holiday calendar file the complaint rules read)."""
-    return BudgetRules(
-        fiscal_year_start_month=settings.fiscal_year_start_month,
-        facility_timezone=settings.facility_timezone,
-    )
+def read_models(settings: Settings) -> dict[str, ReadModelFactory]:
+    """Every read model, by name, with the facility's calendar."""
+    return read_model_factories(settings)
 
 
-def holiday_calendar(settings: Settings) -> HolidayCalendar:
-    """The shipped England and Wales calendar, or the one in ``HOLIDAY_CALENDAR_FILE``: the
-    GOV.UK ``bank-holidays.json`` shape of one division (``{"events": [{"date": ...}]}``).
-    Only the days listed count as holidays: no pattern is assumed for other years."""
-    path = settings.holiday_calendar_file
-    if path is None:
-        return england_and_wales()
+def migrate(settings: Settings) -> None:
+    """Create the schema, the event store's tables and every read model's tables where
+    missing (``migrate``; ``serve``, ``project`` and ``rebuild`` run it first)."""
+    ensure_schema(settings)
+    open_services(settings, create_tables=True).close()
+    database = open_read_database(settings)
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-        days = [date.fromisoformat(event["date"]) for event in document["events"]]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise SettingsError(
-            f"HOLIDAY_CALENDAR_FILE: expected a readable JSON file of "
-            f'{{"events": [{{"date": "YYYY-MM-DD"}}]}} ({type(e).__name__})'
-        ) from None
-    return HolidayCalendar.of(str(document.get("division", Path(path).stem)), days)
+        prepare_read_models(database, read_models(settings).values())
+    finally:
+        database.close()
 
 
 def breach_candidates(read_database: ReadDatabase, now: datetime) -> list[UUID]:
     """Cases the complaints read model says may have an unflagged breach at ``now``."""
     with read_database.read() as tx:
-        generation = active_position(tx, complaints_store.NAME).generation
-        prefix = table_prefix(complaints_store.NAME, generation)
+        generation = tr.active_position(tx, complaints_store.NAME).generation
+        prefix = tr.table_prefix(complaints_store.NAME, generation)
         return [UUID(case_id) for case_id in complaints_store.breach_candidates(tx, prefix, now)]
-
-
-def open_services(settings: Settings) -> PatientServices:
-    return PatientServices(env=eventsourcing_env(settings), policies=policies_of(settings))
 
 
 def background_jobs(
@@ -84,8 +76,52 @@ def background_jobs(
     """The deadline watcher (candidates from the complaints read model, decisions by each
     case) and the healing of read models an older release built."""
     watcher = DeadlineWatcher(services, lambda now: breach_candidates(read_database, now))
-    factories = list(read_model_factories(settings).values())
     return [
         PeriodicJob("deadline-watcher", settings.deadline_check_seconds, watcher.check),
-        healing_job(read_database, factories),
+        healing_job(read_database, list(read_models(settings).values())),
     ]
+
+
+@dataclass
+class Runtime:
+    """What a serving process holds: the application, the read side and the supervisor of
+    the projection workers and background jobs."""
+
+    services: PatientServices
+    read_database: ReadDatabase
+    supervisor: ProjectionSupervisor
+
+    def stop(self) -> None:
+        """Stop the workers, then close the read side and the application (in that order:
+        a worker may be mid-batch)."""
+        try:
+            self.supervisor.stop()
+        finally:
+            self.read_database.close()
+            self.services.close()
+
+
+def start_runtime(settings: Settings, *, workers: bool | None = None) -> Runtime:
+    """Open the application and the read side (creating any missing read-model tables, so
+    queries answer before the first batch) and, when ``workers`` (default: the settings'
+    ``PROJECTION_WORKERS``), start the projection workers and background jobs."""
+    services = open_services(settings)
+    try:
+        read_database = open_read_database(settings)
+    except BaseException:
+        services.close()
+        raise
+    try:
+        factories = list(read_models(settings).values())
+        prepare_read_models(read_database, factories)
+        supervisor = ProjectionSupervisor(
+            read_database, factories, background_jobs(settings, services, read_database)
+        )
+    except BaseException:
+        read_database.close()
+        services.close()
+        raise
+    runtime = Runtime(services, read_database, supervisor)
+    if settings.projection_workers if workers is None else workers:
+        supervisor.start()
+    return runtime

@@ -44,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import psycopg
@@ -63,6 +63,9 @@ from bench.visits import (
     server_pids,
     start_server,
 )
+
+if TYPE_CHECKING:  # imported at run time inside the functions, after the settings
+    from adapters.readmodels.database import ReadDatabase
 
 CATCH_UP_TARGET = 20_000  # records/s
 #: The board is measured as browsers ask for it (gzip) and as a client that cannot inflate.
@@ -158,7 +161,7 @@ class CatchUp:
 
 
 def time_catch_up(
-    database,  # type: ignore[no-untyped-def]
+    database: ReadDatabase,
     name: str,
     factory: Callable[[], Any],
     batch_size: int,
@@ -526,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         # 4. the board (a failure here still reports the figures above)
         if args.seconds > 0:
             active = population.get("active_by_unit") or {}
-            unit = args.unit or (max(active, key=active.get) if active else "ED-A")
+            unit = args.unit or (max(active, key=lambda u: active[u]) if active else "ED-A")
             port = free_port()
             print(f"starting the server (port {port}) ...", file=sys.stderr, flush=True)
             server = start_server(schema, port, args.workers, args.pool_size)
@@ -547,13 +550,13 @@ def main(argv: list[str] | None = None) -> int:
             drop_schema(schema)
             store_file.unlink(missing_ok=True)
 
-    out = RESULTS / f"projections-{stamp}.json"
-    out.write_text(json.dumps(figures, indent=2, default=str))
+    results = RESULTS / f"projections-{stamp}.json"
+    results.write_text(json.dumps(figures, indent=2, default=str))
     report(args, figures, population)
     for name, text in profiles.items():
         print(f"\ncProfile of one {name} catch-up (batch {args.batch_size}), by own time:")
         print(text)
-    print(f"figures written to {out}" + (f"; schema {schema} kept" if keep else ""))
+    print(f"figures written to {results}" + (f"; schema {schema} kept" if keep else ""))
     return 0
 
 

@@ -225,7 +225,8 @@ def _clinic_journey(rng: random.Random, n: int, now: datetime) -> Journey:
     elif r < 0.17:
         steps.append(
             Step("clerk", lambda v, at: v.mark_no_show(at=at, policy=POLICY),
-                 ready=lambda v, at: at >= v.scheduled_start + POLICY.no_show_grace)
+                 ready=lambda v, at: v.scheduled_start is not None
+                 and at >= v.scheduled_start + POLICY.no_show_grace)
         )  # fmt: skip
     else:
         steps.append(Step("clerk", lambda v, at: v.register_arrival(arrival_mode="walk-in", at=at),

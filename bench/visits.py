@@ -36,6 +36,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import psycopg
@@ -43,7 +44,7 @@ import psycopg
 from bench.http_client import Connection
 
 SECRET = "bench-secret-bench-secret-bench-secret"
-PG = dict(host="127.0.0.1", port=5432, user="postgres", dbname="test")
+PG: dict[str, Any] = dict(host="127.0.0.1", port=5432, user="postgres", dbname="test")
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -155,7 +156,8 @@ def run_bare(app, seconds: float, threads: int) -> Figures:  # type: ignore[no-u
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def start_server(schema: str, port: int, workers: int, pool_size: int) -> subprocess.Popen[bytes]:

@@ -13,7 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from adapters.composition import background_jobs, budget_rules_of, open_services
+from adapters.composition import start_runtime
 from adapters.http.audit import audit_router
 from adapters.http.budget import budget_routers
 from adapters.http.complaint_reports import complaints_router
@@ -31,9 +31,8 @@ from adapters.http.kit.read_side import READ_DATABASE_STATE_KEY
 from adapters.http.metrics import HttpMetrics, RequestTimerMiddleware
 from adapters.http.operations import health, ready
 from adapters.http.visits import visits_router
-from adapters.readmodels.database import ReadDatabase, open_read_database
-from adapters.readmodels.registry import prepare_read_models, read_model_factories
-from adapters.readmodels.worker import ProjectionSupervisor
+from adapters.policies import budget_rules_of
+from adapters.readmodels.database import ReadDatabase
 from adapters.settings import Settings
 from application.service import PatientServices
 
@@ -139,25 +138,15 @@ def _owned_services(
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        # Constructing the application may create tables: off the event loop.
-        services = await anyio.to_thread.run_sync(open_services, settings)
-        read_database = await anyio.to_thread.run_sync(open_read_database, settings)
-        factories = list(read_model_factories(settings).values())
-        await anyio.to_thread.run_sync(prepare_read_models, read_database, factories)
-        supervisor = ProjectionSupervisor(
-            read_database, factories, background_jobs(settings, services, read_database)
-        )
-        if settings.projection_workers:
-            supervisor.start()
-        app.state[SERVICES_STATE_KEY] = services
-        app.state[READ_DATABASE_STATE_KEY] = read_database
+        # Opening the application may create tables: off the event loop.
+        runtime = await anyio.to_thread.run_sync(start_runtime, settings)
+        app.state[SERVICES_STATE_KEY] = runtime.services
+        app.state[READ_DATABASE_STATE_KEY] = runtime.read_database
         try:
             yield
         finally:
             app.state[SERVICES_STATE_KEY] = None
             app.state[READ_DATABASE_STATE_KEY] = None
-            await anyio.to_thread.run_sync(supervisor.stop)
-            read_database.close()
-            services.close()
+            await anyio.to_thread.run_sync(runtime.stop)
 
     return lifespan

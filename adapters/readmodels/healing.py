@@ -14,7 +14,6 @@ generation. ``/ready`` shows ``"state": "rebuilding"`` until then.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import cache
 
 import structlog
 
@@ -24,19 +23,12 @@ from adapters.readmodels.base import ReadModel
 from adapters.readmodels.database import ReadDatabase
 from adapters.readmodels.fingerprint import fingerprint
 from adapters.readmodels.rebuild import RebuildBusyError, rebuild
+from adapters.readmodels.registry import current_fingerprints
 
 log = structlog.get_logger("projections")
 
 #: Seconds between two looks for outdated read models (a rebuild runs inside a look).
 HEALING_CHECK_SECONDS = 5.0
-
-
-@cache
-def current_fingerprints() -> dict[str, str]:
-    """Each read model's fingerprint in this release, by name."""
-    from adapters.readmodels.registry import read_model_factories
-
-    return {name: fingerprint(factory()) for name, factory in read_model_factories().items()}
 
 
 def is_outdated(database: ReadDatabase, name: str) -> bool:

@@ -93,16 +93,16 @@ class _TerminalBar:
         self._progress.start()
 
     def update(self, p: RebuildProgress) -> None:
-        fields = {
-            "counts": f"{p.position:,}/{p.head:,}",
-            "rate": f"{p.rate:,.0f}",
-            "eta": _eta(p),
-        }
+        counts, rate, eta = f"{p.position:,}/{p.head:,}", f"{p.rate:,.0f}", _eta(p)
         if self._task is None:
+            # Created empty; the update below sets how far it is (rich counts in floats
+            # there, in ints here).
             self._task = self._progress.add_task(
-                f"{p.name} g{p.generation}", total=1.0, completed=p.fraction, **fields
+                f"{p.name} g{p.generation}", total=1.0, counts=counts, rate=rate, eta=eta
             )
-        self._progress.update(self._task, completed=p.fraction, refresh=True, **fields)
+        self._progress.update(
+            self._task, completed=p.fraction, refresh=True, counts=counts, rate=rate, eta=eta
+        )
 
     def close(self) -> None:
         try:
@@ -144,7 +144,7 @@ def _reroute_log_handlers(
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler) and handler.stream is stream:
             rerouted.append((handler, stream))
-            handler.setStream(proxy)  # type: ignore[arg-type] # a TextIO in all but name
+            handler.setStream(proxy)
     return rerouted
 
 

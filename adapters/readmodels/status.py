@@ -8,29 +8,17 @@ from dataclasses import dataclass
 
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.database import ReadDatabase, Transaction
+from adapters.readmodels.registry import current_fingerprints
+from adapters.readmodels.tracking import ReadModelPosition, active_position
+
+# active_position moved to tracking (the stores read it); still importable from here.
+__all__ = [
+    "ReadModelPosition", "ReadModelStatus", "active_position", "read_model_status",
+    "wait_for_position",
+]  # fmt: skip
 
 #: How often a read-your-writes request looks again while it waits.
 POLL_SECONDS = 0.01
-
-
-@dataclass(frozen=True)
-class ReadModelPosition:
-    generation: int
-    position: int
-
-
-def active_position(tx: Transaction, name: str) -> ReadModelPosition:
-    """The active generation and its tracked position, read inside the caller's
-    transaction before it reads the view, so the view holds at least that position."""
-    rows = tx.execute(
-        "SELECT g.active, t.position FROM read_model_generations g"
-        " JOIN read_model_tracking t ON t.name = g.name AND t.generation = g.active"
-        " WHERE g.name = ?",
-        (name,),
-    )
-    if not rows:
-        return ReadModelPosition(1, 0)
-    return ReadModelPosition(rows[0][0], rows[0][1])
 
 
 def wait_for_position(
@@ -81,8 +69,6 @@ PARKED_SHOWN = 20
 
 
 def read_model_status(database: ReadDatabase, names: Iterable[str]) -> list[ReadModelStatus]:
-    from adapters.readmodels.healing import current_fingerprints
-
     fingerprints = current_fingerprints()
     head = database.head_position()
     now = tr.now_micros()

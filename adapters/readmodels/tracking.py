@@ -251,3 +251,23 @@ def parked_count(tx: Transaction, name: str, generation: int) -> int:
         (name, generation),
     )
     return int(rows[0][0])
+
+
+@dataclass(frozen=True)
+class ReadModelPosition:
+    generation: int
+    position: int
+
+
+def active_position(tx: Transaction, name: str) -> ReadModelPosition:
+    """The active generation and its tracked position, read inside the caller's
+    transaction before it reads the view, so the view holds at least that position."""
+    rows = tx.execute(
+        "SELECT g.active, t.position FROM read_model_generations g"
+        " JOIN read_model_tracking t ON t.name = g.name AND t.generation = g.active"
+        " WHERE g.name = ?",
+        (name,),
+    )
+    if not rows:
+        return ReadModelPosition(1, 0)
+    return ReadModelPosition(rows[0][0], rows[0][1])

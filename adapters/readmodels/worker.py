@@ -20,19 +20,17 @@ parked``) until a rebuild, after the fix, applies them in order.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-import psycopg
 import structlog
 
-from adapters.periodic import PeriodicJob, run_periodically
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.base import ReadModel
 from adapters.readmodels.database import ReadDatabase, Transaction, WorkerConnection
+from adapters.readmodels.failures import CONNECTION_ERRORS, is_connection_error
 from adapters.readmodels.fingerprint import fingerprint
 from projections.shared.records import StoredRecord
 
@@ -43,35 +41,6 @@ DEFAULT_BATCH_SIZE = 2000
 #: batch folds more of each visit's records into one row write: catching up over 210,000
 #: records measured 18-20k records/s at 2,000 and 32-34k at 20,000 (one transaction of ~0.6 s).
 MAX_BATCH_SIZE = 20_000
-#: Errors after which a worker reconnects: the database went away or refused for a while.
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    sqlite3.OperationalError,
-    tr.TrackingConflictError,
-)
-
-
-#: PostgreSQL error classes that mean the connection or the server, not the statement:
-#: 08 connection exception, 57 operator intervention (shutdown, cancel), 53 insufficient
-#: resources. An OperationalError of another class (54 program limit exceeded: an index row
-#: too big) is the record's own and must be parked, or the worker would retry it forever.
-_CONNECTION_SQLSTATE_CLASSES = frozenset({"08", "57", "53"})
-#: SQLite's OperationalErrors that are the database's state, not the statement's.
-_SQLITE_TRANSIENT = ("locked", "busy", "disk i/o", "unable to open", "readonly", "full")
-
-
-def is_connection_error(error: BaseException) -> bool:
-    """Whether ``error`` is the database failing (reconnect and retry the batch) rather
-    than a record it refused (park the record)."""
-    if isinstance(error, tr.TrackingConflictError | psycopg.InterfaceError):
-        return True
-    if isinstance(error, psycopg.OperationalError):
-        sqlstate = error.sqlstate
-        return sqlstate is None or sqlstate[:2] in _CONNECTION_SQLSTATE_CLASSES
-    if isinstance(error, sqlite3.OperationalError):
-        return any(word in str(error).lower() for word in _SQLITE_TRANSIENT)
-    return False
 
 
 def ensure_tables(tx: Transaction, model: ReadModel, generation: int) -> None:
@@ -304,48 +273,3 @@ def _close_quietly(conn: WorkerConnection) -> None:
         conn.close()
     except Exception:  # noqa: BLE001 - closing a broken connection may fail again; it is gone
         log.debug("projection.close_failed")
-
-
-class ProjectionSupervisor:
-    """Runs one live worker thread per read model, and one thread per periodic job (the
-    deadline watcher), in ``serve`` and ``project``."""
-
-    def __init__(
-        self,
-        database: ReadDatabase,
-        factories: Sequence[Callable[[], ReadModel]],
-        jobs: Sequence[PeriodicJob] = (),
-    ):
-        self.workers = [
-            ProjectionWorker(database, factory, max_batch_size=MAX_BATCH_SIZE)
-            for factory in factories
-        ]
-        self.jobs = list(jobs)
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    def start(self) -> None:
-        for worker in self.workers:
-            self._start(f"projection-{worker.name}", worker.run)
-        for job in self.jobs:
-            self._start(f"job-{job.name}", lambda stop, job=job: run_periodically(job, stop))
-
-    def _start(self, name: str, target: Callable[[threading.Event], None]) -> None:
-        thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
-    def request_stop(self) -> None:
-        """Safe in a signal handler: only sets a flag."""
-        self._stop.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout)
-        self._threads.clear()
-
-    def wait(self) -> None:
-        """Block until stopped (for ``patient-services project``)."""
-        while not self._stop.wait(1.0):
-            pass

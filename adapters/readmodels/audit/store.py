@@ -27,8 +27,7 @@ from uuid import UUID
 
 from adapters.readmodels.base import LogReader
 from adapters.readmodels.database import ReadDatabase, Transaction
-from adapters.readmodels.status import active_position
-from adapters.readmodels.tracking import parked_records, table_prefix
+from adapters.readmodels.tracking import active_position, parked_records, table_prefix
 from projections.audit.trail import (
     BOOKKEEPING_TYPES,
     ENTRY_FIELDS,

@@ -1,0 +1,254 @@
+"""``serve``, ``project``, ``token`` and ``migrate``: running the service."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from dataclasses import replace
+from datetime import timedelta
+
+from adapters.cli.help import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_SERVER_NOT_STARTED,
+    EXIT_USAGE,
+    Commands,
+    command,
+)
+from adapters.readmodels.registry import READ_MODEL_NAMES
+from adapters.settings import Settings
+
+
+def add_serve(commands: Commands) -> None:
+    serve = command(
+        commands,
+        "serve",
+        "serve the HTTP API (and, by default, the projection workers)",
+        """
+        Creates the tables if they are missing, then serves the HTTP API: JSON over HTTP,
+        with JWT bearer tokens (see `patient-services token`). The interactive API page is
+        at /schema, the OpenAPI document at /schema/openapi.json.
+
+        Unless --no-workers is given, each server process also runs the projection workers,
+        which keep the read models current, and the complaint deadline watcher. Options
+        override the environment variables named with them.
+        """,
+        [
+            (EXIT_OK, "stopped (Ctrl-C or SIGTERM)"),
+            (EXIT_FAILED, "the database cannot be reached"),
+            (EXIT_USAGE, "usage or configuration error"),
+            (
+                EXIT_SERVER_NOT_STARTED,
+                "the HTTP server could not start, for example because the port is in use",
+            ),
+        ],
+    )
+    serve.add_argument("--host", help="interface to bind (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port (default: PORT or 8000)")
+    serve.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: WORKERS or 1)"
+    )
+    serve.add_argument(
+        "--no-workers",
+        dest="projection_workers",
+        action="store_false",
+        default=None,
+        help="serve HTTP only; run the projection workers with `project` elsewhere "
+        "(default: PROJECTION_WORKERS or on)",
+    )
+    serve.set_defaults(run=_serve)
+
+
+def add_project(commands: Commands) -> None:
+    project = command(
+        commands,
+        "project",
+        "run the projection workers and the deadline watcher, without HTTP",
+        f"""
+        Creates the tables if they are missing, then runs the projection workers (one per
+        read model: {", ".join(READ_MODEL_NAMES)}) and the complaint deadline watcher,
+        without serving HTTP: the other half of `serve --no-workers`. Runs until Ctrl-C or
+        SIGTERM.
+
+        Several `project` processes may run at once: one leads per read model, the others
+        stand by and take over when it stops.
+        """,
+        [
+            (EXIT_OK, "stopped (Ctrl-C or SIGTERM)"),
+            (EXIT_FAILED, "the database cannot be reached"),
+            (EXIT_USAGE, "configuration error"),
+        ],
+    )
+    project.set_defaults(run=_project)
+
+
+def add_token(commands: Commands) -> None:
+    token = command(
+        commands,
+        "token",
+        "print a signed development token",
+        """
+        Prints a signed token (a JWT, HS256) on stdout, for trying the API: send it as
+        `Authorization: Bearer <token>`. Its user id becomes the actor of every event
+        recorded with it; its roles (clerk, nurse, clinician, manager, auditor, ...) decide
+        what it may do.
+
+        It is signed with JWT_SECRET (on SQLite without one, a secret generated once into
+        VAR_DIR/jwt_secret) and carries JWT_ISSUER and JWT_AUDIENCE when they are set.
+        """,
+        [
+            (EXIT_OK, "printed"),
+            (EXIT_USAGE, "usage error (such as a --ttl-minutes below 1) or configuration error"),
+        ],
+    )
+    token.add_argument("--sub", required=True, help="user id (becomes the events' actor)")
+    token.add_argument(
+        "--role", dest="roles", metavar="ROLE", action="append", required=True,
+        help="a role; repeatable",
+    )  # fmt: skip
+    token.add_argument(
+        "--ttl-minutes", type=int, metavar="MINUTES",
+        help="lifetime (default: JWT_TTL_MINUTES or 60)",
+    )  # fmt: skip
+    token.set_defaults(run=_token)
+
+
+def add_migrate(commands: Commands) -> None:
+    migrate = command(
+        commands,
+        "migrate",
+        "create the schema and tables if missing",
+        """
+        Creates the database schema (on PostgreSQL, when DATABASE_URL or POSTGRES_SCHEMA
+        names one) and every table the service needs, where missing. Existing tables and
+        their data are left as they are, so it is safe to run again.
+
+        `serve`, `project` and `rebuild` do the same when they start: run `migrate` on its
+        own to prepare a database ahead of time, for example as a user allowed to create
+        tables when the service's user is not.
+        """,
+        [
+            (EXIT_OK, "the tables are ready"),
+            (EXIT_FAILED, "the database cannot be reached"),
+            (EXIT_USAGE, "configuration error"),
+        ],
+    )
+    migrate.set_defaults(run=_migrate)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from adapters.http.server import IMPORT_STRING as SERVER_PROTOCOL
+    from adapters.logging import configure_logging
+
+    overrides = {k: getattr(args, k) for k in ("host", "port", "workers", "projection_workers")}
+    settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    # Each uvicorn worker process reads its settings from the environment again.
+    os.environ["PROJECTION_WORKERS"] = "1" if settings.projection_workers else "0"
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics sums the worker processes' counters from files here (prometheus_client's
+        # multiprocess mode, chosen when it is first imported, so set before any worker
+        # starts). Emptied at each start: files left by an earlier run would add its counts.
+        metrics_dir = (settings.var_dir / f"metrics-{settings.port}").resolve()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    configure_logging(settings)
+    # Once here, before the workers start: concurrent CREATE TABLE in several workers could
+    # race. Each worker then only finds the tables present.
+    migrate_tables(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    print(
+        f"Serving patient services on {base}\n"
+        f"  interactive API page: {base}/schema\n"
+        f"  get a token:          {_thiscommand()} token --sub alice --role clerk\n"
+        "  then send:            Authorization: Bearer <token>",
+        file=sys.stderr,
+        flush=True,
+    )
+    # A factory import string (not an app object) so each worker process builds its own app.
+    uvicorn.run(
+        "adapters.http.asgi:create",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,  # keep the structlog configuration
+        access_log=False,
+        server_header=False,
+        # httptools, answering malformed requests with problem+json and bounding the request
+        # line and headers (MAX_REQUEST_HEAD_BYTES, 16 KiB) with a 431.
+        http=SERVER_PROTOCOL,
+    )
+    return 0
+
+
+def _thiscommand() -> str:
+    # As the user can type it: `make run` starts .venv/bin/patient-services, not on PATH.
+    script = sys.argv[0]
+    on_path = shutil.which("patient-services") == os.path.abspath(script)
+    if os.path.basename(script) != "patient-services" or on_path:
+        return "patient-services"
+    relative = os.path.relpath(script)
+    return script if relative.startswith("..") else relative
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.auth_tokens import mint_token
+
+    ttl = timedelta(minutes=args.ttl_minutes) if args.ttl_minutes is not None else None
+    if ttl is not None and ttl <= timedelta(0):
+        print("patient-services: --ttl-minutes must be positive", file=sys.stderr)
+        return 2
+    try:
+        token = mint_token(settings, args.sub, args.roles, ttl)
+    except ValueError as e:  # a subject or role the service would refuse, or a huge ttl
+        print(f"patient-services: {e}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    migrate_tables(settings)
+    return 0
+
+
+def migrate_tables(settings: Settings) -> None:
+    """Create what is missing and say where (``serve``, ``project`` and ``rebuild`` too)."""
+    from adapters.composition import migrate
+
+    migrate(settings)
+    postgres = settings.postgres
+    where = (
+        f"PostgreSQL database {postgres.dbname}, schema {postgres.schema or 'public'}"
+        if postgres
+        else f"SQLite under {settings.var_dir}"
+    )
+    print(f"patient-services: tables ready in {where}", file=sys.stderr)
+
+
+def _project(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+
+    from adapters.composition import start_runtime
+    from adapters.logging import configure_logging
+
+    configure_logging(settings)
+    migrate_tables(settings)
+    runtime = start_runtime(settings, workers=False)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: runtime.supervisor.request_stop())
+    print(
+        "patient-services: projection workers and the deadline watcher running (Ctrl-C stops)",
+        file=sys.stderr,
+    )
+    runtime.supervisor.start()
+    try:
+        runtime.supervisor.wait()
+    finally:
+        runtime.stop()
+    return 0
