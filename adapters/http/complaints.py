@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from functools import partial
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,15 @@ class Deadline(msgspec.Struct, frozen=True, rename="camel"):
     due_at: datetime
     #: the last local day allowed (``due_at`` is the exclusive end of it)
     due_on: date
+
+    @classmethod
+    def of(cls, running: dict[str, Any], zone: ZoneInfo) -> Deadline:
+        """A running deadline of the case (``deadline``, ``due_at``), its day read in ``zone``."""
+        due_at: datetime = running["due_at"]
+        due_on = last_day_allowed(due_at, zone)
+        # A running deadline always has its due instant, so it always has a last day.
+        assert due_on is not None
+        return cls(running["deadline"], due_at, due_on)
 
 
 class Breach(msgspec.Struct, frozen=True, rename="camel"):
@@ -106,10 +116,7 @@ class ComplaintState(msgspec.Struct, frozen=True, rename="camel"):
             responded_at=case.responded_at, investigator_ref=case.investigator_ref,
             upheld=case.upheld, resolution=case.resolution, closed_at=case.closed_at,
             withdrawn_at=case.withdrawn_at,
-            running_deadlines=[
-                Deadline(d["deadline"], d["due_at"], last_day_allowed(d["due_at"], zone))
-                for d in case.running_deadlines
-            ],
+            running_deadlines=[Deadline.of(d, zone) for d in case.running_deadlines],
             breaches=[Breach(b["deadline"], b["due_at"], b["flagged_at"]) for b in case.breaches],
             referrals=[
                 Referral(r["body"], r["reference"], r["referred_at"], r["outcome"],

@@ -23,18 +23,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
-import msgspec
-import structlog
 from litestar import Request, Response, get
 from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -46,17 +43,14 @@ from prometheus_client import (
     generate_latest,
     values,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from adapters.http.kit.read_side import READ_DATABASE_STATE_KEY
+from adapters.http.metrics_commands import command_of, command_outcome, problem_code
+from adapters.http.metrics_read_models import ReadModelCollector
 from adapters.readmodels.database import ReadDatabase
 from adapters.readmodels.registry import read_model_factories
-from adapters.readmodels.status import read_model_status
-from application.shared.commands import Command
-
-log = structlog.get_logger("http")
 
 #: The Prometheus text format, version 0.0.4 (what every Prometheus server reads). Litestar
 #: adds the ``charset=utf-8`` of a text type itself, giving exactly ``CONTENT_TYPE_PLAIN_0_0_4``.
@@ -91,13 +85,6 @@ class RequestTimerMiddleware(ASGIMiddleware):
         await next_app(scope, receive, send)
 
 
-class _Problem(msgspec.Struct):
-    code: str = ""
-
-
-_PROBLEM = msgspec.json.Decoder(_Problem)
-
-
 class _ResponseSeen:
     """What the hook has seen of a response so far (status line, then the body)."""
 
@@ -119,11 +106,13 @@ class HttpMetrics:
     def __init__(self) -> None:
         # The `*_created` series (one timestamp per label set) would double the output and
         # are not written in multiprocess mode: left out in both, so the modes match.
-        disable_created_metrics()
+        # prometheus_client ships py.typed, but these two (disable_created_metrics and
+        # MultiProcessCollector.__init__) have no annotations: untyped calls, nothing to check.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.multiprocess = multiprocess_mode()
         self._registry = CollectorRegistry()
         if self.multiprocess:
-            MultiProcessCollector(self._registry)
+            MultiProcessCollector(self._registry)  # type: ignore[no-untyped-call]
         else:
             for collector in (ProcessCollector, PlatformCollector, GCCollector):
                 collector(registry=self._registry)
@@ -175,7 +164,7 @@ class HttpMetrics:
         del state[_RESPONSE_KEY]
         self._count(scope, seen, state.get(_STARTED_KEY))
 
-    def _count(self, scope: Scope, seen: _ResponseSeen, started: float | None) -> None:
+    def _count(self, scope: HTTPScope, seen: _ResponseSeen, started: float | None) -> None:
         method = scope["method"] if scope["method"] in _METHODS else "other"
         template = scope.get("path_template")
         route = route_label(template) if template else UNMATCHED_ROUTE
@@ -185,7 +174,7 @@ class HttpMetrics:
         handler = scope.get("route_handler")
         command = self._command(handler) if template and handler is not None else None
         if command is not None:
-            code = _problem_code(seen.body) if seen.body else ""
+            code = problem_code(seen.body) if seen.body else ""
             self.commands.labels(command, command_outcome(seen.status, seen.replayed, code)).inc()
 
     def _command(self, handler: BaseRouteHandler) -> str | None:
@@ -231,99 +220,3 @@ class HttpMetrics:
 def route_label(path_template: str) -> str:
     """``/api/v1/visits/{id:str}/arrive`` → ``/api/v1/visits/{id}/arrive``."""
     return _PARAMETER_TYPE.sub(r"{\1}", path_template)
-
-
-def command_of(handler: BaseRouteHandler) -> str | None:
-    """The command a route handler takes: ``opt={"command": name}`` when declared, otherwise
-    the class of its body when that is a :class:`~application.shared.commands.Command` (every
-    command handler is typed with its command, so new resources need nothing more)."""
-    declared = handler.opt.get("command")
-    if declared:
-        return str(declared)
-    data = handler.parsed_fn_signature.parameters.get("data")
-    if data is None:
-        return None
-    for field in (data, *data.inner_types):
-        kind = field.annotation
-        if isinstance(kind, type) and issubclass(kind, Command):
-            return kind.__name__
-    return None
-
-
-#: Status → outcome of a command, where the status alone decides.
-_OUTCOMES = {401: "unauthenticated", 403: "denied", 404: "not_found", 412: "conflict"}
-
-
-def command_outcome(status: int, replayed: bool, problem_code: str) -> str:
-    """A command's outcome from its response: status, ``Idempotent-Replayed`` and, for a 409,
-    the problem's ``code``."""
-    if status < 300:
-        return "replayed" if replayed else "accepted"
-    if status == 409:
-        # VERSION_CONFLICT: lost a race (worth a retry); any other code: a business rule said no.
-        return "conflict" if problem_code == "VERSION_CONFLICT" else "refused"
-    if status >= 500:
-        return "error"
-    # 400, 413, 415, 422 (and any other client error): the request itself was refused.
-    return _OUTCOMES.get(status, "invalid")
-
-
-def _problem_code(body: bytes) -> str:
-    try:
-        return _PROBLEM.decode(body).code
-    except msgspec.DecodeError:
-        return ""
-
-
-class ReadModelCollector:
-    """Per read model: position, lag and generation, read from the database at scrape time."""
-
-    def __init__(self, database: ReadDatabase, names: Iterable[str]) -> None:
-        self._database = database
-        self._names = list(names)
-
-    def describe(self) -> list[Metric]:
-        return []  # registering must not query the database
-
-    def collect(self) -> Iterator[Metric]:
-        try:
-            statuses = read_model_status(self._database, self._names)
-            head = statuses[0].head if statuses else self._database.head_position()
-        except Exception:  # noqa: BLE001 - the request metrics are still worth a scrape
-            log.warning("metrics.read_models_unavailable", exc_info=True)
-            return
-        families = {
-            "position": GaugeMetricFamily(
-                "read_model_position",
-                "The log position the read model's serving generation has processed.",
-                labels=["name"],
-            ),
-            "lag_events": GaugeMetricFamily(
-                "read_model_lag_events",
-                "Events in the log past the read model's position (counted up to 1,000,000).",
-                labels=["name"],
-            ),
-            "lag_seconds": GaugeMetricFamily(
-                "read_model_lag_seconds",
-                "Seconds since the read model last had nothing left to read (0 when caught up).",
-                labels=["name"],
-            ),
-            "generation": GaugeMetricFamily(
-                "read_model_generation",
-                "The read model's serving generation (a rebuild makes a new one).",
-                labels=["name"],
-            ),
-            "parked": GaugeMetricFamily(
-                "read_model_parked_records",
-                "Records the serving generation could not apply and set aside (> 0: degraded;"
-                " see patient-services parked list).",
-                labels=["name"],
-            ),
-        }
-        for status in statuses:
-            for field, family in families.items():
-                family.add_metric([status.name], float(getattr(status, field)))
-        yield from families.values()
-        yield GaugeMetricFamily(
-            "event_log_head_position", "The newest position in the event log.", value=head
-        )

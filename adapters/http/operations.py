@@ -4,16 +4,58 @@ benchmark poll it before sending traffic)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, TypeAlias, get_args
 
+import msgspec
 from litestar import Request, get
 
 from adapters.http.kit.context import services_of
 from adapters.http.kit.problems import ServiceUnavailableError, problem_responses
 from adapters.http.kit.read_side import READ_DATABASE_STATE_KEY
-from adapters.http.kit.schemas import HealthStatus, ReadModelLag, ReadyStatus
 from adapters.readmodels.registry import read_model_factories
 from adapters.readmodels.status import read_model_status
+
+
+class HealthStatus(msgspec.Struct, frozen=True):
+    status: Literal["ok"] = "ok"
+
+
+#: What ``state`` says of a read model (see :class:`ReadModelLag`).
+ReadModelState: TypeAlias = Literal["ok", "degraded", "rebuilding"]
+#: :attr:`~adapters.readmodels.status.ReadModelStatus.state` (a ``str``) as one of them.
+_STATES: dict[str, ReadModelState] = {state: state for state in get_args(ReadModelState)}
+
+
+class ReadModelLag(msgspec.Struct, frozen=True, rename="camel"):
+    """How far one read model has read the log, and how stale it may be."""
+
+    name: str
+    #: The generation readers use (a rebuild fills the next one, then switches).
+    generation: int
+    #: The last log position it has processed.
+    position: int
+    #: Events in the log after ``position``.
+    lag_events: int
+    #: Seconds since it last had nothing newer to read (0 when caught up).
+    lag_seconds: float
+    rebuilding_generation: int | None = None
+    rebuilding_position: int | None = None
+    #: ``degraded`` while records are parked: records it could not apply, kept aside with
+    #: their error so the worker moves on; a rebuild after the fix applies them.
+    #: ``rebuilding`` while the serving generation was built by an older release: it is
+    #: rebuilt automatically (queries it cannot answer are 503 PROJECTION_REBUILDING).
+    state: ReadModelState = "ok"
+    #: How many records are parked, and the first of them by position.
+    parked: int = 0
+    parked_positions: list[int] = msgspec.field(default_factory=list)
+
+
+class ReadyStatus(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
+    status: Literal["ready"]
+    #: The newest position in the global event log (0 when it is empty).
+    position: int
+    #: Each read model's position and lag (absent when this process has no read models).
+    read_models: list[ReadModelLag] | None = None
 
 
 @get("/health", operation_id="health", tags=["Operations"], summary="The process is alive")
@@ -58,7 +100,7 @@ def ready(request: Request[Any, Any, Any]) -> ReadyStatus:
                 lag_seconds=s.lag_seconds,
                 rebuilding_generation=s.rebuilding_generation,
                 rebuilding_position=s.rebuilding_position,
-                state=s.state,
+                state=_STATES[s.state],
                 parked=s.parked,
                 parked_positions=list(s.parked_positions),
             )  # fmt: skip

@@ -4,6 +4,10 @@ a version, or as of a time)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
 from litestar import Router
 from litestar.handlers import HTTPRouteHandler
 
@@ -13,13 +17,91 @@ from adapters.http.kit.commands import (
     state_handler,
     untargeted_handler,
 )
-from adapters.http.kit.schemas import VisitState
 from application.shared.permissions import VISIT_READERS
 from application.visits.commands import VISIT_ACTIONS, RegisterWalkIn, ScheduleVisit
 from domain.visits.visit import PatientVisit
+from domain.visits.vocabulary import FHIR_STATUS
+from projections.visits.flow_views import Location
 
 VISITS = Resource(path="/api/v1/visits", noun="visit", name="visits")
 _CREATED = "Visit created: its id, version and log position"
+
+
+class VisitState(msgspec.Struct, frozen=True, rename="camel"):
+    """A visit as it stands (or stood, for ``asOf``/``asOfVersion``). Times are UTC."""
+
+    id: UUID
+    version: int
+    status: str
+    fhir_status: str
+    patient_ref: str
+    visit_class: str
+    service_unit: str
+    walk_in: bool
+    reason_code: str | None
+    scheduled_start: datetime | None
+    scheduled_end: datetime | None
+    arrival_at: datetime | None
+    arrival_mode: str | None
+    triage_at: datetime | None
+    acuity_scale: str | None
+    acuity_level: int | None
+    provider_seen_at: datetime | None
+    clinician_ref: str | None
+    decision_to_admit_at: datetime | None
+    target_unit: str | None
+    admitted_at: datetime | None
+    current_location: Location | None
+    leave_started_at: datetime | None
+    expected_return: datetime | None
+    discharged_at: datetime | None
+    disposition: str | None
+    destination: str | None
+    deceased_at: datetime | None
+    left_at: datetime | None
+    closed_at: datetime | None
+    cancelled_at: datetime | None
+    late_cancellation: bool
+    no_show_at: datetime | None
+
+    @classmethod
+    def of(cls, visit: PatientVisit) -> VisitState:
+        location = visit.current_location
+        return cls(
+            id=visit.id,
+            version=visit.version,
+            status=visit.status,
+            fhir_status=FHIR_STATUS[visit.status],
+            patient_ref=visit.patient_ref,
+            visit_class=visit.visit_class,
+            service_unit=visit.service_unit,
+            walk_in=visit.walk_in,
+            reason_code=visit.reason_code,
+            scheduled_start=visit.scheduled_start,
+            scheduled_end=visit.scheduled_end,
+            arrival_at=visit.arrival_at,
+            arrival_mode=visit.arrival_mode,
+            triage_at=visit.triage_at,
+            acuity_scale=visit.acuity_scale,
+            acuity_level=visit.acuity_level,
+            provider_seen_at=visit.provider_seen_at,
+            clinician_ref=visit.clinician_ref,
+            decision_to_admit_at=visit.decision_to_admit_at,
+            target_unit=visit.target_unit,
+            admitted_at=visit.admitted_at,
+            current_location=Location(location["unit"], location["bed"]) if location else None,
+            leave_started_at=visit.leave_started_at,
+            expected_return=visit.expected_return,
+            discharged_at=visit.discharged_at,
+            disposition=visit.disposition,
+            destination=visit.destination,
+            deceased_at=visit.deceased_at,
+            left_at=visit.left_at,
+            closed_at=visit.closed_at,
+            cancelled_at=visit.cancelled_at,
+            late_cancellation=bool(visit.late_cancellation),
+            no_show_at=visit.no_show_at,
+        )
 
 
 get_visit = state_handler(

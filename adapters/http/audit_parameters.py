@@ -1,0 +1,98 @@
+"""The filters the audit trail's query (:mod:`adapters.http.audit_trail`) and its export
+(:mod:`adapters.http.audit_export`) share: the same query parameters, read the same way, so an
+export holds exactly the entries the query would list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from litestar.params import QueryParameter
+
+from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
+from adapters.http.kit.problems import InvalidRequestError, problem_responses
+from adapters.http.kit.read_side import aware
+from adapters.readmodels.audit.store import AuditFilters
+from projections.shared.records import to_micros
+
+PatientRef = Annotated[
+    str | None,
+    QueryParameter(name="patientRef", required=False, max_length=64,
+                   pattern=QUERY_TEXT_PATTERN, description="Entries "
+                   "about this patient: the visit's events and attempts aimed at the visit."),
+]  # fmt: skip
+Actor = Annotated[
+    str | None,
+    QueryParameter(
+        required=False,
+        max_length=200,
+        pattern=QUERY_TEXT_PATTERN,
+        description="The acting user (`sub`).",
+    ),
+]
+AggregateId = Annotated[
+    str | None,
+    QueryParameter(
+        name="aggregateId",
+        required=False,
+        description="One aggregate's entries (a visit, complaint or budget line), with the "
+        "attempts refused or denied on it; or an attempt by its own id.",
+        pattern=QUERY_TEXT_PATTERN,
+        schema_extra={"format": "uuid"},
+    ),
+]
+Action = Annotated[
+    str | None,
+    QueryParameter(required=False, max_length=100, pattern=QUERY_TEXT_PATTERN,
+                   description="An event class name "
+                   "(`PatientArrived`) or, for attempts, the command (`DischargePatient`)."),
+]  # fmt: skip
+Outcome = Annotated[
+    Literal["recorded", "refused", "denied"] | None,
+    QueryParameter(required=False, description="`recorded` facts, or `refused` (a business "
+                   "rule) / `denied` (authorisation) attempts."),
+]  # fmt: skip
+From = Annotated[
+    datetime | None,
+    QueryParameter(name="from", required=False, description="Recorded at or after this RFC "
+                   "3339 time (`recordedAt`, when the system stored it; not `occurredAt`)."),
+]  # fmt: skip
+To = Annotated[
+    datetime | None,
+    QueryParameter(name="to", required=False, description="Recorded before this RFC 3339 time "
+                   "(exclusive)."),
+]  # fmt: skip
+IncludeBookkeeping = Annotated[
+    bool,
+    QueryParameter(name="includeBookkeeping", required=False, description="Also list the "
+                   "idempotency bookkeeping rows (aggregateType `CommandRecord`), left out by "
+                   "default. They are always covered by the hash chain."),
+]  # fmt: skip
+
+READ_PROBLEMS = problem_responses(400, 401, 403, 500, 503)
+
+
+def audit_filters(
+    patient_ref: str | None,
+    actor: str | None,
+    aggregate_id: str | None,
+    action: str | None,
+    outcome: str | None,
+    from_: datetime | None,
+    to: datetime | None,
+    include_bookkeeping: bool,
+) -> AuditFilters:
+    """The filters the parameters ask for (400 for a naive time or an id that is not a UUID)."""
+    for name, moment in (("from", from_), ("to", to)):
+        aware(name, moment)
+    if aggregate_id is not None:
+        try:
+            aggregate_id = str(UUID(aggregate_id))
+        except ValueError:
+            raise InvalidRequestError.of("aggregateId", "must be a UUID") from None
+    return AuditFilters(
+        patient_ref=patient_ref, actor_id=actor, aggregate_id=aggregate_id, action=action,
+        outcome=outcome, recorded_from=to_micros(from_), recorded_to=to_micros(to),
+        include_bookkeeping=include_bookkeeping,
+    )  # fmt: skip

@@ -1,0 +1,60 @@
+"""The census: ``GET /api/v1/flow/census``, who held a location in a unit at an instant
+(nurses, clinicians)."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Request, Response, get
+from litestar.params import QueryParameter
+
+from adapters.http.flow_parameters import NAME, READ_PROBLEMS, Unit
+from adapters.http.kit.auth import may_read, utc_now
+from adapters.http.kit.read_side import (
+    DEFAULT_WAIT_MS,
+    POSITION_RESPONSE_HEADER,
+    MinPosition,
+    WaitMs,
+    aware,
+    query_view,
+)
+from adapters.readmodels.database import Transaction
+from adapters.readmodels.visits import store as flow_store
+from application.shared.permissions import CENSUS_READERS
+from projections.visits.flow_views import Census
+
+At = Annotated[
+    datetime | None,
+    QueryParameter(
+        required=False,
+        description="The instant, RFC 3339 with an offset (URL-encode `+` as `%2B`); "
+        "defaults to now.",
+    ),
+]
+
+
+@get(
+    "/flow/census",
+    operation_id="getCensus",
+    name="flow:census",
+    summary="The census: who held a location in a unit at an instant",
+    description="The visits with a location period in the unit that holds `at` (a period is "
+    "`[since, until)`; a bed kept during a leave of absence still counts). Visits entered "
+    "in error are never counted. Roles: nurse, clinician.",
+    guards=[may_read(CENSUS_READERS, "census")],
+    sync_to_thread=True,
+    response_headers=[POSITION_RESPONSE_HEADER],
+    responses=READ_PROBLEMS,
+)
+def get_census(
+    request: Request[Any, Any, Any],
+    unit: Unit = None,
+    at: At = None,
+    min_position: MinPosition = None,
+    wait_ms: WaitMs = DEFAULT_WAIT_MS,
+) -> Response[Census]:
+    instant = aware("at", at) or utc_now()
+
+    def query(tx: Transaction, prefix: str) -> Census:
+        return flow_store.census(tx, prefix, unit, instant)
+
+    return query_view(request, NAME, min_position, wait_ms, query)
