@@ -9,12 +9,27 @@ role ``system``.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 from uuid import UUID
 
-import msgspec
 from eventsourcing.domain import Aggregate
 
+# The command payload's values live in values.py; callers may still import
+# ResponseChecklist from here.
+from application.complaints.values import (
+    Categories,
+    Channel,
+    ComplaintPolicyName,
+    Deadline,
+    DocumentHash,
+    ExternalBody,
+    Kind,
+    ResponseChecklist,
+    RiskScale,
+    StaffRefs,
+    Text,
+    Upheld,
+)
 from application.shared.commands import (
     AggregateCommand,
     AwareDatetime,
@@ -22,7 +37,6 @@ from application.shared.commands import (
     Loader,
     Reason,
     Ref,
-    free_text,
 )
 from application.shared.errors import CommandValidationError, NotFoundError
 from application.shared.policies import Policies
@@ -31,21 +45,6 @@ from domain.visits.visit import PatientVisit
 
 CLERK, NURSE, MANAGER, EXECUTIVE, SYSTEM = "clerk", "nurse", "manager", "executive", "system"
 MANAGERS = frozenset({MANAGER})
-
-Channel = Literal["verbal", "written", "email", "portal"]
-ComplaintPolicyName = Literal["us-cms", "nhs-england-2009"]
-Kind = Literal["concern_resolved_on_spot", "complaint", "grievance"]
-Upheld = Literal["yes", "partly", "no"]
-ExternalBody = Literal["QIO", "state_agency", "PHSO", "accreditor"]
-Deadline = Literal["acknowledgement", "response"]
-RiskScale = Annotated[int, msgspec.Meta(ge=1, le=5)]
-#: Free text that may hold personal data (a narrative, findings): kept in the aggregate
-#: only, never in a read model, a log line or an error message.
-Text = free_text(20_000)
-Categories = Annotated[list[Ref], msgspec.Meta(min_length=1, max_length=20)]
-StaffRefs = Annotated[list[Ref], msgspec.Meta(max_length=50)]
-DocumentHash = Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[A-Za-z0-9:+/=_.-]+$")]
-ChecklistItem = free_text(5_000, min_length=0) | bool
 
 
 class ComplaintCommand(AggregateCommand, kw_only=True, frozen=True):
@@ -225,34 +224,6 @@ class ApproveResponse(ComplaintCommand, kw_only=True, frozen=True):
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
         case.approve_response(document_ref=self.document_ref, at=at)
-
-
-class ResponseChecklist(
-    msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, rename="camel"
-):
-    """The items of both policies' checklists; the case's policy says which it needs
-    (``RESPONSE_INCOMPLETE`` names what is missing). An item is given as text or ``true``."""
-
-    # us-cms
-    contact_person: ChecklistItem | None = None
-    steps_taken: ChecklistItem | None = None
-    results: ChecklistItem | None = None
-    completion_date: ChecklistItem | None = None
-    # nhs-england-2009
-    how_considered: ChecklistItem | None = None
-    conclusions: ChecklistItem | None = None
-    remedial_action: ChecklistItem | None = None
-    confirmation: ChecklistItem | None = None
-    ombudsman_rights: ChecklistItem | None = None
-    signed_by: ChecklistItem | None = None
-
-    def given(self) -> dict[str, Any]:
-        """The items given, by their contract (camelCase) names."""
-        return {
-            field.encode_name: getattr(self, field.name)
-            for field in msgspec.structs.fields(self)
-            if getattr(self, field.name) is not None
-        }
 
 
 class SendFinalResponse(ComplaintCommand, kw_only=True, frozen=True):

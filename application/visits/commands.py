@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Literal
 from uuid import UUID
-
-import msgspec
 
 from application.shared.commands import AggregateCommand, AwareDatetime, Creation, Reason, Ref
 from application.shared.errors import CommandValidationError
 from application.shared.policies import Policies
-from domain.visits.visit import PatientVisit
 
-VisitClass = Literal["AMB", "EMER", "IMP", "OBSENC", "VR"]
-Disposition = Literal["home", "other-hcf", "snf", "rehab", "hosp", "aadvice", "lbtc", "exp", "oth"]
-AcuityLevel = Annotated[int, msgspec.Meta(ge=1, le=5)]
+# The command payload's values live in values.py; callers may still import them from here.
+from application.visits.values import AcuityLevel, Disposition, VisitClass, VisitDetailChanges
+from domain.visits.visit import PatientVisit
 
 CLERK, NURSE, CLINICIAN, MANAGER, INTEGRATION = (
     "clerk",
@@ -223,24 +220,6 @@ class MarkEnteredInError(VisitCommand, kw_only=True, frozen=True):
 
     def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.mark_entered_in_error(reason=self.reason, at=at)
-
-
-class VisitDetailChanges(
-    msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, rename="camel"
-):
-    """Only the fields given are changed; ``scheduledEnd: null`` clears the end."""
-
-    reason_code: Ref | None | msgspec.UnsetType = msgspec.UNSET
-    service_unit: Ref | msgspec.UnsetType = msgspec.UNSET
-    visit_class: VisitClass | msgspec.UnsetType = msgspec.UNSET
-    scheduled_end: AwareDatetime | None | msgspec.UnsetType = msgspec.UNSET
-
-    def given(self) -> dict[str, Any]:
-        return {
-            name: getattr(self, name)
-            for name in self.__struct_fields__
-            if getattr(self, name) is not msgspec.UNSET
-        }
 
 
 class CorrectVisitDetails(VisitCommand, kw_only=True, frozen=True):

@@ -1,3 +1,2 @@
-"""The complaints context: a complaint case from receipt to closure within its statutory
-deadlines.
-"""
+"""The complaints context: a complaint case from receipt to closure, within its statutory
+deadlines."""

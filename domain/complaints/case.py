@@ -5,11 +5,13 @@ Command methods (public verbs) check every rule, then trigger an event; each eve
 today's rules. Due dates are computed from the case's policy when the command runs (see
 :mod:`domain.complaints.policy`) and stored in the event, so history never changes.
 
-The case keeps a ledger of the deadlines it ran against (``deadlines``, see
-:mod:`domain.complaints.deadlines`); the deadline watcher asks :meth:`breached_deadlines`
-and records each breach once with :meth:`flag_sla_breach`. The state the events assign, and
-the guards the commands share, are in :mod:`domain.complaints.state`; checks on what a command
-is given, in :mod:`domain.complaints.checks`.
+The rules are pure functions over the case's values, beside this module: what a command is
+given (:mod:`~domain.complaints.checks`), which status allows a step and in what order
+(:mod:`~domain.complaints.lifecycle`), the response's draft, approval and checklist
+(:mod:`~domain.complaints.responses`) and the external referrals
+(:mod:`~domain.complaints.referrals`). The case keeps a ledger of the deadlines it ran against
+(``deadlines``, see :mod:`domain.complaints.deadlines`); the deadline watcher asks
+:meth:`breached_deadlines` and records each breach once with :meth:`flag_sla_breach`.
 
 The complaint's narrative (``summary``) and the free text of findings, responses and
 resolutions are personal data: only the aggregate holds them, never a read model, log line
@@ -24,22 +26,16 @@ from uuid import UUID
 
 from eventsourcing.utils import register_topic
 
-from domain.complaints import deadlines
-from domain.complaints.checks import check_checklist, check_event_date, require_one_of, require_text
+from domain.complaints import checks, deadlines, lifecycle, referrals, responses
+from domain.complaints.checks import require_text
+from domain.complaints.lifecycle import check_after_receipt, check_order, require_status
 from domain.complaints.policy import ComplaintRules
-from domain.complaints.state import ComplaintState
 from domain.complaints.vocabulary import (
     ACKNOWLEDGED,
     ACKNOWLEDGEMENT,
     AWAITING_INFORMATION,
     BEFORE_RESPONSE,
-    CHANNELS,
     CLOSED,
-    CONCERN_RESOLVED_ON_SPOT,
-    DEADLINE_KINDS,
-    EXECUTIVE_ROLE,
-    EXTERNAL_BODIES,
-    EXTREME,
     KINDS,
     OPEN_STATES,
     RECEIVED,
@@ -47,25 +43,17 @@ from domain.complaints.vocabulary import (
     RESPONSE_DRAFTED,
     RESPONSE_SENT,
     UNDER_INVESTIGATION,
-    UPHELD_VALUES,
     WITHDRAWN,
     risk_grade,
 )
 from domain.shared.base import AuditedAggregate
-from domain.shared.duties import people_acting, people_of, require_two_people
 from domain.shared.envelope import current_envelope
-from domain.shared.errors import (
-    ApprovalRequiredError,
-    DomainValidationError,
-    InvalidTransitionError,
-    TimestampOrderError,
-)
+from domain.shared.errors import InvalidTransitionError
 
-_OPEN = tuple(sorted(OPEN_STATES))
-_BEFORE_RESPONSE = tuple(sorted(BEFORE_RESPONSE))
+_DRAFTABLE = (UNDER_INVESTIGATION, RESPONSE_DRAFTED)
 
 
-class ComplaintCase(AuditedAggregate, ComplaintState):
+class ComplaintCase(AuditedAggregate):
     # ---- creation ------------------------------------------------------------------
     class ComplaintReceived(AuditedAggregate.Created):
         """``occurred_at`` is when the complaint was received; the due dates were computed
@@ -85,7 +73,7 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         response_due_at: datetime
 
         def apply(self, case: ComplaintCase) -> None:
-            case.initialise(self)
+            case._receive(self)
 
     # ---- facts about the case (no change of status) ----------------------------------
     class ComplaintClassified(AuditedAggregate.Event):
@@ -93,8 +81,7 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         primary_category: str | None
 
         def apply(self, case: ComplaintCase) -> None:
-            case.kind = self.kind
-            case.primary_category = self.primary_category
+            case.kind, case.primary_category = self.kind, self.primary_category
 
     class RiskGraded(AuditedAggregate.Event):
         consequence: int
@@ -103,16 +90,13 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         grade: str
 
         def apply(self, case: ComplaintCase) -> None:
-            case.risk_score = self.score
-            case.risk_grade = self.grade
-            case.risk_history = [
-                *case.risk_history,
-                {
-                    "consequence": self.consequence, "likelihood": self.likelihood,
-                    "score": self.score, "grade": self.grade, "graded_at": self.occurred_at,
-                    "graded_by": self.actor_id,
-                },
-            ]  # fmt: skip
+            case.risk_score, case.risk_grade = self.score, self.grade
+            graded = {
+                "consequence": self.consequence, "likelihood": self.likelihood,
+                "score": self.score, "grade": self.grade, "graded_at": self.occurred_at,
+                "graded_by": self.actor_id,
+            }  # fmt: skip
+            case.risk_history = [*case.risk_history, graded]
 
     class InvestigatorAssigned(AuditedAggregate.Event):
         investigator_ref: str
@@ -125,11 +109,8 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         reference: str
 
         def apply(self, case: ComplaintCase) -> None:
-            referral = {
-                "body": self.body, "reference": self.reference, "referred_at": self.occurred_at,
-                "outcome": None, "concluded_at": None,
-            }  # fmt: skip
-            case.referrals = [*case.referrals, referral]
+            at = self.occurred_at
+            case.referrals = referrals.referred(case.referrals, self.body, self.reference, at)
 
     class ExternalReviewConcluded(AuditedAggregate.Event):
         body: str
@@ -137,12 +118,9 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         outcome: str
 
         def apply(self, case: ComplaintCase) -> None:
-            case.referrals = [
-                {**r, "outcome": self.outcome, "concluded_at": self.occurred_at}
-                if (r["body"], r["reference"], r["outcome"]) == (self.body, self.reference, None)
-                else r
-                for r in case.referrals
-            ]
+            case.referrals = referrals.concluded(
+                case.referrals, self.body, self.reference, self.outcome, self.occurred_at
+            )
 
     class SlaBreached(AuditedAggregate.Event):
         """Recorded by the deadline watcher: a fact, no change of status."""
@@ -151,37 +129,32 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         due_at: datetime
 
         def apply(self, case: ComplaintCase) -> None:
-            breach = {
-                "deadline": self.deadline,
-                "due_at": self.due_at,
-                "flagged_at": self.occurred_at,
-            }
-            case.breaches = [*case.breaches, breach]
+            breach = {"deadline": self.deadline, "due_at": self.due_at}
+            case.breaches = [*case.breaches, {**breach, "flagged_at": self.occurred_at}]
 
     # ---- the lifecycle ---------------------------------------------------------------
     class ComplaintAcknowledged(AuditedAggregate.Event):
         method: str
 
         def apply(self, case: ComplaintCase) -> None:
-            case.step(ACKNOWLEDGED, self.occurred_at)
-            case.acknowledged_at = self.occurred_at
-            case.acknowledgement_method = self.method
-            case.end_deadline(ACKNOWLEDGEMENT, self.occurred_at)
+            case._step(ACKNOWLEDGED, self.occurred_at)
+            case.acknowledged_at, case.acknowledgement_method = self.occurred_at, self.method
+            case._end_deadline(ACKNOWLEDGEMENT, self.occurred_at)
 
     class InvestigationStarted(AuditedAggregate.Event):
         def apply(self, case: ComplaintCase) -> None:
-            case.step(UNDER_INVESTIGATION, self.occurred_at)
+            case._step(UNDER_INVESTIGATION, self.occurred_at)
             case.investigation_started_at = self.occurred_at
 
     class InformationRequested(AuditedAggregate.Event):
         details: str | None
 
         def apply(self, case: ComplaintCase) -> None:
-            case.step(AWAITING_INFORMATION, self.occurred_at)
+            case._step(AWAITING_INFORMATION, self.occurred_at)
 
     class InformationReceived(AuditedAggregate.Event):
         def apply(self, case: ComplaintCase) -> None:
-            case.step(UNDER_INVESTIGATION, self.occurred_at)
+            case._step(UNDER_INVESTIGATION, self.occurred_at)
 
     class ResponseDeadlineExtended(AuditedAggregate.Event):
         previous_due_at: datetime
@@ -189,8 +162,8 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         complainant_agreed_at: datetime
 
         def apply(self, case: ComplaintCase) -> None:
-            case.step(case.status, self.occurred_at)
-            case.move_response_deadline(self.response_due_at, self.occurred_at)
+            case._step(case.status, self.occurred_at)
+            case._move_response_deadline(self.response_due_at, self.occurred_at)
 
     class InterimResponseSent(AuditedAggregate.Event):
         """``response_due_at``: when the final response is due from now on (unchanged where
@@ -200,13 +173,11 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         response_due_at: datetime
 
         def apply(self, case: ComplaintCase) -> None:
-            case.step(case.status, self.occurred_at)
-            case.interim_responses = [
-                *case.interim_responses,
-                {"sent_at": self.occurred_at, "promised_by": self.promised_by},
-            ]
+            case._step(case.status, self.occurred_at)
+            interim = {"sent_at": self.occurred_at, "promised_by": self.promised_by}
+            case.interim_responses = [*case.interim_responses, interim]
             if self.response_due_at != case.response_due_at:
-                case.move_response_deadline(self.response_due_at, self.occurred_at)
+                case._move_response_deadline(self.response_due_at, self.occurred_at)
 
     class FindingsRecorded(AuditedAggregate.Event):
         steps_taken: str
@@ -215,7 +186,7 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         actions: str | None
 
         def apply(self, case: ComplaintCase) -> None:
-            case.step(case.status, self.occurred_at)
+            case._step(case.status, self.occurred_at)
             case.upheld = self.upheld
             case.findings = {
                 "steps_taken": self.steps_taken, "conclusions": self.conclusions,
@@ -226,7 +197,7 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         document_ref: str
 
         def apply(self, case: ComplaintCase) -> None:
-            case.step(RESPONSE_DRAFTED, self.occurred_at)
+            case._step(RESPONSE_DRAFTED, self.occurred_at)
             case.draft = {
                 "document_ref": self.document_ref, "drafted_by": self.actor_id,
                 "drafted_for": self.on_behalf_of, "drafted_at": self.occurred_at,
@@ -245,7 +216,7 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
             state["document_ref"] = None
 
         def apply(self, case: ComplaintCase) -> None:
-            case.step(case.status, self.occurred_at)
+            case._step(case.status, self.occurred_at)
             case.approval = {
                 "approved_by": self.actor_id, "role": self.actor_role,
                 "approved_at": self.occurred_at, "document_ref": self.document_ref,
@@ -257,33 +228,32 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         checklist: dict[str, Any]
 
         def apply(self, case: ComplaintCase) -> None:
-            case.step(RESPONSE_SENT, self.occurred_at)
+            case._step(RESPONSE_SENT, self.occurred_at)
             if case.responded_at is None:
                 case.responded_at = self.occurred_at
             case.final_response = {
                 "channel": self.channel, "document_hash": self.document_hash,
                 "checklist": dict(self.checklist), "sent_at": self.occurred_at,
             }  # fmt: skip
-            case.end_deadline(RESPONSE, self.occurred_at)
+            case._end_deadline(RESPONSE, self.occurred_at)
 
     class ComplaintClosed(AuditedAggregate.Event):
         resolution: str
         staff_present: list[str]
 
         def apply(self, case: ComplaintCase) -> None:
-            case.step(CLOSED, self.occurred_at)
-            case.resolution = self.resolution
-            case.staff_present = list(self.staff_present)
+            case._step(CLOSED, self.occurred_at)
+            case.resolution, case.staff_present = self.resolution, list(self.staff_present)
             case.closed_at = self.occurred_at
-            case.end_deadline(ACKNOWLEDGEMENT, self.occurred_at)
-            case.end_deadline(RESPONSE, self.occurred_at)
+            case._end_deadline(ACKNOWLEDGEMENT, self.occurred_at)
+            case._end_deadline(RESPONSE, self.occurred_at)
 
     class ComplaintWithdrawn(AuditedAggregate.Event):
         def apply(self, case: ComplaintCase) -> None:
-            case.step(WITHDRAWN, self.occurred_at)
+            case._step(WITHDRAWN, self.occurred_at)
             case.withdrawn_at = self.occurred_at
-            case.end_deadline(ACKNOWLEDGEMENT, self.occurred_at)
-            case.end_deadline(RESPONSE, self.occurred_at)
+            case._end_deadline(ACKNOWLEDGEMENT, self.occurred_at)
+            case._end_deadline(RESPONSE, self.occurred_at)
 
     class ComplaintReopened(AuditedAggregate.Event):
         """Back to investigation: a new response must be drafted, approved and sent, due
@@ -298,16 +268,78 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
             state["response_due_at"] = None
 
         def apply(self, case: ComplaintCase) -> None:
-            case.step(UNDER_INVESTIGATION, self.occurred_at)
+            case._step(UNDER_INVESTIGATION, self.occurred_at)
             if self.response_due_at is not None:
-                case.move_response_deadline(self.response_due_at, self.occurred_at)
+                case._move_response_deadline(self.response_due_at, self.occurred_at)
             case.reopened_count += 1
-            case.closed_at = None
-            case.resolution = None
+            case.closed_at = case.resolution = case.final_response = None
+            case.draft = case.approval = None
             case.staff_present = []
-            case.draft = None
-            case.approval = None
-            case.final_response = None
+
+    # ---- the state: assigned only by the events' apply() -------------------------------
+    def _receive(self, e: ComplaintCase.ComplaintReceived) -> None:
+        """Every attribute of the case, as its receipt sets them."""
+        self.status = RECEIVED
+        self.received_at: datetime = e.occurred_at
+        self.last_step_at: datetime = e.occurred_at
+        self.channel, self.complainant_ref, self.patient_ref = (
+            e.channel, e.complainant_ref, e.patient_ref,
+        )  # fmt: skip
+        self.visit_id, self.categories, self.summary = e.visit_id, list(e.categories), e.summary
+        self.policy, self.service_unit, self.event_date = e.policy, e.service_unit, e.event_date
+        self.late_acceptance_reason = e.late_acceptance_reason
+        self.acknowledgement_due_at = e.acknowledgement_due_at
+        self.response_due_at = e.response_due_at
+        self.kind: str | None = None
+        self.primary_category: str | None = None
+        self.risk_score: int | None = None
+        self.risk_grade: str | None = None
+        self.risk_history: list[dict[str, Any]] = []
+        self.acknowledged_at: datetime | None = None
+        self.acknowledgement_method: str | None = None
+        self.investigator_ref: str | None = None
+        self.investigation_started_at: datetime | None = None
+        self.interim_responses: list[dict[str, Any]] = []
+        self.findings: dict[str, Any] | None = None
+        self.upheld: str | None = None
+        self.draft: dict[str, Any] | None = None
+        self.approval: dict[str, Any] | None = None
+        self.final_response: dict[str, Any] | None = None
+        self.responded_at: datetime | None = None
+        self.resolution: str | None = None
+        self.staff_present: list[str] = []
+        self.closed_at: datetime | None = None
+        self.withdrawn_at: datetime | None = None
+        self.reopened_count = 0
+        self.referrals: referrals.Referrals = []
+        self.breaches: list[dict[str, Any]] = []
+        #: every deadline the case ran against (see :mod:`domain.complaints.deadlines`).
+        self.deadlines: deadlines.Ledger = deadlines.opened(
+            e.acknowledgement_due_at, e.response_due_at
+        )
+
+    def _step(self, status: str, at: datetime) -> None:
+        self.status = status
+        self.last_step_at = max(self.last_step_at, at)
+
+    def _end_deadline(self, kind: str, at: datetime) -> None:
+        self.deadlines = deadlines.ended(self.deadlines, kind, at)
+
+    def _move_response_deadline(self, due: datetime, at: datetime) -> None:
+        self.deadlines = deadlines.response_moved(self.deadlines, due, at)
+        self.response_due_at = due
+
+    # ---- reading -----------------------------------------------------------------------
+    @property
+    def running_deadlines(self) -> list[dict[str, Any]]:
+        """The deadlines still running: ``[{"deadline", "due_at"}]``, earliest first."""
+        return deadlines.running(self.deadlines)
+
+    def breached_deadlines(self, at: datetime) -> list[dict[str, Any]]:
+        """The deadlines breached by instant ``at`` and not flagged yet, earliest first:
+        ``[{"deadline": "acknowledgement" | "response", "due_at": datetime}]``. A deadline is
+        breached when it was still running after its due instant."""
+        return deadlines.breached(self.deadlines, self.breaches, at)
 
     # ---- commands: creation ------------------------------------------------------------
     @classmethod
@@ -318,14 +350,12 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         event_date: date | None = None, late_acceptance_reason: str | None = None,
     ) -> ComplaintCase:  # fmt: skip
         """``at`` is when the complaint was received."""
-        require_one_of(channel, CHANNELS, "channel")
-        terms = rules.policy(policy)
-        if not categories or any(not c.strip() for c in categories):
-            raise DomainValidationError("at least one category is required", field="categories")
-        require_text(summary, "summary")
-        if event_date is not None:
-            check_event_date(event_date, late_acceptance_reason, at=at, rules=rules, terms=terms)
-        return cls._create(
+        terms = checks.check_registration(
+            channel=channel, policy=policy, categories=categories, summary=summary,
+            event_date=event_date, late_acceptance_reason=late_acceptance_reason, at=at,
+            rules=rules,
+        )  # fmt: skip
+        case: ComplaintCase = cls._create(
             cls.ComplaintReceived, channel=channel, complainant_ref=complainant_ref,
             patient_ref=patient_ref, visit_id=visit_id, categories=list(dict.fromkeys(categories)),
             summary=summary, policy=policy, service_unit=service_unit,
@@ -334,28 +364,22 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
             acknowledgement_due_at=rules.acknowledgement_due(terms, at),
             response_due_at=rules.response_due(terms, at), occurred_at=at,
         )  # fmt: skip
+        return case
 
-    # ---- commands: facts -------------------------------------------------------------
+    # ---- commands: facts (late entries allowed, but not before the receipt) --------------
     def classify(self, *, kind: str, primary_category: str | None = None, at: datetime) -> None:
-        self._require(*_OPEN, action="classify")
-        require_one_of(kind, KINDS, "kind")
-        if kind == CONCERN_RESOLVED_ON_SPOT and self.investigation_started_at is not None:
-            # Once investigated, it closes with findings and a response (see close()).
-            raise InvalidTransitionError(
-                "a complaint under investigation cannot be a concern resolved on the spot",
-                field="kind",
-            )
-        self._check_after_receipt(at)
+        require_status(self.status, OPEN_STATES, action="classify")
+        checks.require_one_of(kind, KINDS, "kind")
+        lifecycle.check_kind(kind, investigated=self.investigation_started_at is not None)
+        check_after_receipt(self.received_at, at)
         self.trigger_event(
             self.ComplaintClassified, kind=kind, primary_category=primary_category, occurred_at=at
         )
 
     def grade_risk(self, *, consequence: int, likelihood: int, at: datetime) -> None:
-        self._require(*_OPEN, action="grade")
-        for value, field in ((consequence, "consequence"), (likelihood, "likelihood")):
-            if not 1 <= value <= 5:
-                raise DomainValidationError(f"the {field} must be 1 to 5", field=field)
-        self._check_after_receipt(at)
+        require_status(self.status, OPEN_STATES, action="grade")
+        checks.check_risk_scale(consequence, likelihood)
+        check_after_receipt(self.received_at, at)
         score, grade = risk_grade(consequence, likelihood)
         self.trigger_event(
             self.RiskGraded, consequence=consequence, likelihood=likelihood, score=score,
@@ -363,39 +387,23 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         )  # fmt: skip
 
     def assign_investigator(self, *, investigator_ref: str, at: datetime) -> None:
-        self._require(*_BEFORE_RESPONSE, action="assign an investigator to")
+        require_status(self.status, BEFORE_RESPONSE, action="assign an investigator to")
         require_text(investigator_ref, "investigatorRef")
-        if investigator_ref == self.investigator_ref:
-            raise InvalidTransitionError(
-                "that investigator is already assigned", field="investigatorRef"
-            )
-        self._check_after_receipt(at)
+        lifecycle.check_new_investigator(investigator_ref, self.investigator_ref)
+        check_after_receipt(self.received_at, at)
         self.trigger_event(
             self.InvestigatorAssigned, investigator_ref=investigator_ref, occurred_at=at
         )
 
     def refer_externally(self, *, body: str, reference: str, at: datetime) -> None:
-        require_one_of(body, EXTERNAL_BODIES, "body")
-        require_text(reference, "reference")
-        if any(r["body"] == body and r["outcome"] is None for r in self.referrals):
-            raise InvalidTransitionError(f"the case is already referred to {body}, still open")
-        self._check_after_receipt(at)
+        referrals.check_referral(self.referrals, body, reference)
+        check_after_receipt(self.received_at, at)
         self.trigger_event(self.ExternallyReferred, body=body, reference=reference, occurred_at=at)
 
     def record_external_outcome(
         self, *, outcome: str, body: str | None = None, at: datetime
     ) -> None:
-        require_text(outcome, "outcome")
-        open_referrals = [
-            r for r in self.referrals if r["outcome"] is None and body in (None, r["body"])
-        ]
-        if not open_referrals:
-            raise InvalidTransitionError("there is no open external referral to conclude")
-        if len(open_referrals) > 1:
-            raise DomainValidationError("name the body of the referral concluded", field="body")
-        (referral,) = open_referrals
-        if at < referral["referred_at"]:
-            raise TimestampOrderError("the outcome is before the referral")
+        referral = referrals.referral_to_conclude(self.referrals, outcome=outcome, body=body, at=at)
         self.trigger_event(
             self.ExternalReviewConcluded, body=referral["body"], reference=referral["reference"],
             outcome=outcome, occurred_at=at,
@@ -405,26 +413,26 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
     def acknowledge(self, *, method: str, at: datetime) -> None:
         if self.acknowledged_at is not None:
             raise InvalidTransitionError("the complaint is already acknowledged")
-        self._require(RECEIVED, action="acknowledge")
+        require_status(self.status, (RECEIVED,), action="acknowledge")
         require_text(method, "method")
-        self._check_order(at, "acknowledgement")
+        check_order(self.last_step_at, at, "acknowledgement")
         self.trigger_event(self.ComplaintAcknowledged, method=method, occurred_at=at)
 
     def start_investigation(self, *, at: datetime) -> None:
         if self.status == RECEIVED:
             raise InvalidTransitionError("acknowledge the complaint before investigating it")
-        self._require(ACKNOWLEDGED, action="start an investigation of")
-        self._check_order(at, "investigation")
+        require_status(self.status, (ACKNOWLEDGED,), action="start an investigation of")
+        check_order(self.last_step_at, at, "investigation")
         self.trigger_event(self.InvestigationStarted, occurred_at=at)
 
     def request_information(self, *, details: str | None = None, at: datetime) -> None:
-        self._require(UNDER_INVESTIGATION, action="request information for")
-        self._check_order(at, "information request")
+        require_status(self.status, (UNDER_INVESTIGATION,), action="request information for")
+        check_order(self.last_step_at, at, "information request")
         self.trigger_event(self.InformationRequested, details=details, occurred_at=at)
 
     def receive_information(self, *, at: datetime) -> None:
-        self._require(AWAITING_INFORMATION, action="receive information for")
-        self._check_order(at, "information")
+        require_status(self.status, (AWAITING_INFORMATION,), action="receive information for")
+        check_order(self.last_step_at, at, "information")
         self.trigger_event(self.InformationReceived, occurred_at=at)
 
     def extend_response_deadline(
@@ -432,13 +440,14 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
     ) -> None:
         """Only before the current due date, with the complainant's agreement given before
         it too (see :func:`domain.complaints.deadlines.check_extension`)."""
-        self._require_no_response(action="extend the response deadline of")
+        action = "extend the response deadline of"
+        lifecycle.require_no_response(self.status, self.final_response, action=action)
         due = self.response_due_at
         deadlines.check_extension(
             due=due, received_at=self.received_at, new_due_at=new_due_at,
             complainant_agreed_at=complainant_agreed_at, at=at, breaches=self.breaches,
         )  # fmt: skip
-        self._check_order(at, "extension")
+        check_order(self.last_step_at, at, "extension")
         self.trigger_event(
             self.ResponseDeadlineExtended, previous_due_at=due, response_due_at=new_due_at,
             complainant_agreed_at=complainant_agreed_at, occurred_at=at,
@@ -452,16 +461,14 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         does not move the deadline, D may not be after the current due date."""
         if self.status == RECEIVED:
             raise InvalidTransitionError("acknowledge the complaint before an interim response")
-        self._require_no_response(action="send an interim response for")
-        if promised_by is not None and promised_by <= at:
-            raise DomainValidationError(
-                "the promised date must be in the future", field="promisedBy"
-            )
+        action = "send an interim response for"
+        lifecycle.require_no_response(self.status, self.final_response, action=action)
+        deadlines.check_promise(promised_by, at)
         due = deadlines.due_after_interim(
             rules, self.policy, promised_by=promised_by, due=self.response_due_at,
             received_at=self.received_at,
         )  # fmt: skip
-        self._check_order(at, "interim response")
+        check_order(self.last_step_at, at, "interim response")
         self.trigger_event(
             self.InterimResponseSent, promised_by=promised_by, response_due_at=due, occurred_at=at
         )
@@ -470,44 +477,28 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
         self, *, steps_taken: str, conclusions: str, upheld: str, actions: str | None = None,
         at: datetime,
     ) -> None:  # fmt: skip
-        self._require(UNDER_INVESTIGATION, action="record findings for")
-        require_text(steps_taken, "stepsTaken")
-        require_text(conclusions, "conclusions")
-        require_one_of(upheld, UPHELD_VALUES, "upheld")
-        self._check_order(at, "findings")
+        require_status(self.status, (UNDER_INVESTIGATION,), action="record findings for")
+        checks.check_findings(steps_taken, conclusions, upheld)
+        check_order(self.last_step_at, at, "findings")
         self.trigger_event(
             self.FindingsRecorded, steps_taken=steps_taken, conclusions=conclusions,
             upheld=upheld, actions=actions, occurred_at=at,
         )  # fmt: skip
 
     def draft_response(self, *, document_ref: str, at: datetime) -> None:
-        self._require(UNDER_INVESTIGATION, RESPONSE_DRAFTED, action="draft a response for")
-        if self.findings is None:
-            raise InvalidTransitionError("record the findings before drafting the response")
-        require_text(document_ref, "documentRef")
-        self._check_order(at, "draft")
+        require_status(self.status, _DRAFTABLE, action="draft a response for")
+        responses.check_draft(self.findings, document_ref)
+        check_order(self.last_step_at, at, "draft")
         self.trigger_event(self.ResponseDrafted, document_ref=document_ref, occurred_at=at)
 
     def approve_response(self, *, document_ref: str | None = None, at: datetime) -> None:
         """``document_ref``, when given, names the draft the approver reviewed: refused if
         the draft was replaced since."""
-        self._require(RESPONSE_DRAFTED, action="approve the response of")
+        require_status(self.status, (RESPONSE_DRAFTED,), action="approve the response of")
         assert self.draft is not None
-        if self.approval is not None:
-            raise InvalidTransitionError("the draft is already approved")
-        if document_ref is not None and document_ref != self.draft["document_ref"]:
-            raise InvalidTransitionError(
-                "the draft was replaced: review the current one", field="documentRef"
-            )
-        envelope = current_envelope()
-        require_two_people(
-            people_of(self.draft["drafted_by"], self.draft.get("drafted_for")),
-            people_acting(envelope),
-            message="the drafter of a response (or whom it was drafted for) may not approve it",
-        )
-        if self.risk_grade == EXTREME and envelope.actor_role != EXECUTIVE_ROLE:
-            raise ApprovalRequiredError("an extreme-risk complaint needs the executive's sign-off")
-        self._check_order(at, "approval")
+        responses.check_approvable(self.draft, self.approval, document_ref)
+        responses.check_approver(self.draft, self.risk_grade, current_envelope())
+        check_order(self.last_step_at, at, "approval")
         self.trigger_event(
             self.ResponseApproved, document_ref=self.draft["document_ref"], occurred_at=at
         )
@@ -518,16 +509,12 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
     ) -> None:  # fmt: skip
         """Refused (``RESPONSE_INCOMPLETE``) unless every item of the policy's checklist is
         given: a non-blank text or ``true``."""
-        self._require(RESPONSE_DRAFTED, action="send the final response of")
-        if self.approval is None:
-            raise ApprovalRequiredError("the response must be approved before it is sent")
-        if self.risk_grade == EXTREME and self.approval["role"] != EXECUTIVE_ROLE:
-            raise ApprovalRequiredError(
-                "the case is now extreme-risk: the response needs the executive's sign-off"
-            )
-        require_text(channel, "channel")
-        check_checklist(self.policy, rules.policy(self.policy).checklist, checklist)
-        self._check_order(at, "final response")
+        require_status(self.status, (RESPONSE_DRAFTED,), action="send the final response of")
+        responses.check_sending(
+            self.approval, risk_grade=self.risk_grade, channel=channel, policy=self.policy,
+            checklist=checklist, rules=rules,
+        )  # fmt: skip
+        check_order(self.last_step_at, at, "final response")
         self.trigger_event(
             self.FinalResponseSent, channel=channel, document_hash=document_hash,
             checklist=dict(checklist), occurred_at=at,
@@ -536,46 +523,30 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
     def close(
         self, *, resolution: str, staff_present: list[str] | None = None, at: datetime
     ) -> None:
-        """Needs findings, a resolution and a sent final response; a concern resolved on
-        the spot needs only the resolution and the staff present — unless it was
-        investigated or reopened: then it closes like any complaint."""
-        self._require(*_OPEN, action="close")
-        staff = [s for s in staff_present or [] if s.strip()]
-        on_the_spot = (
-            self.kind == CONCERN_RESOLVED_ON_SPOT
-            and self.status != RESPONSE_SENT
-            and self.investigation_started_at is None
-            and not self.reopened_count
-        )
-        if on_the_spot:
-            if not staff:
-                raise InvalidTransitionError(
-                    "a concern resolved on the spot names the staff present", field="staffPresent"
-                )
-        else:
-            if self.findings is None:
-                raise InvalidTransitionError("a case cannot be closed without findings")
-            if self.status != RESPONSE_SENT:
-                raise InvalidTransitionError(
-                    "a case cannot be closed before its final response is sent"
-                )
+        """See :func:`domain.complaints.lifecycle.staff_for_closing` for what closing needs."""
+        require_status(self.status, OPEN_STATES, action="close")
+        staff = lifecycle.staff_for_closing(
+            staff_present, kind=self.kind, status=self.status,
+            investigated=self.investigation_started_at is not None,
+            reopened_count=self.reopened_count, has_findings=self.findings is not None,
+        )  # fmt: skip
         require_text(resolution, "resolution")
-        self._check_order(at, "close")
+        check_order(self.last_step_at, at, "close")
         self.trigger_event(
             self.ComplaintClosed, resolution=resolution, staff_present=staff, occurred_at=at
         )
 
     def withdraw(self, *, reason: str, at: datetime) -> None:
-        self._require(*_OPEN, action="withdraw")
+        require_status(self.status, OPEN_STATES, action="withdraw")
         require_text(reason, "reason")
-        self._check_order(at, "withdrawal")
+        check_order(self.last_step_at, at, "withdrawal")
         self.trigger_event(self.ComplaintWithdrawn, reason=reason, occurred_at=at)
 
     def reopen(self, *, reason: str, at: datetime, rules: ComplaintRules) -> None:
         """The new response is due the policy's response period after the reopening."""
-        self._require(CLOSED, action="reopen")
+        require_status(self.status, (CLOSED,), action="reopen")
         require_text(reason, "reason")
-        self._check_order(at, "reopening")
+        check_order(self.last_step_at, at, "reopening")
         due = rules.response_due(rules.policy(self.policy), at)
         self.trigger_event(
             self.ComplaintReopened, reason=reason, response_due_at=due, occurred_at=at
@@ -583,13 +554,11 @@ class ComplaintCase(AuditedAggregate, ComplaintState):
 
     # ---- the deadline watcher ----------------------------------------------------------
     def flag_sla_breach(self, *, deadline: str, due_at: datetime, at: datetime) -> None:
-        """Record a breach once per (deadline, due instant); refused for a deadline that is
-        not breached at ``at`` or was flagged already."""
-        require_one_of(deadline, DEADLINE_KINDS, "deadline")
-        if any((b["deadline"], b["due_at"]) == (deadline, due_at) for b in self.breaches):
-            raise InvalidTransitionError(f"that {deadline} deadline breach is already flagged")
-        if {"deadline": deadline, "due_at": due_at} not in self.breached_deadlines(at):
-            raise InvalidTransitionError(f"that {deadline} deadline is not breached")
+        """Record a breach once per (deadline, due instant): see
+        :func:`domain.complaints.deadlines.check_breach_flag`."""
+        deadlines.check_breach_flag(
+            self.deadlines, self.breaches, deadline=deadline, due_at=due_at, at=at
+        )
         self.trigger_event(self.SlaBreached, deadline=deadline, due_at=due_at, occurred_at=at)
 
 

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from domain.complaints.policy import ComplaintPolicy, ComplaintRules
+from domain.complaints.vocabulary import CHANNELS, UPHELD_VALUES
 from domain.shared.errors import DomainValidationError, ResponseIncompleteError, TimestampOrderError
 
 
@@ -24,6 +25,34 @@ def require_one_of(value: str, allowed: tuple[str, ...], field: str) -> None:
         raise DomainValidationError(f"{field} must be one of {', '.join(allowed)}", field=field)
 
 
+def check_registration(
+    *, channel: str, policy: str, categories: list[str], summary: str,
+    event_date: date | None, late_acceptance_reason: str | None, at: datetime,
+    rules: ComplaintRules,
+) -> ComplaintPolicy:  # fmt: skip
+    """What a new complaint must give; returns the terms of its ``policy``."""
+    require_one_of(channel, CHANNELS, "channel")
+    terms = rules.policy(policy)
+    if not categories or any(not c.strip() for c in categories):
+        raise DomainValidationError("at least one category is required", field="categories")
+    require_text(summary, "summary")
+    if event_date is not None:
+        check_event_date(event_date, late_acceptance_reason, at=at, rules=rules, terms=terms)
+    return terms
+
+
+def check_risk_scale(consequence: int, likelihood: int) -> None:
+    for value, field in ((consequence, "consequence"), (likelihood, "likelihood")):
+        if not 1 <= value <= 5:
+            raise DomainValidationError(f"the {field} must be 1 to 5", field=field)
+
+
+def check_findings(steps_taken: str, conclusions: str, upheld: str) -> None:
+    require_text(steps_taken, "stepsTaken")
+    require_text(conclusions, "conclusions")
+    require_one_of(upheld, UPHELD_VALUES, "upheld")
+
+
 def check_event_date(
     event_date: date, late_acceptance_reason: str | None, *, at: datetime,
     rules: ComplaintRules, terms: ComplaintPolicy,
@@ -34,9 +63,11 @@ def check_event_date(
         raise TimestampOrderError(
             "the event date is after the complaint was received", field="eventDate"
         )
-    if rules.is_late(terms, event_date, at) and not (late_acceptance_reason or "").strip():
+    limit = terms.late_after  # None: the policy accepts a complaint made at any time
+    late = limit is not None and rules.is_late(terms, event_date, at)
+    if limit is not None and late and not (late_acceptance_reason or "").strip():
         raise DomainValidationError(
-            f"a complaint made more than {terms.late_after.describe()} after the event "
+            f"a complaint made more than {limit.describe()} after the event "
             "needs a recorded reason to be accepted",
             field="lateAcceptanceReason",
         )  # fmt: skip

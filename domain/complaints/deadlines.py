@@ -18,9 +18,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.complaints.checks import require_one_of
 from domain.complaints.policy import ComplaintRules
-from domain.complaints.vocabulary import ACKNOWLEDGEMENT, RESPONSE
-from domain.shared.errors import ExtensionTooLateError, InvalidTransitionError, TimestampOrderError
+from domain.complaints.vocabulary import ACKNOWLEDGEMENT, DEADLINE_KINDS, RESPONSE
+from domain.shared.errors import (
+    DomainValidationError,
+    ExtensionTooLateError,
+    InvalidTransitionError,
+    TimestampOrderError,
+)
 
 Ledger = list[dict[str, Any]]
 #: The resolution of a stored instant: the last moment before a due instant.
@@ -93,6 +99,19 @@ def breached(
     return sorted(found.values(), key=lambda b: (b["due_at"], b["deadline"]))
 
 
+def check_breach_flag(
+    deadlines: Ledger, breaches: list[dict[str, Any]], *, deadline: str, due_at: datetime,
+    at: datetime,
+) -> None:  # fmt: skip
+    """A breach is recorded once per (deadline, due instant): refused for a deadline that is
+    not breached at ``at`` or was flagged already."""
+    require_one_of(deadline, DEADLINE_KINDS, "deadline")
+    if any((b["deadline"], b["due_at"]) == (deadline, due_at) for b in breaches):
+        raise InvalidTransitionError(f"that {deadline} deadline breach is already flagged")
+    if {"deadline": deadline, "due_at": due_at} not in breached(deadlines, breaches, at):
+        raise InvalidTransitionError(f"that {deadline} deadline is not breached")
+
+
 # ---- the rules that move the response deadline -----------------------------------------
 def check_extension(
     *, due: datetime, received_at: datetime, new_due_at: datetime,
@@ -125,6 +144,12 @@ def check_extension(
         raise InvalidTransitionError(
             "the new due date must be after the current one", field="newDueAt"
         )
+
+
+def check_promise(promised_by: datetime | None, at: datetime) -> None:
+    """An interim response promises the final one by a date still to come."""
+    if promised_by is not None and promised_by <= at:
+        raise DomainValidationError("the promised date must be in the future", field="promisedBy")
 
 
 def due_after_interim(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from typing import Any
 
 from domain.shared.errors import DomainValidationError
 
@@ -96,9 +95,11 @@ class Money:
         return f"{self.amount} {self.currency}"
 
     # ---- arithmetic within one currency -------------------------------------------------
-    def _same(self, other: Any) -> Money:
+    def _same(self, other: object) -> Money:
+        """``other``, checked to be Money in this currency. Any other operand is a
+        TypeError, as Python's own operators raise for a type they cannot combine."""
         if not isinstance(other, Money):
-            return NotImplemented
+            raise TypeError(f"cannot combine Money with {type(other).__name__}")
         if other.currency != self.currency:
             raise DomainValidationError(
                 f"cannot combine {other.currency} with {self.currency}", field="currency"

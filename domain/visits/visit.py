@@ -3,7 +3,8 @@
 Command methods (public verbs) check every rule, then trigger an event. Each event's
 ``apply`` only assigns: it runs again on every replay, and replay must never re-run
 today's rules. Compensations restore the state before the fact they cancel
-(see :mod:`domain.shared.compensation`).
+(see :mod:`domain.shared.compensation`). The rules are pure functions over values in
+:mod:`domain.visits.rules`; the location periods are kept by :mod:`domain.visits.locations`.
 """
 
 from __future__ import annotations
@@ -11,38 +12,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from eventsourcing.utils import register_topic
 
-from domain.shared.base import AuditedAggregate
-from domain.shared.compensation import CompensableFlow
-from domain.shared.errors import DomainValidationError, InvalidTransitionError, TimestampOrderError
-from domain.visits.vocabulary import (
-    ACTIVE_STATES,
-    ADMITTED,
-    ARRIVED,
-    CANCELLED,
-    CLOSED,
-    CORRECTABLE_DETAILS,
-    DECEASED_DISPOSITION,
-    DISCHARGED,
-    ENTERED_IN_ERROR,
-    FINAL_STATES,
-    INPATIENT_CLASS,
-    LEFT_WITHOUT_BEING_SEEN,
-    NO_SHOW,
-    ON_LEAVE,
-    SCHEDULED,
-    TRIAGED,
-    WITH_CLINICIAN,
-    VisitPolicy,
-)
-
-_ACTIVE = tuple(sorted(ACTIVE_STATES))
+from domain.shared import compensation
+from domain.shared.base import AuditedAggregate, event_id_for
+from domain.shared.compensation import FlowEntry, FlowLog
+from domain.visits import locations, rules
+from domain.visits import vocabulary as v
+from domain.visits.locations import Location, LocationPeriod
 
 
-class PatientVisit(AuditedAggregate, CompensableFlow):
+class PatientVisit(AuditedAggregate):
     FLOW_FIELDS = (
         "status", "visit_class", "location_periods", "arrival_at", "triage_at",
         "provider_seen_at", "decision_to_admit_at", "target_unit", "admitted_at",
@@ -62,7 +43,7 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.initialise(self.patient_ref, self.visit_class, self.service_unit)
-            visit.status = SCHEDULED
+            visit.status = v.SCHEDULED
             visit.scheduled_start = self.scheduled_start
             visit.scheduled_end = self.scheduled_end
             visit.reason_code = self.reason_code
@@ -94,14 +75,14 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("VisitCancelled", self.event_id)
-            visit.status = CANCELLED
+            visit.status = v.CANCELLED
             visit.cancelled_at = self.occurred_at
             visit.late_cancellation = self.late_cancellation
 
     class VisitMarkedNoShow(AuditedAggregate.Event):
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("VisitMarkedNoShow", self.event_id)
-            visit.status = NO_SHOW
+            visit.status = v.NO_SHOW
             visit.no_show_at = self.occurred_at
 
     # ---- flow events -------------------------------------------------------------
@@ -117,7 +98,7 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("PatientTriaged", self.event_id)
-            visit.status = TRIAGED
+            visit.status = v.TRIAGED
             visit.triage_at = self.occurred_at
             visit.acuity_scale = self.acuity_scale
             visit.acuity_level = self.acuity_level
@@ -128,7 +109,7 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("ClinicianContactStarted", self.event_id)
-            visit.status = WITH_CLINICIAN
+            visit.status = v.WITH_CLINICIAN
             visit.clinician_ref = self.clinician_ref
             if self.first_contact:
                 visit.provider_seen_at = self.occurred_at
@@ -149,9 +130,9 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("PatientAdmitted", self.event_id)
-            visit.status = ADMITTED
+            visit.status = v.ADMITTED
             visit.admitted_at = self.occurred_at
-            visit.visit_class = INPATIENT_CLASS
+            visit.visit_class = v.INPATIENT_CLASS
             visit.open_location(self.unit, self.bed, self.occurred_at)
 
     class PatientTransferred(AuditedAggregate.Event):
@@ -169,21 +150,21 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("LeaveOfAbsenceStarted", self.event_id)
-            visit.status = ON_LEAVE  # the location period stays open: the bed is kept
+            visit.status = v.ON_LEAVE  # the location period stays open: the bed is kept
             visit.leave_started_at = self.occurred_at
             visit.expected_return = self.expected_return
 
     class LeaveOfAbsenceEnded(AuditedAggregate.Event):
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("LeaveOfAbsenceEnded", self.event_id)
-            visit.status = ADMITTED
+            visit.status = v.ADMITTED
             visit.leave_ended_at = self.occurred_at
             visit.expected_return = None
 
     class PatientLeftWithoutBeingSeen(AuditedAggregate.Event):
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("PatientLeftWithoutBeingSeen", self.event_id)
-            visit.status = LEFT_WITHOUT_BEING_SEEN
+            visit.status = v.LEFT_WITHOUT_BEING_SEEN
             visit.left_at = self.occurred_at
             visit.close_location(self.occurred_at)
 
@@ -194,7 +175,7 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("PatientDischarged", self.event_id)
-            visit.status = DISCHARGED
+            visit.status = v.DISCHARGED
             visit.discharged_at = self.occurred_at
             visit.disposition = self.disposition
             visit.destination = self.destination
@@ -204,7 +185,7 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
     class VisitClosed(AuditedAggregate.Event):
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("VisitClosed", self.event_id)
-            visit.status = CLOSED
+            visit.status = v.CLOSED
             visit.closed_at = self.occurred_at
 
     # ---- corrections -------------------------------------------------------------
@@ -213,7 +194,7 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("VisitMarkedEnteredInError", self.event_id)
-            visit.status = ENTERED_IN_ERROR
+            visit.status = v.ENTERED_IN_ERROR
             # An erroneous visit holds no bed (invariant 1; the census must not count it).
             visit.close_location(self.occurred_at)
 
@@ -258,260 +239,162 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         cls, *, patient_ref: str, visit_class: str, service_unit: str, scheduled_start: datetime,
         scheduled_end: datetime | None = None, reason_code: str | None = None, at: datetime,
     ) -> PatientVisit:  # fmt: skip
-        _check_period(scheduled_start, scheduled_end)
-        return cls._create(
+        rules.check_period(scheduled_start, scheduled_end)
+        visit: PatientVisit = cls._create(
             cls.VisitScheduled, patient_ref=patient_ref, visit_class=visit_class,
             service_unit=service_unit, scheduled_start=scheduled_start,
             scheduled_end=scheduled_end, reason_code=reason_code, occurred_at=at,
         )  # fmt: skip
+        return visit
 
     @classmethod
     def register_walk_in(
         cls, *, patient_ref: str, visit_class: str, service_unit: str,
         arrival_mode: str | None = None, at: datetime,
     ) -> PatientVisit:  # fmt: skip
-        return cls._create(
+        visit: PatientVisit = cls._create(
             cls.WalkInRegistered, patient_ref=patient_ref, visit_class=visit_class,
             service_unit=service_unit, arrival_mode=arrival_mode, occurred_at=at,
         )  # fmt: skip
+        return visit
 
     # ---- commands: scheduling ----------------------------------------------------
     def reschedule(
         self, *, scheduled_start: datetime, scheduled_end: datetime | None, at: datetime
     ) -> None:
-        self._require(SCHEDULED, action="reschedule")
-        _check_period(scheduled_start, scheduled_end)
+        rules.check_reschedule(self, scheduled_start, scheduled_end)
         self.trigger_event(
             self.VisitRescheduled, scheduled_start=scheduled_start, scheduled_end=scheduled_end,
             occurred_at=at,
         )  # fmt: skip
 
-    def cancel(self, *, reason: str, at: datetime, policy: VisitPolicy) -> None:
-        self._require(SCHEDULED, action="cancel")
-        _require_reason(reason)
-        assert self.scheduled_start is not None
-        late = self.scheduled_start - at < policy.late_cancellation_window
+    def cancel(self, *, reason: str, at: datetime, policy: v.VisitPolicy) -> None:
+        late = rules.check_cancel(self, reason, at, policy)
         self.trigger_event(
             self.VisitCancelled, late_cancellation=late, reason=reason, occurred_at=at
         )
 
-    def mark_no_show(self, *, at: datetime, policy: VisitPolicy) -> None:
-        self._require(SCHEDULED, action="mark as no-show")
-        assert self.scheduled_start is not None
-        if self.arrival_at is not None:  # invariant 4
-            raise InvalidTransitionError("a patient who arrived cannot be a no-show")
-        if at < self.scheduled_start + policy.no_show_grace:
-            minutes = int(policy.no_show_grace.total_seconds() // 60)
-            raise InvalidTransitionError(
-                f"a no-show can only be recorded {minutes} minutes after the scheduled start"
-            )
+    def mark_no_show(self, *, at: datetime, policy: v.VisitPolicy) -> None:
+        rules.check_no_show(self, at, policy)
         self.trigger_event(self.VisitMarkedNoShow, occurred_at=at)
 
     def revert_no_show(
-        self, *, at: datetime, policy: VisitPolicy, reason: str | None = None,
+        self, *, at: datetime, policy: v.VisitPolicy, reason: str | None = None,
         corrects_event_id: UUID | None = None,
     ) -> None:  # fmt: skip
-        target = self.compensation_target(
-            "VisitMarkedNoShow", corrects_event_id, frozenset({NO_SHOW})
-        )
-        assert self.scheduled_start is not None
-        zone = ZoneInfo(policy.facility_timezone)
-        if at.astimezone(zone).date() != self.scheduled_start.astimezone(zone).date():
-            raise InvalidTransitionError("a no-show can only be reverted on the day of the visit")
-        self._compensate(self.NoShowReverted, target, reason=reason, at=at)
+        target = rules.check_no_show_reversal(self, corrects_event_id, at, policy)
+        self._compensate(self.NoShowReverted, target, reason, at)
 
     # ---- commands: arrival to departure ------------------------------------------
     def register_arrival(self, *, arrival_mode: str | None = None, at: datetime) -> None:
-        self._require(SCHEDULED, action="register an arrival for")
+        rules.require_status(self, {v.SCHEDULED}, action="register an arrival for")
         self.trigger_event(self.PatientArrived, arrival_mode=arrival_mode, occurred_at=at)
 
     def record_triage(self, *, acuity_scale: str, acuity_level: int, at: datetime) -> None:
-        self._require(ARRIVED, action="triage")
-        if not 1 <= acuity_level <= 5:
-            raise DomainValidationError("the acuity level must be 1 to 5", field="acuityLevel")
-        self._check_order(at, "triage")
+        rules.check_triage(self, acuity_level, at)
         self.trigger_event(
-            self.PatientTriaged,
-            acuity_scale=acuity_scale,
-            acuity_level=acuity_level,
+            self.PatientTriaged, acuity_scale=acuity_scale, acuity_level=acuity_level,
             occurred_at=at,
-        )
+        )  # fmt: skip
 
     def start_clinician_contact(self, *, clinician_ref: str, at: datetime) -> None:
-        self._require(ARRIVED, TRIAGED, action="start clinician contact for")
-        self._check_order(at, "clinician contact")
+        rules.check_clinician_contact(self, at)
         self.trigger_event(
             self.ClinicianContactStarted, clinician_ref=clinician_ref,
             first_contact=self.provider_seen_at is None, occurred_at=at,
         )  # fmt: skip
 
     def record_decision_to_admit(self, *, target_unit: str, at: datetime) -> None:
-        self._require(WITH_CLINICIAN, action="record a decision to admit for")
-        if self.decision_to_admit_at is not None:
-            raise InvalidTransitionError("a decision to admit is already recorded")
-        self._check_order(at, "decision to admit")
+        rules.check_decision_to_admit(self, at)
         self.trigger_event(self.AdmissionDecided, target_unit=target_unit, occurred_at=at)
 
     def admit(self, *, unit: str, bed: str | None = None, at: datetime) -> None:
-        self._require(ARRIVED, TRIAGED, WITH_CLINICIAN, action="admit")
-        if not unit:
-            raise DomainValidationError("an admission needs a unit", field="unit")
-        self._check_order(at, "admission")
+        rules.check_admission(self, unit, at)
         self.trigger_event(self.PatientAdmitted, unit=unit, bed=bed, occurred_at=at)
 
     def transfer(
         self, *, to_unit: str, to_bed: str | None = None, from_unit: str | None = None,
         from_bed: str | None = None, at: datetime,
     ) -> None:  # fmt: skip
-        self._require(*_ACTIVE, action="transfer")
-        current = self.current_location
-        if current is None:
-            raise InvalidTransitionError("the visit has no current location to transfer from")
-        for given, actual, field in (
-            (from_unit, current["unit"], "fromUnit"),
-            (from_bed, current["bed"], "fromBed"),
-        ):
-            if given is not None and given != actual:
-                raise InvalidTransitionError(
-                    "the given 'from' is not the current location", field=field
-                )
-        if (to_unit, to_bed) == (current["unit"], current["bed"]):
-            raise DomainValidationError("the patient is already in that location", field="toUnit")
-        self._check_order(at, "transfer")
+        origin = rules.check_transfer(self, to_unit, to_bed, from_unit, from_bed, at)
         self.trigger_event(
-            self.PatientTransferred, from_unit=current["unit"], from_bed=current["bed"],
+            self.PatientTransferred, from_unit=origin["unit"], from_bed=origin["bed"],
             to_unit=to_unit, to_bed=to_bed, occurred_at=at,
         )  # fmt: skip
 
     def start_leave_of_absence(
         self, *, expected_return: datetime | None = None, at: datetime
     ) -> None:
-        self._require(ADMITTED, action="start a leave of absence for")
-        self._check_order(at, "leave of absence")
-        if expected_return is not None and expected_return < at:
-            raise TimestampOrderError("the expected return is before the leave starts")
+        rules.check_leave_start(self, expected_return, at)
         self.trigger_event(
             self.LeaveOfAbsenceStarted, expected_return=expected_return, occurred_at=at
         )
 
     def end_leave_of_absence(self, *, at: datetime) -> None:
-        self._require(ON_LEAVE, action="end a leave of absence for")
-        self._check_order(at, "return from leave")
+        rules.check_leave_end(self, at)
         self.trigger_event(self.LeaveOfAbsenceEnded, occurred_at=at)
 
     def record_left_without_being_seen(self, *, at: datetime) -> None:
-        self._require(ARRIVED, TRIAGED, action="record left-without-being-seen for")
-        if self.provider_seen_at is not None:  # invariant 4
-            raise InvalidTransitionError(
-                "the patient was seen by a clinician: leaving is a discharge (lbtc or aadvice)"
-            )
-        self._check_order(at, "departure")
+        rules.check_left_without_being_seen(self, at)
         self.trigger_event(self.PatientLeftWithoutBeingSeen, occurred_at=at)
 
     def discharge(
         self, *, disposition: str, destination: str | None = None,
         deceased_at: datetime | None = None, at: datetime,
     ) -> None:  # fmt: skip
-        self._require(*_ACTIVE, action="discharge")
-        if not disposition:  # invariant 3
-            raise DomainValidationError("a discharge needs a disposition", field="disposition")
-        if disposition == DECEASED_DISPOSITION and deceased_at is None:
-            raise DomainValidationError(
-                "disposition 'exp' needs a time of death", field="deceasedAt"
-            )
-        if disposition != DECEASED_DISPOSITION and deceased_at is not None:
-            raise DomainValidationError(
-                "a time of death needs disposition 'exp'", field="deceasedAt"
-            )
-        self._check_order(at, "discharge")
-        if deceased_at is not None and deceased_at > at:
-            raise TimestampOrderError("the time of death is after the discharge")
-        if (
-            deceased_at is not None
-            and self.arrival_at is not None
-            and deceased_at < self.arrival_at
-        ):
-            raise TimestampOrderError("the time of death is before the arrival")
+        rules.check_discharge(self, disposition, deceased_at, at)
         self.trigger_event(
             self.PatientDischarged, disposition=disposition, destination=destination,
             deceased_at=deceased_at, occurred_at=at,
         )  # fmt: skip
 
     def close(self, *, at: datetime) -> None:
-        self._require(DISCHARGED, LEFT_WITHOUT_BEING_SEEN, action="close")
-        self._check_order(at, "close")
+        rules.check_close(self, at)
         self.trigger_event(self.VisitClosed, occurred_at=at)
 
     # ---- commands: corrections ---------------------------------------------------
     def mark_entered_in_error(self, *, reason: str, at: datetime) -> None:
-        if self.status == ENTERED_IN_ERROR:
-            raise InvalidTransitionError("the visit is already marked entered-in-error")
-        _require_reason(reason)
+        rules.check_entered_in_error(self, reason)
         self.trigger_event(
-            self.VisitMarkedEnteredInError,
-            previous_status=self.status,
-            reason=reason,
+            self.VisitMarkedEnteredInError, previous_status=self.status, reason=reason,
             occurred_at=at,
-        )
+        )  # fmt: skip
 
     def correct_details(
         self, *, changes: dict[str, Any], at: datetime, reason: str | None = None
     ) -> None:
-        if self.status in FINAL_STATES:
-            raise InvalidTransitionError(f"a visit that is {self.status} cannot be corrected")
-        unknown = sorted(set(changes) - set(CORRECTABLE_DETAILS))
-        if unknown:
-            raise DomainValidationError(f"not correctable: {', '.join(unknown)}", field="changes")
-        diff = {
-            name: {"before": getattr(self, name), "after": value}
-            for name, value in changes.items()
-            if getattr(self, name) != value
-        }
-        if not diff:
-            raise DomainValidationError("the changes change nothing", field="changes")
-        if "scheduled_end" in diff:
-            if self.scheduled_start is None:
-                raise DomainValidationError(
-                    "a walk-in has no schedule", field="changes.scheduledEnd"
-                )
-            _check_period(self.scheduled_start, changes["scheduled_end"])
+        diff = rules.corrected_details(self, changes)
         self.trigger_event(self.VisitDetailsCorrected, changes=diff, reason=reason, occurred_at=at)
 
     def cancel_admission(
         self, *, reason: str, at: datetime, corrects_event_id: UUID | None = None
     ) -> None:
-        target = self.compensation_target(
-            "PatientAdmitted", corrects_event_id, frozenset({ADMITTED})
-        )
-        self._compensate(self.AdmissionCancelled, target, reason=reason, at=at)
+        target = rules.check_compensation(self, "PatientAdmitted", corrects_event_id, reason)
+        self._compensate(self.AdmissionCancelled, target, reason, at)
 
     def cancel_transfer(
         self, *, reason: str, at: datetime, corrects_event_id: UUID | None = None
     ) -> None:
-        target = self.compensation_target("PatientTransferred", corrects_event_id, ACTIVE_STATES)
-        self._compensate(self.TransferCancelled, target, reason=reason, at=at)
+        target = rules.check_compensation(self, "PatientTransferred", corrects_event_id, reason)
+        self._compensate(self.TransferCancelled, target, reason, at)
 
     def cancel_discharge(
         self, *, reason: str, at: datetime, corrects_event_id: UUID | None = None
     ) -> None:
-        target = self.compensation_target(
-            "PatientDischarged", corrects_event_id, frozenset({DISCHARGED})
-        )
-        self._compensate(self.DischargeCancelled, target, reason=reason, at=at)
+        target = rules.check_compensation(self, "PatientDischarged", corrects_event_id, reason)
+        self._compensate(self.DischargeCancelled, target, reason, at)
 
     def cancel_left_without_being_seen(
         self, *, reason: str, at: datetime, corrects_event_id: UUID | None = None
     ) -> None:
-        target = self.compensation_target(
-            "PatientLeftWithoutBeingSeen", corrects_event_id, frozenset({LEFT_WITHOUT_BEING_SEEN})
+        target = rules.check_compensation(
+            self, "PatientLeftWithoutBeingSeen", corrects_event_id, reason
         )
-        self._compensate(self.LeftWithoutBeingSeenCancelled, target, reason=reason, at=at)
+        self._compensate(self.LeftWithoutBeingSeenCancelled, target, reason, at)
 
     def _compensate(
-        self, event_class: type, target: dict[str, Any], *, reason: str | None, at: datetime
+        self, event_class: type, target: FlowEntry, reason: str | None, at: datetime
     ) -> None:
-        if event_class is not self.NoShowReverted:
-            _require_reason(reason)
         self.trigger_event(
             event_class, corrects_event_id=UUID(target["event_id"]),
             restored_status=target["before"]["status"], reason=reason, occurred_at=at,
@@ -520,9 +403,28 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
     # ---- state, assigned only by events' apply() ---------------------------------
     def initialise(self, patient_ref: str, visit_class: str, service_unit: str) -> None:
         # First: visit_class is a flow field (an admission changes it), so resetting the
-        # flow fields after assigning it would lose it.
+        # flow fields after assigning it would lose it. Each is None until a fact sets it
+        # (the status too, until the creating event's apply sets it right after this).
         for name in self.FLOW_FIELDS:
             setattr(self, name, None)
+        self.status: str
+        self.arrival_at: datetime | None
+        self.triage_at: datetime | None
+        self.provider_seen_at: datetime | None
+        self.decision_to_admit_at: datetime | None
+        self.target_unit: str | None
+        self.admitted_at: datetime | None
+        self.leave_started_at: datetime | None
+        self.leave_ended_at: datetime | None
+        self.expected_return: datetime | None
+        self.discharged_at: datetime | None
+        self.disposition: str | None
+        self.destination: str | None
+        self.deceased_at: datetime | None
+        self.left_at: datetime | None
+        self.closed_at: datetime | None
+        self.no_show_at: datetime | None
+        self.cancelled_at: datetime | None
         self.patient_ref = patient_ref
         self.visit_class = visit_class
         self.service_unit = service_unit
@@ -534,63 +436,40 @@ class PatientVisit(AuditedAggregate, CompensableFlow):
         self.acuity_scale: str | None = None
         self.acuity_level: int | None = None
         self.clinician_ref: str | None = None
-        self.flow_log = []
+        self.flow_log: FlowLog = []
         self.late_cancellation = False
-        self.location_periods: list[dict[str, Any]] = []
+        self.location_periods: list[LocationPeriod] = []
 
     def arrive(self, at: datetime, arrival_mode: str | None, event_id: UUID | None = None) -> None:
         self.remember_flow("PatientArrived", event_id)
-        self.status = ARRIVED
+        self.status = v.ARRIVED
         self.arrival_at = at
         self.arrival_mode = arrival_mode
         self.open_location(self.service_unit, None, at)
 
     def open_location(self, unit: str, bed: str | None, at: datetime) -> None:
-        """Invariant 1: the open period is closed at the instant the next one opens."""
-        self.close_location(at)
-        self.location_periods.append({"unit": unit, "bed": bed, "start": at, "end": None})
+        self.location_periods = locations.opened(self.location_periods, unit, bed, at)
 
     def close_location(self, at: datetime) -> None:
-        if self.location_periods and self.location_periods[-1]["end"] is None:
-            # Flow steps are ordered by their checks; a backdated entered-in-error is not,
-            # and a period must never end before it starts.
-            period = self.location_periods[-1]
-            period["end"] = max(at, period["start"])
+        self.location_periods = locations.closed(self.location_periods, at)
+
+    def remember_flow(self, kind: str, event_id: UUID | None = None) -> None:
+        """Save the flow state the event being applied is about to replace. ``event_id`` is
+        the applied event's own id (every event carries it); from the version is the fallback."""
+        if event_id is None:
+            event_id = event_id_for(self.id, self.version + 1)
+        self.flow_log.append(compensation.remembered(self, self.FLOW_FIELDS, kind, event_id))
+
+    def restore_before(self, corrects_event_id: UUID) -> None:
+        entry = compensation.entry_for(self.flow_log, corrects_event_id)
+        entry["cancelled"] = True
+        for name, value in compensation.restored(entry).items():
+            setattr(self, name, value)
 
     # ---- reading -----------------------------------------------------------------
     @property
-    def current_location(self) -> dict[str, Any] | None:
-        if self.location_periods and self.location_periods[-1]["end"] is None:
-            period = self.location_periods[-1]
-            return {"unit": period["unit"], "bed": period["bed"]}
-        return None
-
-    def _require(self, *states: str, action: str) -> None:
-        if self.status not in states:
-            raise InvalidTransitionError(f"cannot {action} a visit that is {self.status}")
-
-    def _check_order(self, at: datetime, step: str) -> None:
-        """Invariant 2: effective flow times never go backwards."""
-        times = [
-            self.arrival_at, self.triage_at, self.provider_seen_at, self.decision_to_admit_at,
-            self.admitted_at, self.leave_started_at, self.leave_ended_at, self.discharged_at,
-            self.left_at, *(period["start"] for period in self.location_periods),
-        ]  # fmt: skip
-        latest = max((t for t in times if t is not None), default=None)
-        if latest is not None and at < latest:
-            raise TimestampOrderError(f"the {step} time is before an earlier step of the visit")
-
-
-def _check_period(start: datetime, end: datetime | None) -> None:
-    if end is not None and end <= start:
-        raise DomainValidationError(
-            "the scheduled end must be after the start", field="scheduledEnd"
-        )
-
-
-def _require_reason(reason: str | None) -> None:
-    if not reason or not reason.strip():
-        raise DomainValidationError("a reason is required", field="reason")
+    def current_location(self) -> Location | None:
+        return locations.current(self.location_periods)
 
 
 # Stored events name the module their class was defined in. Before the bounded contexts
