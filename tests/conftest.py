@@ -1,8 +1,19 @@
-"""Fixtures and hypothesis profiles shared by every test folder."""
+"""Fixtures and hypothesis profiles shared by every test folder.
+
+Where things live: fixtures only in conftest.py files, each defined once, in the narrowest
+conftest that serves all its users (here: settings, envs, ``stored_services``;
+tests/api/conftest.py: the app as ``client`` over ``memory_services`` or as ``read_client``
+over ``stored_services`` with read models, tokens; tests/integration/conftest.py: PostgreSQL,
+``store_settings`` on both stores, ``services`` and ``served_client`` on them). Helpers,
+builders, given-when-then and histories live in tests/support/ (gwt.py, budget.py,
+complaints.py, histories.py, api.py, postgres.py, counting_model.py, ...), and test modules and
+conftests import them from there: no test module imports another test module or a conftest.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +22,7 @@ from hypothesis import settings as hypothesis_settings
 from adapters.memory import MEMORY_ENV
 from adapters.settings import Settings
 from adapters.storage import eventsourcing_env
+from application.service import PatientServices
 
 # "ci": reproducible (derandomised) and bounded, so the suite stays fast and a failure in CI
 # fails the same way on a laptop. "dev": fewer examples for quick feedback, random seeds so
@@ -46,3 +58,11 @@ def memory_env() -> dict[str, str]:
 def sqlite_env(settings: Settings) -> dict[str, str]:
     """eventsourcing env for a fresh SQLite file, configured exactly as in production."""
     return eventsourcing_env(settings)
+
+
+@pytest.fixture
+def stored_services(settings: Settings) -> Iterator[PatientServices]:
+    """The application on ``settings``'s fresh SQLite store."""
+    app = PatientServices(env=eventsourcing_env(settings))
+    yield app
+    app.close()

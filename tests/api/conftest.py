@@ -1,7 +1,8 @@
-"""API fixtures: the real app over an in-memory store, tokens, and small request helpers.
+"""API fixtures: the real app over an in-memory store or a SQLite one with read models, and tokens.
 
 The app is built with ``create_app(settings, services)`` so each test owns its store and can
-look at what was (or was not) recorded through ``services``.
+look at what was (or was not) recorded through ``memory_services`` (behind ``client``) or
+``stored_services`` (behind ``read_client``). Request helpers are in tests/support/api.py.
 """
 
 from __future__ import annotations
@@ -17,23 +18,23 @@ from adapters.http.app import create_app
 from adapters.readmodels.base import ReadModel
 from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.registry import prepare_read_models, read_model_factories
-from adapters.readmodels.worker import ProjectionSupervisor
+from adapters.readmodels.supervisor import ProjectionSupervisor
 from adapters.settings import Settings
-from adapters.storage import eventsourcing_env
 from application.service import PatientServices
-from tests.api.helpers import API, Headers, visit_body
+from tests.support.api import Headers, scheduler
 
 
 @pytest.fixture
-def services(memory_env: dict[str, str]) -> Iterator[PatientServices]:
+def memory_services(memory_env: dict[str, str]) -> Iterator[PatientServices]:
     app = PatientServices(env=memory_env)
     yield app
     app.close()
 
 
 @pytest.fixture
-def client(settings: Settings, services: PatientServices) -> Iterator[TestClient[Any]]:
-    with TestClient(create_app(settings, services)) as test_client:
+def client(settings: Settings, memory_services: PatientServices) -> Iterator[TestClient[Any]]:
+    """The app over ``memory_services`` (no read models: see ``read_client`` below)."""
+    with TestClient(create_app(settings, memory_services)) as test_client:
         yield test_client
 
 
@@ -60,29 +61,23 @@ def staff(auth: Callable[..., Headers]) -> Headers:
 
 @pytest.fixture
 def schedule(client: TestClient[Any], clerk: Headers) -> Callable[..., str]:
-    """Schedule a visit (as a clerk) and return its id."""
+    """Schedule a visit (as a clerk) through ``client`` and return its id."""
+    return scheduler(client, clerk)
 
-    def run(**overrides: Any) -> str:
-        reply = client.post(API, json=visit_body(**overrides), headers=clerk)
-        assert reply.status_code == 201, reply.text
-        return str(reply.json()["id"])
 
-    return run
+@pytest.fixture
+def read_schedule(read_client: TestClient[Any], clerk: Headers) -> Callable[..., str]:
+    """Schedule a visit (as a clerk) through ``read_client`` and return its id."""
+    return scheduler(read_client, clerk)
 
 
 # ---- the read side: a SQLite store, its read models and their workers ----------------------
 # A module picks its read models by overriding ``read_models``; ``read_client`` then serves
-# with their workers running, ``idle_read_client`` with none (the views never move).
+# ``stored_services`` with their workers running, ``idle_read_client`` with none (the views
+# never move).
 @pytest.fixture
 def read_models() -> list[Callable[[], ReadModel]]:
     return list(read_model_factories().values())
-
-
-@pytest.fixture
-def stored_services(settings: Settings) -> Iterator[PatientServices]:
-    app = PatientServices(env=eventsourcing_env(settings))
-    yield app
-    app.close()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from adapters.readmodels.audit.store import AuditReadModel
 from adapters.readmodels.database import EVENTS_FILE
 from adapters.settings import Settings
 from application.service import PatientServices
-from tests.api.helpers import API, Headers, iso, now, position, visit_body
+from tests.support.api import API, Headers, iso, now, position, visit_body
 
 AUDIT = "/api/v1/audit"
 
@@ -33,29 +33,19 @@ def read_models() -> list[Any]:
 
 
 @pytest.fixture
-def services(stored_services: PatientServices) -> PatientServices:
-    return stored_services
-
-
-@pytest.fixture
-def client(read_client: TestClient[Any]) -> TestClient[Any]:
-    return read_client
-
-
-@pytest.fixture
 def auditor(auth: Callable[..., Headers]) -> Headers:
     return auth("auditor", sub="audrey")
 
 
 @pytest.fixture
 def trail(
-    client: TestClient[Any], auditor: Headers, services: PatientServices
+    read_client: TestClient[Any], auditor: Headers, stored_services: PatientServices
 ) -> Callable[..., dict[str, Any]]:
     """``trail(patientRef="P-1")`` → the first page, once the worker has read the whole log."""
 
     def read(**params: Any) -> dict[str, Any]:
-        params.setdefault("minPosition", position(services))
-        reply = client.get(f"{AUDIT}/events", params=params, headers=auditor)
+        params.setdefault("minPosition", position(stored_services))
+        reply = read_client.get(f"{AUDIT}/events", params=params, headers=auditor)
         assert reply.status_code == 200, reply.text
         assert int(reply.headers["X-Projection-Position"]) >= params["minPosition"]
         return reply.json()
@@ -81,14 +71,14 @@ def all_pages(trail: Callable[..., dict[str, Any]], **params: Any) -> list[dict[
      ("/export?format=csv", "audit export")],
 )  # fmt: skip
 def test_only_the_auditor_may_read_and_the_denial_is_itself_in_the_trail(
-    client: TestClient[Any],
+    read_client: TestClient[Any],
     auth: Callable[..., Headers],
     trail: Callable[..., dict[str, Any]],
     role: str,
     path: str,
     what: str,
 ) -> None:
-    reply = client.get(
+    reply = read_client.get(
         f"{AUDIT}{path}", headers={**auth(role, sub="mallory"), "X-Correlation-Id": "peek-1"}
     )
 
@@ -109,12 +99,12 @@ def test_only_the_auditor_may_read_and_the_denial_is_itself_in_the_trail(
      (None, "visit timelines", "PatientVisit")],
 )  # fmt: skip
 def test_a_denied_read_of_one_record_names_its_type_and_id(
-    client: TestClient[Any], auth: Callable[..., Headers],
+    read_client: TestClient[Any], auth: Callable[..., Headers],
     trail: Callable[..., dict[str, Any]], path: str | None, what: str, target_type: str,
 ) -> None:  # fmt: skip
     record = "00000000-0000-4000-8000-0000000000bb"
     url = f"{path}/{record}" if path else f"{API}/{record}/timeline"
-    reply = client.get(url, headers=auth("finance" if path != "/api/v1/budget-lines" else
+    reply = read_client.get(url, headers=auth("finance" if path != "/api/v1/budget-lines" else
                                          "clerk", sub="mallory"))  # fmt: skip
     assert reply.status_code == 403, reply.text
     [denial] = trail(outcome="denied")["items"]
@@ -123,23 +113,25 @@ def test_a_denied_read_of_one_record_names_its_type_and_id(
 
 
 def test_an_auditor_reads_the_trail_and_is_not_recorded_for_it(
-    client: TestClient[Any], trail: Callable[..., dict[str, Any]], services: PatientServices
+    read_client: TestClient[Any],
+    trail: Callable[..., dict[str, Any]],
+    stored_services: PatientServices,
 ) -> None:
     assert trail() == {"items": [], "nextCursor": None}
-    assert position(services) == 0
+    assert position(stored_services) == 0
 
 
 # ---- the trail ----------------------------------------------------------------------------
 def test_the_trail_says_who_did_what_when_to_which_record(
-    client: TestClient[Any],
+    read_client: TestClient[Any],
     staff: Headers,
     trail: Callable[..., dict[str, Any]],
 ) -> None:
-    created = client.post(
+    created = read_client.post(
         API, json=visit_body(patientRef="P-77"), headers={**staff, "X-Correlation-Id": "book-1"}
     ).json()
     arrival = now() - timedelta(minutes=5)
-    arrived = client.post(
+    arrived = read_client.post(
         f"{API}/{created['id']}/arrive",
         json={"occurredAt": iso(arrival)},
         headers={**staff, "X-On-Behalf-Of": "dr-who"},
@@ -161,15 +153,17 @@ def test_the_trail_says_who_did_what_when_to_which_record(
 
 
 def test_refused_and_denied_commands_appear_with_their_outcome(
-    client: TestClient[Any],
+    read_client: TestClient[Any],
     auth: Callable[..., Headers],
-    schedule: Callable[..., str],
+    read_schedule: Callable[..., str],
     trail: Callable[..., dict[str, Any]],
 ) -> None:
-    visit_id = schedule(patientRef="P-9")
+    visit_id = read_schedule(patientRef="P-9")
     triage = {"acuityScale": "ESI", "acuityLevel": 2}
-    refused = client.post(f"{API}/{visit_id}/triage", json=triage, headers=auth("nurse"))
-    denied = client.post(f"{API}/{visit_id}/triage", json=triage, headers=auth("clerk", sub="bo"))
+    refused = read_client.post(f"{API}/{visit_id}/triage", json=triage, headers=auth("nurse"))
+    denied = read_client.post(
+        f"{API}/{visit_id}/triage", json=triage, headers=auth("clerk", sub="bo")
+    )
     assert (refused.status_code, denied.status_code) == (409, 403)
 
     entries = trail(patientRef="P-9")["items"]
@@ -184,10 +178,10 @@ def test_refused_and_denied_commands_appear_with_their_outcome(
 
 
 def test_the_trail_pages_oldest_first_until_the_cursor_runs_out(
-    schedule: Callable[..., str], trail: Callable[..., dict[str, Any]]
+    read_schedule: Callable[..., str], trail: Callable[..., dict[str, Any]]
 ) -> None:
     for n in range(7):
-        schedule(patientRef=f"P-{n}")
+        read_schedule(patientRef=f"P-{n}")
 
     first = trail(limit=3)
     everything = all_pages(trail, limit=3)
@@ -206,24 +200,24 @@ def test_the_trail_pages_oldest_first_until_the_cursor_runs_out(
      ({"from": "2026-01-01T00:00:00"}, "from")],
 )  # fmt: skip
 def test_bad_query_parameters_are_400(
-    client: TestClient[Any], auditor: Headers, params: dict[str, Any], field: str
+    read_client: TestClient[Any], auditor: Headers, params: dict[str, Any], field: str
 ) -> None:
-    reply = client.get(f"{AUDIT}/events", params=params, headers=auditor)
+    reply = read_client.get(f"{AUDIT}/events", params=params, headers=auditor)
 
     assert reply.status_code == 400, reply.text
     assert reply.json()["code"] == "VALIDATION"
 
 
 def test_the_filters_combine(
-    client: TestClient[Any],
+    read_client: TestClient[Any],
     auth: Callable[..., Headers],
     trail: Callable[..., dict[str, Any]],
-    services: PatientServices,
+    stored_services: PatientServices,
 ) -> None:
     ann, bob = auth("clerk", sub="ann"), auth("clerk", "nurse", sub="bob")
-    one = client.post(API, json=visit_body(patientRef="P-1"), headers=ann).json()["id"]
-    client.post(API, json=visit_body(patientRef="P-2"), headers=bob)
-    client.post(f"{API}/{one}/arrive", json={}, headers=bob)
+    one = read_client.post(API, json=visit_body(patientRef="P-1"), headers=ann).json()["id"]
+    read_client.post(API, json=visit_body(patientRef="P-2"), headers=bob)
+    read_client.post(f"{API}/{one}/arrive", json={}, headers=bob)
     middle = trail()["items"][1]["recordedAt"]
 
     def actions(**params: Any) -> list[str]:
@@ -240,9 +234,9 @@ def test_the_filters_combine(
 
 
 def test_idempotency_bookkeeping_is_listed_only_when_asked(
-    client: TestClient[Any], clerk: Headers, trail: Callable[..., dict[str, Any]]
+    read_client: TestClient[Any], clerk: Headers, trail: Callable[..., dict[str, Any]]
 ) -> None:
-    client.post(API, json=visit_body(), headers={**clerk, "Idempotency-Key": "k-1"})
+    read_client.post(API, json=visit_body(), headers={**clerk, "Idempotency-Key": "k-1"})
 
     assert [e["aggregateType"] for e in trail()["items"]] == ["PatientVisit"]
     listed = trail(includeBookkeeping="true")["items"]
@@ -270,23 +264,23 @@ def test_a_query_waits_for_the_position_and_gives_up_with_503(
 
 # ---- verify -------------------------------------------------------------------------------
 def test_verify_reports_an_intact_chain_and_then_the_altered_entry(
-    client: TestClient[Any],
+    read_client: TestClient[Any],
     auditor: Headers,
-    schedule: Callable[..., str],
+    read_schedule: Callable[..., str],
     trail: Callable[..., dict[str, Any]],
     settings: Settings,
 ) -> None:
     for n in range(3):
-        schedule(patientRef=f"P-{n}")
+        read_schedule(patientRef=f"P-{n}")
     entries = trail()["items"]
 
-    intact = client.get(f"{AUDIT}/verify", headers=auditor).json()
+    intact = read_client.get(f"{AUDIT}/verify", headers=auditor).json()
     with sqlite3.connect(settings.var_dir / EVENTS_FILE) as conn:
         conn.execute(
             "UPDATE stored_events SET state = replace(state, 'P-1', 'P-X') WHERE rowid = ?",
             (entries[1]["position"],),
         )
-    tampered = client.get(f"{AUDIT}/verify", headers=auditor).json()
+    tampered = read_client.get(f"{AUDIT}/verify", headers=auditor).json()
 
     assert intact["ok"] is True and intact["checked"] == 3
     assert intact["firstBadPosition"] is None and len(intact["headHash"]) == 64
@@ -298,17 +292,17 @@ def test_verify_reports_an_intact_chain_and_then_the_altered_entry(
 
 # ---- export -------------------------------------------------------------------------------
 def test_a_csv_export_streams_the_filtered_trail_and_is_itself_recorded(
-    client: TestClient[Any],
+    read_client: TestClient[Any],
     auditor: Headers,
-    schedule: Callable[..., str],
+    read_schedule: Callable[..., str],
     trail: Callable[..., dict[str, Any]],
-    services: PatientServices,
+    stored_services: PatientServices,
 ) -> None:
-    schedule(patientRef="P-1")
-    schedule(patientRef="P-2")
+    read_schedule(patientRef="P-1")
+    read_schedule(patientRef="P-2")
     trail()  # the worker has read both
 
-    reply = client.get(f"{AUDIT}/export", params={"format": "csv", "patientRef": "P-1"},
+    reply = read_client.get(f"{AUDIT}/export", params={"format": "csv", "patientRef": "P-1"},
                        headers={**auditor, "X-Correlation-Id": "export-1"})  # fmt: skip
 
     assert reply.status_code == 200
@@ -322,17 +316,17 @@ def test_a_csv_export_streams_the_filtered_trail_and_is_itself_recorded(
 
 
 def test_a_fhir_export_gives_one_audit_event_per_line(
-    client: TestClient[Any],
+    read_client: TestClient[Any],
     auditor: Headers,
     auth: Callable[..., Headers],
-    schedule: Callable[..., str],
+    read_schedule: Callable[..., str],
     trail: Callable[..., dict[str, Any]],
 ) -> None:
-    visit_id = schedule(patientRef="P-5")
-    client.post(f"{API}/{visit_id}/close", json={}, headers=auth("clerk"))  # denied
+    visit_id = read_schedule(patientRef="P-5")
+    read_client.post(f"{API}/{visit_id}/close", json={}, headers=auth("clerk"))  # denied
     trail()
 
-    reply = client.get(f"{AUDIT}/export", params={"format": "fhir-ndjson"}, headers=auditor)
+    reply = read_client.get(f"{AUDIT}/export", params={"format": "fhir-ndjson"}, headers=auditor)
 
     assert reply.status_code == 200
     assert reply.headers["Content-Type"].startswith("application/fhir+ndjson"), reply.headers
@@ -346,7 +340,7 @@ def test_a_fhir_export_gives_one_audit_event_per_line(
     assert denied["code"]["coding"][0]["code"] == "CloseVisit"
 
 
-def test_an_export_needs_a_known_format(client: TestClient[Any], auditor: Headers) -> None:
-    reply = client.get(f"{AUDIT}/export", params={"format": "xml"}, headers=auditor)
+def test_an_export_needs_a_known_format(read_client: TestClient[Any], auditor: Headers) -> None:
+    reply = read_client.get(f"{AUDIT}/export", params={"format": "xml"}, headers=auditor)
 
     assert reply.status_code == 400

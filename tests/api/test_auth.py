@@ -15,7 +15,7 @@ import adapters.http.kit.auth as http_auth
 from adapters.auth_tokens import mint_token
 from adapters.settings import Settings
 from application.service import PatientServices
-from tests.api.helpers import API, Headers, LogRecorder, only_attempt_since, position, visit_body
+from tests.support.api import API, Headers, LogRecorder, only_attempt_since, position, visit_body
 
 
 def expired_token(settings: Settings) -> str:
@@ -40,7 +40,7 @@ def forged_token(settings: Settings) -> str:
 def test_an_unusable_token_is_401_with_an_invalid_token_challenge(
     client: TestClient[Any],
     settings: Settings,
-    services: PatientServices,
+    memory_services: PatientServices,
     make_token: Callable[[Settings], str],
     reason: str,
 ) -> None:
@@ -54,7 +54,7 @@ def test_an_unusable_token_is_401_with_an_invalid_token_challenge(
     assert 'error="invalid_token"' in reply.headers["WWW-Authenticate"]
     problem = reply.json()
     assert (problem["code"], problem["detail"]) == ("UNAUTHENTICATED", reason)
-    assert position(services) == 0
+    assert position(memory_services) == 0
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_an_unusable_token_is_401_with_an_invalid_token_challenge(
     ids=["none", "basic", "empty", "blank"],
 )
 def test_a_request_without_a_bearer_token_is_401_with_a_bearer_challenge(
-    client: TestClient[Any], services: PatientServices, authorization: str | None
+    client: TestClient[Any], memory_services: PatientServices, authorization: str | None
 ) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
 
@@ -72,7 +72,7 @@ def test_a_request_without_a_bearer_token_is_401_with_a_bearer_challenge(
     assert reply.status_code == 401
     assert reply.headers["WWW-Authenticate"] == 'Bearer realm="patient-services"'
     assert reply.json()["code"] == "UNAUTHENTICATED"
-    assert position(services) == 0
+    assert position(memory_services) == 0
 
 
 def test_reads_need_a_token_too(client: TestClient[Any], schedule: Callable[..., str]) -> None:
@@ -93,7 +93,7 @@ def test_authentication_comes_before_the_body_is_looked_at(client: TestClient[An
 def test_a_role_that_may_not_issue_the_command_is_403_and_logged_without_the_body(
     client: TestClient[Any],
     auth: Callable[..., Headers],
-    services: PatientServices,
+    memory_services: PatientServices,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     log = LogRecorder()
@@ -106,10 +106,10 @@ def test_a_role_that_may_not_issue_the_command_is_403_and_logged_without_the_bod
     assert reply.status_code == 403
     assert reply.headers["Content-Type"] == "application/problem+json"
     assert reply.json()["code"] == "NOT_AUTHORISED"
-    denial = only_attempt_since(services, 0)
+    denial = only_attempt_since(memory_services, 0)
     assert (denial.outcome, denial.actor_id) == ("denied", "bob")
     assert denial.actor_role == "nurse,finance"  # the roles tried
-    assert b"P-SECRET" not in services.recorder.select_notifications(1, 1)[0].state
+    assert b"P-SECRET" not in memory_services.recorder.select_notifications(1, 1)[0].state
     assert log.lines == [
         (
             "warning",

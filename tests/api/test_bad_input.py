@@ -23,7 +23,7 @@ from adapters.http.kit.problems import field_error_of
 from adapters.settings import Settings
 from application.service import PatientServices
 from application.shared.commands import FREE_TEXT_PATTERN
-from tests.api.helpers import API, Headers, position, visit_body
+from tests.support.api import API, Headers, position, visit_body
 
 #: Every role that reads something, so one token reaches every query route.
 READER_ROLES = ("clerk", "nurse", "clinician", "manager", "auditor", "executive", "finance")
@@ -220,12 +220,12 @@ def test_a_missing_required_query_parameter_is_named(
 
 
 def test_an_unknown_field_in_a_body_is_refused_without_echoing_its_name(
-    client: TestClient[Any], clerk: Headers, services: PatientServices
+    client: TestClient[Any], clerk: Headers, memory_services: PatientServices
 ) -> None:
     reply = client.post(API, json=visit_body(JaneDoe1970=1), headers=clerk)
     assert_400_naming(reply, None, "unknown field")  # type: ignore[arg-type]
     assert "JaneDoe1970" not in reply.text
-    assert position(services) == 0
+    assert position(memory_services) == 0
 
 
 class Inner(msgspec.Struct, forbid_unknown_fields=True):
@@ -260,7 +260,7 @@ def test_an_unknown_field_in_a_nested_object_names_the_object_only() -> None:
 def test_a_control_character_in_a_command_header_is_a_400_naming_it(
     client: TestClient[Any],
     auth: Callable[..., Headers],
-    services: PatientServices,
+    memory_services: PatientServices,
     header: str,
     character: str,
 ) -> None:
@@ -272,7 +272,7 @@ def test_a_control_character_in_a_command_header_is_a_400_naming_it(
     body = {"reason": "x"} if header == "If-Match" else visit_body()
     reply = client.post(path, json=body, headers=_latin1(headers))
     assert_400_naming(reply, header, "")
-    assert position(services) == 0
+    assert position(memory_services) == 0
 
 
 @pytest.mark.parametrize("header", ["X-Correlation-Id", "If-None-Match"])

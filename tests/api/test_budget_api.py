@@ -19,7 +19,7 @@ from adapters.storage import APPLICATION_NAME
 from application.service import PatientServices
 from domain.budget.line import BudgetLine
 from domain.shared.base import event_id_for
-from tests.api.helpers import Headers, iso, now, only_attempt_since, position, recorded_since
+from tests.support.api import Headers, iso, now, only_attempt_since, position, recorded_since
 
 LINES = "/api/v1/budget-lines"
 FY = 2024  # a past year: postings may not be dated in the future
@@ -28,11 +28,6 @@ FY = 2024  # a past year: postings may not be dated in the future
 @pytest.fixture
 def read_models() -> list[Any]:
     return [BudgetReadModel]
-
-
-@pytest.fixture
-def client(read_client: TestClient[Any]) -> TestClient[Any]:
-    return read_client
 
 
 @pytest.fixture
@@ -68,14 +63,14 @@ def funded(client: TestClient[Any], headers: Headers, amount: str = "10000.00", 
 
 # ---- 201, 200 and the state ------------------------------------------------------------------
 def test_a_line_is_created_approved_and_read_with_money_objects(
-    client: TestClient[Any], finance: Headers
+    read_client: TestClient[Any], finance: Headers
 ) -> None:
-    line = funded(client, finance)
-    reply = act(client, finance, line, "commitments", reference="PO-1", amount=gbp("2500.50"))
+    line = funded(read_client, finance)
+    reply = act(read_client, finance, line, "commitments", reference="PO-1", amount=gbp("2500.50"))
     assert reply.status_code == 200, reply.text
     assert reply.headers["ETag"] == '"3"'
 
-    state = client.get(f"{LINES}/{line}", headers=finance)
+    state = read_client.get(f"{LINES}/{line}", headers=finance)
 
     assert state.status_code == 200
     assert state.headers["ETag"] == '"3"'
@@ -100,127 +95,124 @@ def test_a_line_is_created_approved_and_read_with_money_objects(
      {"amount": "10", "currency": "gbp"}],
 )  # fmt: skip
 def test_bad_money_is_400_and_records_nothing(
-    client: TestClient[Any], finance: Headers, services: PatientServices, amount: Any
+    read_client: TestClient[Any], finance: Headers, stored_services: PatientServices, amount: Any
 ) -> None:
-    line = create(client, finance)
-    before = position(services)
+    line = create(read_client, finance)
+    before = position(stored_services)
 
-    reply = act(client, finance, line, "approve", amount=amount, approvalRef="BUD-1")
+    reply = act(read_client, finance, line, "approve", amount=amount, approvalRef="BUD-1")
 
     assert reply.status_code == 400, reply.text
     assert reply.json()["code"] == "VALIDATION"
     assert reply.json()["errors"][0]["field"].startswith("amount")
-    assert position(services) == before
-
-
-@pytest.fixture
-def services(stored_services: PatientServices) -> PatientServices:
-    return stored_services
+    assert position(stored_services) == before
 
 
 # ---- 403, 404 ----------------------------------------------------------------------------------
 def test_a_clerk_may_neither_create_nor_read_budget_lines(
-    client: TestClient[Any], auth: Callable[..., Headers], finance: Headers
+    read_client: TestClient[Any], auth: Callable[..., Headers], finance: Headers
 ) -> None:
     clerk = auth("clerk")
     body = {"fiscalYear": FY, "costCentre": "PS-01", "category": "supplies", "currency": "GBP"}
-    assert client.post(LINES, json=body, headers=clerk).status_code == 403
-    line = create(client, finance)
-    assert client.get(f"{LINES}/{line}", headers=clerk).status_code == 403
-    summary = client.get("/api/v1/budget/summary", params={"fiscalYear": FY}, headers=clerk)
+    assert read_client.post(LINES, json=body, headers=clerk).status_code == 403
+    line = create(read_client, finance)
+    assert read_client.get(f"{LINES}/{line}", headers=clerk).status_code == 403
+    summary = read_client.get("/api/v1/budget/summary", params={"fiscalYear": FY}, headers=clerk)
     assert summary.status_code == 403
 
 
 def test_a_version_past_the_lines_latest_is_404_naming_the_latest(
-    client: TestClient[Any], finance: Headers
+    read_client: TestClient[Any], finance: Headers
 ) -> None:
-    line = funded(client, finance)
-    reply = client.get(f"{LINES}/{line}", params={"asOfVersion": 3}, headers=finance)
+    line = funded(read_client, finance)
+    reply = read_client.get(f"{LINES}/{line}", params={"asOfVersion": 3}, headers=finance)
     assert (reply.status_code, reply.json()["code"]) == (404, "NOT_FOUND")
     assert reply.json()["detail"] == f"budget line {line} has no version 3: the latest is 2"
-    latest = client.get(f"{LINES}/{line}", params={"asOfVersion": 2}, headers=finance)
+    latest = read_client.get(f"{LINES}/{line}", params={"asOfVersion": 2}, headers=finance)
     assert latest.json()["version"] == 2
 
 
-def test_an_unknown_line_is_404(client: TestClient[Any], finance: Headers) -> None:
+def test_an_unknown_line_is_404(read_client: TestClient[Any], finance: Headers) -> None:
     missing = "00000000-0000-4000-8000-000000000001"
-    assert client.get(f"{LINES}/{missing}", headers=finance).status_code == 404
-    reply = act(client, finance, missing, "freeze")
+    assert read_client.get(f"{LINES}/{missing}", headers=finance).status_code == 404
+    reply = act(read_client, finance, missing, "freeze")
     assert (reply.status_code, reply.json()["code"]) == (404, "NOT_FOUND")
 
 
 # ---- 409 ---------------------------------------------------------------------------------------
 def test_a_second_line_for_the_same_year_cost_centre_and_category_is_409(
-    client: TestClient[Any], finance: Headers
+    read_client: TestClient[Any], finance: Headers
 ) -> None:
-    create(client, finance)
+    create(read_client, finance)
     body = {"fiscalYear": FY, "costCentre": "PS-01", "category": "supplies", "currency": "GBP"}
 
-    reply = client.post(LINES, json=body, headers=finance)
+    reply = read_client.post(LINES, json=body, headers=finance)
 
     assert (reply.status_code, reply.json()["code"]) == (409, "ALREADY_EXISTS")
 
 
 @pytest.mark.parametrize("cost_centre", ["ps-01", "PS-01 ", "Ps-01  "])
 def test_a_line_differing_only_in_the_cost_centres_case_or_spacing_is_409(
-    client: TestClient[Any], finance: Headers, cost_centre: str
+    read_client: TestClient[Any], finance: Headers, cost_centre: str
 ) -> None:
-    create(client, finance)
+    create(read_client, finance)
     body = {"fiscalYear": FY, "costCentre": cost_centre, "category": "supplies",
             "currency": "GBP"}  # fmt: skip
 
-    reply = client.post(LINES, json=body, headers=finance)
+    reply = read_client.post(LINES, json=body, headers=finance)
 
     assert (reply.status_code, reply.json()["code"]) == (409, "ALREADY_EXISTS")
 
 
 def test_a_commitment_past_the_available_balance_is_409_insufficient_funds(
-    client: TestClient[Any], finance: Headers
+    read_client: TestClient[Any], finance: Headers
 ) -> None:
-    line = funded(client, finance, "1000.00")
-    reply = act(client, finance, line, "commitments", reference="PO-9", amount=gbp("1000.01"))
+    line = funded(read_client, finance, "1000.00")
+    reply = act(read_client, finance, line, "commitments", reference="PO-9", amount=gbp("1000.01"))
     assert (reply.status_code, reply.json()["code"]) == (409, "INSUFFICIENT_FUNDS")
 
 
 def test_an_amendment_above_the_managers_tier_is_409_approval_required(
-    client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
+    read_client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
 ) -> None:
-    line = funded(client, finance)
+    line = funded(read_client, finance)
     manager = auth("manager", sub="mo")
 
-    within = act(client, manager, line, "amend", amount=gbp("5000.00"), approvalRef="AM-1")
-    above = act(client, manager, line, "amend", amount=gbp("5000.01"), approvalRef="AM-2")
+    within = act(read_client, manager, line, "amend", amount=gbp("5000.00"), approvalRef="AM-1")
+    above = act(read_client, manager, line, "amend", amount=gbp("5000.01"), approvalRef="AM-2")
 
     assert within.status_code == 200, within.text
     assert (above.status_code, above.json()["code"]) == (409, "APPROVAL_REQUIRED")
     # The same amount with a finance role beside the manager one acts at the finance tier.
     both = auth("manager", "finance", sub="mo")
     assert (
-        act(client, both, line, "amend", amount=gbp("5000.01"), approvalRef="AM-3").status_code
+        act(read_client, both, line, "amend", amount=gbp("5000.01"), approvalRef="AM-3").status_code
         == 200
     )
 
 
 # ---- 412, 422 ----------------------------------------------------------------------------------
 def test_a_stale_if_match_is_412_and_records_nothing(
-    client: TestClient[Any], finance: Headers, services: PatientServices
+    read_client: TestClient[Any], finance: Headers, stored_services: PatientServices
 ) -> None:
-    line = funded(client, finance)
-    before = position(services)
-    reply = client.post(f"{LINES}/{line}/freeze", json={}, headers={**finance, "If-Match": '"1"'})
+    line = funded(read_client, finance)
+    before = position(stored_services)
+    reply = read_client.post(
+        f"{LINES}/{line}/freeze", json={}, headers={**finance, "If-Match": '"1"'}
+    )
     assert reply.status_code == 412
-    assert position(services) == before
+    assert position(stored_services) == before
 
 
 def test_a_repeated_posting_with_its_key_replays_and_with_another_body_is_422(
-    client: TestClient[Any], finance: Headers
+    read_client: TestClient[Any], finance: Headers
 ) -> None:
-    line = funded(client, finance)
+    line = funded(read_client, finance)
     keyed = {**finance, "Idempotency-Key": "po-7"}
     body = {"reference": "PO-7", "amount": gbp("100.00")}
-    first = client.post(f"{LINES}/{line}/commitments", json=body, headers=keyed)
-    again = client.post(f"{LINES}/{line}/commitments", json=body, headers=keyed)
-    other = client.post(
+    first = read_client.post(f"{LINES}/{line}/commitments", json=body, headers=keyed)
+    again = read_client.post(f"{LINES}/{line}/commitments", json=body, headers=keyed)
+    other = read_client.post(
         f"{LINES}/{line}/commitments", json={**body, "amount": gbp("101.00")}, headers=keyed
     )
     assert first.status_code == again.status_code == 200
@@ -231,67 +223,75 @@ def test_a_repeated_posting_with_its_key_replays_and_with_another_body_is_422(
 
 # ---- transfers ---------------------------------------------------------------------------------
 def test_a_transfer_moves_budget_between_two_lines_in_one_write(
-    client: TestClient[Any], finance: Headers
+    read_client: TestClient[Any], finance: Headers
 ) -> None:
-    source = funded(client, finance, cost_centre="PS-01")
-    target = funded(client, finance, cost_centre="PS-02")
+    source = funded(read_client, finance, cost_centre="PS-01")
+    target = funded(read_client, finance, cost_centre="PS-02")
     body = {"fromLineId": source, "toLineId": target, "amount": gbp("1500.00"),
             "reason": "winter pressures"}  # fmt: skip
 
-    reply = client.post("/api/v1/budget-transfers", json=body, headers=finance)
+    reply = read_client.post("/api/v1/budget-transfers", json=body, headers=finance)
 
     assert reply.status_code == 200, reply.text
     assert reply.json()["id"] == source
     state = {
-        line: client.get(f"{LINES}/{line}", headers=finance).json() for line in (source, target)
+        line: read_client.get(f"{LINES}/{line}", headers=finance).json()
+        for line in (source, target)
     }
     assert state[source]["currentBudget"] == gbp("8500.00")
     assert state[target]["currentBudget"] == gbp("11500.00")
     too_much = {**body, "amount": gbp("8500.01")}
-    refused = client.post("/api/v1/budget-transfers", json=too_much, headers=finance)
+    refused = read_client.post("/api/v1/budget-transfers", json=too_much, headers=finance)
     assert (refused.status_code, refused.json()["code"]) == (409, "INSUFFICIENT_FUNDS")
 
 
 def test_tiers_are_per_currency_and_a_currency_without_its_own_is_approved_by_the_board(
-    client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
+    read_client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
 ) -> None:
     """No tiers are configured for yen by default: 5,000 JPY is not the manager's 5,000 GBP."""
-    line = create(client, finance, currency="JPY")
+    line = create(read_client, finance, currency="JPY")
     yen = {"amount": "5000", "currency": "JPY"}
-    assert act(client, finance, line, "approve", amount=yen, approvalRef="B-1").status_code == 200
-    manager = act(client, auth("manager", sub="mo"), line, "amend", amount=yen, approvalRef="A")
+    assert (
+        act(read_client, finance, line, "approve", amount=yen, approvalRef="B-1").status_code == 200
+    )
+    manager = act(
+        read_client, auth("manager", sub="mo"), line, "amend", amount=yen, approvalRef="A"
+    )
     assert (manager.status_code, manager.json()["code"]) == (409, "APPROVAL_REQUIRED")
     assert "no approval tiers are configured for JPY" in manager.json()["detail"]
-    board = act(client, auth("board", sub="bo"), line, "amend", amount=yen, approvalRef="A")
+    board = act(read_client, auth("board", sub="bo"), line, "amend", amount=yen, approvalRef="A")
     assert board.status_code == 200, board.text
 
 
 def test_a_write_the_store_refuses_is_a_500_at_once_not_a_409_after_retries(
-    client: TestClient[Any], finance: Headers, services: PatientServices, settings: Settings
+    read_client: TestClient[Any],
+    finance: Headers,
+    stored_services: PatientServices,
+    settings: Settings,
 ) -> None:
     """A trigger's RAISE(ABORT) on SQLite is an integrity error but not a lost race."""
-    line = create(client, finance)
-    before = position(services)
+    line = create(read_client, finance)
+    before = position(stored_services)
     topic = f"{BudgetLine.BudgetApproved.__module__}:BudgetLine.BudgetApproved"
     with sqlite3.connect(settings.var_dir / f"{APPLICATION_NAME}.db") as db:
         db.execute(
             "CREATE TRIGGER refuse_approval BEFORE INSERT ON stored_events"
             f" WHEN NEW.topic = '{topic}' BEGIN SELECT RAISE(ABORT, 'injected'); END"
         )
-    reply = act(client, finance, line, "approve", amount=gbp("100.00"), approvalRef="BUD-1")
+    reply = act(read_client, finance, line, "approve", amount=gbp("100.00"), approvalRef="BUD-1")
     assert (reply.status_code, reply.json()["code"]) == (500, "INTERNAL_ERROR"), reply.text
     assert "injected" not in reply.text
-    assert position(services) == before
+    assert position(stored_services) == before
 
 
 # ---- the summary -------------------------------------------------------------------------------
 def test_the_summary_waits_for_the_posting_and_shows_it(
-    client: TestClient[Any], finance: Headers
+    read_client: TestClient[Any], finance: Headers
 ) -> None:
-    line = funded(client, finance)
-    posted = act(client, finance, line, "actuals", reference="INV-1", amount=gbp("1234.56"))
+    line = funded(read_client, finance)
+    posted = act(read_client, finance, line, "actuals", reference="INV-1", amount=gbp("1234.56"))
 
-    reply = client.get(
+    reply = read_client.get(
         "/api/v1/budget/summary",
         params={"fiscalYear": FY, "costCentre": "PS-01", "minPosition": posted.json()["position"]},
         headers=finance,
@@ -311,8 +311,8 @@ def test_the_summary_waits_for_the_posting_and_shows_it(
     assert centre["actual"] == gbp("1234.56")
 
 
-def test_the_summary_needs_a_fiscal_year(client: TestClient[Any], finance: Headers) -> None:
-    reply = client.get("/api/v1/budget/summary", headers=finance)
+def test_the_summary_needs_a_fiscal_year(read_client: TestClient[Any], finance: Headers) -> None:
+    reply = read_client.get("/api/v1/budget/summary", headers=finance)
     assert (reply.status_code, reply.json()["code"]) == (400, "VALIDATION")
 
 
@@ -328,97 +328,105 @@ def asked(client: TestClient[Any], headers: Headers, reply: Any, line: str) -> s
 
 
 def test_an_amendment_asked_for_by_a_manager_is_approved_by_another_person_only(
-    client: TestClient[Any], finance: Headers, auth: Callable[..., Headers],
-    services: PatientServices,
+    read_client: TestClient[Any], finance: Headers, auth: Callable[..., Headers],
+    stored_services: PatientServices,
 ) -> None:  # fmt: skip
-    line = funded(client, finance)
+    line = funded(read_client, finance)
     manager = auth("manager", sub="mo")
-    reply = act(client, manager, line, "amendment-requests", amount=gbp("900.00"), reason="winter")
-    request = asked(client, finance, reply, line)
+    reply = act(
+        read_client, manager, line, "amendment-requests", amount=gbp("900.00"), reason="winter"
+    )
+    request = asked(read_client, finance, reply, line)
     approval = {"amount": gbp("900.00"), "approvalRef": "AM-1", "requestId": request}
 
-    before = position(services)
-    own = act(client, manager, line, "amend", **approval)
+    before = position(stored_services)
+    own = act(read_client, manager, line, "amend", **approval)
     assert (own.status_code, own.json()["code"]) == (409, "SEGREGATION_OF_DUTIES"), own.text
-    attempt = only_attempt_since(services, before)  # the refusal is audited; nothing else
+    attempt = only_attempt_since(stored_services, before)  # the refusal is audited; nothing else
     assert (attempt.outcome, attempt.code) == ("refused", "SEGREGATION_OF_DUTIES")
     # Even holding a higher role, the requester is still the same person.
     both = auth("manager", "finance", sub="mo")
-    assert act(client, both, line, "amend", **approval).json()["code"] == "SEGREGATION_OF_DUTIES"
+    assert (
+        act(read_client, both, line, "amend", **approval).json()["code"] == "SEGREGATION_OF_DUTIES"
+    )
 
-    mismatch = act(client, finance, line, "amend", **{**approval, "amount": gbp("901.00")})
+    mismatch = act(read_client, finance, line, "amend", **{**approval, "amount": gbp("901.00")})
     assert (mismatch.status_code, mismatch.json()["code"]) == (400, "VALIDATION")
     assert mismatch.json()["errors"][0]["field"] == "amount"
 
-    approved = act(client, finance, line, "amend", **approval)
+    approved = act(read_client, finance, line, "amend", **approval)
     assert approved.status_code == 200, approved.text
-    state = client.get(f"{LINES}/{line}", headers=finance).json()
+    state = read_client.get(f"{LINES}/{line}", headers=finance).json()
     assert (state["version"], state["currentBudget"]) == (4, gbp("10900.00"))
-    again = act(client, auth("finance", sub="fred"), line, "amend", **approval)
+    again = act(read_client, auth("finance", sub="fred"), line, "amend", **approval)
     assert (again.status_code, again.json()["code"]) == (409, "INVALID_TRANSITION")
 
 
 def test_no_one_acting_on_behalf_of_the_requester_may_approve_the_request(
-    client: TestClient[Any], finance: Headers, auth: Callable[..., Headers],
-    services: PatientServices,
+    read_client: TestClient[Any], finance: Headers, auth: Callable[..., Headers],
+    stored_services: PatientServices,
 ) -> None:  # fmt: skip
-    line = funded(client, finance)
+    line = funded(read_client, finance)
     manager = auth("manager", sub="mo")
-    reply = act(client, manager, line, "amendment-requests", amount=gbp("900.00"), reason="winter")
-    request = asked(client, finance, reply, line)
+    reply = act(
+        read_client, manager, line, "amendment-requests", amount=gbp("900.00"), reason="winter"
+    )
+    request = asked(read_client, finance, reply, line)
     approval = {"amount": gbp("900.00"), "approvalRef": "AM-1", "requestId": request}
     expires = iso(now() + timedelta(days=30))
     terms = {"limit": gbp("2500.00"), "expiresAt": expires}
-    overspend = act(client, manager, line, "overspend-requests", **terms, reason="agency")
+    overspend = act(read_client, manager, line, "overspend-requests", **terms, reason="agency")
     assert overspend.status_code == 200, overspend.text
     overspend_request = str(event_id_for(UUID(line), overspend.json()["version"]))
     for_the_requester = {**auth("finance", sub="fred"), "X-On-Behalf-Of": "mo"}
 
-    before = position(services)
-    amend = act(client, for_the_requester, line, "amend", **approval)
+    before = position(stored_services)
+    amend = act(read_client, for_the_requester, line, "amend", **approval)
     assert (amend.status_code, amend.json()["code"]) == (409, "SEGREGATION_OF_DUTIES"), amend.text
-    authorise = act(client, for_the_requester, line, "authorise-overspend", **terms,
+    authorise = act(read_client, for_the_requester, line, "authorise-overspend", **terms,
                     requestId=overspend_request)  # fmt: skip
     assert (authorise.status_code, authorise.json()["code"]) == (409, "SEGREGATION_OF_DUTIES")
-    assert len(recorded_since(services, before)) == 2  # the two refused attempts, nothing else
-    assert act(client, finance, line, "amend", **approval).status_code == 200
+    assert (
+        len(recorded_since(stored_services, before)) == 2
+    )  # the two refused attempts, nothing else
+    assert act(read_client, finance, line, "amend", **approval).status_code == 200
 
 
 def test_an_overspend_asked_for_is_authorised_by_another_person_with_the_same_terms(
-    client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
+    read_client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
 ) -> None:
-    line = funded(client, finance)
+    line = funded(read_client, finance)
     manager = auth("manager", sub="mo")
     expires = iso(now() + timedelta(days=30))
     terms = {"limit": gbp("2500.00"), "expiresAt": expires}
-    reply = act(client, manager, line, "overspend-requests", **terms, reason="agency staff")
-    request = asked(client, finance, reply, line)
+    reply = act(read_client, manager, line, "overspend-requests", **terms, reason="agency staff")
+    request = asked(read_client, finance, reply, line)
 
-    own = act(client, manager, line, "authorise-overspend", **terms, requestId=request)
-    later = act(client, finance, line, "authorise-overspend", requestId=request,
+    own = act(read_client, manager, line, "authorise-overspend", **terms, requestId=request)
+    later = act(read_client, finance, line, "authorise-overspend", requestId=request,
                 limit=gbp("2500.00"), expiresAt=iso(now() + timedelta(days=31)))  # fmt: skip
-    approved = act(client, finance, line, "authorise-overspend", **terms, requestId=request)
+    approved = act(read_client, finance, line, "authorise-overspend", **terms, requestId=request)
 
     assert (own.status_code, own.json()["code"]) == (409, "SEGREGATION_OF_DUTIES")
     assert (later.status_code, later.json()["errors"][0]["field"]) == (400, "expiresAt")
     assert approved.status_code == 200, approved.text
-    past = act(client, finance, line, "commitments", reference="PO-1", amount=gbp("12000.00"))
+    past = act(read_client, finance, line, "commitments", reference="PO-1", amount=gbp("12000.00"))
     assert past.status_code == 200, past.text  # 2,000 over, within the authorised 2,500
 
 
 def test_a_request_needs_a_reason_and_may_be_rejected_once(
-    client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
+    read_client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
 ) -> None:
-    line = funded(client, finance)
+    line = funded(read_client, finance)
     manager = auth("manager", sub="mo")
-    unexplained = act(client, manager, line, "amendment-requests", amount=gbp("10.00"))
+    unexplained = act(read_client, manager, line, "amendment-requests", amount=gbp("10.00"))
     assert (unexplained.status_code, unexplained.json()["code"]) == (400, "VALIDATION")
-    reply = act(client, manager, line, "amendment-requests", amount=gbp("10.00"), reason="r")
-    request = asked(client, finance, reply, line)
+    reply = act(read_client, manager, line, "amendment-requests", amount=gbp("10.00"), reason="r")
+    request = asked(read_client, finance, reply, line)
 
-    rejected = act(client, finance, line, "reject-request", requestId=request, reason="no")
-    again = act(client, finance, line, "reject-request", requestId=request, reason="no")
-    approval = act(client, finance, line, "amend", amount=gbp("10.00"), approvalRef="AM-1",
+    rejected = act(read_client, finance, line, "reject-request", requestId=request, reason="no")
+    again = act(read_client, finance, line, "reject-request", requestId=request, reason="no")
+    approval = act(read_client, finance, line, "amend", amount=gbp("10.00"), approvalRef="AM-1",
                    requestId=request)  # fmt: skip
 
     assert rejected.status_code == 200, rejected.text
@@ -428,24 +436,24 @@ def test_a_request_needs_a_reason_and_may_be_rejected_once(
 
 # ---- figures the read model can hold -----------------------------------------------------------
 def test_amounts_the_view_cannot_hold_are_400_and_the_summary_keeps_up(
-    client: TestClient[Any], auth: Callable[..., Headers]
+    read_client: TestClient[Any], auth: Callable[..., Headers]
 ) -> None:
     board = auth("finance", "board", sub="bo")
     kwd = {"amount": "999999999999999.999", "currency": "KWD"}
-    line = create(client, board, currency="KWD")
-    reply = act(client, board, line, "approve", amount=kwd, approvalRef="BUD-1")
+    line = create(read_client, board, currency="KWD")
+    reply = act(read_client, board, line, "approve", amount=kwd, approvalRef="BUD-1")
     assert (reply.status_code, reply.json()["code"]) == (400, "VALIDATION")
     assert reply.json()["errors"][0]["field"] == "amount"
     near = {"amount": "99999999999999.999", "currency": "KWD"}  # 10^17 fils less one
-    assert act(client, board, line, "approve", amount=near, approvalRef="BUD-1").is_success
-    reply = act(client, board, line, "amend", amount={"amount": "0.002", "currency": "KWD"},
+    assert act(read_client, board, line, "approve", amount=near, approvalRef="BUD-1").is_success
+    reply = act(read_client, board, line, "amend", amount={"amount": "0.002", "currency": "KWD"},
                 approvalRef="CHG-1")  # fmt: skip
     assert (reply.status_code, reply.json()["code"]) == (400, "VALIDATION")
 
     body = {"fiscalYear": FY, "costCentre": "PS-02", "category": "supplies",
             "currency": "GBP"}  # fmt: skip
-    later = client.post(LINES, json=body, headers=board).json()
-    summary = client.get(
+    later = read_client.post(LINES, json=body, headers=board).json()
+    summary = read_client.get(
         "/api/v1/budget/summary",
         params={"fiscalYear": FY, "minPosition": later["position"], "waitMs": 3000},
         headers=board,
@@ -456,22 +464,22 @@ def test_amounts_the_view_cannot_hold_are_400_and_the_summary_keeps_up(
 
 # ---- corrections -------------------------------------------------------------------------------
 def test_a_mistaken_actual_is_reversed_and_the_summary_no_longer_counts_it(
-    client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
+    read_client: TestClient[Any], finance: Headers, auth: Callable[..., Headers]
 ) -> None:
-    line = funded(client, finance)
-    posted = act(client, finance, line, "actuals", reference="INV-1", amount=gbp("1234.56"))
+    line = funded(read_client, finance)
+    posted = act(read_client, finance, line, "actuals", reference="INV-1", amount=gbp("1234.56"))
     corrects = str(event_id_for(UUID(line), posted.json()["version"]))
     manager = auth("manager", sub="mo")
     body = {"stage": "actual", "reference": "INV-1", "reason": "keyed twice",
             "correctsEventId": corrects}  # fmt: skip
-    assert act(client, manager, line, "reverse-posting", **body).status_code == 403
+    assert act(read_client, manager, line, "reverse-posting", **body).status_code == 403
 
-    reversed_ = act(client, finance, line, "reverse-posting", **body)
+    reversed_ = act(read_client, finance, line, "reverse-posting", **body)
 
     assert reversed_.status_code == 200, reversed_.text
-    again = act(client, finance, line, "reverse-posting", **body)
+    again = act(read_client, finance, line, "reverse-posting", **body)
     assert (again.status_code, again.json()["code"]) == (409, "ALREADY_CANCELLED")
-    summary = client.get(
+    summary = read_client.get(
         "/api/v1/budget/summary",
         params={"fiscalYear": FY, "costCentre": "ps-01 ",
                 "minPosition": reversed_.json()["position"]},

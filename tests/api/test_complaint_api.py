@@ -15,7 +15,7 @@ from litestar.testing import TestClient
 
 from adapters.readmodels.complaints.store import ComplaintsReadModel
 from application.service import PatientServices
-from tests.api.helpers import Headers, iso, now, only_attempt_since, position, visit_body
+from tests.support.api import Headers, iso, now, only_attempt_since, position, visit_body
 
 COMPLAINTS = "/api/v1/complaints"
 LONDON = ZoneInfo("Europe/London")
@@ -36,16 +36,6 @@ FRIDAY_BEFORE_BANK_HOLIDAY = "2025-05-02T14:00:00Z"
 @pytest.fixture
 def read_models() -> list[Any]:
     return [ComplaintsReadModel]
-
-
-@pytest.fixture
-def services(stored_services: PatientServices) -> PatientServices:
-    return stored_services
-
-
-@pytest.fixture
-def client(read_client: TestClient[Any]) -> TestClient[Any]:
-    return read_client
 
 
 @pytest.fixture
@@ -125,12 +115,12 @@ def refused(
 
 # ---- 201, 200 and the state ------------------------------------------------------------------
 def test_a_registered_case_shows_due_dates_computed_from_its_policy(
-    client: TestClient[Any], manager: Headers
+    read_client: TestClient[Any], manager: Headers
 ) -> None:
-    nhs = register(client, manager, receivedAt=FRIDAY_BEFORE_BANK_HOLIDAY, policy=NHS)
-    cms = register(client, manager, receivedAt=FRIDAY_BEFORE_BANK_HOLIDAY, policy=CMS)
+    nhs = register(read_client, manager, receivedAt=FRIDAY_BEFORE_BANK_HOLIDAY, policy=NHS)
+    cms = register(read_client, manager, receivedAt=FRIDAY_BEFORE_BANK_HOLIDAY, policy=CMS)
 
-    body = state(client, manager, nhs)
+    body = state(read_client, manager, nhs)
 
     contract = {"id", "version", "status", "kind", "policy", "receivedAt", "riskGrade",
                 "acknowledgementDueAt", "acknowledgedAt", "responseDueAt", "respondedAt",
@@ -146,7 +136,7 @@ def test_a_registered_case_shows_due_dates_computed_from_its_policy(
     assert [body[k] for k in ("kind", "riskGrade", "acknowledgedAt", "respondedAt",
                               "investigatorRef", "upheld")] == [None] * 6  # fmt: skip
     assert body["breaches"] == []
-    cms_body = state(client, manager, cms)
+    cms_body = state(read_client, manager, cms)
     assert cms_body["acknowledgementDueAt"] is None  # CMS sets no acknowledgement deadline
     assert cms_body["responseDueAt"] == "2025-05-09T23:00:00Z"  # 7 calendar days, end of day
     # Beside each exclusive due instant, the last local day allowed (Europe/London).
@@ -160,15 +150,15 @@ def test_a_registered_case_shows_due_dates_computed_from_its_policy(
 
 @pytest.mark.parametrize("policy", [NHS, CMS])
 def test_a_case_walks_its_whole_lifecycle_to_closed(
-    client: TestClient[Any], manager: Headers, approver: Headers, policy: str
+    read_client: TestClient[Any], manager: Headers, approver: Headers, policy: str
 ) -> None:
-    case = register(client, manager, policy=policy)
-    drafted(client, manager, case)
-    ok(client, approver, case, "approve-response")
-    ok(client, manager, case, "send-response", channel="letter", checklist=CHECKLISTS[policy])
-    ok(client, manager, case, "close", resolution="apology given")
+    case = register(read_client, manager, policy=policy)
+    drafted(read_client, manager, case)
+    ok(read_client, approver, case, "approve-response")
+    ok(read_client, manager, case, "send-response", channel="letter", checklist=CHECKLISTS[policy])
+    ok(read_client, manager, case, "close", resolution="apology given")
 
-    body = state(client, manager, case)
+    body = state(read_client, manager, case)
 
     assert (body["status"], body["version"], body["upheld"]) == ("closed", 9, "partly")
     assert body["investigatorRef"] == "inv-1"
@@ -190,15 +180,15 @@ def test_a_case_walks_its_whole_lifecycle_to_closed(
     ids=["unknown-field", "bad-policy", "bad-channel", "future", "no-offset", "no-category"],
 )
 def test_an_invalid_registration_is_400_naming_the_field_and_records_nothing(
-    client: TestClient[Any], manager: Headers, services: PatientServices,
+    read_client: TestClient[Any], manager: Headers, stored_services: PatientServices,
     overrides: dict[str, Any], field: str,
 ) -> None:  # fmt: skip
-    reply = client.post(COMPLAINTS, json=complaint(**overrides), headers=manager)
+    reply = read_client.post(COMPLAINTS, json=complaint(**overrides), headers=manager)
 
     assert reply.status_code == 400, reply.text
     assert reply.json()["code"] == "VALIDATION"
     assert reply.json()["errors"][0]["field"] == field
-    assert position(services) == 0
+    assert position(stored_services) == 0
 
 
 @pytest.mark.parametrize(
@@ -215,249 +205,279 @@ def test_an_invalid_registration_is_400_naming_the_field_and_records_nothing(
     ids=["checklist-type", "checklist-unknown", "future", "risk-scale", "bad-upheld"],
 )  # fmt: skip
 def test_an_invalid_action_is_400_naming_the_field_and_records_nothing(
-    client: TestClient[Any], manager: Headers, services: PatientServices,
+    read_client: TestClient[Any], manager: Headers, stored_services: PatientServices,
     action: str, body: dict[str, Any], field: str,
 ) -> None:  # fmt: skip
-    case = register(client, manager)
-    before = position(services)
+    case = register(read_client, manager)
+    before = position(stored_services)
 
-    reply = act(client, manager, case, action, **body)
+    reply = act(read_client, manager, case, action, **body)
 
     assert reply.status_code == 400, reply.text
     assert reply.json()["code"] == "VALIDATION"
     assert reply.json()["errors"][0]["field"] == field
-    assert position(services) == before
+    assert position(stored_services) == before
 
 
 def test_a_complaint_about_a_visit_that_does_not_exist_is_400_naming_visit_id(
-    client: TestClient[Any], manager: Headers, clerk: Headers, services: PatientServices
+    read_client: TestClient[Any], manager: Headers, clerk: Headers, stored_services: PatientServices
 ) -> None:
     missing = "00000000-0000-4000-8000-00000000000a"
-    reply = client.post(COMPLAINTS, json=complaint(visitId=missing), headers=manager)
+    reply = read_client.post(COMPLAINTS, json=complaint(visitId=missing), headers=manager)
     assert (reply.status_code, reply.json()["code"]) == (400, "VALIDATION"), reply.text
     assert reply.json()["errors"][0]["field"] == "visitId"
     assert missing not in reply.text  # the id is not echoed back
-    assert position(services) == 0
+    assert position(stored_services) == 0
 
-    visit = client.post("/api/v1/visits", json=visit_body(), headers=clerk).json()["id"]
-    case = register(client, manager, visitId=visit)
-    assert state(client, manager, case)["visitId"] == visit
+    visit = read_client.post("/api/v1/visits", json=visit_body(), headers=clerk).json()["id"]
+    case = register(read_client, manager, visitId=visit)
+    assert state(read_client, manager, case)["visitId"] == visit
 
 
 def test_a_malformed_case_id_is_400_naming_the_id(
-    client: TestClient[Any], manager: Headers
+    read_client: TestClient[Any], manager: Headers
 ) -> None:
-    for reply in (client.get(f"{COMPLAINTS}/not-a-uuid", headers=manager),
-                  act(client, manager, "not-a-uuid", "acknowledge", method="letter")):  # fmt: skip
+    for reply in (
+        read_client.get(f"{COMPLAINTS}/not-a-uuid", headers=manager),
+        act(read_client, manager, "not-a-uuid", "acknowledge", method="letter"),
+    ):
         assert (reply.status_code, reply.json()["code"]) == (400, "VALIDATION")
         assert reply.json()["errors"][0]["field"] == "id"
 
 
 # ---- 401, 403, 404 -----------------------------------------------------------------------------
 def test_without_a_token_nothing_is_registered_or_read(
-    client: TestClient[Any], services: PatientServices
+    read_client: TestClient[Any], stored_services: PatientServices
 ) -> None:
-    assert client.post(COMPLAINTS, json=complaint()).status_code == 401
-    assert client.get(f"{COMPLAINTS}/worklist").status_code == 401
-    assert position(services) == 0
+    assert read_client.post(COMPLAINTS, json=complaint()).status_code == 401
+    assert read_client.get(f"{COMPLAINTS}/worklist").status_code == 401
+    assert position(stored_services) == 0
 
 
 def test_a_clerk_or_nurse_may_register_but_a_clerk_may_not_acknowledge_or_read(
-    client: TestClient[Any], auth: Callable[..., Headers], services: PatientServices
+    read_client: TestClient[Any], auth: Callable[..., Headers], stored_services: PatientServices
 ) -> None:
     clerk = auth("clerk", sub="cleo")
-    register(client, auth("nurse", sub="nina"))
-    case = register(client, clerk)
-    before = position(services)
+    register(read_client, auth("nurse", sub="nina"))
+    case = register(read_client, clerk)
+    before = position(stored_services)
 
-    reply = act(client, clerk, case, "acknowledge", method="letter")
+    reply = act(read_client, clerk, case, "acknowledge", method="letter")
 
     assert (reply.status_code, reply.json()["code"]) == (403, "NOT_AUTHORISED")
-    denial = only_attempt_since(services, before)  # the audit trail shows the attempt
+    denial = only_attempt_since(stored_services, before)  # the audit trail shows the attempt
     assert (denial.outcome, denial.actor_id, denial.action) == (
         "denied", "cleo", "AcknowledgeComplaint"
     )  # fmt: skip
-    assert client.get(f"{COMPLAINTS}/{case}", headers=clerk).status_code == 403
+    assert read_client.get(f"{COMPLAINTS}/{case}", headers=clerk).status_code == 403
 
 
 @pytest.mark.parametrize("path", ["worklist", "sla", "themes"])
 @pytest.mark.parametrize("role", ["clerk", "nurse", "finance", "auditor"])
 def test_the_complaint_reports_are_for_managers_and_executives_only(
-    client: TestClient[Any], auth: Callable[..., Headers], path: str, role: str
+    read_client: TestClient[Any], auth: Callable[..., Headers], path: str, role: str
 ) -> None:
-    denied = client.get(f"{COMPLAINTS}/{path}", headers=auth(role))
+    denied = read_client.get(f"{COMPLAINTS}/{path}", headers=auth(role))
     assert (denied.status_code, denied.json()["code"]) == (403, "NOT_AUTHORISED")
     for allowed in ("manager", "executive"):
-        assert client.get(f"{COMPLAINTS}/{path}", headers=auth(allowed)).status_code == 200
+        assert read_client.get(f"{COMPLAINTS}/{path}", headers=auth(allowed)).status_code == 200
 
 
 def test_a_version_past_the_cases_latest_is_404_naming_the_latest(
-    client: TestClient[Any], manager: Headers
+    read_client: TestClient[Any], manager: Headers
 ) -> None:
-    case = register(client, manager)
-    reply = client.get(f"{COMPLAINTS}/{case}", params={"asOfVersion": 5}, headers=manager)
+    case = register(read_client, manager)
+    reply = read_client.get(f"{COMPLAINTS}/{case}", params={"asOfVersion": 5}, headers=manager)
     assert (reply.status_code, reply.json()["code"]) == (404, "NOT_FOUND")
     assert reply.json()["detail"] == f"complaint case {case} has no version 5: the latest is 1"
 
 
 def test_an_unknown_case_is_404_and_records_nothing(
-    client: TestClient[Any], manager: Headers, services: PatientServices
+    read_client: TestClient[Any], manager: Headers, stored_services: PatientServices
 ) -> None:
     missing = "00000000-0000-4000-8000-000000000001"
-    assert client.get(f"{COMPLAINTS}/{missing}", headers=manager).status_code == 404
-    reply = act(client, manager, missing, "acknowledge", method="letter")
+    assert read_client.get(f"{COMPLAINTS}/{missing}", headers=manager).status_code == 404
+    reply = act(read_client, manager, missing, "acknowledge", method="letter")
     assert (reply.status_code, reply.json()["code"]) == (404, "NOT_FOUND")
-    assert position(services) == 0
+    assert position(stored_services) == 0
 
 
 # ---- 409 ---------------------------------------------------------------------------------------
 def test_no_investigation_before_acknowledgement_and_no_close_without_findings(
-    client: TestClient[Any], manager: Headers, services: PatientServices
+    read_client: TestClient[Any], manager: Headers, stored_services: PatientServices
 ) -> None:
-    case = register(client, manager)
-    refused(client, services, manager, case, "start-investigation", "INVALID_TRANSITION")
-    assert state(client, manager, case)["status"] == "received"
-    ok(client, manager, case, "acknowledge", method="letter")
-    refused(client, services, manager, case, "close", "INVALID_TRANSITION", resolution="done")
+    case = register(read_client, manager)
+    refused(
+        read_client, stored_services, manager, case, "start-investigation", "INVALID_TRANSITION"
+    )
+    assert state(read_client, manager, case)["status"] == "received"
+    ok(read_client, manager, case, "acknowledge", method="letter")
+    refused(
+        read_client,
+        stored_services,
+        manager,
+        case,
+        "close",
+        "INVALID_TRANSITION",
+        resolution="done",
+    )
 
 
 def test_the_drafter_may_not_approve_their_own_response(
-    client: TestClient[Any], manager: Headers, services: PatientServices
+    read_client: TestClient[Any], manager: Headers, stored_services: PatientServices
 ) -> None:
-    case = register(client, manager)
-    drafted(client, manager, case)
-    refused(client, services, manager, case, "approve-response", "SEGREGATION_OF_DUTIES")
+    case = register(read_client, manager)
+    drafted(read_client, manager, case)
+    refused(
+        read_client, stored_services, manager, case, "approve-response", "SEGREGATION_OF_DUTIES"
+    )
 
 
 def test_another_manager_acting_on_behalf_of_the_drafter_may_not_approve(
-    client: TestClient[Any], manager: Headers, approver: Headers, services: PatientServices
+    read_client: TestClient[Any],
+    manager: Headers,
+    approver: Headers,
+    stored_services: PatientServices,
 ) -> None:
     """X-On-Behalf-Of does not get round approver ≠ drafter: ann declaring she acts for mo,
     who drafted the response, is mo approving it."""
-    case = register(client, manager)
-    drafted(client, manager, case)
+    case = register(read_client, manager)
+    drafted(read_client, manager, case)
     for_the_drafter = {**approver, "X-On-Behalf-Of": "mo"}
-    refused(client, services, for_the_drafter, case, "approve-response", "SEGREGATION_OF_DUTIES")
-    assert state(client, manager, case)["version"] == 6
-    ok(client, approver, case, "approve-response")
+    refused(
+        read_client,
+        stored_services,
+        for_the_drafter,
+        case,
+        "approve-response",
+        "SEGREGATION_OF_DUTIES",
+    )
+    assert state(read_client, manager, case)["version"] == 6
+    ok(read_client, approver, case, "approve-response")
 
 
 def test_an_extreme_risk_response_needs_the_executive_not_a_manager(
-    client: TestClient[Any], manager: Headers, approver: Headers, services: PatientServices,
-    auth: Callable[..., Headers],
+    read_client: TestClient[Any], manager: Headers, approver: Headers,
+    stored_services: PatientServices, auth: Callable[..., Headers],
 ) -> None:  # fmt: skip
-    case = register(client, manager)
-    ok(client, manager, case, "grade-risk", consequence=5, likelihood=5)
-    drafted(client, manager, case)
+    case = register(read_client, manager)
+    ok(read_client, manager, case, "grade-risk", consequence=5, likelihood=5)
+    drafted(read_client, manager, case)
 
-    refused(client, services, approver, case, "approve-response", "APPROVAL_REQUIRED")
-    ok(client, auth("executive", sub="eve"), case, "approve-response")
+    refused(read_client, stored_services, approver, case, "approve-response", "APPROVAL_REQUIRED")
+    ok(read_client, auth("executive", sub="eve"), case, "approve-response")
 
-    assert state(client, manager, case)["riskGrade"] == "extreme"
-    ok(client, manager, case, "send-response", channel="letter", checklist=CHECKLISTS[NHS])
+    assert state(read_client, manager, case)["riskGrade"] == "extreme"
+    ok(read_client, manager, case, "send-response", channel="letter", checklist=CHECKLISTS[NHS])
 
 
 def test_a_final_response_missing_a_checklist_item_is_incomplete(
-    client: TestClient[Any], manager: Headers, approver: Headers, services: PatientServices
+    read_client: TestClient[Any],
+    manager: Headers,
+    approver: Headers,
+    stored_services: PatientServices,
 ) -> None:
-    case = register(client, manager)
-    drafted(client, manager, case)
-    ok(client, approver, case, "approve-response")
+    case = register(read_client, manager)
+    drafted(read_client, manager, case)
+    ok(read_client, approver, case, "approve-response")
     lacking = {k: v for k, v in CHECKLISTS[NHS].items() if k != "ombudsmanRights"}
 
-    refused(client, services, manager, case, "send-response", "RESPONSE_INCOMPLETE",
+    refused(read_client, stored_services, manager, case, "send-response", "RESPONSE_INCOMPLETE",
             channel="letter", checklist=lacking)  # fmt: skip
 
-    assert state(client, manager, case)["status"] == "response_drafted"
+    assert state(read_client, manager, case)["status"] == "response_drafted"
 
 
 def test_a_deadline_already_passed_cannot_be_extended(
-    client: TestClient[Any], manager: Headers, services: PatientServices
+    read_client: TestClient[Any], manager: Headers, stored_services: PatientServices
 ) -> None:
-    case = register(client, manager, policy=CMS, receivedAt=local_noon(10))  # due 3 days ago
-    refused(client, services, manager, case, "extend-deadline", "EXTENSION_TOO_LATE",
+    case = register(read_client, manager, policy=CMS, receivedAt=local_noon(10))  # due 3 days ago
+    refused(read_client, stored_services, manager, case, "extend-deadline", "EXTENSION_TOO_LATE",
             newDueAt=iso(now() + timedelta(days=7)),
             complainantAgreedAt=iso(now() - timedelta(hours=1)))  # fmt: skip
 
 
 def test_refusals_that_depend_on_the_case_are_409_and_audited(
-    client: TestClient[Any], manager: Headers, services: PatientServices
+    read_client: TestClient[Any], manager: Headers, stored_services: PatientServices
 ) -> None:
-    case = register(client, manager)
-    ok(client, manager, case, "acknowledge", method="letter")
-    ok(client, manager, case, "assign", investigatorRef="inv-1")
-    refused(client, services, manager, case, "assign", "INVALID_TRANSITION",
+    case = register(read_client, manager)
+    ok(read_client, manager, case, "acknowledge", method="letter")
+    ok(read_client, manager, case, "assign", investigatorRef="inv-1")
+    refused(read_client, stored_services, manager, case, "assign", "INVALID_TRANSITION",
             investigatorRef="inv-1")  # fmt: skip
-    refused(client, services, manager, case, "interim-response", "INVALID_TRANSITION",
+    refused(read_client, stored_services, manager, case, "interim-response", "INVALID_TRANSITION",
             promisedBy=iso(now() + timedelta(days=400)))  # fmt: skip
-    ok(client, manager, case, "start-investigation")
-    refused(client, services, manager, case, "classify", "INVALID_TRANSITION",
+    ok(read_client, manager, case, "start-investigation")
+    refused(read_client, stored_services, manager, case, "classify", "INVALID_TRANSITION",
             kind="concern_resolved_on_spot")  # fmt: skip
 
 
 def test_an_approval_naming_a_replaced_draft_is_409(
-    client: TestClient[Any], manager: Headers, approver: Headers, services: PatientServices
+    read_client: TestClient[Any],
+    manager: Headers,
+    approver: Headers,
+    stored_services: PatientServices,
 ) -> None:
-    case = register(client, manager)
-    drafted(client, manager, case)
-    ok(client, manager, case, "draft-response", documentRef="DOC-2")
+    case = register(read_client, manager)
+    drafted(read_client, manager, case)
+    ok(read_client, manager, case, "draft-response", documentRef="DOC-2")
 
-    refused(client, services, approver, case, "approve-response", "INVALID_TRANSITION",
+    refused(read_client, stored_services, approver, case, "approve-response", "INVALID_TRANSITION",
             documentRef="DOC-1")  # fmt: skip
-    ok(client, approver, case, "approve-response", documentRef="DOC-2")
+    ok(read_client, approver, case, "approve-response", documentRef="DOC-2")
 
 
 def test_a_reopened_case_runs_a_new_response_deadline(
-    client: TestClient[Any], manager: Headers, approver: Headers
+    read_client: TestClient[Any], manager: Headers, approver: Headers
 ) -> None:
-    case = register(client, manager, policy=CMS, receivedAt=local_noon(3))
-    drafted(client, manager, case)
-    ok(client, approver, case, "approve-response")
-    ok(client, manager, case, "send-response", channel="letter", checklist=CHECKLISTS[CMS])
-    ok(client, manager, case, "close", resolution="apology given")
-    first_due = state(client, manager, case)["responseDueAt"]
+    case = register(read_client, manager, policy=CMS, receivedAt=local_noon(3))
+    drafted(read_client, manager, case)
+    ok(read_client, approver, case, "approve-response")
+    ok(read_client, manager, case, "send-response", channel="letter", checklist=CHECKLISTS[CMS])
+    ok(read_client, manager, case, "close", resolution="apology given")
+    first_due = state(read_client, manager, case)["responseDueAt"]
 
-    ok(client, manager, case, "reopen", reason="new evidence")
+    ok(read_client, manager, case, "reopen", reason="new evidence")
 
-    body = state(client, manager, case)
+    body = state(read_client, manager, case)
     assert body["status"] == "under_investigation"
     assert [d["deadline"] for d in body["runningDeadlines"]] == ["response"]
     assert body["responseDueAt"] == body["runningDeadlines"][0]["dueAt"] != first_due
-    ok(client, manager, case, "interim-response", promisedBy=iso(now() + timedelta(days=20)))
+    ok(read_client, manager, case, "interim-response", promisedBy=iso(now() + timedelta(days=20)))
 
 
 # ---- 412, 422 ----------------------------------------------------------------------------------
 def test_a_stale_if_match_is_412_and_records_nothing(
-    client: TestClient[Any], manager: Headers, services: PatientServices
+    read_client: TestClient[Any], manager: Headers, stored_services: PatientServices
 ) -> None:
-    case = register(client, manager)
-    ok(client, manager, case, "acknowledge", method="letter")
-    before = position(services)
+    case = register(read_client, manager)
+    ok(read_client, manager, case, "acknowledge", method="letter")
+    before = position(stored_services)
 
-    reply = client.post(f"{COMPLAINTS}/{case}/assign", json={"investigatorRef": "inv-1"},
+    reply = read_client.post(f"{COMPLAINTS}/{case}/assign", json={"investigatorRef": "inv-1"},
                         headers={**manager, "If-Match": '"1"'})  # fmt: skip
 
     assert reply.status_code == 412
     assert reply.json()["code"] == "VERSION_CONFLICT"  # the code 412s carry here
-    assert position(services) == before
+    assert position(stored_services) == before
 
 
 def test_a_repeated_registration_with_its_key_replays_and_with_another_body_is_422(
-    client: TestClient[Any], manager: Headers, services: PatientServices
+    read_client: TestClient[Any], manager: Headers, stored_services: PatientServices
 ) -> None:
     keyed = {**manager, "Idempotency-Key": "complaint-42"}
     body = complaint(complainantRef="C-42")  # built once: receivedAt is part of the body
-    first = client.post(COMPLAINTS, json=body, headers=keyed)
-    recorded = position(services)
+    first = read_client.post(COMPLAINTS, json=body, headers=keyed)
+    recorded = position(stored_services)
 
-    again = client.post(COMPLAINTS, json=body, headers=keyed)
-    other = client.post(COMPLAINTS, json={**body, "complainantRef": "C-43"}, headers=keyed)
+    again = read_client.post(COMPLAINTS, json=body, headers=keyed)
+    other = read_client.post(COMPLAINTS, json={**body, "complainantRef": "C-43"}, headers=keyed)
 
     assert first.status_code == again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
     assert (other.status_code, other.json()["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
-    assert position(services) == recorded
+    assert position(stored_services) == recorded
 
 
 # ---- the worklist ------------------------------------------------------------------------------
@@ -471,10 +491,10 @@ def worklist(client: TestClient[Any], headers: Headers, at: int, **params: Any) 
 
 
 def test_the_worklist_shows_the_last_local_day_allowed_beside_each_due_instant(
-    client: TestClient[Any], manager: Headers, services: PatientServices
+    read_client: TestClient[Any], manager: Headers, stored_services: PatientServices
 ) -> None:
-    register(client, manager, receivedAt=FRIDAY_BEFORE_BANK_HOLIDAY, policy=NHS)
-    [item] = worklist(client, manager, position(services))["items"]
+    register(read_client, manager, receivedAt=FRIDAY_BEFORE_BANK_HOLIDAY, policy=NHS)
+    [item] = worklist(read_client, manager, position(stored_services))["items"]
     assert (item["acknowledgementDueAt"], item["acknowledgementDueOn"]) == (
         "2025-05-08T23:00:00Z", "2025-05-08",
     )  # fmt: skip
@@ -483,14 +503,14 @@ def test_the_worklist_shows_the_last_local_day_allowed_beside_each_due_instant(
 
 
 def test_the_worklist_waits_for_the_write_and_shows_days_to_due_and_rag(
-    client: TestClient[Any], manager: Headers
+    read_client: TestClient[Any], manager: Headers
 ) -> None:
-    overdue = register(client, manager, policy=CMS, receivedAt=local_noon(10))
-    due_today = register(client, manager, policy=CMS, receivedAt=local_noon(7))
-    fresh = register(client, manager, policy=NHS)
-    at = ok(client, manager, fresh, "acknowledge", method="letter")
+    overdue = register(read_client, manager, policy=CMS, receivedAt=local_noon(10))
+    due_today = register(read_client, manager, policy=CMS, receivedAt=local_noon(7))
+    fresh = register(read_client, manager, policy=NHS)
+    at = ok(read_client, manager, fresh, "acknowledge", method="letter")
 
-    body = worklist(client, manager, at)
+    body = worklist(read_client, manager, at)
 
     items = {item["id"]: item for item in body["items"]}
     assert [item["id"] for item in body["items"]] == [overdue, due_today, fresh]  # soonest first
@@ -503,15 +523,15 @@ def test_the_worklist_waits_for_the_write_and_shows_days_to_due_and_rag(
 
 
 def test_the_worklist_filters_by_status_overdue_and_assignee(
-    client: TestClient[Any], manager: Headers
+    read_client: TestClient[Any], manager: Headers
 ) -> None:
-    late = register(client, manager, policy=CMS, receivedAt=local_noon(10))
-    assigned = register(client, manager)
-    ok(client, manager, assigned, "acknowledge", method="letter")
-    at = ok(client, manager, assigned, "assign", investigatorRef="inv-7")
+    late = register(read_client, manager, policy=CMS, receivedAt=local_noon(10))
+    assigned = register(read_client, manager)
+    ok(read_client, manager, assigned, "acknowledge", method="letter")
+    at = ok(read_client, manager, assigned, "assign", investigatorRef="inv-7")
 
     def ids(**params: Any) -> list[str]:
-        return [item["id"] for item in worklist(client, manager, at, **params)["items"]]
+        return [item["id"] for item in worklist(read_client, manager, at, **params)["items"]]
 
     assert ids(status="received") == [late]
     assert ids(status="acknowledged") == [assigned]
@@ -519,7 +539,7 @@ def test_the_worklist_filters_by_status_overdue_and_assignee(
     assert ids(overdue="false") == [assigned]
     assert ids(assignee="inv-7") == [assigned]
     assert ids(assignee="inv-8") == []
-    closed = client.get(f"{COMPLAINTS}/worklist", params={"status": "closed"}, headers=manager)
+    closed = read_client.get(f"{COMPLAINTS}/worklist", params={"status": "closed"}, headers=manager)
     assert (closed.status_code, closed.json()["errors"][0]["field"]) == (400, "status")
 
 
@@ -551,14 +571,21 @@ def report(client: TestClient[Any], headers: Headers, path: str, at: int) -> Any
     return reply.json()
 
 
-def test_sla_compliance_by_month_of_receipt(client: TestClient[Any], manager: Headers) -> None:
-    on_time = register(client, manager, receivedAt=FRIDAY_BEFORE_BANK_HOLIDAY)
-    ok(client, manager, on_time, "acknowledge", method="letter", occurredAt="2025-05-08T16:00:00Z")
-    late = register(client, manager, receivedAt=FRIDAY_BEFORE_BANK_HOLIDAY)
-    at = ok(client, manager, late, "acknowledge", method="letter",
+def test_sla_compliance_by_month_of_receipt(read_client: TestClient[Any], manager: Headers) -> None:
+    on_time = register(read_client, manager, receivedAt=FRIDAY_BEFORE_BANK_HOLIDAY)
+    ok(
+        read_client,
+        manager,
+        on_time,
+        "acknowledge",
+        method="letter",
+        occurredAt="2025-05-08T16:00:00Z",
+    )
+    late = register(read_client, manager, receivedAt=FRIDAY_BEFORE_BANK_HOLIDAY)
+    at = ok(read_client, manager, late, "acknowledge", method="letter",
             occurredAt="2025-05-09T09:00:00Z")  # fmt: skip
 
-    [may] = report(client, manager, "sla", at)
+    [may] = report(read_client, manager, "sla", at)
 
     assert (may["month"], may["received"]) == ("2025-05", 2)
     assert may["acknowledged"] == {"onTime": 1, "late": 1, "pending": 0, "notApplicable": 0,
@@ -574,23 +601,23 @@ def test_sla_compliance_by_month_of_receipt(client: TestClient[Any], manager: He
     ids=["reversed", "empty"],
 )  # fmt: skip
 def test_an_sla_period_that_does_not_start_before_it_ends_is_400(
-    client: TestClient[Any], manager: Headers, params: dict[str, str]
+    read_client: TestClient[Any], manager: Headers, params: dict[str, str]
 ) -> None:
-    reply = client.get(f"{COMPLAINTS}/sla", params=params, headers=manager)
+    reply = read_client.get(f"{COMPLAINTS}/sla", params=params, headers=manager)
     assert (reply.status_code, reply.json()["code"]) == (400, "VALIDATION")
     assert reply.json()["errors"][0]["field"] == "from"
 
 
 def test_themes_count_cases_by_category_unit_and_month(
-    client: TestClient[Any], manager: Headers
+    read_client: TestClient[Any], manager: Headers
 ) -> None:
     may = FRIDAY_BEFORE_BANK_HOLIDAY
-    graded = register(client, manager, receivedAt=may, categories=["communication", "waiting"])
-    register(client, manager, receivedAt=may, categories=["communication"], serviceUnit="ED")
-    register(client, manager, receivedAt="2025-06-02T10:00:00Z")  # outside the period
-    at = ok(client, manager, graded, "grade-risk", consequence=3, likelihood=3)
+    graded = register(read_client, manager, receivedAt=may, categories=["communication", "waiting"])
+    register(read_client, manager, receivedAt=may, categories=["communication"], serviceUnit="ED")
+    register(read_client, manager, receivedAt="2025-06-02T10:00:00Z")  # outside the period
+    at = ok(read_client, manager, graded, "grade-risk", consequence=3, likelihood=3)
 
-    themes = report(client, manager, "themes", at)
+    themes = report(read_client, manager, "themes", at)
 
     assert [(t["category"], t["unit"], t["month"], t["cases"]) for t in themes] == [
         ("communication", "ED", "2025-05", 1),

@@ -15,8 +15,7 @@ import pytest
 from litestar.testing import TestClient
 
 from adapters.readmodels.visits.store import FlowReadModel
-from application.service import PatientServices
-from tests.api.helpers import API, Headers, iso, now
+from tests.support.api import API, Headers, iso, now
 
 FLOW = "/api/v1/flow"
 POSITION_HEADER = "X-Projection-Position"
@@ -25,17 +24,6 @@ POSITION_HEADER = "X-Projection-Position"
 @pytest.fixture
 def read_models() -> list[Any]:
     return [FlowReadModel]
-
-
-@pytest.fixture
-def services(stored_services: PatientServices) -> PatientServices:
-    return stored_services
-
-
-@pytest.fixture
-def client(read_client: TestClient[Any]) -> TestClient[Any]:
-    """The app with the flow worker running in the background."""
-    return read_client
 
 
 @pytest.fixture
@@ -74,10 +62,10 @@ ROLES = ("clerk", "nurse", "clinician", "manager", "auditor", "finance", "integr
 
 @pytest.mark.parametrize("path", sorted(READS))
 def test_each_flow_read_is_for_its_roles_only(
-    client: TestClient[Any], auth: Callable[..., Headers], path: str
+    read_client: TestClient[Any], auth: Callable[..., Headers], path: str
 ) -> None:
     for role in ROLES:
-        reply = client.get(path, headers=auth(role))
+        reply = read_client.get(path, headers=auth(role))
         if role in READS[path]:
             assert reply.status_code in (200, 404), (role, reply.text)  # 404: no such visit
         else:
@@ -85,17 +73,17 @@ def test_each_flow_read_is_for_its_roles_only(
             assert reply.json()["code"] == "NOT_AUTHORISED"
 
 
-def test_a_read_without_a_token_is_401(client: TestClient[Any]) -> None:
-    assert client.get(f"{FLOW}/board").status_code == 401
+def test_a_read_without_a_token_is_401(read_client: TestClient[Any]) -> None:
+    assert read_client.get(f"{FLOW}/board").status_code == 401
 
 
 # ---- read-your-writes -----------------------------------------------------------------------
 def test_min_position_shows_your_own_write_on_the_board(
-    client: TestClient[Any], staff: Headers
+    read_client: TestClient[Any], staff: Headers
 ) -> None:
-    visit, position = walk_in(client, staff)
+    visit, position = walk_in(read_client, staff)
 
-    reply = client.get(f"{FLOW}/board", params={"minPosition": position}, headers=staff)
+    reply = read_client.get(f"{FLOW}/board", params={"minPosition": position}, headers=staff)
 
     assert reply.status_code == 200
     assert int(reply.headers[POSITION_HEADER]) >= position
@@ -108,15 +96,15 @@ def test_min_position_shows_your_own_write_on_the_board(
 
 
 def test_the_board_is_sent_gzipped_to_clients_that_accept_it_and_plain_to_others(
-    client: TestClient[Any], staff: Headers
+    read_client: TestClient[Any], staff: Headers
 ) -> None:
-    _, position = walk_in(client, staff)
+    _, position = walk_in(read_client, staff)
     params = {"minPosition": position}
 
-    zipped = client.get(
+    zipped = read_client.get(
         f"{FLOW}/board", params=params, headers={**staff, "Accept-Encoding": "gzip"}
     )
-    plain = client.get(
+    plain = read_client.get(
         f"{FLOW}/board", params=params, headers={**staff, "Accept-Encoding": "identity"}
     )
 
@@ -132,13 +120,13 @@ def test_the_board_is_sent_gzipped_to_clients_that_accept_it_and_plain_to_others
 
 
 def test_a_board_served_again_within_its_second_never_hides_a_newer_own_write(
-    client: TestClient[Any], staff: Headers
+    read_client: TestClient[Any], staff: Headers
 ) -> None:
-    first, position = walk_in(client, staff)
-    before = client.get(f"{FLOW}/board", params={"minPosition": position}, headers=staff)
-    second, newer = walk_in(client, staff)  # very likely within the same second
+    first, position = walk_in(read_client, staff)
+    before = read_client.get(f"{FLOW}/board", params={"minPosition": position}, headers=staff)
+    second, newer = walk_in(read_client, staff)  # very likely within the same second
 
-    after = client.get(f"{FLOW}/board", params={"minPosition": newer}, headers=staff)
+    after = read_client.get(f"{FLOW}/board", params={"minPosition": newer}, headers=staff)
 
     assert int(after.headers[POSITION_HEADER]) >= newer > int(before.headers[POSITION_HEADER])
     [unit] = after.json()["units"]
@@ -146,17 +134,17 @@ def test_a_board_served_again_within_its_second_never_hides_a_newer_own_write(
 
 
 def test_the_board_shows_boarders_and_waits_per_state(
-    client: TestClient[Any], staff: Headers
+    read_client: TestClient[Any], staff: Headers
 ) -> None:
-    visit, _ = walk_in(client, staff, minutes_ago=60)
-    act(client, staff, visit, "triage", acuityScale="ESI", acuityLevel=2,
+    visit, _ = walk_in(read_client, staff, minutes_ago=60)
+    act(read_client, staff, visit, "triage", acuityScale="ESI", acuityLevel=2,
         occurredAt=minutes_ago(50))  # fmt: skip
-    act(client, staff, visit, "clinician-contact", clinicianRef="dr-1",
+    act(read_client, staff, visit, "clinician-contact", clinicianRef="dr-1",
         occurredAt=minutes_ago(40))  # fmt: skip
-    position = act(client, staff, visit, "decide-admission", targetUnit="W1",
+    position = act(read_client, staff, visit, "decide-admission", targetUnit="W1",
                    occurredAt=minutes_ago(20))  # fmt: skip
 
-    reply = client.get(
+    reply = read_client.get(
         f"{FLOW}/board", params={"unit": "ED", "minPosition": position}, headers=staff
     )
 
@@ -165,14 +153,14 @@ def test_the_board_shows_boarders_and_waits_per_state(
     assert unit["boarders"] == [entry]
     assert (entry["acuityScale"], entry["acuityLevel"], entry["targetUnit"]) == ("ESI", 2, "W1")
     assert 39 <= entry["minutesInState"] <= 41 and 19 <= entry["minutesBoarding"] <= 21
-    other = client.get(f"{FLOW}/board", params={"unit": "W1"}, headers=staff)
+    other = read_client.get(f"{FLOW}/board", params={"unit": "W1"}, headers=staff)
     assert other.json()["units"] == []
 
 
 def test_every_flow_answer_carries_the_projection_position(
-    client: TestClient[Any], staff: Headers, auth: Callable[..., Headers]
+    read_client: TestClient[Any], staff: Headers, auth: Callable[..., Headers]
 ) -> None:
-    visit, position = walk_in(client, staff)
+    visit, position = walk_in(read_client, staff)
     nurse, manager = auth("nurse"), auth("manager")
 
     for path, headers in (
@@ -181,7 +169,7 @@ def test_every_flow_answer_carries_the_projection_position(
         (f"{FLOW}/metrics", manager),
         (f"{API}/{visit}/timeline", nurse),
     ):
-        reply = client.get(path, params={"minPosition": position}, headers=headers)
+        reply = read_client.get(path, params={"minPosition": position}, headers=headers)
         assert reply.status_code == 200, (path, reply.text)
         assert int(reply.headers[POSITION_HEADER]) >= position
 
@@ -202,8 +190,8 @@ def test_a_view_that_does_not_catch_up_in_time_is_503_lagging_with_retry_after(
     assert unwaited.status_code == 200 and unwaited.headers[POSITION_HEADER] == "0"
 
 
-def test_wait_ms_is_bounded(client: TestClient[Any], staff: Headers) -> None:
-    reply = client.get(f"{FLOW}/board", params={"minPosition": 1, "waitMs": 10_001},
+def test_wait_ms_is_bounded(read_client: TestClient[Any], staff: Headers) -> None:
+    reply = read_client.get(f"{FLOW}/board", params={"minPosition": 1, "waitMs": 10_001},
                        headers=staff)  # fmt: skip
 
     assert reply.status_code == 400
@@ -212,32 +200,36 @@ def test_wait_ms_is_bounded(client: TestClient[Any], staff: Headers) -> None:
 
 # ---- census, timeline, metrics --------------------------------------------------------------
 def test_the_census_follows_a_transfer_at_each_instant(
-    client: TestClient[Any], staff: Headers
+    read_client: TestClient[Any], staff: Headers
 ) -> None:
-    visit, _ = walk_in(client, staff, minutes_ago=120)
-    act(client, staff, visit, "admit", unit="W1", bed="B1", occurredAt=minutes_ago(90))
-    position = act(client, staff, visit, "transfer", toUnit="W2", occurredAt=minutes_ago(60))
+    visit, _ = walk_in(read_client, staff, minutes_ago=120)
+    act(read_client, staff, visit, "admit", unit="W1", bed="B1", occurredAt=minutes_ago(90))
+    position = act(read_client, staff, visit, "transfer", toUnit="W2", occurredAt=minutes_ago(60))
 
     def census(unit: str, minutes: int) -> list[str]:
         params = {"unit": unit, "at": minutes_ago(minutes), "minPosition": position}
-        reply = client.get(f"{FLOW}/census", params=params, headers=staff)
+        reply = read_client.get(f"{FLOW}/census", params=params, headers=staff)
         assert reply.status_code == 200, reply.text
         return [item["visitId"] for item in reply.json()["items"]]
 
     assert census("ED", 100) == [visit] and census("W1", 100) == []
     assert census("W1", 75) == [visit] and census("W2", 75) == []
     assert census("W1", 30) == [] and census("W2", 30) == [visit]
-    now_census = client.get(f"{FLOW}/census", params={"unit": "W2"}, headers=staff).json()
+    now_census = read_client.get(f"{FLOW}/census", params={"unit": "W2"}, headers=staff).json()
     assert now_census["count"] == 1 and now_census["items"][0]["until"] is None
 
 
-def test_the_timeline_marks_a_cancelled_transfer(client: TestClient[Any], staff: Headers) -> None:
-    visit, _ = walk_in(client, staff, minutes_ago=120)
-    act(client, staff, visit, "admit", unit="W1", bed="B1", occurredAt=minutes_ago(90))
-    act(client, staff, visit, "transfer", toUnit="W2", occurredAt=minutes_ago(60))
-    position = act(client, staff, visit, "cancel-transfer", reason="wrong ward")
+def test_the_timeline_marks_a_cancelled_transfer(
+    read_client: TestClient[Any], staff: Headers
+) -> None:
+    visit, _ = walk_in(read_client, staff, minutes_ago=120)
+    act(read_client, staff, visit, "admit", unit="W1", bed="B1", occurredAt=minutes_ago(90))
+    act(read_client, staff, visit, "transfer", toUnit="W2", occurredAt=minutes_ago(60))
+    position = act(read_client, staff, visit, "cancel-transfer", reason="wrong ward")
 
-    reply = client.get(f"{API}/{visit}/timeline", params={"minPosition": position}, headers=staff)
+    reply = read_client.get(
+        f"{API}/{visit}/timeline", params={"minPosition": position}, headers=staff
+    )
 
     assert reply.status_code == 200
     body = reply.json()
@@ -251,35 +243,37 @@ def test_the_timeline_marks_a_cancelled_transfer(client: TestClient[Any], staff:
     assert items[3]["corrects"] == items[2]["eventId"]
     assert items[3]["reason"] == "wrong ward" and items[2]["details"]["toUnit"] == "W2"
     assert body["nextCursor"] is None
-    page = client.get(f"{API}/{visit}/timeline", params={"limit": 3}, headers=staff).json()
-    rest = client.get(
+    page = read_client.get(f"{API}/{visit}/timeline", params={"limit": 3}, headers=staff).json()
+    rest = read_client.get(
         f"{API}/{visit}/timeline", params={"cursor": page["nextCursor"]}, headers=staff
     ).json()
     assert page["items"] + rest["items"] == items
 
 
 def test_an_unknown_visit_has_no_timeline_once_the_view_is_caught_up(
-    client: TestClient[Any], staff: Headers
+    read_client: TestClient[Any], staff: Headers
 ) -> None:
-    _, position = walk_in(client, staff)
+    _, position = walk_in(read_client, staff)
     unknown = "00000000-0000-0000-0000-000000000001"
 
-    reply = client.get(f"{API}/{unknown}/timeline", params={"minPosition": position}, headers=staff)
+    reply = read_client.get(
+        f"{API}/{unknown}/timeline", params={"minPosition": position}, headers=staff
+    )
 
     assert reply.status_code == 404 and reply.json()["code"] == "NOT_FOUND"
-    malformed = client.get(f"{API}/not-a-uuid/timeline", headers=staff)
+    malformed = read_client.get(f"{API}/not-a-uuid/timeline", headers=staff)
     assert malformed.status_code == 400 and malformed.json()["errors"][0]["field"] == "id"
 
 
-def test_metrics_over_a_period(client: TestClient[Any], staff: Headers) -> None:
-    visit, _ = walk_in(client, staff, minutes_ago=60)
-    act(client, staff, visit, "triage", acuityScale="ESI", acuityLevel=3,
+def test_metrics_over_a_period(read_client: TestClient[Any], staff: Headers) -> None:
+    visit, _ = walk_in(read_client, staff, minutes_ago=60)
+    act(read_client, staff, visit, "triage", acuityScale="ESI", acuityLevel=3,
         occurredAt=minutes_ago(50))  # fmt: skip
-    position = act(client, staff, visit, "discharge", disposition="home",
+    position = act(read_client, staff, visit, "discharge", disposition="home",
                    occurredAt=minutes_ago(10))  # fmt: skip
     params = {"from": minutes_ago(120), "to": iso(now()), "minPosition": position}
 
-    body = client.get(f"{FLOW}/metrics", params=params, headers=staff).json()
+    body = read_client.get(f"{FLOW}/metrics", params=params, headers=staff).json()
 
     assert (body["arrivals"], body["departures"]) == (1, 1)
     assert body["doorToTriage"] == {"n": 1, "median": 10.0, "p90": 10.0}
@@ -287,7 +281,7 @@ def test_metrics_over_a_period(client: TestClient[Any], staff: Headers) -> None:
     assert body["lwbsRate"] == {"numerator": 0, "denominator": 1, "rate": 0.0}
     assert body["timeZone"] == "Europe/London"
     assert sum(h["arrivals"] for h in body["perHour"]) == 1
-    other_unit = client.get(f"{FLOW}/metrics", params={**params, "unit": "OPD"}, headers=staff)
+    other_unit = read_client.get(f"{FLOW}/metrics", params={**params, "unit": "OPD"}, headers=staff)
     assert other_unit.json()["arrivals"] == 0
 
 
@@ -305,9 +299,9 @@ def test_metrics_over_a_period(client: TestClient[Any], staff: Headers) -> None:
     ],
 )
 def test_bad_query_parameters_are_400_naming_the_field(
-    client: TestClient[Any], staff: Headers, path: str, params: dict[str, str], field: str
+    read_client: TestClient[Any], staff: Headers, path: str, params: dict[str, str], field: str
 ) -> None:
-    reply = client.get(f"{FLOW}/{path}", params=params, headers=staff)
+    reply = read_client.get(f"{FLOW}/{path}", params=params, headers=staff)
 
     assert reply.status_code == 400, reply.text
     assert reply.headers["Content-Type"].startswith("application/problem+json")
@@ -315,8 +309,8 @@ def test_bad_query_parameters_are_400_naming_the_field(
     assert reply.json()["errors"][0]["field"] == field
 
 
-def test_the_flow_routes_are_documented(client: TestClient[Any]) -> None:
-    paths = client.get("/schema/openapi.json").json()["paths"]
+def test_the_flow_routes_are_documented(read_client: TestClient[Any]) -> None:
+    paths = read_client.get("/schema/openapi.json").json()["paths"]
 
     for path in ("/api/v1/flow/board", "/api/v1/flow/census", "/api/v1/flow/metrics",
                  "/api/v1/visits/{id}/timeline"):  # fmt: skip

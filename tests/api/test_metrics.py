@@ -24,12 +24,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from adapters.auth_tokens import mint_token
 from adapters.http.app import create_app
 from adapters.http.kit.read_side import READ_DATABASE_STATE_KEY
-from adapters.http.metrics import HttpMetrics, command_outcome
+from adapters.http.metrics import HttpMetrics
+from adapters.http.metrics_commands import command_outcome
 from adapters.readmodels.registry import read_model_factories
 from adapters.readmodels.status import wait_for_position
 from adapters.settings import Settings
 from application.service import PatientServices
-from tests.api.helpers import API, Headers, visit_body
+from tests.support.api import API, Headers, visit_body
 
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
@@ -215,10 +216,10 @@ def test_labels_are_route_templates_never_ids_or_patient_data(
 
 
 def test_each_app_counts_its_own_requests(
-    settings: Settings, services: PatientServices, client: TestClient[Any]
+    settings: Settings, memory_services: PatientServices, client: TestClient[Any]
 ) -> None:
     client.get("/health")
-    with TestClient(create_app(settings, services)) as other:
+    with TestClient(create_app(settings, memory_services)) as other:
         assert requests_total(scrape(other), "GET", "/health", 200) == 0
     assert requests_total(scrape(client), "GET", "/health", 200) == 1
 
@@ -242,9 +243,9 @@ class DownDatabase:
 
 
 def test_an_unreachable_read_database_leaves_the_other_metrics_scrapable(
-    settings: Settings, services: PatientServices
+    settings: Settings, memory_services: PatientServices
 ) -> None:
-    app = create_app(settings, services, read_database=DownDatabase())  # type: ignore[arg-type]
+    app = create_app(settings, memory_services, read_database=DownDatabase())  # type: ignore[arg-type]
     with TestClient(app) as client:
         client.get("/health")
         reply = client.get("/metrics")

@@ -11,7 +11,7 @@ import pytest
 from litestar.testing import TestClient
 
 from domain.shared.money import CURRENCY_EXPONENTS
-from tests.api.helpers import Headers
+from tests.support.api import Headers
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from adapters.http.app import create_app
 from adapters.settings import Settings
 from application.service import PatientServices
 from application.visits.commands import VISIT_ACTIONS
-from tests.api.helpers import API, Headers
+from tests.support.api import API, Headers
 
 
 def test_health_answers_without_a_token(client: TestClient[Any]) -> None:
@@ -23,7 +23,7 @@ def test_health_answers_without_a_token(client: TestClient[Any]) -> None:
 
 
 def test_ready_gives_the_newest_log_position(
-    client: TestClient[Any], clerk: Headers, schedule: Any, services: PatientServices
+    client: TestClient[Any], clerk: Headers, schedule: Any, memory_services: PatientServices
 ) -> None:
     assert client.get("/ready").json() == {"status": "ready", "position": 0}
     schedule()
@@ -31,7 +31,10 @@ def test_ready_gives_the_newest_log_position(
     reply = client.get("/ready")
 
     assert reply.status_code == 200
-    assert reply.json() == {"status": "ready", "position": services.recorder.max_notification_id()}
+    assert reply.json() == {
+        "status": "ready",
+        "position": memory_services.recorder.max_notification_id(),
+    }
 
 
 class DownRecorder:

@@ -18,7 +18,7 @@ from adapters.http.app import create_app
 from adapters.settings import Settings
 from application.service import PatientServices
 from application.shared.errors import VersionConflictError
-from tests.api.helpers import (
+from tests.support.api import (
     API,
     Headers,
     LogRecorder,
@@ -74,7 +74,7 @@ def assert_problem(reply: Any, status: int, code: str) -> dict[str, Any]:
 def test_a_body_that_does_not_decode_is_400_naming_the_field(
     client: TestClient[Any],
     clerk: Headers,
-    services: PatientServices,
+    memory_services: PatientServices,
     body: Any,
     field: str | None,
     message_part: str,
@@ -85,7 +85,7 @@ def test_a_body_that_does_not_decode_is_400_naming_the_field(
     [error] = problem["errors"]
     assert error["field"] == field
     assert message_part in error["message"]
-    assert position(services) == 0
+    assert position(memory_services) == 0
 
 
 def test_nested_fields_are_named_by_their_camel_case_path(
@@ -112,10 +112,13 @@ def test_malformed_json_is_400_for_the_body_as_a_whole(
 
 
 def test_invalid_utf8_in_the_body_is_400_and_records_nothing(
-    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str], services: PatientServices
+    client: TestClient[Any],
+    clerk: Headers,
+    schedule: Callable[..., str],
+    memory_services: PatientServices,
 ) -> None:
     visit_id = schedule()
-    before = position(services)
+    before = position(memory_services)
 
     reply = client.post(
         f"{API}/{visit_id}/arrive",
@@ -125,7 +128,7 @@ def test_invalid_utf8_in_the_body_is_400_and_records_nothing(
 
     problem = assert_problem(reply, 400, "VALIDATION")
     assert problem["errors"] == [{"field": None, "message": "the body is not valid UTF-8"}]
-    assert position(services) == before
+    assert position(memory_services) == before
 
 
 def test_an_invalid_code_is_refused_without_echoing_the_value(
@@ -153,31 +156,34 @@ def test_a_malformed_header_is_400_naming_the_header_and_records_nothing(
     client: TestClient[Any],
     clerk: Headers,
     schedule: Callable[..., str],
-    services: PatientServices,
+    memory_services: PatientServices,
     header: str,
     value: str,
 ) -> None:
     visit_id = schedule()
-    before = position(services)
+    before = position(memory_services)
 
     reply = client.post(f"{API}/{visit_id}/arrive", json={}, headers={**clerk, header: value})
 
     assert assert_problem(reply, 400, "VALIDATION")["errors"][0]["field"] == header
-    assert position(services) == before
+    assert position(memory_services) == before
 
 
 def test_an_occurred_at_more_than_five_minutes_ahead_is_400(
-    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str], services: PatientServices
+    client: TestClient[Any],
+    clerk: Headers,
+    schedule: Callable[..., str],
+    memory_services: PatientServices,
 ) -> None:
     visit_id = schedule()
-    before = position(services)
+    before = position(memory_services)
     body = {"occurredAt": iso(now() + timedelta(minutes=6))}
 
     reply = client.post(f"{API}/{visit_id}/arrive", json=body, headers=clerk)
 
     problem = assert_problem(reply, 400, "VALIDATION")
     assert problem["errors"][0]["field"] == "occurredAt"
-    assert position(services) == before
+    assert position(memory_services) == before
 
 
 def test_a_late_entry_in_the_past_is_accepted(
@@ -190,7 +196,7 @@ def test_a_late_entry_in_the_past_is_accepted(
 
 
 def test_a_domain_validation_error_is_400_with_its_field(
-    client: TestClient[Any], clerk: Headers, services: PatientServices
+    client: TestClient[Any], clerk: Headers, memory_services: PatientServices
 ) -> None:
     start = now() + timedelta(days=1)
     body = visit_body(scheduledStart=iso(start), scheduledEnd=iso(start - timedelta(hours=1)))
@@ -199,7 +205,7 @@ def test_a_domain_validation_error_is_400_with_its_field(
 
     problem = assert_problem(reply, 400, "VALIDATION")
     assert problem["errors"][0]["field"] == "scheduledEnd"
-    assert position(services) == 0
+    assert position(memory_services) == 0
 
 
 # ---- 415: a body that is not sent as JSON ----------------------------------------------------
@@ -211,11 +217,11 @@ def test_a_body_sent_as_another_media_type_is_415_and_records_nothing(
     client: TestClient[Any],
     clerk: Headers,
     schedule: Callable[..., str],
-    services: PatientServices,
+    memory_services: PatientServices,
     content_type: str,
 ) -> None:
     visit_id = schedule()
-    before = position(services)
+    before = position(memory_services)
     headers = {**clerk, "Content-Type": content_type}
 
     action = client.post(f"{API}/{visit_id}/arrive", content=b"{}", headers=headers)
@@ -223,7 +229,7 @@ def test_a_body_sent_as_another_media_type_is_415_and_records_nothing(
 
     assert_problem(action, 415, "UNSUPPORTED_MEDIA_TYPE")
     assert_problem(creation, 415, "UNSUPPORTED_MEDIA_TYPE")
-    assert position(services) == before
+    assert position(memory_services) == before
 
 
 @pytest.mark.parametrize(
@@ -254,10 +260,10 @@ def test_an_empty_body_needs_no_json_content_type(
 # ---- 409: business rules -------------------------------------------------------------------
 def test_an_invalid_transition_is_409_and_records_only_the_attempt(
     client: TestClient[Any], auth: Callable[..., Headers], schedule: Callable[..., str],
-    services: PatientServices,
+    memory_services: PatientServices,
 ) -> None:  # fmt: skip
     visit_id = schedule()
-    before = position(services)
+    before = position(memory_services)
 
     reply = client.post(
         f"{API}/{visit_id}/triage",
@@ -268,7 +274,7 @@ def test_an_invalid_transition_is_409_and_records_only_the_attempt(
     problem = assert_problem(reply, 409, "INVALID_TRANSITION")
     assert "scheduled" in problem["detail"]
     # The visit is unchanged; the refused attempt is recorded for the audit trail.
-    refusal = only_attempt_since(services, before)
+    refusal = only_attempt_since(memory_services, before)
     assert (refusal.outcome, refusal.code, refusal.action) == (
         "refused", "INVALID_TRANSITION", "RecordTriage",
     )  # fmt: skip
@@ -276,12 +282,15 @@ def test_an_invalid_transition_is_409_and_records_only_the_attempt(
 
 
 def test_a_step_timed_before_an_earlier_step_is_409_timestamp_order(
-    client: TestClient[Any], staff: Headers, schedule: Callable[..., str], services: PatientServices
+    client: TestClient[Any],
+    staff: Headers,
+    schedule: Callable[..., str],
+    memory_services: PatientServices,
 ) -> None:
     visit_id = schedule()
     arrival = now() - timedelta(hours=1)
     client.post(f"{API}/{visit_id}/arrive", json={"occurredAt": iso(arrival)}, headers=staff)
-    before = position(services)
+    before = position(memory_services)
     body = {
         "acuityScale": "ESI",
         "acuityLevel": 2,
@@ -291,12 +300,12 @@ def test_a_step_timed_before_an_earlier_step_is_409_timestamp_order(
     reply = client.post(f"{API}/{visit_id}/triage", json=body, headers=staff)
 
     assert_problem(reply, 409, "TIMESTAMP_ORDER")
-    assert only_attempt_since(services, before).code == "TIMESTAMP_ORDER"
+    assert only_attempt_since(memory_services, before).code == "TIMESTAMP_ORDER"
 
 
 # ---- 413, 404/405 for unknown routes ----------------------------------------------------------
 def test_a_body_over_the_limit_is_413(
-    client: TestClient[Any], clerk: Headers, settings: Settings, services: PatientServices
+    client: TestClient[Any], clerk: Headers, settings: Settings, memory_services: PatientServices
 ) -> None:
     padding = "x" * settings.max_body_bytes
     body = visit_body(reason=padding)
@@ -304,7 +313,7 @@ def test_a_body_over_the_limit_is_413(
     reply = client.post(API, json=body, headers=clerk)
 
     assert_problem(reply, 413, "PAYLOAD_TOO_LARGE")
-    assert position(services) == 0
+    assert position(memory_services) == 0
 
 
 def test_an_unknown_route_is_a_404_problem(client: TestClient[Any], clerk: Headers) -> None:
@@ -399,23 +408,26 @@ def test_a_command_that_keeps_losing_races_is_409_version_conflict(
 
 
 def test_numbers_in_strings_are_not_coerced(
-    client: TestClient[Any], staff: Headers, schedule: Callable[..., str], services: PatientServices
+    client: TestClient[Any],
+    staff: Headers,
+    schedule: Callable[..., str],
+    memory_services: PatientServices,
 ) -> None:
     visit_id = schedule()
     client.post(f"{API}/{visit_id}/arrive", json={}, headers=staff)
-    before = position(services)
+    before = position(memory_services)
 
     reply = client.post(
         f"{API}/{visit_id}/triage", json={"acuityScale": "ESI", "acuityLevel": "3"}, headers=staff
     )
 
     assert assert_problem(reply, 400, "VALIDATION")["errors"][0]["field"] == "acuityLevel"
-    assert position(services) == before
+    assert position(memory_services) == before
 
 
 # ---- business times and feed identities -------------------------------------------------------
 def test_a_walk_in_arriving_more_than_five_minutes_ahead_is_400(
-    client: TestClient[Any], clerk: Headers, services: PatientServices
+    client: TestClient[Any], clerk: Headers, memory_services: PatientServices
 ) -> None:
     body = {"patientRef": "P-1", "visitClass": "EMER", "serviceUnit": "ED"}
     body["arrivalAt"] = iso(now() + timedelta(days=1))
@@ -423,14 +435,14 @@ def test_a_walk_in_arriving_more_than_five_minutes_ahead_is_400(
     reply = client.post(f"{API}/walk-ins", json=body, headers=clerk)
 
     assert assert_problem(reply, 400, "VALIDATION")["errors"][0]["field"] == "arrivalAt"
-    assert position(services) == 0
+    assert position(memory_services) == 0
 
 
 def test_a_feed_message_id_reused_for_another_visit_is_422(
     client: TestClient[Any],
     auth: Callable[..., Headers],
     schedule: Callable[..., str],
-    services: PatientServices,
+    memory_services: PatientServices,
 ) -> None:
     first, second = schedule(), schedule()
     feed = {**auth("integration"), "X-Source-System": "PAS", "X-Source-Message-Id": "MSG-9"}

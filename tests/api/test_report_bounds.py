@@ -9,12 +9,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from tests.api.helpers import Headers
-
-
-@pytest.fixture
-def client(read_client: TestClient[Any]) -> TestClient[Any]:
-    return read_client
+from tests.support.api import Headers
 
 
 @pytest.mark.parametrize(
@@ -34,9 +29,9 @@ def client(read_client: TestClient[Any]) -> TestClient[Any]:
     ],
 )  # fmt: skip
 def test_an_out_of_range_query_is_400_naming_the_parameter(
-    client: TestClient[Any], auth: Callable[..., Headers], path: str, params: Any, field: str
+    read_client: TestClient[Any], auth: Callable[..., Headers], path: str, params: Any, field: str
 ) -> None:
     headers = auth("manager", "auditor", sub="mo")
-    reply = client.get(path, params=params, headers=headers)
+    reply = read_client.get(path, params=params, headers=headers)
     assert reply.status_code == 400, reply.text
     assert reply.json()["errors"][0]["field"] == field

@@ -10,7 +10,7 @@ import pytest
 from litestar.testing import TestClient
 
 from application.service import PatientServices
-from tests.api.helpers import API, Headers, position, visit_body
+from tests.support.api import API, Headers, position, visit_body
 
 
 @pytest.mark.parametrize(
@@ -22,21 +22,28 @@ from tests.api.helpers import API, Headers, position, visit_body
     ids=["far-future", "year-one"],
 )
 def test_a_visit_scheduled_outside_1900_to_2200_is_400(
-    client: TestClient[Any], clerk: Headers, services: PatientServices, field: str, value: str
+    client: TestClient[Any],
+    clerk: Headers,
+    memory_services: PatientServices,
+    field: str,
+    value: str,
 ) -> None:
     reply = client.post(API, json=visit_body(**{field: value}), headers=clerk)
     assert reply.status_code == 400
     problem = reply.json()
     assert problem["code"] == "VALIDATION"
     assert field in problem["detail"]
-    assert position(services) == 0
+    assert position(memory_services) == 0
 
 
 def test_an_occurred_at_in_year_one_is_400_not_500(
-    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str], services: PatientServices
+    client: TestClient[Any],
+    clerk: Headers,
+    schedule: Callable[..., str],
+    memory_services: PatientServices,
 ) -> None:
     visit = schedule()
-    before = position(services)
+    before = position(memory_services)
     reply = client.post(
         f"{API}/{visit}/cancel",
         json={"reason": "asked", "occurredAt": "0001-01-01T00:00:00+01:00"},
@@ -44,7 +51,7 @@ def test_an_occurred_at_in_year_one_is_400_not_500(
     )
     assert reply.status_code == 400
     assert reply.json()["code"] == "VALIDATION"
-    assert position(services) == before
+    assert position(memory_services) == before
 
 
 def test_a_time_given_with_an_offset_is_stored_and_shown_in_utc(

@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 
 from application.service import PatientServices
 from application.visits.commands import VISIT_ACTIONS
-from tests.api.helpers import (
+from tests.support.api import (
     API,
     Headers,
     events_of,
@@ -55,7 +55,7 @@ def test_every_action_of_the_application_has_a_body_example() -> None:
 
 
 def test_scheduling_a_visit_answers_201_with_location_etag_and_position(
-    client: TestClient[Any], clerk: Headers, services: PatientServices
+    client: TestClient[Any], clerk: Headers, memory_services: PatientServices
 ) -> None:
     reply = client.post(API, json=visit_body(), headers=clerk)
 
@@ -63,11 +63,11 @@ def test_scheduling_a_visit_answers_201_with_location_etag_and_position(
     body = reply.json()
     assert set(body) == {"id", "version", "position"}
     assert body["version"] == 1
-    assert body["position"] == position(services)
+    assert body["position"] == position(memory_services)
     assert reply.headers["Location"] == f"{API}/{body['id']}"
     assert reply.headers["ETag"] == '"1"'
     assert "Idempotent-Replayed" not in reply.headers
-    [event] = events_of(services, body["id"])
+    [event] = events_of(memory_services, body["id"])
     assert type(event).__name__ == "VisitScheduled"
     assert event.patient_ref == "P-1001"
 
@@ -97,14 +97,17 @@ def test_a_walk_in_is_created_arrived_in_its_service_unit(
 
 
 def test_an_action_answers_200_with_the_new_version_and_etag(
-    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str], services: PatientServices
+    client: TestClient[Any],
+    clerk: Headers,
+    schedule: Callable[..., str],
+    memory_services: PatientServices,
 ) -> None:
     visit_id = schedule()
 
     reply = client.post(f"{API}/{visit_id}/arrive", json={"arrivalMode": "walk"}, headers=clerk)
 
     assert reply.status_code == 200
-    assert reply.json() == {"id": visit_id, "version": 2, "position": position(services)}
+    assert reply.json() == {"id": visit_id, "version": 2, "position": position(memory_services)}
     assert reply.headers["ETag"] == '"2"'
     assert "Location" not in reply.headers
 
@@ -136,11 +139,11 @@ def test_every_action_is_refused_to_a_role_that_may_not_issue_it(
     client: TestClient[Any],
     auth: Callable[..., Headers],
     schedule: Callable[..., str],
-    services: PatientServices,
+    memory_services: PatientServices,
     action: str,
 ) -> None:
     visit_id = schedule()
-    before = position(services)
+    before = position(memory_services)
 
     reply = client.post(
         f"{API}/{visit_id}/{action}", json=ACTION_BODIES[action], headers=auth("auditor")
@@ -149,13 +152,13 @@ def test_every_action_is_refused_to_a_role_that_may_not_issue_it(
     assert reply.status_code == 403
     assert reply.json()["code"] == "NOT_AUTHORISED"
     # Only the denial itself is recorded (audit trail), aimed at the visit.
-    denial = only_attempt_since(services, before)
+    denial = only_attempt_since(memory_services, before)
     assert (denial.outcome, denial.action) == ("denied", VISIT_ACTIONS[action].__name__)
     assert (denial.target_type, denial.target_id) == ("PatientVisit", visit_id)
 
 
 def test_a_visit_walks_from_schedule_to_close_over_http(
-    client: TestClient[Any], staff: Headers, services: PatientServices
+    client: TestClient[Any], staff: Headers, memory_services: PatientServices
 ) -> None:
     created = client.post(API, json=visit_body(visitClass="EMER", serviceUnit="ED"), headers=staff)
     visit_id = created.json()["id"]
@@ -189,7 +192,7 @@ def test_a_visit_walks_from_schedule_to_close_over_http(
     times = [state[k] for k in ("arrivalAt", "triageAt", "providerSeenAt", "decisionToAdmitAt",
                                 "admittedAt", "dischargedAt", "closedAt")]  # fmt: skip
     assert all(times) and times == sorted(times)
-    assert len(events_of(services, visit_id)) == 11
+    assert len(events_of(memory_services, visit_id)) == 11
 
 
 def test_a_no_show_is_recorded_and_reverted_the_same_day(
@@ -217,14 +220,17 @@ def test_a_no_show_is_recorded_and_reverted_the_same_day(
 
 
 def test_a_cancelled_admission_restores_the_visit_and_cannot_be_cancelled_twice(
-    client: TestClient[Any], staff: Headers, schedule: Callable[..., str], services: PatientServices
+    client: TestClient[Any],
+    staff: Headers,
+    schedule: Callable[..., str],
+    memory_services: PatientServices,
 ) -> None:
     visit_id = schedule()
     for action, body in [("arrive", {}), ("admit", {"unit": "W-1", "bed": "2"})]:
         assert (
             client.post(f"{API}/{visit_id}/{action}", json=body, headers=staff).status_code == 200
         )
-    admitted_event = events_of(services, visit_id)[-1]
+    admitted_event = events_of(memory_services, visit_id)[-1]
 
     cancelled = client.post(
         f"{API}/{visit_id}/cancel-admission",
@@ -236,7 +242,7 @@ def test_a_cancelled_admission_restores_the_visit_and_cannot_be_cancelled_twice(
     )
 
     assert cancelled.status_code == 200, cancelled.text
-    assert events_of(services, visit_id)[-1].corrects_event_id == admitted_event.event_id
+    assert events_of(memory_services, visit_id)[-1].corrects_event_id == admitted_event.event_id
     state = client.get(f"{API}/{visit_id}", headers=staff).json()
     assert state["status"] == "arrived"
     assert state["admittedAt"] is None
@@ -262,7 +268,7 @@ def test_details_are_corrected_field_by_field(
 
 # ---- who, why and when: the request context on the events -------------------------------------
 def test_events_carry_the_actor_the_acting_role_and_the_correlation_id(
-    client: TestClient[Any], auth: Callable[..., Headers], services: PatientServices
+    client: TestClient[Any], auth: Callable[..., Headers], memory_services: PatientServices
 ) -> None:
     headers = {
         **auth("nurse", "clerk", sub="user-42"),
@@ -273,7 +279,7 @@ def test_events_carry_the_actor_the_acting_role_and_the_correlation_id(
     reply = client.post(API, json=visit_body(reason="referral"), headers=headers)
 
     assert reply.headers["X-Correlation-Id"] == "req-2026.11:27_a"
-    [event] = events_of(services, reply.json()["id"])
+    [event] = events_of(memory_services, reply.json()["id"])
     assert event.actor_id == "user-42"
     assert event.actor_role == "clerk"  # the first of the token's roles that may schedule
     assert event.correlation_id == "req-2026.11:27_a"
@@ -283,7 +289,7 @@ def test_events_carry_the_actor_the_acting_role_and_the_correlation_id(
 
 @pytest.mark.parametrize("given", [None, "has spaces", "x" * 101, "semi;colon"])
 def test_a_missing_or_unsafe_correlation_id_is_replaced_by_a_new_uuid(
-    client: TestClient[Any], clerk: Headers, services: PatientServices, given: str | None
+    client: TestClient[Any], clerk: Headers, memory_services: PatientServices, given: str | None
 ) -> None:
     headers = clerk if given is None else {**clerk, "X-Correlation-Id": given}
 
@@ -291,12 +297,12 @@ def test_a_missing_or_unsafe_correlation_id_is_replaced_by_a_new_uuid(
 
     echoed = reply.headers["X-Correlation-Id"]
     assert UUID(echoed) and echoed != given
-    [event] = events_of(services, reply.json()["id"])
+    [event] = events_of(memory_services, reply.json()["id"])
     assert event.correlation_id == echoed
 
 
 def test_a_feed_message_is_tagged_with_its_source_and_recorded_once(
-    client: TestClient[Any], auth: Callable[..., Headers], services: PatientServices
+    client: TestClient[Any], auth: Callable[..., Headers], memory_services: PatientServices
 ) -> None:
     headers = {**auth("integration", sub="hl7-engine"), "X-Source-System": "PAS",
                "X-Source-Message-Id": "MSG00017"}  # fmt: skip
@@ -304,21 +310,21 @@ def test_a_feed_message_is_tagged_with_its_source_and_recorded_once(
     body = visit_body()
 
     first = client.post(API, json=body, headers=headers)
-    before = position(services)
+    before = position(memory_services)
     repeat = client.post(API, json=body, headers=headers)
 
     assert first.status_code == 201
-    [event] = events_of(services, first.json()["id"])
+    [event] = events_of(memory_services, first.json()["id"])
     assert (event.source_system, event.source_message_id) == ("PAS", "MSG00017")
     assert event.actor_role == "integration"
     assert repeat.status_code == 201
     assert repeat.headers["Idempotent-Replayed"] == "true"
     assert repeat.json() == first.json()
-    assert position(services) == before
+    assert position(memory_services) == before
 
 
 def test_only_the_integration_role_may_tag_a_command_with_a_source(
-    client: TestClient[Any], clerk: Headers, services: PatientServices
+    client: TestClient[Any], clerk: Headers, memory_services: PatientServices
 ) -> None:
     headers = {**clerk, "X-Source-System": "PAS", "X-Source-Message-Id": "MSG1"}
 
@@ -326,7 +332,7 @@ def test_only_the_integration_role_may_tag_a_command_with_a_source(
 
     assert reply.status_code == 403
     assert reply.json()["code"] == "NOT_AUTHORISED"
-    denial = only_attempt_since(services, 0)
+    denial = only_attempt_since(memory_services, 0)
     assert (denial.outcome, denial.action, denial.actor_role) == (
         "denied", "ScheduleVisit with X-Source-System", "clerk",
     )  # fmt: skip
@@ -345,13 +351,13 @@ def test_source_headers_come_in_pairs(
 
 # ---- idempotency --------------------------------------------------------------------------------
 def test_a_repeated_creation_with_the_same_key_replays_the_first_reply(
-    client: TestClient[Any], clerk: Headers, services: PatientServices
+    client: TestClient[Any], clerk: Headers, memory_services: PatientServices
 ) -> None:
     headers = {**clerk, "Idempotency-Key": "create-visit-0001"}
     body = visit_body()
 
     first = client.post(API, json=body, headers=headers)
-    before = position(services)
+    before = position(memory_services)
     repeat = client.post(API, json=body, headers=headers)
 
     assert first.status_code == repeat.status_code == 201
@@ -360,11 +366,14 @@ def test_a_repeated_creation_with_the_same_key_replays_the_first_reply(
     assert repeat.headers["ETag"] == first.headers["ETag"]
     assert repeat.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
-    assert position(services) == before
+    assert position(memory_services) == before
 
 
 def test_a_repeated_action_with_the_same_key_replays_even_though_the_state_moved_on(
-    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str], services: PatientServices
+    client: TestClient[Any],
+    clerk: Headers,
+    schedule: Callable[..., str],
+    memory_services: PatientServices,
 ) -> None:
     visit_id = schedule()
     headers = {**clerk, "Idempotency-Key": "arrive-1"}
@@ -375,39 +384,42 @@ def test_a_repeated_action_with_the_same_key_replays_even_though_the_state_moved
     assert first.status_code == repeat.status_code == 200
     assert repeat.json() == first.json()
     assert repeat.headers["Idempotent-Replayed"] == "true"
-    assert len(events_of(services, visit_id)) == 2
+    assert len(events_of(memory_services, visit_id)) == 2
 
 
 def test_the_same_key_with_another_body_is_422_and_records_nothing(
-    client: TestClient[Any], clerk: Headers, services: PatientServices
+    client: TestClient[Any], clerk: Headers, memory_services: PatientServices
 ) -> None:
     headers = {**clerk, "Idempotency-Key": "k-1"}
     client.post(API, json=visit_body(patientRef="P-1"), headers=headers)
-    before = position(services)
+    before = position(memory_services)
 
     reply = client.post(API, json=visit_body(patientRef="P-2"), headers=headers)
 
     assert reply.status_code == 422
     assert reply.headers["Content-Type"] == "application/problem+json"
     assert reply.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
-    assert position(services) == before
+    assert position(memory_services) == before
 
 
 def test_the_same_key_on_the_visit_id_in_upper_case_replays_rather_than_422(
-    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str], services: PatientServices
+    client: TestClient[Any],
+    clerk: Headers,
+    schedule: Callable[..., str],
+    memory_services: PatientServices,
 ) -> None:
     # The fingerprint names the route and the parsed UUID, not the path as the client spelt it.
     visit_id = schedule()
     headers = {**clerk, "Idempotency-Key": "arrive-case"}
     first = client.post(f"{API}/{visit_id}/arrive", json={}, headers=headers)
-    before = position(services)
+    before = position(memory_services)
 
     repeat = client.post(f"{API}/{visit_id.upper()}/arrive", json={}, headers=headers)
 
     assert first.status_code == repeat.status_code == 200, repeat.text
     assert repeat.headers["Idempotent-Replayed"] == "true"
     assert repeat.json() == first.json()
-    assert position(services) == before
+    assert position(memory_services) == before
 
 
 def test_the_same_key_and_body_on_another_action_or_visit_is_422(
@@ -425,7 +437,7 @@ def test_the_same_key_and_body_on_another_action_or_visit_is_422(
 
 
 def test_idempotency_keys_belong_to_their_user(
-    client: TestClient[Any], auth: Callable[..., Headers], services: PatientServices
+    client: TestClient[Any], auth: Callable[..., Headers], memory_services: PatientServices
 ) -> None:
     body = visit_body()
     alice = client.post(
@@ -453,15 +465,18 @@ def test_if_match_with_the_current_version_or_star_lets_the_command_through(
 
 
 def test_a_stale_if_match_is_412_and_records_nothing(
-    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str], services: PatientServices
+    client: TestClient[Any],
+    clerk: Headers,
+    schedule: Callable[..., str],
+    memory_services: PatientServices,
 ) -> None:
     visit_id = schedule()
     client.post(f"{API}/{visit_id}/reschedule", json=ACTION_BODIES["reschedule"], headers=clerk)
-    before = position(services)
+    before = position(memory_services)
 
     reply = client.post(f"{API}/{visit_id}/arrive", json={}, headers={**clerk, "If-Match": '"1"'})
 
     assert reply.status_code == 412
     assert reply.headers["Content-Type"] == "application/problem+json"
     assert reply.json()["code"] == "VERSION_CONFLICT"
-    assert position(services) == before
+    assert position(memory_services) == before

@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 from adapters.http.app import create_app
 from adapters.settings import Settings
 from application.service import PatientServices
-from tests.api.helpers import API, Headers, events_of, iso, visit_body
+from tests.support.api import API, Headers, events_of, iso, visit_body
 
 CONTRACT_FIELDS = {
     "id", "version", "status", "patientRef", "visitClass", "serviceUnit", "scheduledStart",
@@ -81,9 +81,9 @@ def test_as_of_version_gives_the_visit_as_it_was_then(
 
 
 def test_as_of_a_time_gives_what_the_record_said_then(
-    client: TestClient[Any], clerk: Headers, arrived_visit: str, services: PatientServices
+    client: TestClient[Any], clerk: Headers, arrived_visit: str, memory_services: PatientServices
 ) -> None:
-    scheduled_at = events_of(services, arrived_visit)[0].timestamp
+    scheduled_at = events_of(memory_services, arrived_visit)[0].timestamp
 
     then = client.get(f"{API}/{arrived_visit}", params={"asOf": iso(scheduled_at)}, headers=clerk)
     offset = scheduled_at.astimezone().isoformat()  # the same instant, written with an offset
@@ -95,9 +95,9 @@ def test_as_of_a_time_gives_what_the_record_said_then(
 
 
 def test_before_the_visit_existed_or_past_its_last_version_it_is_not_found(
-    client: TestClient[Any], clerk: Headers, arrived_visit: str, services: PatientServices
+    client: TestClient[Any], clerk: Headers, arrived_visit: str, memory_services: PatientServices
 ) -> None:
-    before = events_of(services, arrived_visit)[0].timestamp - timedelta(seconds=1)
+    before = events_of(memory_services, arrived_visit)[0].timestamp - timedelta(seconds=1)
 
     early = client.get(f"{API}/{arrived_visit}", params={"asOf": iso(before)}, headers=clerk)
     future_version = client.get(f"{API}/{arrived_visit}", params={"asOfVersion": 9}, headers=clerk)

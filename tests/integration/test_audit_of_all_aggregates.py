@@ -27,7 +27,8 @@ from application.complaints.commands import (
 from application.service import PatientServices
 from application.shared.context import RequestContext
 from domain.shared.errors import DomainError
-from tests.integration.test_audit_trail import catch_up, table, trail
+from tests.support.audit import catch_up, trail
+from tests.support.projections import table
 
 NARRATIVE = "Mrs Example was left waiting in corridor B for six hours"
 MANAGER = RequestContext(actor_id="manager-1", actor_role="manager", correlation_id="corr-c")

@@ -22,9 +22,7 @@ from adapters.cli import main
 from adapters.http.app import create_app
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.audit.store import (
-    AuditFilters,
     AuditReadModel,
-    audit_events,
     verify,
 )
 from adapters.readmodels.database import ReadDatabase, open_read_database
@@ -43,10 +41,11 @@ from application.visits.commands import (
     RegisterWalkIn,
 )
 from domain.shared.errors import DomainError
-from tests.integration.conftest import BACKENDS, schema_settings
+from tests.support.audit import PREFIX, catch_up, trail
+from tests.support.postgres import BACKENDS, schema_settings
+from tests.support.projections import table
 from tests.support.raw_log import raw_events, sql
 
-PREFIX = "audit_g1_"
 CLERK = RequestContext(actor_id="clerk-1", actor_role="clerk", correlation_id="c-1")
 NURSE = RequestContext(actor_id="nurse-1", actor_role="nurse", correlation_id="c-2")
 
@@ -59,15 +58,6 @@ def database(store_settings: Settings, services: PatientServices) -> Iterator[Re
     db.close()
 
 
-def catch_up(database: ReadDatabase, batch_size: int = 5, generation: int | None = None) -> None:
-    worker = ProjectionWorker(
-        database, AuditReadModel, batch_size=batch_size, generation=generation
-    )
-    with database.worker_connection() as conn:
-        assert conn.try_lead(worker.lock_name)
-        worker.catch_up(conn)
-
-
 def walk_ins(services: PatientServices, count: int) -> list[int]:
     """``count`` visits, each walked in and triaged: the positions written."""
     positions = []
@@ -77,16 +67,6 @@ def walk_ins(services: PatientServices, count: int) -> list[int]:
         triage = RecordTriage(acuity_scale="ESI", acuity_level=3)
         positions += [first.position, services.execute(triage, NURSE, target=first.id).position]
     return positions
-
-
-def trail(database: ReadDatabase, **filters: Any) -> list[Any]:
-    with database.read() as tx:
-        return audit_events(tx, PREFIX, AuditFilters(**filters), None, 500).entries
-
-
-def table(database: ReadDatabase, name: str) -> list[tuple[Any, ...]]:
-    with database.read() as tx:
-        return tx.execute(f"SELECT * FROM {name} ORDER BY 1")
 
 
 # ---- plain SQL on the stored log, as someone with database access could --------------------

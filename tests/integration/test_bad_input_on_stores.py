@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,7 @@ import pytest
 from litestar.testing import TestClient
 
 from adapters.auth_tokens import mint_token
-from adapters.http.app import create_app
 from adapters.settings import Settings
-from adapters.storage import ensure_schema
 
 FILTERS = [
     ("/api/v1/flow/board", "unit", {}),
@@ -36,34 +33,26 @@ FILTERS = [
 
 
 @pytest.fixture
-def client(store_settings: Settings) -> Iterator[TestClient[Any]]:
-    ensure_schema(store_settings)
-    # As `serve` builds it: its own services, read models and projection workers.
-    with TestClient(create_app(store_settings)) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def readers(store_settings: Settings) -> dict[str, str]:
+def store_readers(store_settings: Settings) -> dict[str, str]:
     roles = ["clerk", "nurse", "clinician", "manager", "auditor", "finance"]
     return {"Authorization": f"Bearer {mint_token(store_settings, 'eve', roles)}"}
 
 
 @pytest.mark.parametrize(("path", "name", "others"), FILTERS, ids=lambda v: str(v))
 def test_a_nul_in_a_query_filter_is_a_400_naming_it(
-    client: TestClient[Any],
-    readers: dict[str, str],
+    served_client: TestClient[Any],
+    store_readers: dict[str, str],
     path: str,
     name: str,
     others: dict[str, str],
 ) -> None:
-    reply = client.get(path, params={**others, name: "a\x00b"}, headers=readers)
+    reply = served_client.get(path, params={**others, name: "a\x00b"}, headers=store_readers)
 
     assert reply.status_code == 400, reply.text
     problem = reply.json()
     assert problem["code"] == "VALIDATION"
     assert problem["errors"][0]["field"] == name
-    assert client.get("/ready").status_code == 200
+    assert served_client.get("/ready").status_code == 200
 
 
 def test_the_token_command_refuses_a_subject_the_service_would_refuse(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ from domain.complaints.case import ComplaintCase
 from domain.shared.errors import DomainError
 from projections.complaints.worklist import CASE_COLUMNS
 from projections.shared.records import to_micros
-from tests.integration.test_flow_read_model import lead
+from tests.support.projections import lead
 
 NAME = "complaints"
 PREFIX = tr.table_prefix(NAME, 1)

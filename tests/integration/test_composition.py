@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.composition import holiday_calendar, policies_of
+from adapters.policies import holiday_calendar, policies_of
 from adapters.settings import Settings, SettingsError
 
 

@@ -45,7 +45,7 @@ class RacingServices(PatientServices):
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def services(request: pytest.FixtureRequest) -> Iterator[RacingServices]:
+def racing_services(request: pytest.FixtureRequest) -> Iterator[RacingServices]:
     env = request.getfixturevalue(f"{request.param}_env")
     app = RacingServices(env=env)
     RacingServices.barrier = threading.Barrier(2, timeout=10)
@@ -84,51 +84,57 @@ def _race(app: RacingServices, *calls) -> list[object]:  # type: ignore[no-untyp
     return outcomes
 
 
-def test_two_arrivals_with_if_match_one_wins_the_other_gets_412(services: RacingServices) -> None:
-    visit_id = _scheduled_visit(services)
+def test_two_arrivals_with_if_match_one_wins_the_other_gets_412(
+    racing_services: RacingServices,
+) -> None:
+    visit_id = _scheduled_visit(racing_services)
     outcomes = _race(
-        services,
-        lambda: services.execute(RegisterArrival(), CLERK, target=visit_id, expected_version=1),
-        lambda: services.execute(RegisterArrival(), CLERK, target=visit_id, expected_version=1),
+        racing_services,
+        lambda: racing_services.execute(
+            RegisterArrival(), CLERK, target=visit_id, expected_version=1
+        ),
+        lambda: racing_services.execute(
+            RegisterArrival(), CLERK, target=visit_id, expected_version=1
+        ),
     )
     winners = [o for o in outcomes if not isinstance(o, Exception)]
     losers = [o for o in outcomes if isinstance(o, Exception)]
     assert len(winners) == 1 and len(losers) == 1
     assert isinstance(losers[0], PreconditionFailedError)
-    events = services.visit_events(visit_id)
+    events = racing_services.visit_events(visit_id)
     assert [type(e).__name__ for e in events] == ["VisitScheduled", "PatientArrived"]
 
 
 def test_two_arrivals_without_if_match_the_loser_is_retried_and_refused_409(
-    services: RacingServices,
+    racing_services: RacingServices,
 ) -> None:
-    visit_id = _scheduled_visit(services)
+    visit_id = _scheduled_visit(racing_services)
     outcomes = _race(
-        services,
-        lambda: services.execute(RegisterArrival(), CLERK, target=visit_id),
-        lambda: services.execute(RegisterArrival(), CLERK, target=visit_id),
+        racing_services,
+        lambda: racing_services.execute(RegisterArrival(), CLERK, target=visit_id),
+        lambda: racing_services.execute(RegisterArrival(), CLERK, target=visit_id),
     )
     losers = [o for o in outcomes if isinstance(o, Exception)]
     assert len(losers) == 1
     # Retried on the fresh state, the second arrival is no longer allowed: 409, not half-applied.
     assert isinstance(losers[0], InvalidTransitionError) and losers[0].code == "INVALID_TRANSITION"
-    assert [type(e).__name__ for e in services.visit_events(visit_id)] == [
+    assert [type(e).__name__ for e in racing_services.visit_events(visit_id)] == [
         "VisitScheduled",
         "PatientArrived",
     ]
 
 
 def test_two_compatible_commands_without_if_match_both_land_in_order(
-    services: RacingServices,
+    racing_services: RacingServices,
 ) -> None:
-    visit_id = _scheduled_visit(services)
-    services.execute(RegisterArrival(), CLERK, target=visit_id)
+    visit_id = _scheduled_visit(racing_services)
+    racing_services.execute(RegisterArrival(), CLERK, target=visit_id)
     outcomes = _race(
-        services,
-        lambda: services.execute(
+        racing_services,
+        lambda: racing_services.execute(
             RecordTriage(acuity_scale="ESI", acuity_level=2), NURSE, target=visit_id
         ),
-        lambda: services.execute(
+        lambda: racing_services.execute(
             CorrectVisitDetails(changes=VisitDetailChanges(reason_code="R-2")),
             CLERK,
             target=visit_id,
@@ -137,40 +143,46 @@ def test_two_compatible_commands_without_if_match_both_land_in_order(
     # A triage and a correction commute: the loser's retry succeeds on the fresh state,
     # and neither overwrote the other.
     assert not [o for o in outcomes if isinstance(o, Exception)]
-    names = [type(e).__name__ for e in services.visit_events(visit_id)]
+    names = [type(e).__name__ for e in racing_services.visit_events(visit_id)]
     assert names[:2] == ["VisitScheduled", "PatientArrived"]
     assert sorted(names[2:]) == ["PatientTriaged", "VisitDetailsCorrected"]
-    visit = services.get_visit(visit_id)
+    visit = racing_services.get_visit(visit_id)
     assert (visit.status, visit.acuity_level, visit.reason_code) == ("triaged", 2, "R-2")
     versions = sorted(o.version for o in outcomes)  # type: ignore[attr-defined]
     assert versions == [3, 4]
 
 
-def test_the_same_idempotency_key_racing_records_one_command(services: RacingServices) -> None:
-    visit_id = _scheduled_visit(services)
+def test_the_same_idempotency_key_racing_records_one_command(
+    racing_services: RacingServices,
+) -> None:
+    visit_id = _scheduled_visit(racing_services)
     identity = CommandIdentity(scope="user:clerk-1", key="k-race", fingerprint="f")
     outcomes = _race(
-        services,
-        lambda: services.execute(RegisterArrival(), CLERK, target=visit_id, identity=identity),
-        lambda: services.execute(RegisterArrival(), CLERK, target=visit_id, identity=identity),
+        racing_services,
+        lambda: racing_services.execute(
+            RegisterArrival(), CLERK, target=visit_id, identity=identity
+        ),
+        lambda: racing_services.execute(
+            RegisterArrival(), CLERK, target=visit_id, identity=identity
+        ),
     )
     assert not [o for o in outcomes if isinstance(o, Exception)]
     assert sorted(o.replayed for o in outcomes) == [False, True]  # type: ignore[attr-defined]
     assert {o.position for o in outcomes} == {outcomes[0].position}  # type: ignore[attr-defined]
-    assert [type(e).__name__ for e in services.visit_events(visit_id)] == [
+    assert [type(e).__name__ for e in racing_services.visit_events(visit_id)] == [
         "VisitScheduled",
         "PatientArrived",
     ]
 
 
 def test_a_replay_survives_a_restart(
-    services: RacingServices, request: pytest.FixtureRequest
+    racing_services: RacingServices, request: pytest.FixtureRequest
 ) -> None:
-    visit_id = _scheduled_visit(services)
+    visit_id = _scheduled_visit(racing_services)
     identity = CommandIdentity(scope="user:clerk-1", key="k-restart", fingerprint="f")
-    first = services.execute(RegisterArrival(), CLERK, target=visit_id, identity=identity)
-    services.close()
-    env = request.getfixturevalue(f"{request.node.callspec.params['services']}_env")
+    first = racing_services.execute(RegisterArrival(), CLERK, target=visit_id, identity=identity)
+    racing_services.close()
+    env = request.getfixturevalue(f"{request.node.callspec.params['racing_services']}_env")
     restarted = PatientServices(env=env)
     try:
         again = restarted.execute(RegisterArrival(), CLERK, target=visit_id, identity=identity)

@@ -16,7 +16,8 @@ from adapters.composition import background_jobs, breach_candidates
 from adapters.readmodels.complaints.store import ComplaintsReadModel
 from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.registry import prepare_read_models
-from adapters.readmodels.worker import ProjectionSupervisor, ProjectionWorker
+from adapters.readmodels.supervisor import ProjectionSupervisor
+from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
 from application.complaints.commands import AcknowledgeComplaint, RegisterComplaint
 from application.complaints.deadline_watcher import WATCHER_ID, DeadlineWatcher
@@ -97,7 +98,9 @@ def test_two_watchers_racing_over_the_same_cases_flag_each_breach_exactly_once(
 
 
 @pytest.fixture
-def read_database(store_settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
+def complaints_database(
+    store_settings: Settings, services: PatientServices
+) -> Iterator[ReadDatabase]:
     database = open_read_database(store_settings)
     prepare_read_models(database, [ComplaintsReadModel])
     yield database
@@ -105,30 +108,35 @@ def read_database(store_settings: Settings, services: PatientServices) -> Iterat
 
 
 def test_the_read_model_names_the_candidates_and_forgets_them_once_flagged(
-    services: PatientServices, read_database: ReadDatabase
+    services: PatientServices, complaints_database: ReadDatabase
 ) -> None:
     late = register(services)
     register(services, datetime.now(timezone.utc))  # nothing due yet: never a candidate
-    worker = ProjectionWorker(read_database, ComplaintsReadModel)
-    with read_database.worker_connection() as conn:
+    worker = ProjectionWorker(complaints_database, ComplaintsReadModel)
+    with complaints_database.worker_connection() as conn:
         worker.catch_up(conn)
         now = datetime.now(timezone.utc)
-        assert breach_candidates(read_database, now) == [late]
+        assert breach_candidates(complaints_database, now) == [late]
 
-        assert DeadlineWatcher(services, lambda t: breach_candidates(read_database, t)).check() == 1
+        assert (
+            DeadlineWatcher(services, lambda t: breach_candidates(complaints_database, t)).check()
+            == 1
+        )
         worker.catch_up(conn)
-        assert breach_candidates(read_database, now) == []
+        assert breach_candidates(complaints_database, now) == []
     assert len(breaches_of(services, late)) == 1
 
 
 def test_the_watcher_runs_beside_the_workers_and_flags_within_its_interval(
-    store_settings: Settings, services: PatientServices, read_database: ReadDatabase
+    store_settings: Settings, services: PatientServices, complaints_database: ReadDatabase
 ) -> None:
     late = register(services)
     settings = Settings(**{**vars(store_settings), "deadline_check_seconds": 1})
     supervisors = [
         ProjectionSupervisor(
-            read_database, [ComplaintsReadModel], background_jobs(settings, services, read_database)
+            complaints_database,
+            [ComplaintsReadModel],
+            background_jobs(settings, services, complaints_database),
         )
         for _ in range(2)  # two service processes' worth: one leads the worker, both watch
     ]
@@ -147,7 +155,7 @@ def test_the_watcher_runs_beside_the_workers_and_flags_within_its_interval(
 
 
 def test_a_flag_disproved_by_a_back_dated_entry_never_hides_a_later_real_breach(
-    services: PatientServices, read_database: ReadDatabase
+    services: PatientServices, complaints_database: ReadDatabase
 ) -> None:
     """The review's case: the watcher flags the acknowledgement on Friday; the letter had in
     fact gone on Thursday and is entered late. Months later the response deadline passes:
@@ -155,9 +163,9 @@ def test_a_flag_disproved_by_a_back_dated_entry_never_hides_a_later_real_breach(
     clock = [datetime(2025, 1, 10, 12, tzinfo=timezone.utc)]  # Friday, after the ack deadline
     services.clock = lambda: clock[0]
     case_id = register(services, datetime(2025, 1, 6, 10, tzinfo=timezone.utc))  # Monday
-    watcher = DeadlineWatcher(services, lambda now: breach_candidates(read_database, now))
-    worker = ProjectionWorker(read_database, ComplaintsReadModel)
-    with read_database.worker_connection() as conn:
+    watcher = DeadlineWatcher(services, lambda now: breach_candidates(complaints_database, now))
+    worker = ProjectionWorker(complaints_database, ComplaintsReadModel)
+    with complaints_database.worker_connection() as conn:
         worker.catch_up(conn)
         assert watcher.check() == 1  # the acknowledgement, as far as anyone knew then
         thursday = datetime(2025, 1, 9, 12, tzinfo=timezone.utc)
@@ -167,13 +175,13 @@ def test_a_flag_disproved_by_a_back_dated_entry_never_hides_a_later_real_breach(
         worker.catch_up(conn)
         case = services.get_aggregate(case_id, ComplaintCase)
         assert case.breached_deadlines(clock[0]) == []
-        assert breach_candidates(read_database, clock[0]) == []
+        assert breach_candidates(complaints_database, clock[0]) == []
 
         clock[0] = datetime(2025, 7, 10, 12, tzinfo=timezone.utc)  # the 6 months have passed
-        assert breach_candidates(read_database, clock[0]) == [case_id]
+        assert breach_candidates(complaints_database, clock[0]) == [case_id]
         assert watcher.check() == 1
         worker.catch_up(conn)
-        assert breach_candidates(read_database, clock[0]) == []
+        assert breach_candidates(complaints_database, clock[0]) == []
     assert [(b.deadline, b.due_at) for b in breaches_of(services, case_id)] == [
         ("acknowledgement", case.acknowledgement_due_at),
         ("response", case.response_due_at),

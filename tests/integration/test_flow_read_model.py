@@ -6,7 +6,6 @@ way), the view agrees with the domain, and the census answers at instants across
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,7 +19,6 @@ from adapters.readmodels import tracking as tr
 from adapters.readmodels.database import (
     ReadDatabase,
     Transaction,
-    WorkerConnection,
     open_read_database,
 )
 from adapters.readmodels.registry import prepare_read_models
@@ -34,6 +32,7 @@ from application.visits import commands as vc
 from domain.shared.errors import DomainError
 from projections.shared.records import to_micros
 from projections.visits.flow import VISIT_COLUMNS
+from tests.support.projections import lead
 
 PREFIX = tr.table_prefix("flow", 1)
 TABLES = {"visits": "id", "locations": "visit_id, seq", "timeline": "visit_id, version"}
@@ -56,15 +55,6 @@ def run(
     context = RequestContext(actor_id=f"{role}-1", actor_role=role, correlation_id="t")
     result = services.execute(command, context, target=target)
     return result.id, result.position
-
-
-def lead(conn: WorkerConnection, lock_name: str) -> None:
-    """Take the leader lock; a connection just closed may hold it a moment longer (PostgreSQL
-    releases it when the server process ends, after the client has gone)."""
-    deadline = time.monotonic() + 10
-    while not conn.try_lead(lock_name):
-        assert time.monotonic() < deadline, f"{lock_name} is still led by another worker"
-        time.sleep(0.02)
 
 
 class Worker:

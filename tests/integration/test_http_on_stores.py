@@ -3,7 +3,6 @@ exactly as ``patient-services serve`` does (lifespan, tables created on start)."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -13,18 +12,8 @@ from litestar.testing import TestClient
 from adapters.auth_tokens import mint_token
 from adapters.http.app import create_app
 from adapters.settings import Settings
-from adapters.storage import ensure_schema
 
 API = "/api/v1/visits"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_settings(request: pytest.FixtureRequest) -> Settings:
-    settings: Settings = request.getfixturevalue(
-        "settings" if request.param == "sqlite" else "postgres_settings"
-    )
-    ensure_schema(settings)
-    return settings
 
 
 def serve(settings: Settings) -> TestClient[Any]:
@@ -32,7 +21,7 @@ def serve(settings: Settings) -> TestClient[Any]:
 
 
 @pytest.fixture
-def staff(store_settings: Settings) -> dict[str, str]:
+def store_staff(store_settings: Settings) -> dict[str, str]:
     token = mint_token(store_settings, "alice", ["clerk", "nurse", "clinician", "manager"])
     return {"Authorization": f"Bearer {token}"}
 
@@ -41,17 +30,11 @@ def _iso(t: datetime) -> str:
     return t.isoformat()
 
 
-@pytest.fixture
-def client(store_settings: Settings) -> Iterator[TestClient[Any]]:
-    with serve(store_settings) as test_client:
-        yield test_client
-
-
 def test_a_visit_walks_from_booking_to_close_and_reads_back_as_of_each_version(
-    client: TestClient[Any], staff: dict[str, str]
+    served_client: TestClient[Any], store_staff: dict[str, str]
 ) -> None:
     start = datetime.now(timezone.utc) - timedelta(hours=1)
-    created = client.post(
+    created = served_client.post(
         API,
         json={
             "patientRef": "P-77",
@@ -59,7 +42,7 @@ def test_a_visit_walks_from_booking_to_close_and_reads_back_as_of_each_version(
             "serviceUnit": "ED",
             "scheduledStart": _iso(start),
         },
-        headers=staff,
+        headers=store_staff,
     )
     assert created.status_code == 201, created.text
     visit = created.json()["id"]
@@ -72,27 +55,29 @@ def test_a_visit_walks_from_booking_to_close_and_reads_back_as_of_each_version(
         ("discharge", {"disposition": "home"}),
         ("close", {}),
     ]:
-        reply = client.post(f"{API}/{visit}/{action}", json=body, headers=staff)
+        reply = served_client.post(f"{API}/{visit}/{action}", json=body, headers=store_staff)
         assert reply.status_code == 200, (action, reply.text)
         positions.append(reply.json()["position"])
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
 
-    now = client.get(f"{API}/{visit}", headers=staff)
+    now = served_client.get(f"{API}/{visit}", headers=store_staff)
     assert now.status_code == 200
     assert (now.json()["status"], now.json()["version"], now.headers["etag"]) == (
         "closed",
         6,
         '"6"',
     )
-    triaged = client.get(f"{API}/{visit}", params={"asOfVersion": 3}, headers=staff).json()
+    triaged = served_client.get(
+        f"{API}/{visit}", params={"asOfVersion": 3}, headers=store_staff
+    ).json()
     assert (triaged["status"], triaged["acuityLevel"]) == ("triaged", 2)
 
 
 def test_a_stale_if_match_is_412_and_records_nothing(
-    client: TestClient[Any], staff: dict[str, str]
+    served_client: TestClient[Any], store_staff: dict[str, str]
 ) -> None:
     start = datetime.now(timezone.utc) + timedelta(days=1)
-    visit = client.post(
+    visit = served_client.post(
         API,
         json={
             "patientRef": "P-78",
@@ -100,30 +85,32 @@ def test_a_stale_if_match_is_412_and_records_nothing(
             "serviceUnit": "OPD",
             "scheduledStart": _iso(start),
         },
-        headers=staff,
+        headers=store_staff,
     ).json()["id"]
     assert (
-        client.post(
-            f"{API}/{visit}/arrive", json={}, headers={**staff, "If-Match": '"1"'}
+        served_client.post(
+            f"{API}/{visit}/arrive", json={}, headers={**store_staff, "If-Match": '"1"'}
         ).status_code
         == 200
     )
-    stale = client.post(
-        f"{API}/{visit}/cancel", json={"reason": "asked"}, headers={**staff, "If-Match": '"1"'}
+    stale = served_client.post(
+        f"{API}/{visit}/cancel",
+        json={"reason": "asked"},
+        headers={**store_staff, "If-Match": '"1"'},
     )
     assert stale.status_code == 412
     assert stale.headers["content-type"].startswith("application/problem+json")
-    assert client.get(f"{API}/{visit}", headers=staff).json()["version"] == 2
+    assert served_client.get(f"{API}/{visit}", headers=store_staff).json()["version"] == 2
 
 
 def test_an_idempotency_key_survives_a_restart_of_the_service(
-    store_settings: Settings, staff: dict[str, str]
+    store_settings: Settings, store_staff: dict[str, str]
 ) -> None:
     body = {
         "patientRef": "P-79", "visitClass": "AMB", "serviceUnit": "OPD",
         "scheduledStart": _iso(datetime.now(timezone.utc) + timedelta(days=3)),
     }  # fmt: skip
-    headers = {**staff, "Idempotency-Key": "booking-79"}
+    headers = {**store_staff, "Idempotency-Key": "booking-79"}
     with serve(store_settings) as first_process:
         first = first_process.post(API, json=body, headers=headers)
     assert first.status_code == 201

@@ -33,8 +33,8 @@ from adapters.settings import Settings
 from adapters.storage import eventsourcing_env
 from application.service import PatientServices
 from domain.budget.policy import BudgetRules
-from tests.integration.conftest import PostgresServer
 from tests.support.histories import EXPECTED_EVENTS, catch_up_all
+from tests.support.postgres import PostgresServer
 from tests.support.raw_log import raw_events, sql
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "store_17c56de"

@@ -36,13 +36,13 @@ from adapters.auth_tokens import mint_token
 from adapters.http.app import create_app
 from adapters.readmodels.database import open_read_database
 from adapters.readmodels.registry import prepare_read_models, read_model_factories
-from adapters.readmodels.worker import ProjectionSupervisor
+from adapters.readmodels.supervisor import ProjectionSupervisor
 from adapters.settings import Settings
 from adapters.storage import ensure_schema, eventsourcing_env
 from application.service import PatientServices
 from application.shared import permissions
 from application.shared.commands import Command
-from tests.integration.conftest import BACKENDS, schema_settings
+from tests.support.postgres import BACKENDS, schema_settings
 
 #: Generated requests per operation (the fuzzing phase), beside the coverage phase's cases.
 MAX_EXAMPLES = 5

@@ -21,7 +21,7 @@ from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
 from application.service import PatientServices
 from projections.shared.records import StoredRecord
-from tests.integration.counting_model import CountingReadModel
+from tests.support.counting_model import CountingReadModel
 from tests.support.raw_log import raw_events, sql
 from tests.support.visits import record_visits
 
@@ -298,7 +298,7 @@ def test_an_operational_error_of_the_statement_is_parked_but_a_lost_connection_i
 
     import psycopg
 
-    from adapters.readmodels.worker import is_connection_error
+    from adapters.readmodels.failures import is_connection_error
 
     assert not is_connection_error(psycopg.errors.ProgramLimitExceeded("index row too big"))
     assert is_connection_error(psycopg.errors.AdminShutdown("terminating connection"))

@@ -14,28 +14,20 @@ from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.status import wait_for_position
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
-from adapters.storage import eventsourcing_env
 from application.service import PatientServices
 from application.shared.context import RequestContext
 from application.visits.commands import RegisterWalkIn
-from tests.integration.counting_model import CountingReadModel
+from tests.support.counting_model import CountingReadModel
 
 
 @pytest.fixture
-def services(settings: Settings) -> Iterator[PatientServices]:
-    app = PatientServices(env=eventsourcing_env(settings))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def database(settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
+def database(settings: Settings, stored_services: PatientServices) -> Iterator[ReadDatabase]:
     db = open_read_database(settings)
     yield db
     db.close()
 
 
-def test_a_live_worker_logs_each_batch_at_debug(services, database) -> None:
+def test_a_live_worker_logs_each_batch_at_debug(stored_services, database) -> None:
     prepare_read_models(database, [CountingReadModel])
     worker = ProjectionWorker(database, CountingReadModel)
     clerk = RequestContext(actor_id="c1", actor_role="clerk", correlation_id="t")
@@ -45,7 +37,7 @@ def test_a_live_worker_logs_each_batch_at_debug(services, database) -> None:
         thread = threading.Thread(target=worker.run, args=(stop,))
         thread.start()
         try:
-            position = services.execute(walk_in, clerk).position
+            position = stored_services.execute(walk_in, clerk).position
             assert wait_for_position(database, "counting", position, timeout=5) == position
         finally:
             stop.set()

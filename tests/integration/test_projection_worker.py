@@ -26,7 +26,7 @@ from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
 from adapters.storage import eventsourcing_env
 from application.service import PatientServices
-from tests.integration.counting_model import CountingReadModel
+from tests.support.counting_model import CountingReadModel, applied_positions, catch_up
 from tests.support.visits import record_visits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,20 +37,6 @@ def database(store_settings: Settings, services: PatientServices) -> Iterator[Re
     db = open_read_database(store_settings)
     yield db
     db.close()
-
-
-def applied_positions(database: ReadDatabase, generation: int = 1) -> list[int]:
-    prefix = tr.table_prefix(CountingReadModel.name, generation)
-    with database.read() as tx:
-        return [row[0] for row in tx.execute(f"SELECT position FROM {prefix}applied ORDER BY 1")]
-
-
-def catch_up(database: ReadDatabase, batch_size: int = 7) -> ProjectionWorker:
-    worker = ProjectionWorker(database, CountingReadModel, batch_size=batch_size)
-    with database.worker_connection() as conn:
-        assert conn.try_lead(worker.lock_name)
-        worker.catch_up(conn)
-    return worker
 
 
 def test_a_live_worker_waits_for_new_records_without_failing_and_applies_them_promptly(
@@ -175,7 +161,7 @@ import sys, threading
 from adapters.settings import Settings
 from adapters.readmodels.database import open_read_database
 from adapters.readmodels.worker import ProjectionWorker
-from tests.integration.counting_model import CountingReadModel
+from tests.support.counting_model import CountingReadModel
 import os
 settings = Settings(jwt_secret="x" * 40, var_dir=os.environ["VAR_DIR"],
                     database_url=os.environ.get("DATABASE_URL") or None)

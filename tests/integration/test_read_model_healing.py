@@ -24,7 +24,7 @@ from application.service import PatientServices
 from application.shared.context import RequestContext
 from application.visits.commands import RegisterWalkIn
 from projections.shared.records import StoredRecord
-from tests.integration.counting_model import CountingReadModel
+from tests.support.counting_model import CountingReadModel
 
 CLERK = RequestContext(actor_id="c1", actor_role="clerk", correlation_id="t")
 

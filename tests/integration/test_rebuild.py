@@ -20,9 +20,9 @@ from adapters.readmodels.status import active_position
 from adapters.settings import Settings
 from adapters.storage import eventsourcing_env
 from application.service import PatientServices
-from tests.integration.conftest import PostgresServer
-from tests.integration.counting_model import CountingReadModel
-from tests.integration.test_projection_worker import applied_positions, catch_up, record_visits
+from tests.support.counting_model import CountingReadModel, applied_positions, catch_up
+from tests.support.postgres import PostgresServer
+from tests.support.visits import record_visits
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> Terminal:
 
 
 @pytest.fixture
-def restore_logging() -> Iterator[logging.Logger]:
+def restored_root_logger() -> Iterator[logging.Logger]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     yield root
@@ -95,9 +95,9 @@ def log_to(stream: io.StringIO, root: logging.Logger) -> None:
 
 
 def test_on_a_terminal_log_lines_and_the_next_print_get_lines_of_their_own(
-    terminal: Terminal, restore_logging: logging.Logger
+    terminal: Terminal, restored_root_logger: logging.Logger
 ) -> None:
-    log_to(terminal, restore_logging)
+    log_to(terminal, restored_root_logger)
     bar = ProgressBar(terminal)
     bar.update(progress(400))
     logging.getLogger("projections").warning("between batches")
@@ -116,10 +116,10 @@ def test_on_a_terminal_log_lines_and_the_next_print_get_lines_of_their_own(
 
 
 def test_on_a_pipe_it_writes_whole_plain_lines_with_rate_and_eta(
-    restore_logging: logging.Logger,
+    restored_root_logger: logging.Logger,
 ) -> None:
     pipe = io.StringIO()
-    log_to(pipe, restore_logging)
+    log_to(pipe, restored_root_logger)
     bar = ProgressBar(pipe)
     bar.update(progress(400))
     logging.getLogger("projections").warning("between batches")
@@ -138,7 +138,7 @@ def test_on_a_pipe_it_writes_whole_plain_lines_with_rate_and_eta(
 
 def test_the_rebuild_command_ends_the_bar_before_its_log_lines_and_result(
     terminal: Terminal,
-    restore_logging: logging.Logger,
+    restored_root_logger: logging.Logger,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

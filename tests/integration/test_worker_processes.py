@@ -15,13 +15,13 @@ import pytest
 from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.status import wait_for_position
 from adapters.settings import Settings
-from tests.integration.test_projection_worker import record_visits
+from tests.support.visits import record_visits
 
 SCRIPT = Path(sys.executable).parent / "patient-services"
 
 
 @pytest.fixture
-def environ(store_settings: Settings) -> dict[str, str]:
+def process_environ(store_settings: Settings) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")
     }
@@ -72,16 +72,16 @@ def _caught_up(database: ReadDatabase, timeout: float) -> bool:
 
 
 def test_two_worker_processes_share_the_work_and_survive_the_leader_being_killed(
-    store_settings, environ, services
+    store_settings, process_environ, services
 ) -> None:
     record_visits(services, 5)
-    subprocess.run([str(SCRIPT), "migrate"], env=environ, check=True, timeout=60)
-    first = _start_project(environ)
+    subprocess.run([str(SCRIPT), "migrate"], env=process_environ, check=True, timeout=60)
+    first = _start_project(process_environ)
     database = open_read_database(store_settings)
     second = None
     try:
         assert _caught_up(database, timeout=30)  # so the first process leads both
-        second = _start_project(environ)  # a standby
+        second = _start_project(process_environ)  # a standby
         record_visits(services, 1)
         assert _caught_up(database, timeout=30)
         first.send_signal(signal.SIGKILL)  # the leader dies; nothing is handed over cleanly
@@ -110,12 +110,12 @@ def test_two_worker_processes_share_the_work_and_survive_the_leader_being_killed
 
 
 def test_rebuild_command_switches_to_a_new_generation_with_the_same_view(
-    store_settings, environ, services
+    store_settings, process_environ, services
 ) -> None:
     record_visits(services, 4)
     result = subprocess.run(
         [str(SCRIPT), "rebuild", "audit", "--batch-size", "3"],
-        env=environ,
+        env=process_environ,
         capture_output=True,
         text=True,
         timeout=120,
@@ -142,9 +142,9 @@ def _index_names(database: ReadDatabase) -> set[str]:
         return {row[0] for row in tx.execute(statement)}
 
 
-def test_rebuild_of_an_unknown_read_model_is_refused(environ) -> None:
+def test_rebuild_of_an_unknown_read_model_is_refused(process_environ) -> None:
     result = subprocess.run(
-        [str(SCRIPT), "rebuild", "nonsense"], env=environ, capture_output=True, text=True
+        [str(SCRIPT), "rebuild", "nonsense"], env=process_environ, capture_output=True, text=True
     )
     assert result.returncode == 2
     assert "unknown read model 'nonsense'" in result.stderr

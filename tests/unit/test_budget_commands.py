@@ -41,7 +41,7 @@ def money(amount: str, currency: str = "GBP") -> bc.MoneyAmount:
 
 
 @pytest.fixture
-def app(memory_env: dict[str, str]) -> PatientServices:
+def budget_app(memory_env: dict[str, str]) -> PatientServices:
     return PatientServices(env=memory_env, clock=lambda: NOW)
 
 
@@ -131,19 +131,19 @@ def test_an_approval_may_name_its_request_and_a_request_must_give_a_reason() -> 
         decode(bc.RequestAmendment, b'{"amount": {"amount": "9", "currency": "GBP"}}')
 
 
-def test_the_requester_may_not_approve_but_a_colleague_may(app: PatientServices) -> None:
-    line_id = new_line(app)
+def test_the_requester_may_not_approve_but_a_colleague_may(budget_app: PatientServices) -> None:
+    line_id = new_line(budget_app)
     ask = bc.RequestAmendment(amount=money("-400"), reason="ward closed")
-    version = app.execute(ask, MANAGER, target=line_id).version
-    [request_id] = app.get_aggregate(line_id, BudgetLine).open_requests
+    version = budget_app.execute(ask, MANAGER, target=line_id).version
+    [request_id] = budget_app.get_aggregate(line_id, BudgetLine).open_requests
     approve = bc.AmendBudget(
         amount=money("-400"), approval_ref="CHG-1", request_id=UUID(request_id)
     )
     with pytest.raises(SegregationOfDutiesError):
-        app.execute(approve, MANAGER, target=line_id)
+        budget_app.execute(approve, MANAGER, target=line_id)
     colleague = RequestContext(actor_id="manager-2", actor_role="manager", correlation_id="r2")
-    assert app.execute(approve, colleague, target=line_id).version == version + 1
-    (*_, asked, amended) = list(app.events.get(line_id))
+    assert budget_app.execute(approve, colleague, target=line_id).version == version + 1
+    (*_, asked, amended) = list(budget_app.events.get(line_id))
     assert (asked.actor_id, amended.actor_id) == ("manager-1", "manager-2")
     assert amended.request_id == asked.event_id == UUID(request_id)
 
@@ -221,94 +221,96 @@ def test_a_caller_with_several_roles_approves_with_the_highest_tier() -> None:
     assert acting_role(["manager", "finance_director"], bc.TransferBudget) == "finance_director"
 
 
-def test_a_manager_may_not_commit_funds(app: PatientServices) -> None:
-    line_id = new_line(app)
+def test_a_manager_may_not_commit_funds(budget_app: PatientServices) -> None:
+    line_id = new_line(budget_app)
     with pytest.raises(NotAuthorisedError):
-        app.execute(bc.RecordCommitment(reference="PO-1", amount=money("1")), MANAGER,
+        budget_app.execute(bc.RecordCommitment(reference="PO-1", amount=money("1")), MANAGER,
                     target=line_id)  # fmt: skip
 
 
 def test_a_manager_amends_within_the_tier_and_above_it_approval_is_required(
-    app: PatientServices,
+    budget_app: PatientServices,
 ) -> None:
-    line_id = new_line(app)
-    app.execute(bc.AmendBudget(amount=money("5000"), approval_ref="CHG-1"), MANAGER,
+    line_id = new_line(budget_app)
+    budget_app.execute(bc.AmendBudget(amount=money("5000"), approval_ref="CHG-1"), MANAGER,
                 target=line_id)  # fmt: skip
     with pytest.raises(ApprovalRequiredError):
-        app.execute(bc.AmendBudget(amount=money("5000.01"), approval_ref="CHG-2"), MANAGER,
+        budget_app.execute(bc.AmendBudget(amount=money("5000.01"), approval_ref="CHG-2"), MANAGER,
                     target=line_id)  # fmt: skip
-    line = app.get_aggregate(line_id, BudgetLine)
+    line = budget_app.get_aggregate(line_id, BudgetLine)
     assert (line.current_budget, line.version) == (Decimal("15000.00"), 3)
-    (*_, amended) = list(app.events.get(line_id))
+    (*_, amended) = list(budget_app.events.get(line_id))
     assert (amended.actor_role, amended.approval_tier) == ("manager", "manager")
 
 
 # ---- creation and repeats --------------------------------------------------------------------
 def test_a_second_line_for_the_same_year_cost_centre_and_category_is_refused(
-    app: PatientServices,
+    budget_app: PatientServices,
 ) -> None:
-    line_id = new_line(app)
+    line_id = new_line(budget_app)
     create = bc.CreateBudgetLine(
         fiscal_year=2026, cost_centre="CC-1", category="supplies", currency="EUR"
     )
     with pytest.raises(AlreadyExistsError) as refused:
-        app.execute(create, FINANCE)
+        budget_app.execute(create, FINANCE)
     assert refused.value.aggregate_id == line_id
-    assert app.get_aggregate(line_id, BudgetLine).currency == "GBP"
+    assert budget_app.get_aggregate(line_id, BudgetLine).currency == "GBP"
 
 
 @pytest.mark.parametrize("cost_centre", ["cc-1", " CC-1 ", "Cc-1"])
 def test_a_cost_centre_differing_only_in_case_or_spacing_is_the_same_line(
-    app: PatientServices, cost_centre: str
+    budget_app: PatientServices, cost_centre: str
 ) -> None:
-    line_id = new_line(app)
+    line_id = new_line(budget_app)
     create = bc.CreateBudgetLine(
         fiscal_year=2026, cost_centre=cost_centre, category="supplies", currency="GBP"
     )
     with pytest.raises(AlreadyExistsError) as refused:
-        app.execute(create, FINANCE)
+        budget_app.execute(create, FINANCE)
     assert refused.value.aggregate_id == line_id
 
 
 def test_a_reversal_through_the_application_frees_the_funds_and_is_not_repeated(
-    app: PatientServices,
+    budget_app: PatientServices,
 ) -> None:
-    line_id = new_line(app)
-    app.execute(bc.RecordActual(reference="INV-1", amount=money("600")), FINANCE, target=line_id)
+    line_id = new_line(budget_app)
+    budget_app.execute(
+        bc.RecordActual(reference="INV-1", amount=money("600")), FINANCE, target=line_id
+    )
     reversal = bc.ReversePosting(stage="actual", reference="INV-1", reason="keyed twice")
-    app.execute(reversal, FINANCE, target=line_id)
-    line = app.get_aggregate(line_id, BudgetLine)
+    budget_app.execute(reversal, FINANCE, target=line_id)
+    line = budget_app.get_aggregate(line_id, BudgetLine)
     assert (line.actual, line.available) == (0, Decimal("10000.00"))
     with pytest.raises(AlreadyCancelledError):
-        app.execute(reversal, FINANCE, target=line_id)
+        budget_app.execute(reversal, FINANCE, target=line_id)
 
 
 def test_a_repeated_posting_answers_with_the_lines_version_and_records_nothing(
-    app: PatientServices,
+    budget_app: PatientServices,
 ) -> None:
-    line_id = new_line(app)
+    line_id = new_line(budget_app)
     posting = bc.RecordCommitment(reference="PO-1", amount=money("250"))
-    first = app.execute(posting, FINANCE, target=line_id)
-    size = log_size(app)
-    again = app.execute(posting, FINANCE, target=line_id)
+    first = budget_app.execute(posting, FINANCE, target=line_id)
+    size = log_size(budget_app)
+    again = budget_app.execute(posting, FINANCE, target=line_id)
     assert (again.id, again.version, again.position) == (first.id, first.version, first.position)
-    assert log_size(app) == size
-    assert app.get_aggregate(line_id, BudgetLine).committed == Decimal("250.00")
+    assert log_size(budget_app) == size
+    assert budget_app.get_aggregate(line_id, BudgetLine).committed == Decimal("250.00")
 
 
 # ---- transfers -------------------------------------------------------------------------------
 def test_a_transfer_saves_both_lines_and_the_reply_names_the_source(
-    app: PatientServices,
+    budget_app: PatientServices,
 ) -> None:
-    source, target = new_line(app, "CC-1"), new_line(app, "CC-2", budget="100")
+    source, target = new_line(budget_app, "CC-1"), new_line(budget_app, "CC-2", budget="100")
     transfer = bc.TransferBudget(
         from_line_id=source, to_line_id=target, amount=money("2500"), reason="winter pressures"
     )
-    result = app.execute(transfer, FINANCE)
+    result = budget_app.execute(transfer, FINANCE)
     assert (result.id, result.version, result.created) == (source, 3, False)
-    out_line, in_line = (app.get_aggregate(i, BudgetLine) for i in (source, target))
+    out_line, in_line = (budget_app.get_aggregate(i, BudgetLine) for i in (source, target))
     assert (out_line.current_budget, in_line.current_budget) == (7500, 2600)
-    (*_, out), (*_, into) = app.events.get(source), app.events.get(target)
+    (*_, out), (*_, into) = budget_app.events.get(source), budget_app.events.get(target)
     assert out.command_id == into.command_id and out.reason == "winter pressures"
 
 
@@ -317,27 +319,27 @@ def test_a_transfer_saves_both_lines_and_the_reply_names_the_source(
     [("10000.01", InsufficientFundsError), ("0", DomainValidationError)],
 )
 def test_a_refused_transfer_changes_neither_line(
-    app: PatientServices, amount: str, error: type[Exception]
+    budget_app: PatientServices, amount: str, error: type[Exception]
 ) -> None:
-    source, target = new_line(app, "CC-1"), new_line(app, "CC-2")
+    source, target = new_line(budget_app, "CC-1"), new_line(budget_app, "CC-2")
     transfer = bc.TransferBudget(
         from_line_id=source, to_line_id=target, amount=money(amount), reason="re-plan"
     )
     with pytest.raises(error):
-        app.execute(transfer, FINANCE)
-    assert [app.get_aggregate(i, BudgetLine).version for i in (source, target)] == [2, 2]
+        budget_app.execute(transfer, FINANCE)
+    assert [budget_app.get_aggregate(i, BudgetLine).version for i in (source, target)] == [2, 2]
 
 
-def test_a_refused_transfer_is_audited_against_its_source_line(app: PatientServices) -> None:
-    source, target = new_line(app, "CC-1"), new_line(app, "CC-2")
-    size = log_size(app)
+def test_a_refused_transfer_is_audited_against_its_source_line(budget_app: PatientServices) -> None:
+    source, target = new_line(budget_app, "CC-1"), new_line(budget_app, "CC-2")
+    size = log_size(budget_app)
     transfer = bc.TransferBudget(
         from_line_id=source, to_line_id=target, amount=money("10000.01"), reason="re-plan"
     )
     with pytest.raises(InsufficientFundsError):
-        app.execute(transfer, FINANCE)
-    [attempt] = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(
-        size + 1, 10)]  # fmt: skip
+        budget_app.execute(transfer, FINANCE)
+    [attempt] = [budget_app.mapper.to_domain_event(n)
+                 for n in budget_app.recorder.select_notifications(size + 1, 10)]  # fmt: skip
     assert isinstance(attempt, CommandAttempt.Refused)
     assert (attempt.action, attempt.code, attempt.target_type, attempt.target_id) == (
         "TransferBudget", "INSUFFICIENT_FUNDS", "BudgetLine", str(source),
@@ -345,26 +347,26 @@ def test_a_refused_transfer_is_audited_against_its_source_line(app: PatientServi
 
 
 def test_a_transfer_to_itself_or_to_a_line_that_does_not_exist_is_refused(
-    app: PatientServices,
+    budget_app: PatientServices,
 ) -> None:
-    source = new_line(app)
+    source = new_line(budget_app)
     for target, error in ((source, DomainValidationError), (UUID(int=7), NotFoundError)):
         transfer = bc.TransferBudget(
             from_line_id=source, to_line_id=target, amount=money("1"), reason="re-plan"
         )
         with pytest.raises(error):
-            app.execute(transfer, FINANCE)
-    assert app.get_aggregate(source, BudgetLine).version == 2
+            budget_app.execute(transfer, FINANCE)
+    assert budget_app.get_aggregate(source, BudgetLine).version == 2
 
 
 def test_a_transfer_is_timed_by_occurred_at_and_phased_from_that_period(
-    app: PatientServices,
+    budget_app: PatientServices,
 ) -> None:
-    source, target = new_line(app, "CC-1"), new_line(app, "CC-2")
+    source, target = new_line(budget_app, "CC-1"), new_line(budget_app, "CC-2")
     when = NOW - timedelta(days=61)  # 1 April 2026: period 1
     transfer = bc.TransferBudget(
         from_line_id=source, to_line_id=target, amount=money("1200"), reason="re-plan",
         occurred_at=when,
     )  # fmt: skip
-    app.execute(transfer, FINANCE)
-    assert app.get_aggregate(target, BudgetLine).phasing_minor == [93_334] * 4 + [93_333] * 8
+    budget_app.execute(transfer, FINANCE)
+    assert budget_app.get_aggregate(target, BudgetLine).phasing_minor == [93_334] * 4 + [93_333] * 8

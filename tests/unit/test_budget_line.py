@@ -17,8 +17,7 @@ from domain.shared.errors import (
     InvalidTransitionError,
 )
 from domain.shared.money import Money
-from tests.unit.gwt import Expect, then, then_refused, when
-from tests.unit.test_budget_given import (
+from tests.support.budget import (
     FY,
     RULES,
     T0,
@@ -29,6 +28,7 @@ from tests.unit.test_budget_given import (
     gbp,
     spent_line,
 )
+from tests.support.gwt import Expect, then, then_refused, when
 
 INVALID, VALIDATION = "INVALID_TRANSITION", "VALIDATION"
 

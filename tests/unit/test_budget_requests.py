@@ -29,8 +29,7 @@ from domain.shared.errors import (
 )
 from projections.budget.budget_vs_actual import fold
 from projections.shared.records import StoredRecord
-from tests.unit.gwt import Expect, make_envelope, then, then_refused, when
-from tests.unit.test_budget_given import (
+from tests.support.budget import (
     RULES,
     BudgetStory,
     active_line,
@@ -40,6 +39,7 @@ from tests.unit.test_budget_given import (
     gbp,
     spent_line,
 )
+from tests.support.gwt import Expect, make_envelope, then, then_refused, when
 
 INVALID, VALIDATION, SOD = "INVALID_TRANSITION", "VALIDATION", "SEGREGATION_OF_DUTIES"
 

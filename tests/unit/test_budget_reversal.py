@@ -21,8 +21,8 @@ from domain.shared.errors import (
 )
 from projections.budget.budget_vs_actual import LineState, fold
 from projections.shared.records import StoredRecord
-from tests.unit.gwt import Expect, then, then_refused, when
-from tests.unit.test_budget_given import RULES, BudgetStory, at, gbp, spent_line
+from tests.support.budget import RULES, BudgetStory, at, gbp, spent_line
+from tests.support.gwt import Expect, then, then_refused, when
 
 INVALID, VALIDATION = "INVALID_TRANSITION", "VALIDATION"
 Reversed = BudgetLine.PostingReversed

@@ -15,8 +15,7 @@ from domain.budget.transfer import transfer_budget
 from domain.shared.envelope import recording
 from domain.shared.errors import DomainError, DomainValidationError, InsufficientFundsError
 from domain.shared.money import MAX_TOTAL_MINOR, Money
-from tests.unit.gwt import Expect, make_envelope, then, then_refused, when
-from tests.unit.test_budget_given import (
+from tests.support.budget import (
     FY,
     RULES,
     BudgetStory,
@@ -25,6 +24,7 @@ from tests.unit.test_budget_given import (
     call_kwargs,
     gbp,
 )
+from tests.support.gwt import Expect, make_envelope, then, then_refused, when
 
 VALIDATION = "VALIDATION"
 

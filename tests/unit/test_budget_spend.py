@@ -15,8 +15,7 @@ from domain.shared.errors import (
     InvalidTransitionError,
 )
 from domain.shared.money import Money
-from tests.unit.gwt import Expect, then, then_refused, when
-from tests.unit.test_budget_given import (
+from tests.support.budget import (
     RULES,
     active_line,
     at,
@@ -25,6 +24,7 @@ from tests.unit.test_budget_given import (
     gbp,
     spent_line,
 )
+from tests.support.gwt import Expect, then, then_refused, when
 
 INVALID, VALIDATION, FUNDS = "INVALID_TRANSITION", "VALIDATION", "INSUFFICIENT_FUNDS"
 Pre, Commit, Actual = (

@@ -38,8 +38,8 @@ from domain.budget.vocabulary import ACTIVE, ACTUAL, CLOSED, COMMITMENT, DRAFT, 
 from domain.shared.envelope import recording
 from domain.shared.errors import DomainError
 from domain.shared.money import MAX_TOTAL_MINOR, Money
-from tests.unit.gwt import make_envelope
-from tests.unit.test_budget_given import FY, RULES, T0
+from tests.support.budget import FY, RULES, T0
+from tests.support.gwt import make_envelope
 
 NOOP = "NOOP"  # an idempotent repeat: accepted, no event
 amounts = st.integers(min_value=1, max_value=400_000)  # minor units: up to 4,000.00

@@ -21,8 +21,8 @@ from domain.shared.errors import (
     InvalidTransitionError,
 )
 from domain.shared.money import Money
-from tests.unit.gwt import make_envelope
-from tests.unit.test_budget_given import RULES, BudgetStory, at, gbp
+from tests.support.budget import RULES, BudgetStory, at, gbp
+from tests.support.gwt import make_envelope
 
 
 def line(cost_centre: str = "CC-100", *, budget: str | None = "12000", **kwargs: Any) -> BudgetLine:

@@ -85,7 +85,7 @@ def context(role: str, actor_id: str | None = None) -> RequestContext:
 
 
 @pytest.fixture
-def app(memory_env: dict[str, str]) -> PatientServices:
+def complaint_app(memory_env: dict[str, str]) -> PatientServices:
     return PatientServices(env=memory_env, clock=lambda: NOW)
 
 
@@ -137,9 +137,11 @@ def test_a_registration_with_a_bad_value_does_not_decode(field: str, value: Any)
 
 
 # ---- registration through the application ---------------------------------------------------
-def test_a_registration_records_the_receipt_time_as_the_facts_time(app: PatientServices) -> None:
-    case = app.get_aggregate(register(app), ComplaintCase)
-    (received,) = app.events.get(case.id)
+def test_a_registration_records_the_receipt_time_as_the_facts_time(
+    complaint_app: PatientServices,
+) -> None:
+    case = complaint_app.get_aggregate(register(complaint_app), ComplaintCase)
+    (received,) = complaint_app.events.get(case.id)
     assert received.occurred_at == case.received_at == datetime(2026, 3, 2, 10, tzinfo=UTC)
     assert (received.actor_role, received.service_unit, received.event_date) == (
         "clerk", "ED", "2026-02-20",
@@ -148,33 +150,42 @@ def test_a_registration_records_the_receipt_time_as_the_facts_time(app: PatientS
 
 
 def test_a_registration_naming_a_visit_that_does_not_exist_is_refused_on_visit_id(
-    app: PatientServices,
+    complaint_app: PatientServices,
 ) -> None:
-    before = app.recorder.max_notification_id() or 0
-    for missing in (REGISTER_BODY["visitId"], str(register(app))):  # none, or not a visit
+    before = complaint_app.recorder.max_notification_id() or 0
+    for missing in (REGISTER_BODY["visitId"], str(register(complaint_app))):  # none, or not a visit
         command = decode(RegisterComplaint, {**REGISTER_BODY, "visitId": missing})
         with pytest.raises(CommandValidationError) as refused:
-            app.execute(command, context("clerk"))
+            complaint_app.execute(command, context("clerk"))
         assert (refused.value.code, refused.value.field) == ("VALIDATION", "visitId")
-    assert app.recorder.max_notification_id() == before + 2  # the visit and complaint above
-    case = app.get_aggregate(register(app), ComplaintCase)
-    assert app.get_visit(case.visit_id).patient_ref == "pt-1"
-    assert app.get_aggregate(register(app, visitId=None), ComplaintCase).visit_id is None
+    assert (
+        complaint_app.recorder.max_notification_id() == before + 2
+    )  # the visit and complaint above
+    case = complaint_app.get_aggregate(register(complaint_app), ComplaintCase)
+    assert complaint_app.get_visit(case.visit_id).patient_ref == "pt-1"
+    assert (
+        complaint_app.get_aggregate(register(complaint_app, visitId=None), ComplaintCase).visit_id
+        is None
+    )
 
 
-def test_a_registration_giving_two_different_times_is_refused(app: PatientServices) -> None:
+def test_a_registration_giving_two_different_times_is_refused(
+    complaint_app: PatientServices,
+) -> None:
     command = decode(RegisterComplaint, {**REGISTER_BODY, "occurredAt": "2026-03-02T11:00:00Z"})
     with pytest.raises(CommandValidationError):
-        app.execute(command, context("clerk"))
+        complaint_app.execute(command, context("clerk"))
 
 
-def test_a_later_change_of_policy_leaves_recorded_due_dates_alone(app: PatientServices) -> None:
-    first = register(app)
-    before = app.get_aggregate(first, ComplaintCase)
+def test_a_later_change_of_policy_leaves_recorded_due_dates_alone(
+    complaint_app: PatientServices,
+) -> None:
+    first = register(complaint_app)
+    before = complaint_app.get_aggregate(first, ComplaintCase)
     slower = replace(NHS_ENGLAND_2009_POLICY, acknowledgement=Period(5, "working_days"))
-    app.policies = Policies(complaints=ComplaintRules(policies=(slower,)))
-    second = app.get_aggregate(register(app), ComplaintCase)
-    again = app.get_aggregate(first, ComplaintCase)
+    complaint_app.policies = Policies(complaints=ComplaintRules(policies=(slower,)))
+    second = complaint_app.get_aggregate(register(complaint_app), ComplaintCase)
+    again = complaint_app.get_aggregate(first, ComplaintCase)
     assert second.acknowledgement_due_at == datetime(2026, 3, 10, tzinfo=UTC)
     assert (again.acknowledgement_due_at, again.response_due_at) == (
         before.acknowledgement_due_at, before.response_due_at,
@@ -219,27 +230,29 @@ def test_only_the_deadline_watcher_flags_a_breach() -> None:
     assert "flag" not in " ".join(COMPLAINT_ACTIONS)
 
 
-def test_a_denied_command_records_nothing_on_the_case(app: PatientServices) -> None:
-    case_id = register(app)
+def test_a_denied_command_records_nothing_on_the_case(complaint_app: PatientServices) -> None:
+    case_id = register(complaint_app)
     with pytest.raises(NotAuthorisedError):
-        app.execute(AcknowledgeComplaint(method="letter"), context("clerk"), target=case_id)
-    assert app.get_aggregate(case_id, ComplaintCase).version == 1
+        complaint_app.execute(
+            AcknowledgeComplaint(method="letter"), context("clerk"), target=case_id
+        )
+    assert complaint_app.get_aggregate(case_id, ComplaintCase).version == 1
 
 
-def test_the_watcher_flags_what_the_case_says_is_breached(app: PatientServices) -> None:
-    case_id = register(app)
-    app.clock = lambda: datetime(2026, 3, 6, 0, 5, tzinfo=UTC)
-    case = app.get_aggregate(case_id, ComplaintCase)
-    (breach,) = case.breached_deadlines(app.clock())
+def test_the_watcher_flags_what_the_case_says_is_breached(complaint_app: PatientServices) -> None:
+    case_id = register(complaint_app)
+    complaint_app.clock = lambda: datetime(2026, 3, 6, 0, 5, tzinfo=UTC)
+    case = complaint_app.get_aggregate(case_id, ComplaintCase)
+    (breach,) = case.breached_deadlines(complaint_app.clock())
     flag = FlagSlaBreach(deadline=breach["deadline"], due_at=breach["due_at"])
-    app.execute(flag, context("system", "deadline-watcher"), target=case_id)
-    flagged = app.get_aggregate(case_id, ComplaintCase)
+    complaint_app.execute(flag, context("system", "deadline-watcher"), target=case_id)
+    flagged = complaint_app.get_aggregate(case_id, ComplaintCase)
     assert flagged.breaches[0]["deadline"] == "acknowledgement"
-    assert flagged.breached_deadlines(app.clock()) == []
+    assert flagged.breached_deadlines(complaint_app.clock()) == []
 
 
-def test_the_drafter_cannot_approve_through_the_application(app: PatientServices) -> None:
-    case_id = register(app)
+def test_the_drafter_cannot_approve_through_the_application(complaint_app: PatientServices) -> None:
+    case_id = register(complaint_app)
     manager = context("manager", "mgr-1")
     for command in (
         AcknowledgeComplaint(method="letter", occurred_at=NOW - timedelta(minutes=50)),
@@ -249,8 +262,10 @@ def test_the_drafter_cannot_approve_through_the_application(app: PatientServices
         ),
         DraftResponse(document_ref="doc-1", occurred_at=NOW - timedelta(minutes=20)),
     ):
-        app.execute(command, manager, target=case_id)
+        complaint_app.execute(command, manager, target=case_id)
     with pytest.raises(SegregationOfDutiesError):
-        app.execute(ApproveResponse(), manager, target=case_id)
-    approved = app.execute(ApproveResponse(), context("executive", "ceo-1"), target=case_id)
+        complaint_app.execute(ApproveResponse(), manager, target=case_id)
+    approved = complaint_app.execute(
+        ApproveResponse(), context("executive", "ceo-1"), target=case_id
+    )
     assert approved.version == 6

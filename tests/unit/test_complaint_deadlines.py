@@ -29,8 +29,7 @@ from domain.shared.errors import (
     TimestampOrderError,
 )
 from domain.shared.working_days import HolidayCalendar, Period
-from tests.unit.gwt import Expect, given, then, then_refused, when
-from tests.unit.test_complaint_stories import (
+from tests.support.complaints import (
     RECEIVED_AT,
     RULES,
     hours,
@@ -38,6 +37,7 @@ from tests.unit.test_complaint_stories import (
     register_kwargs,
     story_to,
 )
+from tests.support.gwt import Expect, given, then, then_refused, when
 
 UTC = timezone.utc
 C = ComplaintCase

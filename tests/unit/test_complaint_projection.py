@@ -7,9 +7,7 @@ library's own mapper, so the fold reads exactly what a worker reads from the eve
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -20,7 +18,8 @@ from domain.complaints.vocabulary import NHS_ENGLAND_2009, STATES, US_CMS
 from projections.complaints import worklist as view
 from projections.complaints.worklist import CaseState
 from projections.shared.records import StoredRecord, to_micros
-from tests.unit.test_complaint_stories import (
+from tests.support.complaint_view import assert_agrees, fold_all
+from tests.support.complaints import (
     CHECKLISTS,
     RECEIVED_AT,
     RULES,
@@ -28,66 +27,12 @@ from tests.unit.test_complaint_stories import (
     register_kwargs,
     story_to,
 )
-from tests.unit.test_flow_projection import MAPPER
+from tests.support.records import MAPPER, records_of
 
 UTC = timezone.utc
 LONDON = ZoneInfo("Europe/London")
 ACK_DUE = datetime(2026, 3, 6, 0, 0, tzinfo=UTC)  # the end of Thursday 5 March (GMT)
 CMS_DUE = datetime(2026, 3, 10, 0, 0, tzinfo=UTC)
-
-
-def records_of(events: Sequence[Any], first_position: int = 1) -> list[StoredRecord]:
-    records = []
-    for offset, event in enumerate(events):
-        stored = MAPPER.to_stored_event(event)
-        records.append(
-            StoredRecord(
-                first_position + offset,
-                stored.originator_id,
-                stored.originator_version,
-                stored.topic,
-                stored.state,
-            )  # fmt: skip
-        )
-    return records
-
-
-def fold_all(events: Sequence[Any]) -> CaseState:
-    state = None
-    for record in records_of(events):
-        state = view.fold(state, record)
-    assert state is not None
-    return state
-
-
-def assert_agrees(state: CaseState, case: ComplaintCase) -> None:
-    """The view holds what the aggregate holds (for the fields it keeps)."""
-    assert (state.id, state.version, state.status) == (str(case.id), case.version, case.status)
-    assert (state.kind, state.primary_category, state.risk_grade) == (
-        case.kind, case.primary_category, case.risk_grade,
-    )  # fmt: skip
-    assert (state.investigator_ref, state.upheld, state.categories) == (
-        case.investigator_ref, case.upheld, case.categories,
-    )  # fmt: skip
-    assert state.received_at == to_micros(case.received_at)
-    assert state.acknowledged_at == to_micros(case.acknowledged_at)
-    assert state.responded_at == to_micros(case.responded_at)
-    assert state.response_due_at == to_micros(case.response_due_at)
-    assert state.breaches == len(case.breaches)
-    running = {d["deadline"]: to_micros(d["due_at"]) for d in case.running_deadlines}
-    assert state.next_due_at == min(running.values(), default=None)
-    late = [d for d in case.deadlines if d["ended_at"] is not None and d["ended_at"] > d["due_at"]]
-    assert state.missed == len(late)
-    # What the deadline watcher asks: per (kind, due instant), as the case flags them.
-    flagged = {(b["deadline"], b["due_at"]) for b in case.breaches}
-    unflagged_late = {(d["deadline"], d["due_at"]) for d in late} - flagged
-    assert state.unflagged_missed == len(unflagged_late)
-    unflagged_running = [
-        to_micros(d["due_at"])
-        for d in case.running_deadlines
-        if (d["deadline"], d["due_at"]) not in flagged
-    ]
-    assert state.next_unflagged_due_at == min(unflagged_running, default=None)
 
 
 @pytest.mark.parametrize("policy", [NHS_ENGLAND_2009, US_CMS])

@@ -28,8 +28,7 @@ from domain.shared.errors import (
     SegregationOfDutiesError,
     TimestampOrderError,
 )
-from tests.unit.gwt import Expect, given, make_envelope, then, then_refused, when
-from tests.unit.test_complaint_stories import (
+from tests.support.complaints import (
     CHECKLISTS,
     DRAFTER,
     RECEIVED_AT,
@@ -40,6 +39,7 @@ from tests.unit.test_complaint_stories import (
     register_kwargs,
     story_to,
 )
+from tests.support.gwt import Expect, given, make_envelope, then, then_refused, when
 
 C = ComplaintCase
 LATER = hours(24)

@@ -59,9 +59,9 @@ from domain.shared.errors import (
     SegregationOfDutiesError,
     TimestampOrderError,
 )
-from tests.unit.gwt import make_envelope
-from tests.unit.test_complaint_projection import assert_agrees, fold_all
-from tests.unit.test_complaint_stories import CHECKLISTS
+from tests.support.complaint_view import assert_agrees, fold_all
+from tests.support.complaints import CHECKLISTS
+from tests.support.gwt import make_envelope
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 RULES = ComplaintRules()

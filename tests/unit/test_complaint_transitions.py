@@ -24,8 +24,8 @@ from domain.complaints.vocabulary import (
     WITHDRAWN,
 )
 from domain.shared.errors import InvalidTransitionError
-from tests.unit.gwt import Expect, given, then, then_refused, when
-from tests.unit.test_complaint_stories import CHECKLISTS, RULES, hours, path_to
+from tests.support.complaints import CHECKLISTS, RULES, hours, path_to
+from tests.support.gwt import Expect, given, then, then_refused, when
 
 #: After every step of every canonical history.
 LATER = hours(24)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from adapters.http.flow import EncodedBoard, EncodedBoards, accepts_gzip
+from adapters.http.flow_board import EncodedBoard, EncodedBoards, accepts_gzip
 
 T0 = datetime(2026, 11, 27, 8, 0, 0, tzinfo=timezone.utc)
 T1 = T0 + timedelta(seconds=1)

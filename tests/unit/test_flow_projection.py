@@ -1,6 +1,6 @@
 """The patient-flow fold, its rows and views, and the metrics arithmetic (no I/O).
 
-Events come from real commands (``tests.unit.gwt.Story``) and are stored with the library's
+Events come from real commands (``tests.support.gwt.Story``) and are stored with the library's
 own mapper, so the fold reads exactly what a worker would read from the events table.
 """
 
@@ -13,13 +13,6 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
-from eventsourcing.persistence import (
-    DatetimeAsISO,
-    DecimalAsStr,
-    JSONTranscoder,
-    Mapper,
-    UUIDAsHex,
-)
 
 from domain.visits.visit import PatientVisit
 from projections.shared.records import StoredRecord, to_micros
@@ -35,19 +28,10 @@ from projections.visits.flow_metrics import (
     rate,
     statistic,
 )
-from tests.unit.gwt import Story, at, scheduled_story, story_to, walk_in_story
+from tests.support.gwt import Story, at, scheduled_story, story_to, walk_in_story
+from tests.support.records import MAPPER
 
 LONDON = ZoneInfo("Europe/London")
-
-
-def _mapper() -> Mapper[Any]:
-    transcoder = JSONTranscoder()
-    for transcoding in (UUIDAsHex(), DatetimeAsISO(), DecimalAsStr()):
-        transcoder.register(transcoding)
-    return Mapper(transcoder=transcoder)
-
-
-MAPPER = _mapper()
 
 
 def records_of(story: Story, first_position: int = 1) -> list[StoredRecord]:

@@ -24,7 +24,7 @@ from domain.visits.visit import PatientVisit
 from domain.visits.vocabulary import ACUITY_SCALES, DISPOSITIONS, ENTERED_IN_ERROR, VISIT_CLASSES
 from projections.shared.records import StoredRecord, domain_event, to_micros
 from projections.visits import flow
-from tests.unit.gwt import START, make_envelope, when
+from tests.support.gwt import START, make_envelope, when
 
 
 def _mapper() -> Mapper[Any]:

@@ -17,7 +17,7 @@ from domain.shared.errors import (
 )
 from domain.visits.visit import PatientVisit
 from domain.visits.vocabulary import ADMITTED, ARRIVED, DISCHARGED, LEFT_WITHOUT_BEING_SEEN, TRIAGED
-from tests.unit.gwt import (
+from tests.support.gwt import (
     Expect,
     Story,
     at,

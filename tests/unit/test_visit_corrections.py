@@ -18,7 +18,7 @@ from domain.visits.vocabulary import (
     FINAL_STATES,
     SCHEDULED,
 )
-from tests.unit.gwt import (
+from tests.support.gwt import (
     START,
     Expect,
     at,

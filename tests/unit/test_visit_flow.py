@@ -22,7 +22,7 @@ from domain.visits.vocabulary import (
     TRIAGED,
     WITH_CLINICIAN,
 )
-from tests.unit.gwt import (
+from tests.support.gwt import (
     Expect,
     assert_locations_consistent,
     at,

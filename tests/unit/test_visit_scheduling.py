@@ -15,7 +15,7 @@ from domain.shared.errors import (
 )
 from domain.visits.visit import PatientVisit
 from domain.visits.vocabulary import ARRIVED, CANCELLED, NO_SHOW, SCHEDULED, VisitPolicy
-from tests.unit.gwt import (
+from tests.support.gwt import (
     BOOKED,
     START,
     Expect,

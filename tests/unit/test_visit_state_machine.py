@@ -54,7 +54,7 @@ from domain.visits.vocabulary import (
     WITH_CLINICIAN,
     VisitPolicy,
 )
-from tests.unit.gwt import assert_locations_consistent, effective_times, make_envelope
+from tests.support.gwt import assert_locations_consistent, effective_times, make_envelope
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 POLICY = VisitPolicy()

@@ -28,7 +28,7 @@ from domain.visits.vocabulary import (
     TRIAGED,
     WITH_CLINICIAN,
 )
-from tests.unit.gwt import START, Expect, at, given, path_to, then, then_refused, when
+from tests.support.gwt import START, Expect, at, given, path_to, then, then_refused, when
 
 #: A time after every step of every canonical history, on the day of the visit.
 LATER = at(360)

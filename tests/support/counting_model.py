@@ -2,7 +2,8 @@
 
 It counts, per aggregate, the records applied to it and remembers the positions, so a
 record applied twice or lost shows up as a wrong count. ``pause_after`` makes ``apply`` stop
-halfway through a batch (for killing a worker mid-batch).
+halfway through a batch (for killing a worker mid-batch). ``catch_up`` runs it to the end of
+the log, ``applied_positions`` says what it applied.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import os
 import time
 from collections.abc import Sequence
 
+from adapters.readmodels import tracking as tr
 from adapters.readmodels.base import LogReader
-from adapters.readmodels.database import Transaction
+from adapters.readmodels.database import ReadDatabase, Transaction
+from adapters.readmodels.worker import ProjectionWorker
 from projections.shared.records import StoredRecord
 
 
@@ -50,3 +53,17 @@ class CountingReadModel:
 
     def reset(self) -> None:
         self.resets += 1
+
+
+def applied_positions(database: ReadDatabase, generation: int = 1) -> list[int]:
+    prefix = tr.table_prefix(CountingReadModel.name, generation)
+    with database.read() as tx:
+        return [row[0] for row in tx.execute(f"SELECT position FROM {prefix}applied ORDER BY 1")]
+
+
+def catch_up(database: ReadDatabase, batch_size: int = 7) -> ProjectionWorker:
+    worker = ProjectionWorker(database, CountingReadModel, batch_size=batch_size)
+    with database.worker_connection() as conn:
+        assert conn.try_lead(worker.lock_name)
+        worker.catch_up(conn)
+    return worker

@@ -1,4 +1,4 @@
-"""Helpers shared by the API tests (fixtures are in conftest.py)."""
+"""Helpers shared by the API tests (their fixtures are in tests/api/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
+
+from litestar.testing import TestClient
 
 from application.service import PatientServices
 
@@ -49,6 +51,17 @@ class LogRecorder:
         if level.startswith("_"):
             raise AttributeError(level)
         return self._record(level)
+
+
+def scheduler(client: TestClient[Any], clerk: Headers) -> Callable[..., str]:
+    """``schedule(**overrides)``: schedule a visit through ``client`` (as ``clerk``), its id."""
+
+    def run(**overrides: Any) -> str:
+        reply = client.post(API, json=visit_body(**overrides), headers=clerk)
+        assert reply.status_code == 201, reply.text
+        return str(reply.json()["id"])
+
+    return run
 
 
 def position(services: PatientServices) -> int:
