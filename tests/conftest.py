@@ -1,10 +1,12 @@
 """Fixtures and hypothesis profiles shared by every test folder.
 
 Where things live: fixtures only in conftest.py files, each defined once, in the narrowest
-conftest that serves all its users (here: settings, envs, ``stored_services``;
-tests/api/conftest.py: the app as ``client`` over ``memory_services`` or as ``read_client``
-over ``stored_services`` with read models, tokens; tests/integration/conftest.py: PostgreSQL,
-``store_settings`` on both stores, ``services`` and ``served_client`` on them). Helpers,
+conftest that serves all its users (here: settings, envs, ``memory_services``,
+``stored_services``; tests/api/conftest.py: the app as ``client`` over ``memory_services`` or as
+``read_client`` over ``stored_services`` with read models, tokens; tests/integration/conftest.py:
+PostgreSQL, ``store_settings`` on both stores, ``services``, ``database`` and ``served_client``
+on them). A module chooses the read models those fixtures prepare with a
+``pytest.mark.read_models([...])`` mark, never by redefining a fixture. Helpers,
 builders, given-when-then and histories live in tests/support/ (gwt.py, budget.py,
 complaints.py, histories.py, api.py, postgres.py, counting_model.py, ...), and test modules and
 conftests import them from there: no test module imports another test module or a conftest.
@@ -58,6 +60,14 @@ def memory_env() -> dict[str, str]:
 def sqlite_env(settings: Settings) -> dict[str, str]:
     """eventsourcing env for a fresh SQLite file, configured exactly as in production."""
     return eventsourcing_env(settings)
+
+
+@pytest.fixture
+def memory_services(memory_env: dict[str, str]) -> Iterator[PatientServices]:
+    """The application on a fresh in-memory store."""
+    app = PatientServices(env=memory_env)
+    yield app
+    app.close()
 
 
 @pytest.fixture

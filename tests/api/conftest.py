@@ -22,13 +22,7 @@ from adapters.readmodels.supervisor import ProjectionSupervisor
 from adapters.settings import Settings
 from application.service import PatientServices
 from tests.support.api import Headers, scheduler
-
-
-@pytest.fixture
-def memory_services(memory_env: dict[str, str]) -> Iterator[PatientServices]:
-    app = PatientServices(env=memory_env)
-    yield app
-    app.close()
+from tests.support.projections import marked_read_models
 
 
 @pytest.fixture
@@ -72,12 +66,12 @@ def read_schedule(read_client: TestClient[Any], clerk: Headers) -> Callable[...,
 
 
 # ---- the read side: a SQLite store, its read models and their workers ----------------------
-# A module picks its read models by overriding ``read_models``; ``read_client`` then serves
-# ``stored_services`` with their workers running, ``idle_read_client`` with none (the views
-# never move).
+# A module picks its read models with ``pytestmark = pytest.mark.read_models([...])`` (default:
+# all of them); ``read_client`` then serves ``stored_services`` with their workers running,
+# ``idle_read_client`` with none (the views never move).
 @pytest.fixture
-def read_models() -> list[Callable[[], ReadModel]]:
-    return list(read_model_factories().values())
+def read_models(request: pytest.FixtureRequest) -> list[Callable[[], ReadModel]]:
+    return marked_read_models(request) or list(read_model_factories().values())
 
 
 @pytest.fixture

@@ -27,9 +27,7 @@ from tests.support.api import API, Headers, iso, now, position, visit_body
 AUDIT = "/api/v1/audit"
 
 
-@pytest.fixture
-def read_models() -> list[Any]:
-    return [AuditReadModel]
+pytestmark = pytest.mark.read_models([AuditReadModel])
 
 
 @pytest.fixture

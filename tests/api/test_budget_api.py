@@ -25,9 +25,7 @@ LINES = "/api/v1/budget-lines"
 FY = 2024  # a past year: postings may not be dated in the future
 
 
-@pytest.fixture
-def read_models() -> list[Any]:
-    return [BudgetReadModel]
+pytestmark = pytest.mark.read_models([BudgetReadModel])
 
 
 @pytest.fixture

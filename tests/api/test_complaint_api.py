@@ -33,9 +33,7 @@ CHECKLISTS = {
 FRIDAY_BEFORE_BANK_HOLIDAY = "2025-05-02T14:00:00Z"
 
 
-@pytest.fixture
-def read_models() -> list[Any]:
-    return [ComplaintsReadModel]
+pytestmark = pytest.mark.read_models([ComplaintsReadModel])
 
 
 @pytest.fixture

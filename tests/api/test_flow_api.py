@@ -21,9 +21,7 @@ FLOW = "/api/v1/flow"
 POSITION_HEADER = "X-Projection-Position"
 
 
-@pytest.fixture
-def read_models() -> list[Any]:
-    return [FlowReadModel]
+pytestmark = pytest.mark.read_models([FlowReadModel])
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ import pytest
 from litestar.testing import TestClient
 
 from adapters.http.app import create_app
+from adapters.readmodels.database import ReadDatabase, open_read_database
+from adapters.readmodels.registry import prepare_read_models
 from adapters.settings import Settings
 from adapters.storage import ensure_schema, eventsourcing_env
 from application.service import PatientServices
@@ -34,6 +36,7 @@ from tests.support.postgres import (
     schema_settings,
     unavailable,
 )
+from tests.support.projections import marked_read_models
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -108,6 +111,18 @@ def services(store_settings: Settings) -> Iterator[PatientServices]:
     app = PatientServices(env=eventsourcing_env(store_settings))
     yield app
     app.close()
+
+
+@pytest.fixture
+def database(
+    request: pytest.FixtureRequest, store_settings: Settings, services: PatientServices
+) -> Iterator[ReadDatabase]:
+    """The read database on ``services``'s store, prepared with the read models the test's
+    ``read_models`` mark names (none unmarked: the test prepares what it needs)."""
+    db = open_read_database(store_settings)
+    prepare_read_models(db, marked_read_models(request))
+    yield db
+    db.close()
 
 
 @pytest.fixture

@@ -5,15 +5,12 @@ over them, and never a complaint's narrative in the trail."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from adapters.readmodels.audit.store import AuditReadModel, verify
-from adapters.readmodels.database import ReadDatabase, open_read_database
-from adapters.readmodels.registry import prepare_read_models
-from adapters.settings import Settings
+from adapters.readmodels.database import ReadDatabase
 from application.budget.commands import (
     ApproveBudget,
     CreateBudgetLine,
@@ -35,12 +32,7 @@ MANAGER = RequestContext(actor_id="manager-1", actor_role="manager", correlation
 FINANCE = RequestContext(actor_id="finance-1", actor_role="finance", correlation_id="corr-b")
 
 
-@pytest.fixture
-def database(store_settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
-    db = open_read_database(store_settings)
-    prepare_read_models(db, [AuditReadModel])
-    yield db
-    db.close()
+pytestmark = pytest.mark.read_models([AuditReadModel])
 
 
 def test_complaint_and_budget_events_are_in_the_trail_with_their_envelope(

@@ -50,12 +50,7 @@ CLERK = RequestContext(actor_id="clerk-1", actor_role="clerk", correlation_id="c
 NURSE = RequestContext(actor_id="nurse-1", actor_role="nurse", correlation_id="c-2")
 
 
-@pytest.fixture
-def database(store_settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
-    db = open_read_database(store_settings)
-    prepare_read_models(db, [AuditReadModel])
-    yield db
-    db.close()
+pytestmark = pytest.mark.read_models([AuditReadModel])
 
 
 def walk_ins(services: PatientServices, count: int) -> list[int]:

@@ -6,7 +6,6 @@ the lines themselves."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -16,10 +15,8 @@ import pytest
 
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.budget.store import BudgetReadModel, lines_of, summary
-from adapters.readmodels.database import ReadDatabase, WorkerConnection, open_read_database
-from adapters.readmodels.registry import prepare_read_models
+from adapters.readmodels.database import ReadDatabase, WorkerConnection
 from adapters.readmodels.worker import ProjectionWorker
-from adapters.settings import Settings
 from application.budget import commands as bc
 from application.service import PatientServices
 from application.shared.commands import Command
@@ -34,12 +31,7 @@ MANAGER = RequestContext(actor_id="manager-1", actor_role="manager", correlation
 D = Decimal
 
 
-@pytest.fixture
-def database(store_settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
-    db = open_read_database(store_settings)
-    prepare_read_models(db, [BudgetReadModel])
-    yield db
-    db.close()
+pytestmark = pytest.mark.read_models([BudgetReadModel])
 
 
 def noon(month: int, day: int) -> datetime:

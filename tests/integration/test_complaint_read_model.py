@@ -6,7 +6,6 @@ the domain, and the worklist, SLA, themes and breach-candidate queries answer fr
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
@@ -24,10 +23,8 @@ from adapters.readmodels.complaints.store import (
     themes,
     worklist,
 )
-from adapters.readmodels.database import ReadDatabase, open_read_database
-from adapters.readmodels.registry import prepare_read_models
+from adapters.readmodels.database import ReadDatabase
 from adapters.readmodels.worker import ProjectionWorker
-from adapters.settings import Settings
 from application.complaints import commands as cc
 from application.service import PatientServices
 from application.shared.commands import Command
@@ -48,12 +45,7 @@ CHECKLIST = cc.ResponseChecklist(
 )  # fmt: skip
 
 
-@pytest.fixture
-def database(store_settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
-    db = open_read_database(store_settings)
-    prepare_read_models(db, [ComplaintsReadModel])
-    yield db
-    db.close()
+pytestmark = pytest.mark.read_models([ComplaintsReadModel])
 
 
 # ---- helpers --------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ way), the view agrees with the domain, and the census answers at instants across
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
@@ -19,12 +18,9 @@ from adapters.readmodels import tracking as tr
 from adapters.readmodels.database import (
     ReadDatabase,
     Transaction,
-    open_read_database,
 )
-from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.visits.store import FlowReadModel, census, timeline
 from adapters.readmodels.worker import ProjectionWorker
-from adapters.settings import Settings
 from application.service import PatientServices
 from application.shared.commands import Command
 from application.shared.context import RequestContext
@@ -38,12 +34,7 @@ PREFIX = tr.table_prefix("flow", 1)
 TABLES = {"visits": "id", "locations": "visit_id, seq", "timeline": "visit_id, version"}
 
 
-@pytest.fixture
-def database(store_settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
-    db = open_read_database(store_settings)
-    prepare_read_models(db, [FlowReadModel])
-    yield db
-    db.close()
+pytestmark = pytest.mark.read_models([FlowReadModel])
 
 
 # ---- helpers --------------------------------------------------------------------------------

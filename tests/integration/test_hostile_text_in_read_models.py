@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -34,8 +34,8 @@ from adapters.auth_tokens import mint_token
 from adapters.http.app import create_app
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.audit.store import verify
-from adapters.readmodels.database import ReadDatabase, open_read_database
-from adapters.readmodels.registry import prepare_read_models, read_model_factories
+from adapters.readmodels.database import ReadDatabase
+from adapters.readmodels.registry import read_model_factories
 from adapters.readmodels.status import read_model_status
 from adapters.settings import Settings
 from application.service import PatientServices
@@ -121,12 +121,7 @@ def shown_as_key(text: str) -> str:
 READ_MODELS = read_model_factories()
 
 
-@pytest.fixture
-def database(store_settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
-    db = open_read_database(store_settings)
-    prepare_read_models(db, READ_MODELS.values())
-    yield db
-    db.close()
+pytestmark = pytest.mark.read_models(list(READ_MODELS.values()))
 
 
 def assert_every_model_at_the_head_with_nothing_parked(database: ReadDatabase) -> None:

@@ -13,7 +13,7 @@ from adapters.http.app import create_app
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.audit.store import AuditReadModel, verify
 from adapters.readmodels.base import LogReader
-from adapters.readmodels.database import ReadDatabase, Transaction, open_read_database
+from adapters.readmodels.database import ReadDatabase, Transaction
 from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.status import read_model_status
 from adapters.readmodels.visits.store import FlowReadModel
@@ -54,13 +54,6 @@ def no_poison() -> Iterator[None]:
     POISONED.clear()
     yield
     POISONED.clear()
-
-
-@pytest.fixture
-def database(store_settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
-    db = open_read_database(store_settings)
-    yield db
-    db.close()
 
 
 def catch_up(database: ReadDatabase, factory, batch_size: int = 50) -> ProjectionWorker:  # noqa: ANN001

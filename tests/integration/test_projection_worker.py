@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -18,7 +17,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from adapters.readmodels import tracking as tr
-from adapters.readmodels.database import ReadDatabase, advisory_lock_key, open_read_database
+from adapters.readmodels.database import advisory_lock_key, open_read_database
 from adapters.readmodels.rebuild import RebuildProgress, rebuild
 from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.status import active_position, read_model_status, wait_for_position
@@ -30,13 +29,6 @@ from tests.support.counting_model import CountingReadModel, applied_positions, c
 from tests.support.visits import record_visits
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def database(store_settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
-    db = open_read_database(store_settings)
-    yield db
-    db.close()
 
 
 def test_a_live_worker_waits_for_new_records_without_failing_and_applies_them_promptly(

@@ -5,7 +5,7 @@ cannot answer is 503 PROJECTION_REBUILDING, never a 500."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 from litestar.testing import TestClient
@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 from adapters.http.app import create_app
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.base import LogReader
-from adapters.readmodels.database import ReadDatabase, Transaction, open_read_database
+from adapters.readmodels.database import ReadDatabase, Transaction
 from adapters.readmodels.fingerprint import fingerprint
 from adapters.readmodels.healing import ReadModelHealer, is_outdated
 from adapters.readmodels.registry import prepare_read_models
@@ -45,13 +45,6 @@ class OldCounting(CountingReadModel):
 
 class RefoldedCounting(CountingReadModel):
     fold_version = 2  # same tables, different rows from the same events
-
-
-@pytest.fixture
-def database(store_settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
-    db = open_read_database(store_settings)
-    yield db
-    db.close()
 
 
 def walk_ins(services: PatientServices, count: int) -> list[int]:

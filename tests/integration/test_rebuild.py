@@ -5,7 +5,7 @@ clean), and one that is interrupted resumes where it stopped."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,6 @@ from adapters.readmodels import rebuild as rebuild_module
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.rebuild import RebuildBusyError, RebuildProgress, rebuild
-from adapters.readmodels.registry import prepare_read_models
 from adapters.readmodels.status import active_position
 from adapters.settings import Settings
 from adapters.storage import eventsourcing_env
@@ -24,13 +23,7 @@ from tests.support.counting_model import CountingReadModel, applied_positions, c
 from tests.support.postgres import PostgresServer
 from tests.support.visits import record_visits
 
-
-@pytest.fixture
-def database(store_settings: Settings, services: PatientServices) -> Iterator[ReadDatabase]:
-    db = open_read_database(store_settings)
-    prepare_read_models(db, [CountingReadModel])
-    yield db
-    db.close()
+pytestmark = pytest.mark.read_models([CountingReadModel])
 
 
 def table_names(database: ReadDatabase, prefix: str) -> list[str]:

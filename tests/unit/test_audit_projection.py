@@ -4,7 +4,7 @@ chain, and the verify logic on intact, altered, removed, inserted and reordered 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from datetime import datetime, timedelta, timezone
 from uuid import UUID, uuid4
 
@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.memory import MEMORY_ENV
 from application.service import PatientServices
 from application.shared.context import RequestContext
 from application.shared.errors import NotAuthorisedError
@@ -45,27 +44,20 @@ CLINICIAN = RequestContext(
 )
 
 
-def stored(app: PatientServices) -> list[StoredRecord]:
+def stored(memory_services: PatientServices) -> list[StoredRecord]:
     """The application's whole log, as a projection worker reads it."""
     return [
         StoredRecord(n.id, n.originator_id, n.originator_version, n.topic, n.state)
-        for n in app.recorder.select_notifications(1, 10_000)
+        for n in memory_services.recorder.select_notifications(1, 10_000)
     ]
 
 
-@pytest.fixture
-def app() -> Iterator[PatientServices]:
-    services = PatientServices(env=dict(MEMORY_ENV))
-    yield services
-    services.close()
-
-
-def schedule(app: PatientServices, patient_ref: str = "P-1", **kwargs: object) -> UUID:
+def schedule(memory_services: PatientServices, patient_ref: str = "P-1", **kwargs: object) -> UUID:
     start = datetime.now(UTC) + timedelta(days=1)
     command = ScheduleVisit(
         patient_ref=patient_ref, visit_class="AMB", service_unit="OPD", scheduled_start=start
     )
-    return app.execute(command, CLERK, **kwargs).id  # type: ignore[arg-type]
+    return memory_services.execute(command, CLERK, **kwargs).id  # type: ignore[arg-type]
 
 
 def no_lookup(keys: Collection[str]) -> dict[str, str | None]:
@@ -73,13 +65,15 @@ def no_lookup(keys: Collection[str]) -> dict[str, str | None]:
 
 
 # ---- entries ------------------------------------------------------------------------------
-def test_a_creation_event_gives_who_what_when_and_the_patient(app: PatientServices) -> None:
-    visit_id = schedule(app, "P-42")
-    [record] = stored(app)
+def test_a_creation_event_gives_who_what_when_and_the_patient(
+    memory_services: PatientServices,
+) -> None:
+    visit_id = schedule(memory_services, "P-42")
+    [record] = stored(memory_services)
 
     [entry], new_refs = derive_entries([record], no_lookup)
 
-    event = app.visit_events(visit_id)[0]
+    event = memory_services.visit_events(visit_id)[0]
     assert entry == AuditEntry(
         position=1, event_id=str(event.event_id), aggregate_type="PatientVisit",
         aggregate_id=str(visit_id), version=1, action="VisitScheduled", outcome="recorded",
@@ -92,12 +86,12 @@ def test_a_creation_event_gives_who_what_when_and_the_patient(app: PatientServic
 
 
 def test_later_events_inherit_the_patient_and_the_lookup_is_asked_once_per_batch(
-    app: PatientServices,
+    memory_services: PatientServices,
 ) -> None:
-    first, second = schedule(app, "P-1"), schedule(app, "P-2")
+    first, second = schedule(memory_services, "P-1"), schedule(memory_services, "P-2")
     for visit_id in (first, second):
-        app.execute(RegisterArrival(), CLERK, target=visit_id)
-    records = stored(app)
+        memory_services.execute(RegisterArrival(), CLERK, target=visit_id)
+    records = stored(memory_services)
     asked: list[set[str]] = []
 
     def lookup(keys: Collection[str]) -> dict[str, str | None]:
@@ -117,16 +111,16 @@ def test_later_events_inherit_the_patient_and_the_lookup_is_asked_once_per_batch
 
 
 def test_a_compensation_names_the_event_it_corrects_and_the_envelope_is_kept(
-    app: PatientServices,
+    memory_services: PatientServices,
 ) -> None:
-    visit_id = schedule(app)
-    app.execute(RegisterArrival(), CLERK, target=visit_id)
-    admitted = app.execute(AdmitPatient(unit="W1"), CLINICIAN, target=visit_id)
-    app.execute(CancelAdmission(reason="wrong patient"), CLINICIAN, target=visit_id)
+    visit_id = schedule(memory_services)
+    memory_services.execute(RegisterArrival(), CLERK, target=visit_id)
+    admitted = memory_services.execute(AdmitPatient(unit="W1"), CLINICIAN, target=visit_id)
+    memory_services.execute(CancelAdmission(reason="wrong patient"), CLINICIAN, target=visit_id)
 
-    *_, admission, cancellation = derive_entries(stored(app), no_lookup)[0]
+    *_, admission, cancellation = derive_entries(stored(memory_services), no_lookup)[0]
 
-    admission_event = app.visit_events(visit_id)[admitted.version - 1]
+    admission_event = memory_services.visit_events(visit_id)[admitted.version - 1]
     assert cancellation.action == "AdmissionCancelled"
     assert cancellation.corrects_event_id == str(admission_event.event_id)
     assert cancellation.reason == "wrong patient"
@@ -134,14 +128,14 @@ def test_a_compensation_names_the_event_it_corrects_and_the_envelope_is_kept(
 
 
 def test_refused_and_denied_attempts_name_the_command_outcome_and_target_patient(
-    app: PatientServices,
+    memory_services: PatientServices,
 ) -> None:
-    visit_id = schedule(app, "P-7")
+    visit_id = schedule(memory_services, "P-7")
     with pytest.raises(InvalidTransitionError):
-        app.execute(AdmitPatient(unit="W1"), CLINICIAN, target=visit_id)
+        memory_services.execute(AdmitPatient(unit="W1"), CLINICIAN, target=visit_id)
     with pytest.raises(NotAuthorisedError):
-        app.execute(CloseVisit(), CLERK, target=visit_id)
-    records = stored(app)
+        memory_services.execute(CloseVisit(), CLERK, target=visit_id)
+    records = stored(memory_services)
 
     entries, new_refs = derive_entries(records[1:], lambda keys: {str(visit_id): "P-7"})
 
@@ -163,10 +157,14 @@ def test_refused_and_denied_attempts_name_the_command_outcome_and_target_patient
     assert new_refs == {}  # an attempt is not the visit's owner of the patient
 
 
-def test_idempotency_bookkeeping_is_an_entry_without_an_actor(app: PatientServices) -> None:
-    schedule(app, identity=CommandIdentity(scope="user:clerk-1", key="k", fingerprint="f"))
+def test_idempotency_bookkeeping_is_an_entry_without_an_actor(
+    memory_services: PatientServices,
+) -> None:
+    schedule(
+        memory_services, identity=CommandIdentity(scope="user:clerk-1", key="k", fingerprint="f")
+    )
 
-    visit, record = derive_entries(stored(app), no_lookup)[0]
+    visit, record = derive_entries(stored(memory_services), no_lookup)[0]
 
     assert (record.aggregate_type, record.action, record.outcome) == (
         "CommandRecord", "Accepted", "recorded",
