@@ -6,30 +6,26 @@ touches two aggregates (a budget transfer) is one transaction.
 
 ``execute`` is the only way a command gets in: authorise → load → decide → save the
 events and the command record together → answer (or, for a repeat, the first answer).
+Refused and denied attempts and audit exports are recorded by its base, :class:`AttemptLog`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 from uuid import UUID, uuid4
 
 import msgspec
 import structlog
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from application.shared.attempts import (
-    DENIED,
-    REFUSED,
-    CommandAttempt,
-    TrailExport,
-    is_audited_refusal,
-    target_type_of,
-)
+from application.attempt_log import AttemptLog
+from application.lost_races import is_lost_race
+from application.shared.attempts import Attempt, is_audited_refusal
 from application.shared.commands import A, Command, Creation
 from application.shared.context import RequestContext, utc_now
 from application.shared.errors import (
@@ -43,10 +39,10 @@ from application.shared.errors import (
     VersionNotFoundError,
 )
 from application.shared.idempotency import CommandIdentity, CommandRecord
-from application.shared.permissions import acting_role
+from application.shared.permissions import check_role
 from application.shared.policies import Policies
 from application.shared.ports import PositionLookup
-from domain.shared.envelope import Envelope, recording
+from domain.shared.envelope import recording
 from domain.shared.errors import DomainError
 from domain.visits.visit import PatientVisit
 
@@ -65,7 +61,7 @@ class CommandResult:
     replayed: bool = False
 
 
-class PatientServices(Application[UUID]):
+class PatientServices(AttemptLog):
     name = "patient_services"
 
     def __init__(
@@ -92,13 +88,17 @@ class PatientServices(Application[UUID]):
         """Run one command. ``target`` is the aggregate a non-creating command acts on;
         ``expected_version`` is the caller's If-Match; ``identity`` makes it idempotent."""
         try:
-            acting_role([context.actor_role], command)  # deny by default, whoever calls
-        except NotAuthorisedError as denial:
+            # Deny by default, whoever calls. Not a second decision of the role: the caller
+            # chose it once (the HTTP guard from the token, the deadline watcher its own),
+            # and this only checks that the role handed over may issue the command, so no
+            # way in (a CLI, a policy, a test) can record events under a role that may not.
+            check_role(context.actor_role, command)
+        except NotAuthorisedError:
             log.warning(
                 "access.denied", actor_id=context.actor_id, roles=[context.actor_role],
                 action=type(command).__name__, correlation_id=context.correlation_id,
             )  # fmt: skip
-            self._record_refusal(DENIED, denial, command, context, target, identity)
+            self.record_denial(Attempt.of_command(command, context, target, identity))
             raise
         if context.source_system and context.source_message_id:
             # domain-spec §0: the same feed message applied twice records nothing new,
@@ -142,83 +142,14 @@ class PatientServices(Application[UUID]):
                     return replay
                 bound.info("command.refused", code=refusal.code)
                 if is_audited_refusal(refusal):
-                    self._record_refusal(REFUSED, refusal, command, context, target, identity)
+                    tried = Attempt.of_command(command, context, target, identity)
+                    self.record_refusal(refusal.code, tried)
                 raise
             bound.info("command.accepted", aggregate_id=str(result.id), version=result.version)
             return result
         raise VersionConflictError(
             f"the aggregate kept changing concurrently; gave up after {MAX_ATTEMPTS} attempts"
         )
-
-    def record_attempt(
-        self,
-        *,
-        outcome: str,
-        code: str,
-        action: str,
-        actor_id: str,
-        actor_roles: Iterable[str],
-        correlation_id: str,
-        command_id: UUID | None = None,
-        target_type: str | None = None,
-        target_id: UUID | str | None = None,
-        on_behalf_of: str | None = None,
-        source_system: str | None = None,
-        source_message_id: str | None = None,
-    ) -> int:
-        """Record a refused or denied attempt (see :mod:`application.shared.attempts`) in the log;
-        returns its position. ``actor_roles`` are the roles tried; ``occurred_at`` is now."""
-        envelope = Envelope(
-            actor_id=actor_id, actor_role=",".join(actor_roles),
-            command_id=command_id or uuid4(), correlation_id=correlation_id,
-            occurred_at=self.clock(), on_behalf_of=on_behalf_of, source_system=source_system,
-            source_message_id=source_message_id,
-        )  # fmt: skip
-        with recording(envelope):
-            attempt = CommandAttempt.refused(
-                outcome=outcome, code=code, action=action, target_type=target_type,
-                target_id=target_id,
-            )  # fmt: skip
-        return self.save(attempt)[-1].notification.id
-
-    def record_export(
-        self,
-        *,
-        format: str,
-        patient_ref: str | None,
-        filters: dict[str, Any],
-        actor_id: str,
-        actor_role: str,
-        correlation_id: str,
-    ) -> int:
-        """Record an export of the audit trail (before it is sent); returns its position."""
-        envelope = Envelope(
-            actor_id=actor_id, actor_role=actor_role, command_id=uuid4(),
-            correlation_id=correlation_id, occurred_at=self.clock(),
-        )  # fmt: skip
-        with recording(envelope):
-            export = TrailExport.exported(format=format, patient_ref=patient_ref, filters=filters)
-        return self.save(export)[-1].notification.id
-
-    def _record_refusal(
-        self,
-        outcome: str,
-        error: DomainError,
-        command: Command,
-        context: RequestContext,
-        target: UUID | None,
-        identity: CommandIdentity | None,
-    ) -> None:
-        self.record_attempt(
-            outcome=outcome, code=error.code, action=type(command).__name__,
-            actor_id=context.actor_id, actor_roles=[context.actor_role],
-            correlation_id=context.correlation_id,
-            command_id=identity.command_id if identity is not None else None,
-            target_type=target_type_of(command),
-            target_id=target if target is not None else command.audit_target(),
-            on_behalf_of=context.on_behalf_of, source_system=context.source_system,
-            source_message_id=context.source_message_id,
-        )  # fmt: skip
 
     def _attempt(
         self,
@@ -325,7 +256,10 @@ class PatientServices(Application[UUID]):
         is none, or only one of another type."""
         aggregate: Aggregate | None
         if as_of is not None:
-            aggregate = _project(e for e in self.events.get(aggregate_id) if e.timestamp <= as_of)
+            # Every stored event is an Aggregate.Event: the store's protocol type has no
+            # timestamp, the events' own class has.
+            events = cast(Iterator[Aggregate.Event], self.events.get(aggregate_id))
+            aggregate = _project(e for e in events if e.timestamp <= as_of)
         else:
             try:
                 aggregate = self.repository.get(aggregate_id, version=version)
@@ -349,36 +283,13 @@ class PatientServices(Application[UUID]):
         return cast(Sequence[PatientVisit.Event], list(self.events.get(visit_id)))
 
 
-#: What the stores raise when the unique (originator_id, originator_version) key is taken:
-#: SQLite's extended result codes (the key is the table's primary key) and PostgreSQL's
-#: unique_violation. Any other integrity failure (a CHECK, NOT NULL or foreign key, a
-#: trigger's RAISE(ABORT)) is not a lost race.
-_SQLITE_KEY_TAKEN = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
-_POSTGRES_UNIQUE_VIOLATION = "23505"
-_VERSION_KEY_COLUMN = "originator_version"
-
-
-def is_lost_race(failure: IntegrityError) -> bool:
-    """Whether an IntegrityError from a save says that an event's (originator_id,
-    originator_version) was taken by another writer: a lost race, worth retrying on fresh
-    state. The library wraps the driver's error; its cause says which constraint failed. An
-    error with no driver cause is the in-memory store's, raised only for a taken version."""
-    cause = failure.__cause__
-    sqlite_code = getattr(cause, "sqlite_errorname", None)
-    sqlstate = getattr(cause, "sqlstate", None)
-    if sqlite_code is None and sqlstate is None:
-        return True
-    key_taken = sqlite_code in _SQLITE_KEY_TAKEN or sqlstate == _POSTGRES_UNIQUE_VIOLATION
-    return key_taken and _VERSION_KEY_COLUMN in str(cause)
-
-
 def _kind_name(aggregate_type: type) -> str:
     """``PatientVisit`` → ``visit``, ``BudgetLine`` → ``budget line``: for messages."""
     name = aggregate_type.__name__.removeprefix("Patient")
     return "".join(" " + c.lower() if c.isupper() else c for c in name).strip()
 
 
-def _project(events: Iterable[Any]) -> Aggregate | None:
+def _project(events: Iterable[Aggregate.Event]) -> Aggregate | None:
     aggregate = None
     for domain_event in events:
         aggregate = domain_event.mutate(aggregate)

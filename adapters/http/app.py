@@ -19,7 +19,6 @@ from adapters.http.budget import budget_routers
 from adapters.http.complaint_reports import complaints_router
 from adapters.http.flow import flow_router
 from adapters.http.kit.auth import BearerAuthMiddleware
-from adapters.http.kit.context import SERVICES_STATE_KEY
 from adapters.http.kit.correlation import (
     CORRELATION_HEADER,
     RequestLogContextMiddleware,
@@ -28,6 +27,7 @@ from adapters.http.kit.correlation import (
 from adapters.http.kit.parameters import check_parameters
 from adapters.http.kit.problems import PROBLEM_TYPE_BASE, problem_response
 from adapters.http.kit.read_side import READ_DATABASE_STATE_KEY
+from adapters.http.kit.services import SERVICES_STATE_KEY
 from adapters.http.metrics import HttpMetrics, RequestTimerMiddleware
 from adapters.http.operations import health, ready
 from adapters.http.visits import visits_router

@@ -29,10 +29,10 @@ from adapters.http.audit_parameters import (
     audit_filters,
 )
 from adapters.http.kit.auth import claims_of, may_read
-from adapters.http.kit.context import services_of
 from adapters.http.kit.correlation import correlation_id_of
-from adapters.http.kit.problems import ProjectionLaggingError
+from adapters.http.kit.errors import ProjectionLaggingError
 from adapters.http.kit.read_side import DEFAULT_WAIT_MS, read_database_of
+from adapters.http.kit.services import services_of
 from adapters.readmodels.audit.store import NAME, iter_audit_events
 from adapters.readmodels.status import wait_for_position
 from application.shared.permissions import AUDIT_READERS

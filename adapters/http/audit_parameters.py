@@ -10,8 +10,9 @@ from uuid import UUID
 
 from litestar.params import QueryParameter
 
+from adapters.http.kit.errors import InvalidRequestError
 from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
-from adapters.http.kit.problems import InvalidRequestError, problem_responses
+from adapters.http.kit.problems import problem_responses
 from adapters.http.kit.read_side import aware
 from adapters.readmodels.audit.store import AuditFilters
 from projections.shared.records import to_micros

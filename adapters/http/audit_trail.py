@@ -22,8 +22,8 @@ from adapters.http.audit_parameters import (
     audit_filters,
 )
 from adapters.http.kit.auth import may_read
+from adapters.http.kit.errors import InvalidRequestError
 from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
-from adapters.http.kit.problems import InvalidRequestError
 from adapters.http.kit.read_side import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_MS,

@@ -15,13 +15,9 @@ from litestar import Request, Response, Router, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
+from adapters.http.kit.aggregate_state import state_handler
 from adapters.http.kit.auth import may_read
-from adapters.http.kit.commands import (
-    Resource,
-    action_handler,
-    state_handler,
-    untargeted_handler,
-)
+from adapters.http.kit.commands import action_handler, untargeted_handler
 from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
 from adapters.http.kit.problems import problem_responses
 from adapters.http.kit.read_side import (
@@ -31,6 +27,7 @@ from adapters.http.kit.read_side import (
     WaitMs,
     query_view,
 )
+from adapters.http.kit.resources import Resource
 from adapters.readmodels.budget import store as budget_store
 from adapters.readmodels.database import Transaction
 from application.budget.commands import BUDGET_ACTIONS, CreateBudgetLine, TransferBudget

@@ -19,8 +19,9 @@ from litestar.params import QueryParameter
 
 from adapters.http.complaints import complaint_handlers
 from adapters.http.kit.auth import may_read
+from adapters.http.kit.errors import InvalidRequestError
 from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
-from adapters.http.kit.problems import InvalidRequestError, problem_responses
+from adapters.http.kit.problems import problem_responses
 from adapters.http.kit.read_side import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_MS,

@@ -18,12 +18,9 @@ from zoneinfo import ZoneInfo
 import msgspec
 from litestar.handlers import HTTPRouteHandler
 
-from adapters.http.kit.commands import (
-    Resource,
-    action_handler,
-    state_handler,
-    untargeted_handler,
-)
+from adapters.http.kit.aggregate_state import state_handler
+from adapters.http.kit.commands import action_handler, untargeted_handler
+from adapters.http.kit.resources import Resource
 from application.complaints.commands import COMPLAINT_ACTIONS, RegisterComplaint
 from application.shared.permissions import COMPLAINT_READERS
 from domain.complaints.case import ComplaintCase

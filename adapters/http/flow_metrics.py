@@ -10,7 +10,7 @@ from litestar.params import QueryParameter
 
 from adapters.http.flow_parameters import NAME, READ_PROBLEMS, Unit
 from adapters.http.kit.auth import may_read, utc_now
-from adapters.http.kit.problems import InvalidRequestError
+from adapters.http.kit.errors import InvalidRequestError
 from adapters.http.kit.read_side import (
     DEFAULT_WAIT_MS,
     POSITION_RESPONSE_HEADER,

@@ -8,9 +8,9 @@ from litestar.params import QueryParameter
 
 from adapters.http.flow_parameters import NAME
 from adapters.http.kit.auth import may_read
-from adapters.http.kit.commands import AggregateId, parse_id
+from adapters.http.kit.errors import InvalidRequestError
 from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
-from adapters.http.kit.problems import InvalidRequestError, problem_responses
+from adapters.http.kit.problems import problem_responses
 from adapters.http.kit.read_side import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_MS,
@@ -20,6 +20,7 @@ from adapters.http.kit.read_side import (
     WaitMs,
     query_view,
 )
+from adapters.http.kit.resources import AggregateId, parse_id
 from adapters.readmodels.database import Transaction
 from adapters.readmodels.visits import store as flow_store
 from application.shared.errors import NotFoundError

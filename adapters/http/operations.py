@@ -9,9 +9,10 @@ from typing import Any, Literal, TypeAlias, get_args
 import msgspec
 from litestar import Request, get
 
-from adapters.http.kit.context import services_of
-from adapters.http.kit.problems import ServiceUnavailableError, problem_responses
+from adapters.http.kit.errors import ServiceUnavailableError
+from adapters.http.kit.problems import problem_responses
 from adapters.http.kit.read_side import READ_DATABASE_STATE_KEY
+from adapters.http.kit.services import services_of
 from adapters.readmodels.registry import read_model_factories
 from adapters.readmodels.status import read_model_status
 

@@ -11,12 +11,9 @@ import msgspec
 from litestar import Router
 from litestar.handlers import HTTPRouteHandler
 
-from adapters.http.kit.commands import (
-    Resource,
-    action_handler,
-    state_handler,
-    untargeted_handler,
-)
+from adapters.http.kit.aggregate_state import state_handler
+from adapters.http.kit.commands import action_handler, untargeted_handler
+from adapters.http.kit.resources import Resource
 from application.shared.permissions import VISIT_READERS
 from application.visits.commands import VISIT_ACTIONS, RegisterWalkIn, ScheduleVisit
 from domain.visits.visit import PatientVisit

@@ -17,12 +17,15 @@ a stale ``If-Match`` (412; the contract says nothing is recorded) and a reused
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from eventsourcing.utils import register_topic
 
 from application.shared.commands import Command
+from application.shared.context import RequestContext
+from application.shared.idempotency import CommandIdentity
 from domain.shared.base import AuditedAggregate
 from domain.shared.errors import DomainError
 
@@ -46,8 +49,57 @@ def target_type_of(command: type[Command] | Command) -> str | None:
     return aggregate_type.__name__ if aggregate_type is not None else None
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """Who tried what, on which record, in which request: what an attempt's entry names
+    besides its outcome and code. Identifiers only (see the module's docstring)."""
+
+    #: The command class name (``DischargePatient``) or ``read <what>``.
+    action: str
+    actor_id: str
+    #: The roles tried: the acting role for a command that got as far as the application,
+    #: the token's roles for a request the HTTP layer denied.
+    actor_roles: tuple[str, ...]
+    correlation_id: str
+    #: The command's id when it is idempotent (so a retry names the same command), else new.
+    command_id: UUID | None = None
+    target_type: str | None = None
+    target_id: UUID | None = None
+    on_behalf_of: str | None = None
+    source_system: str | None = None
+    source_message_id: str | None = None
+
+    @classmethod
+    def of_command(
+        cls,
+        command: Command,
+        context: RequestContext,
+        target: UUID | None,
+        identity: CommandIdentity | None,
+    ) -> Attempt:
+        """The attempt to run ``command`` (on ``target``, else on what it names itself)."""
+        return cls(
+            action=type(command).__name__, actor_id=context.actor_id,
+            actor_roles=(context.actor_role,), correlation_id=context.correlation_id,
+            command_id=identity.command_id if identity is not None else None,
+            target_type=target_type_of(command),
+            target_id=target if target is not None else command.audit_target(),
+            on_behalf_of=context.on_behalf_of, source_system=context.source_system,
+            source_message_id=context.source_message_id,
+        )  # fmt: skip
+
+
 class CommandAttempt(AuditedAggregate):
     """A command or read that was refused or denied: one event, never changed."""
+
+    if TYPE_CHECKING:
+        # What Refused.apply sets, declared for the type checker only: annotations in the
+        # class body would make eventsourcing turn the aggregate into a dataclass.
+        outcome: str
+        code: str
+        action: str
+        target_type: str | None
+        target_id: str | None
 
     class Refused(AuditedAggregate.Created):
         #: ``refused`` (a business rule) or ``denied`` (authorisation).
@@ -78,10 +130,11 @@ class CommandAttempt(AuditedAggregate):
     ) -> CommandAttempt:
         if outcome not in (REFUSED, DENIED):
             raise ValueError(f"unknown attempt outcome {outcome!r}")
-        return cls._create(
+        attempt: CommandAttempt = cls._create(
             cls.Refused, id=uuid4(), outcome=outcome, code=code, action=action,
             target_type=target_type, target_id=None if target_id is None else str(target_id),
         )  # fmt: skip
+        return attempt
 
 
 class TrailExport(AuditedAggregate):
@@ -90,6 +143,11 @@ class TrailExport(AuditedAggregate):
     ``patient_ref`` is the export's patient filter, if any, so the export shows up in that
     patient's own trail; ``filters`` holds the other filters as given (identifiers and times).
     """
+
+    if TYPE_CHECKING:  # set by Exported.apply (see CommandAttempt)
+        format: str
+        patient_ref: str | None
+        filters: dict[str, str]
 
     class Exported(AuditedAggregate.Created):
         format: str
@@ -105,10 +163,11 @@ class TrailExport(AuditedAggregate):
     def exported(
         cls, *, format: str, patient_ref: str | None, filters: dict[str, Any]
     ) -> TrailExport:
-        return cls._create(
+        export: TrailExport = cls._create(
             cls.Exported, id=uuid4(), format=format, patient_ref=patient_ref,
             filters={k: str(v) for k, v in filters.items() if v is not None},
         )  # fmt: skip
+        return export
 
 
 # Stored events name the module their class was defined in. Before the bounded contexts

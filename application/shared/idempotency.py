@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -49,6 +50,14 @@ class CommandIdentity:
 class CommandRecord(Aggregate):
     """The first outcome of a command identity (its id is the command id)."""
 
+    if TYPE_CHECKING:
+        # What Accepted.apply sets, declared for the type checker only: annotations in the
+        # class body would make eventsourcing turn the aggregate into a dataclass.
+        fingerprint: str
+        aggregate_id: UUID
+        result_version: int
+        created: bool
+
     class Accepted(Aggregate.Created):
         fingerprint: str
         aggregate_id: UUID
@@ -65,10 +74,11 @@ class CommandRecord(Aggregate):
     def accept(
         cls, identity: CommandIdentity, *, aggregate_id: UUID, version: int, created: bool
     ) -> CommandRecord:
-        return cls._create(
+        record: CommandRecord = cls._create(
             cls.Accepted, id=identity.command_id, fingerprint=identity.fingerprint,
             aggregate_id=aggregate_id, version=version, created=created,
         )  # fmt: skip
+        return record
 
 
 # Stored events name the module their class was defined in. Before the bounded contexts

@@ -40,8 +40,19 @@ def acting_role(roles: Iterable[str], command: type[Command] | Command) -> str:
     for role in roles:
         if role in command.roles:
             return role
+    raise _may_not_issue(command)
+
+
+def check_role(role: str, command: type[Command] | Command) -> None:
+    """Refuse (``NOT_AUTHORISED``) a role that may not issue the command. The check of a role
+    chosen already (by :func:`acting_role`, where the request came in): it chooses none."""
+    if role not in command.roles:
+        raise _may_not_issue(command)
+
+
+def _may_not_issue(command: type[Command] | Command) -> NotAuthorisedError:
     name = command.__name__ if isinstance(command, type) else type(command).__name__
-    raise NotAuthorisedError(f"none of the caller's roles may issue {name}")
+    return NotAuthorisedError(f"none of the caller's roles may issue {name}")
 
 
 def require_reader(roles: Iterable[str], readers: frozenset[str], what: str) -> str:

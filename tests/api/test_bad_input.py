@@ -18,8 +18,8 @@ import pytest
 from litestar.testing import TestClient
 
 from adapters.auth_tokens import ALGORITHM, mint_token
+from adapters.http.kit.field_errors import field_error_of
 from adapters.http.kit.parameters import TIME_MESSAGE
-from adapters.http.kit.problems import field_error_of
 from adapters.settings import Settings
 from application.service import PatientServices
 from application.shared.commands import FREE_TEXT_PATTERN

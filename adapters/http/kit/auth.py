@@ -5,11 +5,15 @@ without a valid token; it leaves the token's :class:`~adapters.auth_tokens.Token
 ``request.user``. Guards then check the role for the route before the body is read, so a
 refused request never decodes or validates anything, and records only the denial itself
 (an audit-trail attempt with outcome ``denied``; see :func:`record_denied`).
+
+A command route's guard is also where the role the command acts with is decided, once per
+request (:class:`ActingRoles`): the request context and the events take it from there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache, partial
 from typing import Any
@@ -25,9 +29,11 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from adapters.auth_tokens import CLOCK_SKEW, InvalidTokenError, TokenClaims, decode_token
 from adapters.http.kit.correlation import correlation_id_of
-from adapters.http.kit.problems import AuthenticationError
+from adapters.http.kit.errors import AuthenticationError
+from adapters.http.kit.identifiers import optional_identifier
+from adapters.http.kit.services import services_of
 from adapters.settings import Settings
-from application.shared.attempts import DENIED, target_type_of
+from application.shared.attempts import Attempt, target_type_of
 from application.shared.commands import Command
 from application.shared.errors import NotAuthorisedError
 from application.shared.permissions import acting_role, require_reader
@@ -39,6 +45,10 @@ Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitab
 #: Verified tokens kept, so a client's token (reused for up to JWT_TTL_MINUTES) is checked
 #: cryptographically once, not on every request.
 VERIFIED_TOKENS_KEPT = 1024
+#: Feeds send commands as this role; only it may tag a command with a source message.
+INTEGRATION_ROLE = "integration"
+#: Where a command route's guard leaves its :class:`ActingRoles` (the ASGI scope's state).
+_ACTING_ROLES_KEY = "patient_services.acting_roles"
 
 
 class BearerAuthMiddleware(ASGIMiddleware):
@@ -90,9 +100,25 @@ def claims_of(connection: ASGIConnection[Any, Any, Any, Any]) -> TokenClaims:
     return claims
 
 
+@dataclass(frozen=True)
+class ActingRoles:
+    """The role a command request acts with, decided once, by its route's guard
+    (:func:`may_issue`), for :func:`~adapters.http.kit.context.request_context` to take.
+
+    ``direct`` is the role recorded on the events (``acting_role``: the token's first role,
+    or highest tier, that may issue the command). A request naming a source system
+    (``X-Source-System``: a feed's message) acts as the integration role instead: ``feed``
+    is that role, or None if the caller may not send feed messages for this command. Such a
+    request is refused only after its headers have been checked (a malformed one is a 400
+    first), which is why the guard leaves the answer rather than refusing at once."""
+
+    direct: str
+    feed: str | None
+
+
 def may_issue(command_type: type[Command]) -> Guard:
     """A guard that lets the request through if one of the token's roles may issue the
-    command. The role actually recorded is chosen again when the command runs."""
+    command, and leaves the role it acts with (:class:`ActingRoles`) in the scope's state."""
     action = command_type.__name__
     target_type = target_type_of(command_type)
 
@@ -101,15 +127,35 @@ def may_issue(command_type: type[Command]) -> Guard:
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         claims = claims_of(connection)
         try:
-            acting_role(claims.roles, command_type)
+            direct = acting_role(claims.roles, command_type)
         except NotAuthorisedError:
             await anyio.to_thread.run_sync(
                 partial(record_denied, connection, claims, action, target_type=target_type)
             )
             raise
+        decided = ActingRoles(direct=direct, feed=_feed_role(claims.roles, command_type))
+        connection.scope.setdefault("state", {})[_ACTING_ROLES_KEY] = decided
 
     guard.__name__ = f"may_issue_{action}"
     return guard
+
+
+def acting_roles_of(scope: Scope) -> ActingRoles:
+    """What the route's guard decided for this request."""
+    decided = scope.get("state", {}).get(_ACTING_ROLES_KEY)
+    if not isinstance(decided, ActingRoles):
+        # Only if a command route were mounted without its may_issue guard: fail closed.
+        raise RuntimeError("no acting role was decided: the route lacks its may_issue guard")
+    return decided
+
+
+def _feed_role(roles: Iterable[str], command_type: type[Command]) -> str | None:
+    # A source message id makes the command idempotent per source system (domain-spec §0),
+    # shared by every caller naming that system: only feeds may claim one, and they act as
+    # the integration role (if it may issue the command).
+    if INTEGRATION_ROLE in roles and INTEGRATION_ROLE in command_type.roles:
+        return INTEGRATION_ROLE
+    return None
 
 
 def may_read(readers: frozenset[str], what: str, *, target_type: str | None = None) -> Guard:
@@ -142,22 +188,21 @@ def record_denied(
     target_type: str | None = None,
 ) -> None:
     """Log a denied request and record it in the audit trail (domain-spec §4, outcome
-    ``denied``). Blocking: call it from a worker thread. Only identifiers are recorded: the
-    token's subject and roles, the path's ``id`` if it is a UUID, and the identifier headers
-    if well formed; never the body."""
-    # Imported here: adapters.http.kit.context imports this module.
-    from adapters.http.kit.context import optional_identifier, services_of
-
+    ``denied``), through the application's one way of recording a denial. Blocking: call it
+    from a worker thread. Only identifiers are recorded: the token's subject and roles, the
+    path's ``id`` if it is a UUID, and the identifier headers if well formed; never the body."""
     log_denied(claims, action)
     headers = connection.headers
     target_id = _uuid_or_none(connection.path_params.get("id"))
-    services_of(connection).record_attempt(
-        outcome=DENIED, code=NotAuthorisedError.code, action=action, actor_id=claims.subject,
-        actor_roles=claims.roles, correlation_id=correlation_id_of(connection.scope),
-        target_type=target_type if target_id is not None else None, target_id=target_id,
-        on_behalf_of=optional_identifier(headers.get("x-on-behalf-of")),
-        source_system=optional_identifier(headers.get("x-source-system")),
-        source_message_id=optional_identifier(headers.get("x-source-message-id")),
+    services_of(connection).record_denial(
+        Attempt(
+            action=action, actor_id=claims.subject, actor_roles=tuple(claims.roles),
+            correlation_id=correlation_id_of(connection.scope),
+            target_type=target_type if target_id is not None else None, target_id=target_id,
+            on_behalf_of=optional_identifier(headers.get("x-on-behalf-of")),
+            source_system=optional_identifier(headers.get("x-source-system")),
+            source_message_id=optional_identifier(headers.get("x-source-message-id")),
+        )
     )  # fmt: skip
 
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from litestar.dto import AbstractDTO
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
 
-from adapters.http.kit.problems import InvalidRequestError, UnsupportedMediaTypeError, body_error_of
+from adapters.http.kit.errors import InvalidRequestError, UnsupportedMediaTypeError
+from adapters.http.kit.field_errors import body_error_of
 from application.shared.commands import Command
 
 if TYPE_CHECKING:
@@ -43,8 +44,13 @@ _KEYWORDS = {
 }
 
 
-@cache
 def decoder_for(command_type: type[C]) -> msgspec.json.Decoder[C]:
+    decoder: msgspec.json.Decoder[C] = _decoder(command_type)
+    return decoder
+
+
+@cache  # one per command type; functools.cache keeps no type parameter, so it is wrapped
+def _decoder(command_type: type[Command]) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(command_type)
 
 
@@ -77,8 +83,6 @@ def is_json_media_type(content_type: str | None) -> bool:
 
 class CommandBody(AbstractDTO[C]):
     """Use as ``dto=CommandBody[ScheduleVisit]`` with ``return_dto=None``."""
-
-    model_type: ClassVar[type[Any]]
 
     def decode_bytes(self, value: bytes) -> Any:
         # Only called for a non-empty body (Litestar passes an empty one over), so an empty

@@ -13,55 +13,28 @@ reads the annotations to pick the DTO and to document the body).
 """
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-from litestar import Request, Response, get, post
+from litestar import Request, Response, post
 from litestar.datastructures import ResponseHeader
 from litestar.handlers import HTTPRouteHandler
-from litestar.openapi.spec import OpenAPIType
-from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
+from litestar.params import HeaderParameter, JSONBody
 
-from adapters.http.kit.auth import claims_of, may_issue, may_read
+from adapters.http.kit.auth import claims_of, may_issue
 from adapters.http.kit.command_body import CommandBody, decode_command
-from adapters.http.kit.context import (
-    command_identity,
-    expected_version,
-    request_context,
-    services_of,
-)
-from adapters.http.kit.problems import InvalidRequestError, problem_responses
-from adapters.http.kit.read_side import aware
+from adapters.http.kit.context import command_identity, expected_version, request_context
+from adapters.http.kit.problems import problem_responses
+from adapters.http.kit.resources import ETAG_HEADER, TEXT_HEADER, AggregateId, Resource, parse_id
 from adapters.http.kit.schemas import CommandAccepted
+from adapters.http.kit.services import services_of
 from application.service import CommandResult
 from application.shared.commands import Command
 
-A = TypeVar("A", bound=Aggregate)
-
-
-@dataclass(frozen=True)
-class Resource:
-    """A collection of aggregates in the API: ``/api/v1/<segment>/{id}``."""
-
-    #: The absolute path of the collection, for ``Location`` (``/api/v1/visits``).
-    path: str
-    #: What one of them is called in summaries and descriptions (``visit``).
-    noun: str
-    #: Route-name prefix (``visits``): route names are ``<name>:<Command>``.
-    name: str
-
-
 # ---- parameters (declared on the handlers so the OpenAPI schema documents them) ----------
 # The headers' patterns and lengths are documented here (schema_extra) and enforced by
-# adapters/http/context.py, whose messages say what is wrong without Litestar's regex echo;
-# the OpenAPI contract test checks that the two agree.
-#: A header is text or absent, never JSON null (Litestar documents ``str | None`` as
-#: oneOf [string, null], and a client sending "null" would be refused).
-TEXT_HEADER: dict[str, Any] = {"type": OpenAPIType.STRING, "one_of": None}
+# adapters/http/kit/context.py and identifiers.py, whose messages say what is wrong without
+# Litestar's regex echo; the OpenAPI contract test checks that the two agree.
 #: A version tag: "3", W/"3" or 3 (a version is at least 1), or * for any.
 IF_MATCH_PATTERN = r'^(\*|(W/)?"[1-9][0-9]{0,17}"|[1-9][0-9]{0,17})$'
 #: Visible ASCII, no spaces.
@@ -72,11 +45,6 @@ IDENTIFIER_SCHEMA = {
     "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}$",
     "max_length": 100,
 }
-#: Declared as a string and parsed by the handler, so a malformed id is a 400 naming the
-#: field (a ``{id:uuid}`` route would answer 404: Litestar treats it as no route).
-AggregateId = Annotated[
-    str, PathParameter(description="The resource's id (a UUID)", schema_extra={"format": "uuid"})
-]
 IfMatch = Annotated[
     str | None,
     HeaderParameter(
@@ -133,41 +101,7 @@ OnBehalfOf = Annotated[
         schema_extra=IDENTIFIER_SCHEMA,
     ),
 ]
-IfNoneMatch = Annotated[
-    str | None,
-    HeaderParameter(
-        name="If-None-Match",
-        required=False,
-        description="An ETag held: 304 if unchanged.",
-        schema_extra=TEXT_HEADER,
-    ),
-]
-#: Bounded by the stores' signed 64-bit version column: a larger number made SQLite raise
-#: OverflowError (a 500); now it is a 400 naming asOfVersion.
-MAX_VERSION = 2**63 - 1
-AsOfVersion = Annotated[
-    int | None,
-    QueryParameter(
-        name="asOfVersion",
-        ge=1,
-        le=MAX_VERSION,
-        required=False,
-        description=f"The record as of this version (1 to {MAX_VERSION}).",
-    ),
-]
-AsOf = Annotated[
-    datetime | None,
-    QueryParameter(
-        name="asOf",
-        required=False,
-        description="The record as it stood at this RFC 3339 time with an offset "
-        "(URL-encode '+' as %2B). Not together with asOfVersion.",
-    ),
-]
 
-ETAG_HEADER = ResponseHeader(
-    name="ETag", documentation_only=True, description='The record\'s version, e.g. "3"'
-)
 _COMMAND_HEADERS = [
     ETAG_HEADER,
     ResponseHeader(
@@ -305,81 +239,3 @@ def _documented(
         "return_dto": None,
         "sync_to_thread": True,
     }
-
-
-# ---- reading one aggregate -------------------------------------------------------------------
-def state_handler(
-    resource: Resource,
-    aggregate_type: type[Aggregate],
-    schema: type[Any],
-    readers: frozenset[str],
-    *,
-    operation_id: str,
-    summary: str,
-    show: Callable[[Any], Any] | None = None,
-) -> HTTPRouteHandler:
-    """``GET /{id}``: the aggregate now, as of a version or as of a time, as ``schema.of``
-    shows it (or ``show``, which returns a ``schema``), with its ``ETag`` (304 for a
-    matching ``If-None-Match``)."""
-    schema_of = show or schema.of
-
-    def handle(
-        request: Request[Any, Any, Any],
-        id: AggregateId,  # noqa: A002 - the contract's name for it
-        as_of_version: AsOfVersion = None,
-        as_of: AsOf = None,
-        if_none_match: IfNoneMatch = None,
-    ) -> Response[schema]:  # type: ignore[valid-type]
-        return state_response(
-            request, id, aggregate_type, schema_of,
-            as_of_version=as_of_version, as_of=as_of, if_none_match=if_none_match,
-        )  # fmt: skip
-
-    return get(
-        "/{id:str}",
-        operation_id=operation_id,
-        name=f"{resource.name}:get",
-        summary=summary,
-        # A denied read names the record's type as well as its id in the audit trail.
-        guards=[may_read(readers, f"{resource.noun}s", target_type=aggregate_type.__name__)],
-        sync_to_thread=True,
-        response_headers=[ETAG_HEADER],
-        responses=problem_responses(400, 401, 403, 404, 500, 503),
-    )(handle)
-
-
-def state_response(
-    request: Request[Any, Any, Any],
-    raw_id: str,
-    aggregate_type: type[A],
-    schema_of: Callable[[A], Any],
-    *,
-    as_of_version: int | None = None,
-    as_of: datetime | None = None,
-    if_none_match: str | None = None,
-) -> Response[Any]:
-    """The aggregate now (or as of a version or time) as ``schema_of`` shows it, with its
-    ``ETag``; 304 when ``If-None-Match`` holds that version."""
-    if as_of_version is not None and as_of is not None:
-        raise InvalidRequestError.of("asOf", "give asOf or asOfVersion, not both")
-    aware("asOf", as_of)
-    aggregate = services_of(request).get_aggregate(
-        parse_id(raw_id), aggregate_type, version=as_of_version, as_of=as_of
-    )
-    etag = f'"{aggregate.version}"'
-    if if_none_match is not None and _matches(if_none_match, etag):
-        return Response(None, status_code=304, headers={"ETag": etag})
-    return Response(schema_of(aggregate), headers={"ETag": etag})
-
-
-def parse_id(raw: str) -> UUID:
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise InvalidRequestError.of("id", "must be a UUID") from None
-
-
-def _matches(if_none_match: str, etag: str) -> bool:
-    # Weak comparison (RFC 9110 §13.1.2): W/"3" matches "3".
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in tags or etag in tags

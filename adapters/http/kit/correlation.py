@@ -8,12 +8,12 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 CORRELATION_HEADER = "X-Correlation-Id"
 _HEADER_KEY = CORRELATION_HEADER.lower().encode()
@@ -84,7 +84,8 @@ class RequestLogContextMiddleware(ASGIMiddleware):
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             correlation_id=correlation_id_of(scope),
-            method=scope["method"],
+            # Only HTTP scopes reach it (``scopes``), and an HTTP scope always has a method.
+            method=cast(HTTPScope, scope)["method"],
             route=scope.get("path_template", scope["path"]),
         )
         await next_app(scope, receive, send)

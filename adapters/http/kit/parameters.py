@@ -26,7 +26,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import ParameterKwarg
 
 from adapters.http.kit.correlation import CORRELATION_HEADER
-from adapters.http.kit.problems import InvalidRequestError
+from adapters.http.kit.errors import InvalidRequestError
 from application.shared.commands import FREE_TEXT_PATTERN
 
 #: Text query parameters (filters, cursors): no control characters, as in free text.

@@ -3,7 +3,9 @@
 Every error response of the service is built here, whatever raised it: the domain and the
 application (stable codes of domain-spec §0), input that does not decode, authentication,
 Litestar's own routing and body-size errors, and anything unexpected. Handlers never catch
-exceptions to shape errors themselves.
+exceptions to shape errors themselves. The HTTP layer's own exceptions are in
+:mod:`adapters.http.kit.errors`, the wording of validation messages in
+:mod:`adapters.http.kit.field_errors`.
 
 Problem ``type`` URIs are ``https://patient-services.example/problems/<code>``, the stable code
 in lower case with dashes (``INVALID_TRANSITION`` → ``…/problems/invalid-transition``); the
@@ -12,7 +14,6 @@ in lower case with dashes (``INVALID_TRANSITION`` → ``…/problems/invalid-tra
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -25,7 +26,16 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
 from adapters.http.kit.correlation import correlation_id_of
-from application.shared.commands import FREE_TEXT_PATTERN
+from adapters.http.kit.errors import (
+    AuthenticationError,
+    FieldError,
+    InvalidRequestError,
+    ProjectionLaggingError,
+    ProjectionRebuildingError,
+    ServiceUnavailableError,
+    UnsupportedMediaTypeError,
+)
+from adapters.http.kit.field_errors import litestar_field_errors
 from application.shared.errors import (
     IdempotencyKeyReusedError,
     NotAuthorisedError,
@@ -45,13 +55,6 @@ LAGGING_RETRY_AFTER_SECONDS = "1"
 log = structlog.get_logger("http")
 
 
-class FieldError(msgspec.Struct, frozen=True):
-    #: camelCase path of the offending input (``changes.scheduledEnd``, ``If-Match``), or
-    #: null when the error concerns the body as a whole (not JSON, not an object).
-    field: str | None
-    message: str
-
-
 class ProblemDetails(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
     """RFC 9457 problem details plus the stable ``code`` and the request's correlation id."""
 
@@ -62,53 +65,6 @@ class ProblemDetails(msgspec.Struct, frozen=True, rename="camel", omit_defaults=
     code: str
     correlation_id: str
     errors: list[FieldError] | None = None
-
-
-class InvalidRequestError(Exception):
-    """Input the HTTP layer refuses before the application sees it (a body that does not
-    decode, a malformed header or query parameter)."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
-        self.errors = errors
-
-    @classmethod
-    def of(cls, field: str | None, message: str) -> InvalidRequestError:
-        return cls([FieldError(field, message)])
-
-
-class AuthenticationError(Exception):
-    """No usable bearer token. ``reason`` is safe to show (never quotes the token)."""
-
-    def __init__(self, reason: str, *, token_given: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.token_given = token_given
-
-
-class UnsupportedMediaTypeError(Exception):
-    """A request body sent with a Content-Type that is not JSON (see command_body.py)."""
-
-
-class ServiceUnavailableError(Exception):
-    """A dependency (the event store) does not answer."""
-
-
-class ProjectionLaggingError(Exception):
-    """A read model did not reach the position a query asked for (``minPosition``) in time."""
-
-    def __init__(self, name: str, min_position: int) -> None:
-        super().__init__(f"The {name} read model has not yet processed position {min_position}.")
-
-
-class ProjectionRebuildingError(Exception):
-    """The serving generation of a read model was built by another release and cannot answer
-    this query; the new generation is being built (see adapters.readmodels.healing)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"The {name} read model is being rebuilt for this release; try again shortly."
-        )
 
 
 @dataclass(frozen=True)
@@ -207,7 +163,7 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, InvalidRequestError):
         errors = exc.errors
     elif isinstance(exc, ValidationException):
-        errors = _litestar_field_errors(exc, request.scope.get("route_handler"))
+        errors = litestar_field_errors(exc, request.scope.get("route_handler"))
     elif isinstance(exc, DomainError) and status == 400:
         errors = [FieldError(exc.field, exc.message)]
     elif isinstance(exc, AuthenticationError):
@@ -267,88 +223,6 @@ def _status_and_code(exc: Exception) -> tuple[int, str]:
         status = exc.status_code
         return status, _HTTP_CODES.get(status) or HTTPStatus(status).name
     return 500, "INTERNAL_ERROR"
-
-
-# ---- msgspec and Litestar validation messages → field errors -------------------------------
-_AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_NAMED_FIELD = re.compile(r"(?:missing required field|unknown field) `(?P<name>.*)`$", re.DOTALL)
-#: An unknown key is the client's text, not one of our names, and may be personal data (a
-#: patient's name or number sent as a key). It is named only if it has the shape of the
-#: API's own field names (lower camelCase ASCII, short): then it is almost surely a
-#: misspelt field (``patientref``), and naming it is what helps. Any other key (spaces,
-#: capitals first, digits first, punctuation, long) is left out: the error names the object
-#: holding it (a JSON path made of our field names only), or null for the body itself.
-_SAFE_UNKNOWN_KEY = re.compile(r"[a-z][a-zA-Z0-9]{0,31}")
-_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `.*`$", re.DOTALL)
-UNKNOWN_FIELD_MESSAGE = "unknown field (the OpenAPI document lists the fields)"
-#: msgspec quotes the offending value of an enum/Literal; input is never echoed back.
-_ENUM_VALUE = re.compile(r"^Invalid enum value .*$", re.DOTALL)
-#: Litestar's message for an absent required parameter (it goes on to quote the whole URL,
-#: query string included, so only the parameter's declared name is taken from it).
-_MISSING_PARAMETER = re.compile(r"^Missing required (?P<kind>\w+) parameter '(?P<name>[^']+)'")
-
-
-def field_error_of(exc: msgspec.ValidationError) -> FieldError:
-    """``Expected `int`, got `str` - at `$.changes.acuityLevel```
-    → field ``changes.acuityLevel``."""
-    match = _AT_PATH.match(str(exc))
-    assert match is not None  # the pattern matches any string
-    message, path = match["message"], (match["path"] or "").lstrip(".")
-    named = _NAMED_FIELD.search(message)
-    if named and (
-        message.startswith("Object missing") or _SAFE_UNKNOWN_KEY.fullmatch(named["name"])
-    ):
-        path = f"{path}.{named['name']}" if path else named["name"]
-    return FieldError(path or None, _readable(message))
-
-
-def _readable(message: str) -> str:
-    """A msgspec message as shown to the client: plainer where it is cryptic, and never
-    quoting the client's input (an enum value, an unknown key)."""
-    if "timezone component" in message:
-        return "must be an RFC 3339 time with an offset, e.g. 2026-11-27T08:15:00Z"
-    if _UNKNOWN_FIELD.match(message):
-        return UNKNOWN_FIELD_MESSAGE
-    if message.startswith("Expected `str` matching regex") and repr(FREE_TEXT_PATTERN) in message:
-        return "must not contain control characters (tab, line feed and carriage return allowed)"
-    return _ENUM_VALUE.sub("Invalid value: not one of the allowed codes", message)
-
-
-def body_error_of(exc: msgspec.DecodeError) -> InvalidRequestError:
-    """The 400 for a request body msgspec refused (a ValidationError is a DecodeError)."""
-    if isinstance(exc, msgspec.ValidationError):
-        return InvalidRequestError([field_error_of(exc)])
-    # msgspec's message names a byte position, never the input itself.
-    return InvalidRequestError.of(None, f"the body is not valid JSON ({exc})")
-
-
-def _litestar_field_errors(exc: ValidationException, handler: Any) -> list[FieldError]:
-    """Litestar's parameter errors, naming each parameter as the client sends it (``from``,
-    ``If-Match``), not by the handler's argument."""
-    missing = _MISSING_PARAMETER.match(exc.detail or "")
-    if missing:
-        return [FieldError(missing["name"], f"the {missing['kind']} parameter is required")]
-    extra = exc.extra if isinstance(exc.extra, list) else []
-    errors = [
-        FieldError(
-            _wire_name(handler, str(item["key"])) if item.get("key") else None,
-            _readable(str(item.get("message", ""))),
-        )
-        for item in extra
-        if isinstance(item, dict)
-    ]
-    return errors or [FieldError(None, "invalid request")]
-
-
-def _wire_name(handler: Any, key: str) -> str:
-    parameters = getattr(getattr(handler, "parsed_fn_signature", None), "parameters", {})
-    declared = getattr(parameters.get(key), "kwarg_definition", None)
-    return getattr(declared, "name", None) or _camel(key)
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 # ---- OpenAPI ------------------------------------------------------------------------------

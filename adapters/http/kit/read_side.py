@@ -18,7 +18,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader
 from litestar.params import QueryParameter
 
-from adapters.http.kit.problems import (
+from adapters.http.kit.errors import (
     InvalidRequestError,
     ProjectionLaggingError,
     ProjectionRebuildingError,

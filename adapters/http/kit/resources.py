@@ -1,0 +1,48 @@
+"""What every resource module's routes share: the :class:`Resource` a route serves, its
+``{id}`` path parameter (:data:`AggregateId`, parsed by :func:`parse_id`) and the ``ETag`` it
+answers with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar.datastructures import ResponseHeader
+from litestar.openapi.spec import OpenAPIType
+from litestar.params import PathParameter
+
+from adapters.http.kit.errors import InvalidRequestError
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A collection of aggregates in the API: ``/api/v1/<segment>/{id}``."""
+
+    #: The absolute path of the collection, for ``Location`` (``/api/v1/visits``).
+    path: str
+    #: What one of them is called in summaries and descriptions (``visit``).
+    noun: str
+    #: Route-name prefix (``visits``): route names are ``<name>:<Command>``.
+    name: str
+
+
+#: A header is text or absent, never JSON null (Litestar documents ``str | None`` as
+#: oneOf [string, null], and a client sending "null" would be refused).
+TEXT_HEADER: dict[str, Any] = {"type": OpenAPIType.STRING, "one_of": None}
+#: Declared as a string and parsed by the handler, so a malformed id is a 400 naming the
+#: field (a ``{id:uuid}`` route would answer 404: Litestar treats it as no route).
+AggregateId = Annotated[
+    str, PathParameter(description="The resource's id (a UUID)", schema_extra={"format": "uuid"})
+]
+ETAG_HEADER = ResponseHeader(
+    name="ETag", documentation_only=True, description='The record\'s version, e.g. "3"'
+)
+
+
+def parse_id(raw: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise InvalidRequestError.of("id", "must be a UUID") from None
