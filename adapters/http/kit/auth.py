@@ -12,7 +12,7 @@ request (:class:`ActingRoles`): the request context and the events take it from 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache, partial
@@ -108,12 +108,16 @@ class ActingRoles:
     ``direct`` is the role recorded on the events (``acting_role``: the token's first role,
     or highest tier, that may issue the command). A request naming a source system
     (``X-Source-System``: a feed's message) acts as the integration role instead: ``feed``
-    is that role, or None if the caller may not send feed messages for this command. Such a
-    request is refused only after its headers have been checked (a malformed one is a 400
-    first), which is why the guard leaves the answer rather than refusing at once."""
+    is that role when the token holds it and it may issue the command. When it is None,
+    ``feed_refusal`` says why if the token holds the integration role (a 403 that records
+    nothing, as any command the role may not issue); if the token lacks that role, naming a
+    source system is a denial, recorded. Either is answered only after the headers have been
+    checked (a malformed one is a 400 first), which is why the guard leaves the answer here
+    rather than refusing at once."""
 
     direct: str
     feed: str | None
+    feed_refusal: str | None = None
 
 
 def may_issue(command_type: type[Command]) -> Guard:
@@ -133,7 +137,7 @@ def may_issue(command_type: type[Command]) -> Guard:
                 partial(record_denied, connection, claims, action, target_type=target_type)
             )
             raise
-        decided = ActingRoles(direct=direct, feed=_feed_role(claims.roles, command_type))
+        decided = _with_feed_role(direct, claims.roles, command_type)
         connection.scope.setdefault("state", {})[_ACTING_ROLES_KEY] = decided
 
     guard.__name__ = f"may_issue_{action}"
@@ -149,13 +153,16 @@ def acting_roles_of(scope: Scope) -> ActingRoles:
     return decided
 
 
-def _feed_role(roles: Iterable[str], command_type: type[Command]) -> str | None:
+def _with_feed_role(direct: str, roles: Sequence[str], command_type: type[Command]) -> ActingRoles:
     # A source message id makes the command idempotent per source system (domain-spec §0),
     # shared by every caller naming that system: only feeds may claim one, and they act as
     # the integration role (if it may issue the command).
-    if INTEGRATION_ROLE in roles and INTEGRATION_ROLE in command_type.roles:
-        return INTEGRATION_ROLE
-    return None
+    if INTEGRATION_ROLE not in roles:
+        return ActingRoles(direct=direct, feed=None)
+    try:
+        return ActingRoles(direct=direct, feed=acting_role((INTEGRATION_ROLE,), command_type))
+    except NotAuthorisedError as refusal:
+        return ActingRoles(direct=direct, feed=None, feed_refusal=refusal.message)
 
 
 def may_read(readers: frozenset[str], what: str, *, target_type: str | None = None) -> Guard:

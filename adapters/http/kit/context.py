@@ -53,6 +53,9 @@ def request_context(
     decided = acting_roles_of(scope)
     role = decided.direct
     if source_system is not None:
+        if decided.feed_refusal is not None:
+            # A feed whose role may not issue this command: refused like any such command.
+            raise NotAuthorisedError(decided.feed_refusal)
         if decided.feed is None:
             record_denied(
                 ASGIConnection(scope), claims, f"{command_type.__name__} with X-Source-System",
