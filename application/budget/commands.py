@@ -1,9 +1,8 @@
 """The BudgetLine commands of the HTTP contract, and who may issue them (domain-spec §5).
 
-Money on the wire is ``{"amount": "1234.50", "currency": "GBP"}``: the amount a decimal
-string (a JSON number is refused, as are exponents and more decimals than the currency has),
-the currency a supported ISO 4217 code. Such input is refused while decoding, so it is a 400
-naming the field.
+What they accept on the wire (money, currencies, fiscal years, categories) is
+:mod:`application.budget.inputs`. Every command Struct is defined here, so one module lists
+the whole contract (``tests/unit/test_command_text_rules.py`` walks it).
 
 Roles: finance, the finance director and the board create, approve, amend and transfer
 budgets and post commitments and actuals; a manager (the budget holder) raises requisitions
@@ -19,7 +18,6 @@ the approver's tier; or rejects it (``reject-request``).
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
@@ -27,6 +25,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import Aggregate
 
+from application.budget.inputs import Category, CurrencyCode, FiscalYear, MoneyAmount
 from application.shared.commands import (
     AggregateCommand,
     AwareDatetime,
@@ -41,52 +40,10 @@ from domain.budget.line import BudgetLine
 from domain.budget.transfer import transfer_budget
 from domain.budget.vocabulary import BOARD, FINANCE, FINANCE_DIRECTOR, FINANCE_ROLES, MANAGER
 from domain.shared.errors import DomainValidationError
-from domain.shared.money import CURRENCY_EXPONENTS, Money
-
-Category = Literal[
-    "staffing", "supplies", "equipment", "training", "outreach", "contracted_services", "other"
-]
-FiscalYear = Annotated[int, msgspec.Meta(ge=2000, le=2199)]
-#: The enum is for the OpenAPI document only: an unsupported code is refused by Money (400
-#: "not a supported ISO 4217 currency code"), whose table lists the codes.
-CurrencyCode = Annotated[
-    str,
-    msgspec.Meta(pattern=r"^[A-Z]{3}$", extra_json_schema={"enum": sorted(CURRENCY_EXPONENTS)}),
-]
-#: A plain decimal: optional sign, digits, optional fraction. No exponent, no spaces.
-_DECIMAL = re.compile(r"^-?[0-9]{1,16}(\.[0-9]{1,6})?$")
-#: What an amount can be in some currency: below 10^15, at most 3 decimals (KWD's).
-AMOUNT_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,3})?$"
 
 WITHIN_TIER = FINANCE_ROLES | {MANAGER}
 #: The highest tier first: a caller with several roles approves with the highest it holds.
 BY_TIER = (BOARD, FINANCE_DIRECTOR, FINANCE, MANAGER)
-
-
-class MoneyAmount(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """``{"amount": "1234.50", "currency": "GBP"}``."""
-
-    #: The pattern is for the document: __post_init__ and Money check it, with messages that
-    #: say what is wrong (under 10^15, at most 3 decimals; fewer for most currencies).
-    amount: Annotated[
-        str,
-        msgspec.Meta(
-            max_length=24, examples=["1234.50"], extra_json_schema={"pattern": AMOUNT_PATTERN}
-        ),
-    ]
-    currency: CurrencyCode
-
-    def __post_init__(self) -> None:
-        if not _DECIMAL.match(self.amount):
-            raise ValueError('amount must be a decimal string such as "1234.50"')
-        try:
-            self.money()
-        except DomainValidationError as refused:
-            # A ValueError here becomes msgspec's ValidationError, naming the field.
-            raise ValueError(refused.message) from None
-
-    def money(self) -> Money:
-        return Money.of(self.amount, self.currency)
 
 
 class BudgetCommand(AggregateCommand, kw_only=True, frozen=True):

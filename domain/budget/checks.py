@@ -1,71 +1,20 @@
-"""The checks every command of a budget line shares, whichever module holds the command.
+"""The checks of a budget command's inputs on their own, whatever the line's state.
 
-:class:`BudgetChecks` reads the line's state (:class:`~domain.budget.ledger.BudgetLedger`)
-to check a status, turn an amount into minor units of the line's currency or keep the
-line's figures representable; the module functions check an input on its own. They raise,
-with the input field named; they never change the line.
+They raise the domain's errors, with the input field named; the checks that read a line are in
+:mod:`domain.budget.figures`, :mod:`domain.budget.requests` and :mod:`domain.budget.spending`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain.budget.ledger import BudgetLedger
-from domain.budget.phasing import PERIODS, even_phasing
-from domain.budget.policy import BudgetRules
+from domain.budget import vocabulary as v
 from domain.shared.envelope import decision_time
-from domain.shared.errors import DomainValidationError, InvalidTransitionError
-from domain.shared.money import Money, within_total_bound
+from domain.shared.errors import DomainValidationError
+from domain.shared.money import exponent_of
 
-
-class BudgetChecks(BudgetLedger):
-    def require_status(self, *states: str, action: str) -> None:
-        if self.status not in states:
-            raise InvalidTransitionError(f"cannot {action} a budget line that is {self.status}")
-
-    def minor_of(
-        self, amount: Money, field: str, *, allow_zero: bool = False, signed: bool = False
-    ) -> int:
-        """The amount in minor units of the line's currency; checks sign and currency."""
-        if amount.currency != self.currency:
-            raise DomainValidationError(
-                f"the line is kept in {self.currency}, not {amount.currency}", field=field
-            )
-        # Re-checked here: a Money built without Money.of may carry too many decimals.
-        minor = Money.of(amount.amount, amount.currency, field=field).minor
-        if minor == 0 and not allow_zero:
-            raise DomainValidationError("the amount must not be zero", field=field)
-        if minor < 0 and not signed:
-            raise DomainValidationError("the amount must be positive", field=field)
-        return minor
-
-    def require_representable(
-        self, field: str = "amount", *, budget: int = 0, phasing: list[int] | None = None,
-        estimate: int | None = None, **moved: int,
-    ) -> None:  # fmt: skip
-        """Refuse a change that would take a figure the read model stores beyond
-        ``MAX_TOTAL_MINOR``: the budget (changed by ``budget``), a period's phased budget
-        (plus ``phasing``), the estimate to complete, or the movements of a stage of spend
-        (stage=minor units moved in or out). Each period's net movement of a stage is at most
-        everything that stage ever moved, so bounding that bounds every period's figure too,
-        whichever period a posting is dated in."""
-        periods = self.phasing_minor if phasing is None else [
-            a + b for a, b in zip(self.phasing_minor, phasing, strict=True)
-        ]  # fmt: skip
-        figures = [self.current_budget_minor + budget, *periods]
-        figures += [self.moved_minor[stage] + abs(minor) for stage, minor in moved.items()]
-        if estimate is not None:
-            figures.append(estimate)
-        if not all(within_total_bound(figure) for figure in figures):
-            raise DomainValidationError(
-                "the amount would take the line's figures beyond what can be held", field=field
-            )
-
-    def phasing_from(self, at: datetime, amount: int, rules: BudgetRules) -> list[int]:
-        """``amount`` phased evenly over the periods from the one ``at`` falls in (all 12
-        before the year starts; the last after it ends)."""
-        period = rules.period_of(self.fiscal_year, rules.local_date(at))
-        return even_phasing(amount, first_period=min(max(period, 1), PERIODS))
+_LINE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:patient-services:budget-line")
 
 
 def require_ref(value: str | None, field: str) -> None:
@@ -89,3 +38,23 @@ def canonical_cost_centre(cost_centre: str) -> str:
     """The cost centre as the line's key holds it: runs of whitespace collapsed to one
     space, no leading or trailing space, upper case ("cc 100 " and "CC  100" are one)."""
     return " ".join(cost_centre.split()).upper()
+
+
+def line_id(fiscal_year: int, cost_centre: str, category: str) -> UUID:
+    """A line's id, derived from its natural key: a second line for the same fiscal year,
+    cost centre and category has the same id, so it is refused as a duplicate. The cost
+    centre is taken in its canonical form, so spacing and case make no other line."""
+    return uuid5(_LINE_NAMESPACE, f"{fiscal_year}/{canonical_cost_centre(cost_centre)}/{category}")
+
+
+def check_new_line(fiscal_year: int, cost_centre: str, category: str, currency: str) -> str:
+    """A new line's key and currency; the cost centre in its canonical form."""
+    if fiscal_year not in v.FISCAL_YEARS:
+        raise DomainValidationError("the fiscal year is out of range", field="fiscalYear")
+    cost_centre = canonical_cost_centre(cost_centre)
+    if not cost_centre:
+        raise DomainValidationError("a cost centre is required", field="costCentre")
+    if category not in v.CATEGORIES:
+        raise DomainValidationError("not a budget category", field="category")
+    exponent_of(currency)
+    return cost_centre

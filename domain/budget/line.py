@@ -2,43 +2,40 @@
 
 ``available = current budget − pre-encumbered − committed − actual``. Amounts arrive as
 :class:`~domain.shared.money.Money` and are stored in events as integer minor units (``*_minor``)
-with the line's currency; the line keeps its totals in minor units too, so every check is
-exact integer arithmetic, and shows them as Decimal.
+with the line's currency; the line keeps its totals in minor units too, so every check is exact
+integer arithmetic, and shows them as Decimal. Every event is nested here: stored events are
+named by it.
 
-Command methods check every rule, then trigger events whose ``apply`` only assigns. Every
-event is nested here (stored events are named by it), but the commands are in several
-modules, each one concern, mixed into the aggregate:
-
-- here: creation, the original budget, the forecast, freezing and closing;
-- :mod:`domain.budget.approvals`: amendments and overspend authorisations, approved within
-  a tier, in one step or on another person's request;
-- :mod:`domain.budget.spend`: the postings (requisition, purchase order, actual) and releases;
-- :mod:`domain.budget.checks`: the checks they share; :mod:`domain.budget.ledger`: the state
-  the events assign and its readings;
-- :mod:`domain.budget.transfer`: budget moved between two lines.
+Command methods check every rule, then trigger the event whose ``apply`` only assigns. The rules
+are pure functions over the line's facts, each returning the fields of the event its command
+records: :mod:`~domain.budget.figures` (the budget, the forecast, freezing),
+:mod:`~domain.budget.requests` (amendments and overspend authorisations, in one step or two) and
+:mod:`~domain.budget.spending` (postings, releases, reversals), which also say what their events
+mean. The line's postings, releases and spend totals are one
+:class:`~domain.budget.postings.SpendBook` (``self.spend``) that the spend events' ``apply``
+update; a transfer between two lines is :mod:`~domain.budget.transfer`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.utils import register_topic
 
+from domain.budget import figures, requests, spending
 from domain.budget import vocabulary as v
-from domain.budget.approvals import BudgetApprovals
-from domain.budget.checks import canonical_cost_centre, require_ref
-from domain.budget.phasing import PERIODS, even_phasing
-from domain.budget.spend import BudgetSpending
+from domain.budget.checks import check_new_line, line_id
+from domain.budget.phasing import PERIODS
+from domain.budget.policy import BudgetRules
+from domain.budget.postings import Book, FromBook, Release, SpendBook
 from domain.shared.base import AuditedAggregate
-from domain.shared.errors import DomainValidationError, InvalidTransitionError
-from domain.shared.money import Money, exponent_of
-
-_LINE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:patient-services:budget-line")
+from domain.shared.money import Money, minor_to_decimal
 
 
-class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
+class BudgetLine(AuditedAggregate):
     # ---- events ------------------------------------------------------------------------
     class BudgetLineCreated(AuditedAggregate.Created):
         fiscal_year: int
@@ -69,9 +66,6 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
             line.add_budget(self.amount_minor, self.phasing_minor)
 
     class BudgetAmended(BudgetChanged):
-        """A signed change, approved at ``approval_tier`` (the acting role); ``request_id``
-        names the request it approves (None: asked for and approved in one step)."""
-
         class_version = 2
         approval_ref: str
         approval_tier: str
@@ -83,7 +77,7 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
 
         def apply(self, line: BudgetLine) -> None:
             line.add_budget(self.amount_minor, self.phasing_minor)
-            line.settle_request(self.request_id, v.REQUEST_APPROVED)
+            line.requests = requests.settled(line.requests, self.request_id, v.REQUEST_APPROVED)
 
     class BudgetTransferredOut(BudgetChanged):
         """``amount_minor`` is negative: budget leaving this line for ``to_line_id``."""
@@ -102,21 +96,15 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
 
     class PreEncumbranceRecorded(Posting):
         def apply(self, line: BudgetLine) -> None:
-            line.post(v.PRE_ENCUMBRANCE, self.reference, self.amount_minor, None, 0, self.event_id)
+            line.spend.post(v.PRE_ENCUMBRANCE, self, None, 0)
 
     class CommitmentRecorded(Posting):
-        """``relieved_minor`` of requisition ``relieves_reference`` became this commitment;
-        ``overspend_authorised``: it took the line below zero under an authorisation."""
-
         relieves_reference: str | None
         relieved_minor: int
         overspend_authorised: bool
 
         def apply(self, line: BudgetLine) -> None:
-            line.post(
-                v.COMMITMENT, self.reference, self.amount_minor, self.relieves_reference,
-                self.relieved_minor, self.event_id,
-            )  # fmt: skip
+            line.spend.post(v.COMMITMENT, self, self.relieves_reference, self.relieved_minor)
 
     class ActualRecorded(Posting):
         relieves_reference: str | None
@@ -124,15 +112,9 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
         year_end_adjustment: bool
 
         def apply(self, line: BudgetLine) -> None:
-            line.post(
-                v.ACTUAL, self.reference, self.amount_minor, self.relieves_reference,
-                self.relieved_minor, self.event_id,
-            )  # fmt: skip
+            line.spend.post(v.ACTUAL, self, self.relieves_reference, self.relieved_minor)
 
     class CommitmentReleased(Posting):
-        """``amount_minor`` of commitment ``reference`` will not be spent; ``release_reference``
-        names the release, so a retry records nothing (None: the caller named none)."""
-
         class_version = 2
         year_end_adjustment: bool
         release_reference: str | None
@@ -142,12 +124,10 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
             state["release_reference"] = None  # before release references, none was named
 
         def apply(self, line: BudgetLine) -> None:
-            line.release(self.reference, self.amount_minor, self.release_reference)
+            line.spend.release(self.reference, self.amount_minor, self.release_reference)
 
     class PostingReversed(AuditedAggregate.Event):
-        """A compensation (domain-spec §0): the posting ``reference`` of ``stage`` was a
-        mistake; what was still open of it (``amount_minor``) is removed. It names the event
-        that recorded the posting (``corrects_event_id``); the reason says why."""
+        """A compensation (domain-spec §0) of the posting ``reference`` of ``stage``."""
 
         stage: str
         reference: str
@@ -157,11 +137,9 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
         year_end_adjustment: bool
 
         def apply(self, line: BudgetLine) -> None:
-            line.reverse(self.stage, self.reference, self.amount_minor)
+            line.spend.reverse(self.stage, self.reference, self.amount_minor)
 
     class OverspendDetected(AuditedAggregate.Event):
-        """An actual (``reference``) left the line overspent: ``available_minor`` < 0."""
-
         reference: str
         available_minor: int
         currency: str
@@ -171,9 +149,6 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
             line.overspend_flagged = True
 
     class OverspendAuthorised(AuditedAggregate.Event):
-        """Commitments may take available down to ``-limit_minor`` until ``expires_at``;
-        ``request_id`` names the request it approves (None: one step)."""
-
         class_version = 2
         limit_minor: int
         currency: str
@@ -188,42 +163,37 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
         def apply(self, line: BudgetLine) -> None:
             line.overspend_limit_minor = self.limit_minor
             line.overspend_expires_at = self.expires_at
-            line.settle_request(self.request_id, v.REQUEST_APPROVED)
+            line.requests = requests.settled(line.requests, self.request_id, v.REQUEST_APPROVED)
 
     class AmendmentRequested(AuditedAggregate.Event):
-        """``actor_id`` asks for a signed change of ``amount_minor``. The event's own id is
-        the request's id: the amendment that approves it names it."""
+        """The event's own id is the request's id: the amendment that approves it names it."""
 
         amount_minor: int
         currency: str
 
         def apply(self, line: BudgetLine) -> None:
-            line.open_request(
-                self.event_id, v.AMENDMENT, self.actor_id, self.on_behalf_of,
-                amount=self.amount_minor,
-            )  # fmt: skip
+            line.requests[str(self.event_id)] = requests.opened(
+                v.AMENDMENT, self.actor_id, self.on_behalf_of, amount=self.amount_minor
+            )
 
     class OverspendAuthorisationRequested(AuditedAggregate.Event):
-        """``actor_id`` asks for an overspend authorisation; the event's id is the
-        request's id."""
+        """The event's own id is the request's id."""
 
         limit_minor: int
         currency: str
         expires_at: datetime
 
         def apply(self, line: BudgetLine) -> None:
-            line.open_request(
-                self.event_id, v.OVERSPEND, self.actor_id, self.on_behalf_of,
-                limit=self.limit_minor, expires_at=self.expires_at,
+            line.requests[str(self.event_id)] = requests.opened(
+                v.OVERSPEND, self.actor_id, self.on_behalf_of, limit=self.limit_minor,
+                expires_at=self.expires_at,
             )  # fmt: skip
 
     class RequestRejected(AuditedAggregate.Event):
-        """Request ``request_id`` will not be approved (the reason says why)."""
-
         request_id: UUID
 
         def apply(self, line: BudgetLine) -> None:
-            line.settle_request(self.request_id, v.REQUEST_REJECTED)
+            line.requests = requests.settled(line.requests, self.request_id, v.REQUEST_REJECTED)
 
     class ForecastUpdated(AuditedAggregate.Event):
         estimate_to_complete_minor: int
@@ -247,82 +217,175 @@ class BudgetLine(AuditedAggregate, BudgetApprovals, BudgetSpending):
             line.status = v.CLOSED
 
     # ---- creation ----------------------------------------------------------------------
-    @staticmethod
-    def id_for(fiscal_year: int, cost_centre: str, category: str) -> UUID:
-        """The line's id, derived from its natural key: a second line for the same fiscal
-        year, cost centre and category has the same id, so it is refused as a duplicate. The
-        cost centre is taken in its canonical form, so spacing and case make no other line."""
-        return uuid5(
-            _LINE_NAMESPACE, f"{fiscal_year}/{canonical_cost_centre(cost_centre)}/{category}"
-        )
+    #: The line's id, derived from its natural key (see :func:`~domain.budget.checks.line_id`).
+    id_for = staticmethod(line_id)
 
     @classmethod
     def create(
         cls, *, fiscal_year: int, cost_centre: str, category: str, currency: str, at: datetime
     ) -> BudgetLine:
-        if fiscal_year not in v.FISCAL_YEARS:
-            raise DomainValidationError("the fiscal year is out of range", field="fiscalYear")
-        cost_centre = canonical_cost_centre(cost_centre)
-        if not cost_centre:
-            raise DomainValidationError("a cost centre is required", field="costCentre")
-        if category not in v.CATEGORIES:
-            raise DomainValidationError("not a budget category", field="category")
-        exponent_of(currency)
-        return cls._create(
+        cost_centre = check_new_line(fiscal_year, cost_centre, category, currency)
+        line: BudgetLine = cls._create(
             cls.BudgetLineCreated, id=cls.id_for(fiscal_year, cost_centre, category),
             fiscal_year=fiscal_year, cost_centre=cost_centre, category=category,
             currency=currency, occurred_at=at,
         )  # fmt: skip
+        return line
 
-    # ---- the budget --------------------------------------------------------------------
+    # ---- commands: each checks (the rules return the event's fields), then records ------
     def approve(
         self, *, amount: Money, approval_ref: str, phasing: list[Money] | None = None,
         at: datetime,
     ) -> None:  # fmt: skip
-        """Records the original budget, a decision already taken (finance, with its ref)."""
-        self.require_status(v.DRAFT, action="approve the budget of")
-        total = self.minor_of(amount, "amount", allow_zero=True)
-        require_ref(approval_ref, "approvalRef")
-        if phasing is None:
-            phased = even_phasing(total)
-        else:
-            if len(phasing) != PERIODS:
-                raise DomainValidationError("give 12 period amounts", field="phasing")
-            phased = [self.minor_of(part, "phasing", allow_zero=True) for part in phasing]
-            if sum(phased) != total:
-                raise DomainValidationError("the periods must sum to the amount", field="phasing")
-        self.require_representable(budget=total, phasing=phased)
-        self.trigger_event(
-            self.BudgetApproved, amount_minor=total, currency=self.currency,
-            phasing_minor=phased, approval_ref=approval_ref, occurred_at=at,
-        )  # fmt: skip
+        recorded = figures.check_approval(self, amount, approval_ref, phasing)
+        self.trigger_event(self.BudgetApproved, **recorded, occurred_at=at)
 
-    # ---- the line's own state ----------------------------------------------------------
     def update_forecast(self, *, estimate_to_complete: Money, method: str, at: datetime) -> None:
-        self.require_status(v.ACTIVE, action="forecast")
-        estimate = self.minor_of(estimate_to_complete, "estimateToComplete", allow_zero=True)
-        require_ref(method, "method")
-        self.require_representable("estimateToComplete", estimate=estimate)
-        self.trigger_event(
-            self.ForecastUpdated, estimate_to_complete_minor=estimate, currency=self.currency,
-            method=method, occurred_at=at,
-        )  # fmt: skip
+        recorded = figures.check_forecast(self, estimate_to_complete, method)
+        self.trigger_event(self.ForecastUpdated, **recorded, occurred_at=at)
 
     def freeze(self, *, at: datetime) -> None:
-        self.require_status(v.ACTIVE, action="freeze")
-        if self.frozen:
-            raise InvalidTransitionError("the line is already frozen")
+        figures.check_freeze(self, frozen=True)
         self.trigger_event(self.LineFrozen, occurred_at=at)
 
     def unfreeze(self, *, at: datetime) -> None:
-        self.require_status(v.ACTIVE, action="unfreeze")
-        if not self.frozen:
-            raise InvalidTransitionError("the line is not frozen")
+        figures.check_freeze(self, frozen=False)
         self.trigger_event(self.LineUnfrozen, occurred_at=at)
 
     def close(self, *, at: datetime) -> None:
-        self.require_status(v.DRAFT, v.ACTIVE, action="close")
+        figures.require_status(self, v.DRAFT, v.ACTIVE, action="close")
         self.trigger_event(self.BudgetLineClosed, occurred_at=at)
+
+    def amend(
+        self, *, amount: Money, approval_ref: str, at: datetime, rules: BudgetRules,
+        request_id: UUID | None = None,
+    ) -> None:  # fmt: skip
+        recorded = requests.check_amendment(self, amount, approval_ref, at, rules, request_id)
+        self.trigger_event(self.BudgetAmended, **recorded, occurred_at=at)
+
+    def authorise_overspend(
+        self, *, limit: Money, expires_at: datetime, at: datetime, rules: BudgetRules,
+        request_id: UUID | None = None,
+    ) -> None:  # fmt: skip
+        recorded = requests.check_overspend_authorisation(
+            self, limit, expires_at, rules, request_id
+        )
+        self.trigger_event(self.OverspendAuthorised, **recorded, occurred_at=at)
+
+    def request_amendment(self, *, amount: Money, reason: str | None, at: datetime) -> None:
+        recorded = requests.check_amendment_request(self, amount, reason)
+        self.trigger_event(self.AmendmentRequested, **recorded, occurred_at=at)
+
+    def request_overspend_authorisation(
+        self, *, limit: Money, expires_at: datetime, reason: str | None, at: datetime
+    ) -> None:
+        recorded = requests.check_overspend_request(self, limit, expires_at, reason)
+        self.trigger_event(self.OverspendAuthorisationRequested, **recorded, occurred_at=at)
+
+    def reject_request(self, *, request_id: UUID, reason: str | None, at: datetime) -> None:
+        recorded = requests.check_rejection(self, request_id, reason)
+        self.trigger_event(self.RequestRejected, **recorded, occurred_at=at)
+
+    def record_pre_encumbrance(
+        self, *, reference: str, amount: Money, at: datetime, relieves_reference: str | None = None
+    ) -> None:
+        recorded = spending.check_pre_encumbrance(self, reference, amount, relieves_reference)
+        if recorded is not None:
+            self.trigger_event(self.PreEncumbranceRecorded, **recorded, occurred_at=at)
+
+    def record_commitment(
+        self, *, reference: str, amount: Money, at: datetime, relieves_reference: str | None = None
+    ) -> None:
+        recorded = spending.check_commitment(self, reference, amount, relieves_reference)
+        if recorded is not None:
+            self.trigger_event(self.CommitmentRecorded, **recorded, occurred_at=at)
+
+    def record_actual(
+        self, *, reference: str, amount: Money, at: datetime, relieves_reference: str | None = None
+    ) -> None:
+        recorded = spending.check_actual(self, reference, amount, relieves_reference)
+        if recorded is None:
+            return
+        self.trigger_event(self.ActualRecorded, **recorded, occurred_at=at)
+        overspent = spending.overspend(self, reference)
+        if overspent is not None:
+            self.trigger_event(self.OverspendDetected, **overspent, occurred_at=at)
+
+    def release_commitment(
+        self, *, reference: str, amount: Money | None = None, at: datetime,
+        release_reference: str | None = None,
+    ) -> None:  # fmt: skip
+        recorded = spending.check_release(self, reference, amount, release_reference)
+        if recorded is not None:
+            self.trigger_event(self.CommitmentReleased, **recorded, occurred_at=at)
+
+    def reverse_posting(
+        self, *, stage: str, reference: str, reason: str | None, at: datetime,
+        corrects_event_id: UUID | None = None,
+    ) -> None:  # fmt: skip
+        recorded = spending.check_reversal(self, stage, reference, reason, corrects_event_id)
+        self.trigger_event(self.PostingReversed, **recorded, occurred_at=at)
+
+    # ---- state, assigned only by events' apply() -----------------------------------------
+    def initialise(self, fiscal_year: int, cost_centre: str, category: str, currency: str) -> None:
+        self.fiscal_year, self.cost_centre, self.category = fiscal_year, cost_centre, category
+        self.currency = currency
+        self.status = v.DRAFT
+        self.frozen = False
+        self.approval_ref: str | None = None
+        self.original_budget_minor = 0
+        self.current_budget_minor = 0
+        self.phasing_minor = [0] * PERIODS
+        self.spend = SpendBook()
+        self.estimate_to_complete_minor = 0
+        self.forecast_method: str | None = None
+        self.overspend_limit_minor = 0
+        self.overspend_expires_at: datetime | None = None
+        self.overspend_flagged = False
+        self.requests: requests.Requests = {}
+
+    def add_budget(self, amount: int, phasing: list[int]) -> None:
+        self.current_budget_minor += amount
+        self.phasing_minor = figures.plus(self.phasing_minor, phasing)
+
+    # ---- reading -----------------------------------------------------------------------
+    @property
+    def open_requests(self) -> requests.Requests:
+        """The requests still waiting for a decision, by id."""
+        return requests.still_open(self.requests)
+
+    # The spend book's records and totals, read by the names callers and the rules use.
+    postings = FromBook[Book]("postings")
+    releases = FromBook[dict[str, Release]]("releases")
+    moved_minor = FromBook[dict[str, int]]("moved_minor")
+    pre_encumbered_minor = FromBook[int]("pre_encumbered_minor")
+    committed_minor = FromBook[int]("committed_minor")
+    actual_minor = FromBook[int]("actual_minor")
+
+    @property
+    def available_minor(self) -> int:
+        return (
+            self.current_budget_minor - self.pre_encumbered_minor - self.committed_minor
+            - self.actual_minor
+        )  # fmt: skip
+
+    @property
+    def forecast_minor(self) -> int:
+        """Actual + open commitments + estimate to complete (domain-spec §3)."""
+        return self.actual_minor + self.committed_minor + self.estimate_to_complete_minor
+
+    original_budget = figures.InCurrency("original_budget_minor")
+    current_budget = figures.InCurrency("current_budget_minor")
+    pre_encumbered = figures.InCurrency("pre_encumbered_minor")
+    committed = figures.InCurrency("committed_minor")
+    actual = figures.InCurrency("actual_minor")
+    available = figures.InCurrency("available_minor")
+    forecast = figures.InCurrency("forecast_minor")
+    estimate_to_complete = figures.InCurrency("estimate_to_complete_minor")
+
+    @property
+    def phasing(self) -> list[Decimal]:
+        return [minor_to_decimal(minor, self.currency) for minor in self.phasing_minor]
 
 
 # Stored events name the module their class was defined in. Before the bounded contexts

@@ -11,6 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain.budget import vocabulary as v
+from domain.budget.figures import (
+    minor_of,
+    phasing_from,
+    require_representable,
+    require_status,
+)
 from domain.budget.line import BudgetLine
 from domain.budget.policy import BudgetRules
 from domain.shared.envelope import current_envelope
@@ -30,19 +36,19 @@ def transfer_budget(
         raise DomainValidationError("the lines are in different fiscal years", field="toLineId")
     if source.currency != target.currency:
         raise DomainValidationError("the lines are kept in different currencies", field="toLineId")
-    source.require_status(v.ACTIVE, action="transfer budget from")
-    target.require_status(v.ACTIVE, action="transfer budget to")
-    minor = source.minor_of(amount, "amount")
+    require_status(source, v.ACTIVE, action="transfer budget from")
+    require_status(target, v.ACTIVE, action="transfer budget to")
+    minor = minor_of(source, amount, "amount")
     role = current_envelope().actor_role
     rules.require_approval(role, amount.amount, source.currency)
     if minor > source.available_minor:
         raise InsufficientFundsError(
             "the amount is more than the source line's available balance", field="amount"
         )
-    phasing_out = source.phasing_from(at, -minor, rules)
-    phasing_in = target.phasing_from(at, minor, rules)
-    source.require_representable(budget=-minor, phasing=phasing_out)
-    target.require_representable(budget=minor, phasing=phasing_in)
+    phasing_out = phasing_from(source, at, -minor, rules)
+    phasing_in = phasing_from(target, at, minor, rules)
+    require_representable(source, budget=-minor, phasing=phasing_out)
+    require_representable(target, budget=minor, phasing=phasing_in)
     source.trigger_event(
         BudgetLine.BudgetTransferredOut, amount_minor=-minor, currency=source.currency,
         phasing_minor=phasing_out, to_line_id=target.id,
