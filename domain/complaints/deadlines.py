@@ -5,11 +5,17 @@ The ledger (``ComplaintCase.deadlines``) keeps every deadline the case ran again
 (``acknowledgement`` or ``response``), its due instant and the instant it stopped running
 (met, superseded by an agreed extension or an interim response, or ended by closing or
 withdrawing). A deadline is breached when it was still running after its due instant; the
-deadline watcher asks for the breaches and records each one once.
+deadline watcher asks for the breaches and records each one once per (deadline, due instant).
+
+Two commands move the response deadline, both only before the current final response. An
+extension agreed with the complainant (:func:`check_extension`). An interim response (CMS:
+"still working on it, a written answer by D"): the final is then due by D, or the policy's
+default after receipt; under a policy where an interim response does not move the deadline,
+D may not be after the current due date (:func:`due_after_interim`).
 
 The ledger functions are pure: an event's ``apply`` assigns what they return, so replay
-rebuilds the same ledger. The checks run in a command, before its event, and raise the
-domain's errors.
+rebuilds the same ledger. The checks run in a command, before its event, read the case's
+facts (:class:`~domain.complaints.facts.CaseFacts`) and raise the domain's errors.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.complaints.checks import require_one_of
+from domain.complaints.facts import CaseFacts
+from domain.complaints.lifecycle import check_order, require_no_response
 from domain.complaints.policy import ComplaintRules
-from domain.complaints.vocabulary import ACKNOWLEDGEMENT, DEADLINE_KINDS, RESPONSE
+from domain.complaints.vocabulary import ACKNOWLEDGEMENT, DEADLINE_KINDS, RECEIVED, RESPONSE
 from domain.shared.errors import (
     DomainValidationError,
     ExtensionTooLateError,
@@ -99,32 +107,30 @@ def breached(
     return sorted(found.values(), key=lambda b: (b["due_at"], b["deadline"]))
 
 
-def check_breach_flag(
-    deadlines: Ledger, breaches: list[dict[str, Any]], *, deadline: str, due_at: datetime,
-    at: datetime,
-) -> None:  # fmt: skip
-    """A breach is recorded once per (deadline, due instant): refused for a deadline that is
-    not breached at ``at`` or was flagged already."""
+def check_breach_flag(case: CaseFacts, deadline: str, due_at: datetime, at: datetime) -> None:
+    """Refused for a deadline that is not breached at ``at`` or was flagged already."""
     require_one_of(deadline, DEADLINE_KINDS, "deadline")
-    if any((b["deadline"], b["due_at"]) == (deadline, due_at) for b in breaches):
+    if any((b["deadline"], b["due_at"]) == (deadline, due_at) for b in case.breaches):
         raise InvalidTransitionError(f"that {deadline} deadline breach is already flagged")
-    if {"deadline": deadline, "due_at": due_at} not in breached(deadlines, breaches, at):
+    if {"deadline": deadline, "due_at": due_at} not in breached(case.deadlines, case.breaches, at):
         raise InvalidTransitionError(f"that {deadline} deadline is not breached")
 
 
 # ---- the rules that move the response deadline -----------------------------------------
 def check_extension(
-    *, due: datetime, received_at: datetime, new_due_at: datetime,
-    complainant_agreed_at: datetime, at: datetime, breaches: list[dict[str, Any]],
-) -> None:  # fmt: skip
+    case: CaseFacts, *, new_due_at: datetime, complainant_agreed_at: datetime, at: datetime
+) -> None:
     """Only before the current due date, with the complainant's agreement given before
     it too (NHS 2009 reg. 14(2)(b): "such longer period as may be agreed before the
     expiry of that period"), and never once the deadline watcher has flagged that due
     date's breach: an extension back-dated before the due date would otherwise turn a
     recorded breach into a deadline that was never missed."""
+    action = "extend the response deadline of"
+    require_no_response(case.status, case.final_response, action=action)
+    due = case.response_due_at
     if at >= due:
         raise ExtensionTooLateError("the response deadline has passed: it cannot be extended")
-    if any((b["deadline"], b["due_at"]) == (RESPONSE, due) for b in breaches):
+    if any((b["deadline"], b["due_at"]) == (RESPONSE, due) for b in case.breaches):
         raise ExtensionTooLateError(
             "the response deadline's breach is already flagged: it cannot be extended"
         )
@@ -136,7 +142,7 @@ def check_extension(
         raise TimestampOrderError(
             "the complainant's agreement is after the extension", field="complainantAgreedAt"
         )
-    if complainant_agreed_at < received_at:
+    if complainant_agreed_at < case.received_at:
         raise TimestampOrderError(
             "the complainant's agreement is before the complaint", field="complainantAgreedAt"
         )
@@ -144,12 +150,26 @@ def check_extension(
         raise InvalidTransitionError(
             "the new due date must be after the current one", field="newDueAt"
         )
+    check_order(case.last_step_at, at, "extension")
 
 
-def check_promise(promised_by: datetime | None, at: datetime) -> None:
-    """An interim response promises the final one by a date still to come."""
+def check_interim(
+    case: CaseFacts, promised_by: datetime | None, at: datetime, rules: ComplaintRules
+) -> datetime:
+    """When the final response is due once the interim response is sent (see the module's
+    docstring); an interim response promises the final one by a date still to come."""
+    if case.status == RECEIVED:
+        raise InvalidTransitionError("acknowledge the complaint before an interim response")
+    action = "send an interim response for"
+    require_no_response(case.status, case.final_response, action=action)
     if promised_by is not None and promised_by <= at:
         raise DomainValidationError("the promised date must be in the future", field="promisedBy")
+    due = due_after_interim(
+        rules, case.policy, promised_by=promised_by, due=case.response_due_at,
+        received_at=case.received_at,
+    )  # fmt: skip
+    check_order(case.last_step_at, at, "interim response")
+    return due
 
 
 def due_after_interim(

@@ -4,7 +4,8 @@ the outcome each one concludes with (domain-spec §2).
 ``ComplaintCase.referrals`` lists them, oldest first: ``{"body", "reference", "referred_at",
 "outcome", "concluded_at"}`` (``outcome`` None while the review is open). The checks run in a
 command, before its event; :func:`referred` and :func:`concluded` are what an event's
-``apply`` assigns, pure so that replay rebuilds the same list.
+``apply`` assigns, pure so that replay rebuilds the same list. A referral, a fact about the
+case, may be a late entry, but not before the complaint was received.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from domain.complaints.checks import require_one_of, require_text
+from domain.complaints.facts import CaseFacts
+from domain.complaints.lifecycle import check_after_receipt
 from domain.complaints.vocabulary import EXTERNAL_BODIES
 from domain.shared.errors import DomainValidationError, InvalidTransitionError, TimestampOrderError
 
@@ -20,20 +23,23 @@ Referrals = list[dict[str, Any]]
 
 
 # ---- the checks a command runs ------------------------------------------------------------
-def check_referral(referrals: Referrals, body: str, reference: str) -> None:
+def check_referral(case: CaseFacts, body: str, reference: str, at: datetime) -> None:
     """One open referral per body at a time."""
     require_one_of(body, EXTERNAL_BODIES, "body")
     require_text(reference, "reference")
-    if any(r["body"] == body and r["outcome"] is None for r in referrals):
+    if any(r["body"] == body and r["outcome"] is None for r in case.referrals):
         raise InvalidTransitionError(f"the case is already referred to {body}, still open")
+    check_after_receipt(case.received_at, at)
 
 
 def referral_to_conclude(
-    referrals: Referrals, *, outcome: str, body: str | None, at: datetime
+    case: CaseFacts, outcome: str, body: str | None, at: datetime
 ) -> dict[str, Any]:
     """The open referral an outcome concludes: the only one open, or the one to ``body``."""
     require_text(outcome, "outcome")
-    open_referrals = [r for r in referrals if r["outcome"] is None and body in (None, r["body"])]
+    open_referrals = [
+        r for r in case.referrals if r["outcome"] is None and body in (None, r["body"])
+    ]
     if not open_referrals:
         raise InvalidTransitionError("there is no open external referral to conclude")
     if len(open_referrals) > 1:

@@ -24,13 +24,8 @@ from domain.visits.locations import Location, LocationPeriod
 
 
 class PatientVisit(AuditedAggregate):
-    FLOW_FIELDS = (
-        "status", "visit_class", "location_periods", "arrival_at", "triage_at",
-        "provider_seen_at", "decision_to_admit_at", "target_unit", "admitted_at",
-        "leave_started_at", "leave_ended_at", "expected_return", "discharged_at",
-        "disposition", "destination", "deceased_at", "left_at", "closed_at", "no_show_at",
-        "cancelled_at", "late_cancellation",
-    )  # fmt: skip
+    #: What a compensation restores (see :data:`domain.visits.vocabulary.FLOW_FIELDS`).
+    FLOW_FIELDS = v.FLOW_FIELDS
 
     # ---- creation events ---------------------------------------------------------
     class VisitScheduled(AuditedAggregate.Created):
@@ -43,10 +38,8 @@ class PatientVisit(AuditedAggregate):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.initialise(self.patient_ref, self.visit_class, self.service_unit)
-            visit.status = v.SCHEDULED
-            visit.scheduled_start = self.scheduled_start
-            visit.scheduled_end = self.scheduled_end
-            visit.reason_code = self.reason_code
+            visit.status, visit.reason_code = v.SCHEDULED, self.reason_code
+            visit.scheduled_start, visit.scheduled_end = self.scheduled_start, self.scheduled_end
 
     class WalkInRegistered(AuditedAggregate.Created):
         """PatientArrived (walk-in): the visit starts already arrived (ED, walk-in clinic)."""
@@ -67,23 +60,20 @@ class PatientVisit(AuditedAggregate):
         scheduled_end: datetime | None
 
         def apply(self, visit: PatientVisit) -> None:
-            visit.scheduled_start = self.scheduled_start
-            visit.scheduled_end = self.scheduled_end
+            visit.scheduled_start, visit.scheduled_end = self.scheduled_start, self.scheduled_end
 
     class VisitCancelled(AuditedAggregate.Event):
         late_cancellation: bool
 
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("VisitCancelled", self.event_id)
-            visit.status = v.CANCELLED
-            visit.cancelled_at = self.occurred_at
+            visit.status, visit.cancelled_at = v.CANCELLED, self.occurred_at
             visit.late_cancellation = self.late_cancellation
 
     class VisitMarkedNoShow(AuditedAggregate.Event):
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("VisitMarkedNoShow", self.event_id)
-            visit.status = v.NO_SHOW
-            visit.no_show_at = self.occurred_at
+            visit.status, visit.no_show_at = v.NO_SHOW, self.occurred_at
 
     # ---- flow events -------------------------------------------------------------
     class PatientArrived(AuditedAggregate.Event):
@@ -98,10 +88,8 @@ class PatientVisit(AuditedAggregate):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("PatientTriaged", self.event_id)
-            visit.status = v.TRIAGED
-            visit.triage_at = self.occurred_at
-            visit.acuity_scale = self.acuity_scale
-            visit.acuity_level = self.acuity_level
+            visit.status, visit.triage_at = v.TRIAGED, self.occurred_at
+            visit.acuity_scale, visit.acuity_level = self.acuity_scale, self.acuity_level
 
     class ClinicianContactStarted(AuditedAggregate.Event):
         clinician_ref: str
@@ -109,8 +97,7 @@ class PatientVisit(AuditedAggregate):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("ClinicianContactStarted", self.event_id)
-            visit.status = v.WITH_CLINICIAN
-            visit.clinician_ref = self.clinician_ref
+            visit.status, visit.clinician_ref = v.WITH_CLINICIAN, self.clinician_ref
             if self.first_contact:
                 visit.provider_seen_at = self.occurred_at
 
@@ -121,8 +108,7 @@ class PatientVisit(AuditedAggregate):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("AdmissionDecided", self.event_id)
-            visit.decision_to_admit_at = self.occurred_at
-            visit.target_unit = self.target_unit
+            visit.decision_to_admit_at, visit.target_unit = self.occurred_at, self.target_unit
 
     class PatientAdmitted(AuditedAggregate.Event):
         unit: str
@@ -130,8 +116,7 @@ class PatientVisit(AuditedAggregate):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("PatientAdmitted", self.event_id)
-            visit.status = v.ADMITTED
-            visit.admitted_at = self.occurred_at
+            visit.status, visit.admitted_at = v.ADMITTED, self.occurred_at
             visit.visit_class = v.INPATIENT_CLASS
             visit.open_location(self.unit, self.bed, self.occurred_at)
 
@@ -150,22 +135,20 @@ class PatientVisit(AuditedAggregate):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("LeaveOfAbsenceStarted", self.event_id)
-            visit.status = v.ON_LEAVE  # the location period stays open: the bed is kept
-            visit.leave_started_at = self.occurred_at
+            # The location period stays open: the bed is kept.
+            visit.status, visit.leave_started_at = v.ON_LEAVE, self.occurred_at
             visit.expected_return = self.expected_return
 
     class LeaveOfAbsenceEnded(AuditedAggregate.Event):
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("LeaveOfAbsenceEnded", self.event_id)
-            visit.status = v.ADMITTED
-            visit.leave_ended_at = self.occurred_at
+            visit.status, visit.leave_ended_at = v.ADMITTED, self.occurred_at
             visit.expected_return = None
 
     class PatientLeftWithoutBeingSeen(AuditedAggregate.Event):
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("PatientLeftWithoutBeingSeen", self.event_id)
-            visit.status = v.LEFT_WITHOUT_BEING_SEEN
-            visit.left_at = self.occurred_at
+            visit.status, visit.left_at = v.LEFT_WITHOUT_BEING_SEEN, self.occurred_at
             visit.close_location(self.occurred_at)
 
     class PatientDischarged(AuditedAggregate.Event):
@@ -175,18 +158,15 @@ class PatientVisit(AuditedAggregate):
 
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("PatientDischarged", self.event_id)
-            visit.status = v.DISCHARGED
-            visit.discharged_at = self.occurred_at
-            visit.disposition = self.disposition
-            visit.destination = self.destination
+            visit.status, visit.discharged_at = v.DISCHARGED, self.occurred_at
+            visit.disposition, visit.destination = self.disposition, self.destination
             visit.deceased_at = self.deceased_at
             visit.close_location(self.occurred_at)
 
     class VisitClosed(AuditedAggregate.Event):
         def apply(self, visit: PatientVisit) -> None:
             visit.remember_flow("VisitClosed", self.event_id)
-            visit.status = v.CLOSED
-            visit.closed_at = self.occurred_at
+            visit.status, visit.closed_at = v.CLOSED, self.occurred_at
 
     # ---- corrections -------------------------------------------------------------
     class VisitMarkedEnteredInError(AuditedAggregate.Event):
@@ -442,9 +422,7 @@ class PatientVisit(AuditedAggregate):
 
     def arrive(self, at: datetime, arrival_mode: str | None, event_id: UUID | None = None) -> None:
         self.remember_flow("PatientArrived", event_id)
-        self.status = v.ARRIVED
-        self.arrival_at = at
-        self.arrival_mode = arrival_mode
+        self.status, self.arrival_at, self.arrival_mode = v.ARRIVED, at, arrival_mode
         self.open_location(self.service_unit, None, at)
 
     def open_location(self, unit: str, bed: str | None, at: datetime) -> None:

@@ -55,3 +55,15 @@ class VisitPolicy:
     no_show_grace: timedelta = timedelta(minutes=15)
     late_cancellation_window: timedelta = timedelta(hours=24)
     facility_timezone: str = "Europe/London"
+
+
+#: A visit's flow state: what a compensation restores, as it was before the fact cancelled
+#: (see :mod:`domain.shared.compensation`). The acuity, the schedule and the service unit are
+#: not flow fields, so a compensation leaves them as they are.
+FLOW_FIELDS = (
+    "status", "visit_class", "location_periods", "arrival_at", "triage_at",
+    "provider_seen_at", "decision_to_admit_at", "target_unit", "admitted_at",
+    "leave_started_at", "leave_ended_at", "expected_return", "discharged_at",
+    "disposition", "destination", "deceased_at", "left_at", "closed_at", "no_show_at",
+    "cancelled_at", "late_cancellation",
+)  # fmt: skip
