@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -121,7 +123,8 @@ def decode_state(state: bytes) -> dict[str, Any]:
 
 @lru_cache(maxsize=512)
 def event_class(topic: str) -> type:
-    return resolve_topic(topic)
+    cls: type = resolve_topic(topic)
+    return cls
 
 
 @lru_cache(maxsize=4096)
@@ -137,13 +140,36 @@ def is_event_of(topic: str, aggregate: type) -> bool:
     return isinstance(cls, type) and issubclass(cls, aggregate.Event)  # type: ignore[attr-defined]
 
 
+@lru_cache(maxsize=4096)
+def is_lost_event_of(topic: str, aggregate: type) -> bool:
+    """Whether ``topic`` names a class nested in ``aggregate`` that no longer resolves: an
+    event class removed or renamed since its records were stored. The topic no longer leads
+    to a class, but its enclosing name (``module:Aggregate`` of ``module:Aggregate.Name``)
+    still leads to the aggregate, so its records are still that aggregate's."""
+    try:
+        event_class(topic)
+    except TopicError:
+        pass
+    else:
+        return False
+    module, _, qualname = topic.partition(":")
+    owner, dot, _ = qualname.rpartition(".")
+    if not dot:
+        return False
+    try:
+        cls = event_class(f"{module}:{owner}")
+    except TopicError:
+        return False
+    return isinstance(cls, type) and issubclass(cls, aggregate)
+
+
 def domain_event(record: StoredRecord) -> Any:
     """The domain event object of a record, as the library's mapper would build it."""
     cls = event_class(record.topic)
     attributes = decode_state(record.state)
     attributes["originator_id"] = record.originator_id
     attributes["originator_version"] = record.originator_version
-    event = object.__new__(cls)
+    event: Any = object.__new__(cls)
     object.__setattr__(event, "__dict__", attributes)
     return event
 
@@ -163,3 +189,21 @@ def from_micros(micros: int | None) -> datetime | None:
     return datetime.fromtimestamp(micros / 1_000_000, tz=timezone.utc).replace(
         microsecond=micros % 1_000_000
     )
+
+
+class FirstSighting:
+    """Which keys this process has met before, so that something said about each (a
+    warning about an unknown event class) is said once, not once per record. Safe across
+    the worker's threads."""
+
+    def __init__(self) -> None:
+        self._seen: set[Hashable] = set()
+        self._lock = threading.Lock()
+
+    def first(self, key: Hashable) -> bool:
+        """True the first time ``key`` is met, False ever after."""
+        with self._lock:
+            if key in self._seen:
+                return False
+            self._seen.add(key)
+            return True

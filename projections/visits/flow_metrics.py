@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from projections.shared.records import from_micros, to_micros
-from projections.visits.flow import camel
+from projections.visits.flow_events import camel
 
 CANCELLED = "cancelled"
 ENTERED_IN_ERROR = "entered_in_error"

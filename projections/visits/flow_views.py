@@ -1,7 +1,8 @@
 """What the patient-flow queries answer: the flow board, the census and a visit's timeline.
 
 camelCase Structs (the HTTP API returns them as they are), built here from the rows the store
-selects, so the rules (who is a boarder, minutes waited, which facts are effective) are the
+selects (read by name: :class:`~projections.visits.flow_rows.BoardRow` and its siblings), so
+the rules (who is a boarder, minutes waited, which facts are effective) are the
 same on every backend and testable without a database. Instants in rows are microseconds
 since the epoch (UTC); in views they are datetimes.
 """
@@ -16,6 +17,20 @@ import msgspec
 
 from domain.visits.vocabulary import ACTIVE_STATES
 from projections.shared.records import to_micros
+from projections.visits.flow_rows import (
+    BOARD_COLUMNS,
+    CENSUS_COLUMNS,
+    TIMELINE_ENTRY_COLUMNS,
+    BoardRow,
+    CensusRow,
+    TimelineRow,
+)
+
+__all__ = [
+    "BOARD_COLUMNS", "BOARD_STATES", "CENSUS_COLUMNS", "ON_LEAVE", "TIMELINE_ENTRY_COLUMNS",
+    "Board", "BoardUnit", "BoardVisit", "Census", "CensusEntry", "Location", "Timeline",
+    "TimelineEntry", "board_of", "census_of", "is_boarder", "minutes_between", "timeline_entry",
+]  # fmt: skip
 
 #: States shown on the board, in the order of the flow; ``on_leave`` is listed apart.
 BOARD_STATES = ("arrived", "triaged", "with_clinician", "admitted")
@@ -124,25 +139,6 @@ class Timeline(msgspec.Struct, frozen=True, rename="camel"):
 
 
 # ---- building them from rows ---------------------------------------------------------------
-#: The visit columns the board reads, in this order.
-BOARD_COLUMNS = (
-    "id", "patient_ref", "status", "visit_class", "acuity_scale", "acuity_level",
-    "current_unit", "current_bed", "service_unit", "arrival_at", "status_since",
-    "decision_to_admit_at", "target_unit", "admitted_at",
-)  # fmt: skip
-#: The census reads these (``l`` a location period, ``v`` its visit).
-CENSUS_COLUMNS = (
-    "l.visit_id", "v.patient_ref", "v.status", "v.visit_class", "l.unit", "l.bed",
-    "l.start_at", "l.end_at",
-)  # fmt: skip
-#: The timeline reads these timeline columns.
-TIMELINE_ENTRY_COLUMNS = (
-    "position", "version", "event_id", "event_type", "occurred_at", "recorded_at", "actor_id",
-    "actor_role", "on_behalf_of", "reason", "source_system", "source_message_id",
-    "corrected_by", "corrects_event_id", "restored_status", "details",
-)  # fmt: skip
-
-
 def is_boarder(status: str, decided_at: Any, admitted_at: Any) -> bool:
     """A decision to admit is made, and the patient is neither admitted nor gone."""
     return decided_at is not None and admitted_at is None and status in ACTIVE_STATES
@@ -153,10 +149,13 @@ def board_of(rows: Iterable[Sequence[Any]], unit: str | None, now: datetime) -> 
     now_us = to_micros(now)
     assert now_us is not None
     units: dict[str, dict[str, list[BoardVisit]]] = {}
-    for row in rows:
+    make = BoardRow._make
+    for values in rows:
+        row = make(values)
         entry = _board_visit(row, now_us)
         lists = units.setdefault(
-            row[6] or row[8], {name: [] for name in (*BOARD_STATES, ON_LEAVE, "boarders")}
+            row.current_unit or row.service_unit,
+            {name: [] for name in (*BOARD_STATES, ON_LEAVE, "boarders")},
         )
         lists[entry.status].append(entry)
         if entry.boarder:
@@ -179,27 +178,26 @@ def board_of(rows: Iterable[Sequence[Any]], unit: str | None, now: datetime) -> 
     )
 
 
-def _board_visit(row: Sequence[Any], now: int) -> BoardVisit:
-    (
-        visit_id, patient_ref, status, visit_class, scale, level, unit, bed, _service_unit,
-        arrival_at, since, decided_at, target_unit, admitted_at,
-    ) = row  # fmt: skip
-    boarder = is_boarder(status, decided_at, admitted_at)
+def _board_visit(row: BoardRow, now: int) -> BoardVisit:
+    decided_at, since, arrival_at = row.decision_to_admit_at, row.status_since, row.arrival_at
+    boarder = is_boarder(row.status, decided_at, row.admitted_at)
     return BoardVisit(
-        visit_id=visit_id,
-        patient_ref=patient_ref,
-        status=status,
-        visit_class=visit_class,
-        acuity_scale=scale,
-        acuity_level=level,
-        location=Location(unit, bed) if unit is not None else None,
+        visit_id=row.id,
+        patient_ref=row.patient_ref,
+        status=row.status,
+        visit_class=row.visit_class,
+        acuity_scale=row.acuity_scale,
+        acuity_level=row.acuity_level,
+        location=Location(row.current_unit, row.current_bed)
+        if row.current_unit is not None
+        else None,
         arrival_at=_instant(arrival_at),
         status_since=_instant(since),
         minutes_since_arrival=minutes_between(arrival_at, now),
         minutes_in_state=minutes_between(since, now),
         boarder=boarder,
         decision_to_admit_at=_instant(decided_at),
-        target_unit=target_unit,
+        target_unit=row.target_unit,
         minutes_boarding=minutes_between(decided_at, now) if boarder else None,
     )
 
@@ -207,6 +205,11 @@ def _board_visit(row: Sequence[Any], now: int) -> BoardVisit:
 def _instant(micros: int | None) -> datetime | None:
     # Twice as fast as projections.shared.records.from_micros, and a board has hundreds of them.
     return None if micros is None else _EPOCH + timedelta(microseconds=micros)
+
+
+def _at(micros: int) -> datetime:
+    """An instant of a NOT NULL column."""
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 def minutes_between(since: int | None, now: int) -> float | None:
@@ -217,30 +220,44 @@ def minutes_between(since: int | None, now: int) -> float | None:
 
 
 def census_of(rows: Iterable[Sequence[Any]], unit: str | None, at: datetime) -> Census:
-    items = [
-        CensusEntry(
-            visit_id=row[0],
-            patient_ref=row[1],
-            status=row[2],
-            visit_class=row[3],
-            unit=row[4],
-            bed=row[5],
-            since=_instant(row[6]),  # type: ignore[arg-type]
-            until=_instant(row[7]),
+    """The census from rows of :data:`CENSUS_COLUMNS`."""
+    items = []
+    for values in rows:
+        row = CensusRow._make(values)
+        items.append(
+            CensusEntry(
+                visit_id=row.visit_id,
+                patient_ref=row.patient_ref,
+                status=row.status,
+                visit_class=row.visit_class,
+                unit=row.unit,
+                bed=row.bed,
+                since=_at(row.start_at),
+                until=_instant(row.end_at),
+            )
         )
-        for row in rows
-    ]
     return Census(at=at, unit=unit, count=len(items), items=items)
 
 
-def timeline_entry(row: Sequence[Any]) -> TimelineEntry:
+def timeline_entry(values: Sequence[Any]) -> TimelineEntry:
     """A timeline row (:data:`TIMELINE_ENTRY_COLUMNS`) as the API shows it."""
+    row = TimelineRow._make(values)
     return TimelineEntry(
-        position=row[0], version=row[1], event_id=row[2], event_type=row[3],
-        occurred_at=_instant(row[4]),  # type: ignore[arg-type]
-        recorded_at=_instant(row[5]),  # type: ignore[arg-type]
-        actor_id=row[6], actor_role=row[7], on_behalf_of=row[8], reason=row[9],
-        source_system=row[10], source_message_id=row[11], effective=row[12] is None,
-        corrected_by=row[12], corrects=row[13], restored_status=row[14],
-        details=_decode_details(row[15]),
-    )  # fmt: skip
+        position=row.position,
+        version=row.version,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        occurred_at=_at(row.occurred_at),
+        recorded_at=_at(row.recorded_at),
+        actor_id=row.actor_id,
+        actor_role=row.actor_role,
+        on_behalf_of=row.on_behalf_of,
+        reason=row.reason,
+        source_system=row.source_system,
+        source_message_id=row.source_message_id,
+        effective=row.corrected_by is None,
+        corrected_by=row.corrected_by,
+        corrects=row.corrects_event_id,
+        restored_status=row.restored_status,
+        details=_decode_details(row.details),
+    )

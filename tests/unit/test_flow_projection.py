@@ -284,14 +284,22 @@ def test_a_details_correction_shows_each_field_before_and_after() -> None:
 
 def test_timeline_entries_are_effective_until_a_compensation_names_them() -> None:
     row = ("e-2", "TransferCancelled", "e-1")
-    cancelled = views.timeline_entry(
-        (7, 3, "e-1", "PatientTransferred", 0, 1, "a", "nurse", None, None, None, None,
-         "e-2", None, None, '{"toUnit":"W2"}')
+    common = flow.TimelineRow(
+        visit_id="v-1", version=0, position=0, event_id="", event_type="", occurred_at=0,
+        recorded_at=0, actor_id="a", actor_role="nurse", on_behalf_of=None, reason=None,
+        source_system=None, source_message_id=None, corrects_event_id=None,
+        restored_status=None, details="{}",
     )  # fmt: skip
-    compensation = views.timeline_entry(
-        (8, 4, row[0], row[1], 2, 3, "a", "nurse", None, "wrong", None, None, None,
-         row[2], "admitted", "{}")
-    )  # fmt: skip
+    cancelled = views.timeline_entry(common._replace(
+        position=7, version=3, event_id="e-1", event_type="PatientTransferred", occurred_at=0,
+        recorded_at=1, reason=None, corrects_event_id=None, restored_status=None,
+        details='{"toUnit":"W2"}', corrected_by="e-2",
+    ))  # fmt: skip
+    compensation = views.timeline_entry(common._replace(
+        position=8, version=4, event_id=row[0], event_type=row[1], occurred_at=2,
+        recorded_at=3, reason="wrong", corrects_event_id=row[2], restored_status="admitted",
+        details="{}", corrected_by=None,
+    ))  # fmt: skip
 
     assert (cancelled.effective, cancelled.corrected_by) == (False, "e-2")
     assert cancelled.details == {"toUnit": "W2"}

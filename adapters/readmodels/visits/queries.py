@@ -1,0 +1,99 @@
+"""The flow read model's queries: :func:`board`, :func:`census`, :func:`timeline` and
+:func:`metrics` select rows (the columns named by the row types they are read into) and leave
+the rules to :mod:`projections.visits.flow_views` and :mod:`projections.visits.flow_metrics`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from adapters.readmodels.database import Transaction
+from adapters.readmodels.visits.tables import ON_THE_BOARD
+from domain.visits.vocabulary import ENTERED_IN_ERROR
+from projections.shared.records import to_micros
+from projections.visits import flow_views as views
+from projections.visits.flow_metrics import (
+    METRIC_COLUMNS,
+    FlowMetrics,
+    MetricVisit,
+    compute_metrics,
+)
+
+
+def board(tx: Transaction, prefix: str, unit: str | None, now: datetime) -> views.Board:
+    """Per unit, the visits in each active state and those on leave, longest waiting first."""
+    statement = f"SELECT {', '.join(views.BOARD_COLUMNS)} FROM {prefix}visits WHERE {ON_THE_BOARD}"
+    params: list[Any] = []
+    if unit is not None:
+        statement += " AND current_unit = ?"
+        params.append(unit)
+    rows = tx.execute(statement + " ORDER BY arrival_at, id", params)
+    return views.board_of(rows, unit, now)
+
+
+def census(tx: Transaction, prefix: str, unit: str | None, at: datetime) -> views.Census:
+    """The visits with a location period in ``unit`` (every unit if None) holding ``at``."""
+    at_us = to_micros(at)
+    statement = (
+        f"SELECT {', '.join(views.CENSUS_COLUMNS)} FROM {prefix}locations l"
+        f" JOIN {prefix}visits v ON v.id = l.visit_id"
+        " WHERE l.start_at <= ? AND (l.end_at IS NULL OR l.end_at > ?)"
+    )
+    params: list[Any] = [at_us, at_us]
+    if unit is not None:
+        statement += " AND l.unit = ?"
+        params.append(unit)
+    order = " ORDER BY l.unit, COALESCE(l.bed, ''), l.start_at, l.visit_id"
+    return views.census_of(tx.execute(statement + order, params), unit, at)
+
+
+def timeline(
+    tx: Transaction, prefix: str, visit_id: UUID, *, after_version: int = 0, limit: int = 500
+) -> views.Timeline | None:
+    """The visit's recorded facts in order, corrections marked; None if the view has no
+    such visit."""
+    key = str(visit_id)
+    found = tx.execute(f"SELECT status, version FROM {prefix}visits WHERE id = ?", (key,))
+    if not found:
+        return None
+    status, version = found[0]
+    rows = tx.execute(
+        f"SELECT {', '.join(views.TIMELINE_ENTRY_COLUMNS)} FROM {prefix}timeline"
+        " WHERE visit_id = ? AND version > ? ORDER BY version LIMIT ?",
+        (key, after_version, limit + 1),
+    )
+    items = [views.timeline_entry(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return views.Timeline(
+        visit_id=key,
+        status=status,
+        version=version,
+        items=items,
+        next_cursor=str(items[-1].version) if more else None,
+    )
+
+
+def metrics(
+    tx: Transaction,
+    prefix: str,
+    start: datetime,
+    end: datetime,
+    unit: str | None,
+    zone: ZoneInfo,
+) -> FlowMetrics:
+    """The metrics of domain-spec §1 over ``[start, end)`` (see
+    :mod:`projections.visits.flow_metrics`)."""
+    low, high = to_micros(start), to_micros(end)
+    statement = (
+        f"SELECT {', '.join(METRIC_COLUMNS)} FROM {prefix}visits"
+        " WHERE span_end >= ? AND span_start < ? AND status <> ?"
+    )
+    params: list[Any] = [low, high, ENTERED_IN_ERROR]
+    if unit is not None:
+        statement += " AND service_unit = ?"
+        params.append(unit)
+    rows = tx.execute(statement, params)
+    return compute_metrics((MetricVisit(*row) for row in rows), start, end, zone, unit)
