@@ -1,6 +1,6 @@
-"""The audit read model: the trail's entries and hash chain in tables, its queries, verify.
+"""The audit read model: the trail's entries and hash chain kept in tables, and verify.
 
-Tables (``<prefix>`` is ``audit_g<generation>_``):
+Tables (:mod:`adapters.readmodels.audit.tables`; ``<prefix>`` is ``audit_g<generation>_``):
 
 * ``<prefix>entries``: one row per stored event, keyed by its log position, with the chain
   hash (``hash``, and ``prev_hash`` for whoever reads a row alone) and every field of
@@ -15,74 +15,50 @@ The model wants every topic: the chain covers the whole stored log, idempotency 
 last entry (one query) for the previous hash and the position already chained, skips records
 at or below it (a redelivered batch changes nothing) and appends with ``insert_rows`` (COPY on
 PostgreSQL).
+
+The trail's queries (:func:`audit_events`, :func:`iter_audit_events`) are in
+:mod:`adapters.readmodels.audit.queries`, re-exported here; :func:`verify` stays here, where
+the CLI looks it up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 from uuid import UUID
 
+from adapters.readmodels.audit.queries import (
+    AuditFilters,
+    AuditPage,
+    audit_events,
+    iter_audit_events,
+)
+from adapters.readmodels.audit.tables import DDL, ENTRY_COLUMNS, NAME
 from adapters.readmodels.base import LogReader
 from adapters.readmodels.database import ReadDatabase, Transaction
 from adapters.readmodels.tracking import active_position, parked_records, table_prefix
 from projections.audit.trail import (
-    BOOKKEEPING_TYPES,
-    ENTRY_FIELDS,
     GENESIS_HASH,
-    RECORDED,
-    TIME_FIELDS,
-    AuditEntry,
     ChainLink,
     VerifyResult,
     chained_rows,
     derive_rows,
-    entry_from_row,
     verify_chain,
 )
 from projections.shared.records import StoredRecord
 
-NAME = "audit"
+#: The queries live in their own module; re-exported as the read model's one entry point.
+__all__ = [
+    "ENTRY_COLUMNS", "NAME", "PATIENT_REFS_CACHED", "VERIFY_BATCH", "AuditFilters",
+    "AuditPage", "AuditReadModel", "audit_events", "chain_head", "iter_audit_events", "verify",
+]  # fmt: skip
+
 #: Patient refs kept in memory (aggregate id → ref, or None for "has none"); beyond it the
 #: oldest quarter is dropped and read again from the table when needed.
 PATIENT_REFS_CACHED = 200_000
 #: Rows per query when verify streams the log and the chain (memory stays bounded).
 VERIFY_BATCH = 5000
-
-ENTRY_COLUMNS = (*ENTRY_FIELDS, "hash", "prev_hash")
-_INTEGER_COLUMNS = frozenset({"position", "version", *TIME_FIELDS})
-_REQUIRED = frozenset({"aggregate_type", "aggregate_id", "version", "action", "outcome"})
-
-
-def _column(name: str) -> str:
-    if name == "position":
-        return "position BIGINT PRIMARY KEY"
-    kind = "BIGINT" if name in _INTEGER_COLUMNS else "TEXT"
-    return f"{name} {kind}{' NOT NULL' if name in _REQUIRED else ''}"
-
-
-_DDL = (
-    "CREATE TABLE IF NOT EXISTS {p}entries ("
-    + ", ".join(_column(name) for name in ENTRY_FIELDS)
-    + ", hash TEXT NOT NULL, prev_hash TEXT NOT NULL)",
-    # One index per filter of audit_events, position second, so a filtered page is an index
-    # range read in order however large the trail is.
-    "CREATE INDEX IF NOT EXISTS {p}entries_patient ON {p}entries (patient_ref, position)",
-    "CREATE INDEX IF NOT EXISTS {p}entries_actor ON {p}entries (actor_id, position)",
-    "CREATE INDEX IF NOT EXISTS {p}entries_aggregate ON {p}entries (aggregate_id, position)",
-    "CREATE INDEX IF NOT EXISTS {p}entries_target ON {p}entries (target_id, position)"
-    " WHERE target_id IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS {p}entries_action ON {p}entries (action, position)",
-    "CREATE INDEX IF NOT EXISTS {p}entries_recorded ON {p}entries (recorded_at, position)",
-    # Attempts are few among recorded facts: a partial index finds them without costing
-    # every insert (queries for them repeat its predicate, see AuditFilters.where).
-    "CREATE INDEX IF NOT EXISTS {p}entries_attempts ON {p}entries (outcome, position)"
-    f" WHERE outcome <> '{RECORDED}'",
-    "CREATE TABLE IF NOT EXISTS {p}patients ("
-    " aggregate_id TEXT PRIMARY KEY, patient_ref TEXT NOT NULL)",
-)
 
 #: IN lists are padded to these sizes, so a handful of statements are prepared, not one
 #: per batch size.
@@ -99,7 +75,7 @@ class AuditReadModel:
         return True
 
     def create_tables(self, tx: Transaction, prefix: str) -> None:
-        for statement in _DDL:
+        for statement in DDL:
             tx.execute(statement.format(p=prefix))
 
     def drop_tables(self, tx: Transaction, prefix: str) -> None:
@@ -156,100 +132,6 @@ class AuditReadModel:
 def chain_head(tx: Transaction, prefix: str) -> ChainLink | None:
     rows = tx.execute(f"SELECT position, hash FROM {prefix}entries ORDER BY position DESC LIMIT 1")
     return ChainLink(*rows[0]) if rows else None
-
-
-# ---- the trail ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class AuditFilters:
-    """Filters of the trail; all given ones must hold.
-
-    ``recorded_from``/``recorded_to`` bound ``recorded_at`` (when the system stored the event,
-    not the business time ``occurred_at``, which may be back-dated), as microseconds since
-    the epoch: from inclusive, to exclusive. Idempotency bookkeeping (``CommandRecord``) is
-    left out unless ``include_bookkeeping``.
-    """
-
-    patient_ref: str | None = None
-    actor_id: str | None = None
-    aggregate_id: str | None = None
-    action: str | None = None
-    outcome: str | None = None
-    recorded_from: int | None = None
-    recorded_to: int | None = None
-    include_bookkeeping: bool = False
-    #: Only entries before this log position (an export stops before its own record).
-    before_position: int | None = None
-
-    def where(self) -> tuple[list[str], list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if self.aggregate_id is not None:
-            # The aggregate's own events, and the attempts refused or denied on it.
-            clauses.append("(aggregate_id = ? OR target_id = ?)")
-            params.extend([self.aggregate_id, self.aggregate_id])
-        for column, value in (
-            ("patient_ref", self.patient_ref),
-            ("actor_id", self.actor_id),
-            ("action", self.action),
-            ("outcome", self.outcome),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if self.outcome is not None and self.outcome != RECORDED:
-            clauses.append(f"outcome <> '{RECORDED}'")  # lets the partial index serve it
-        if self.recorded_from is not None:
-            clauses.append("recorded_at >= ?")
-            params.append(self.recorded_from)
-        if self.recorded_to is not None:
-            clauses.append("recorded_at < ?")
-            params.append(self.recorded_to)
-        if self.before_position is not None:
-            clauses.append("position < ?")
-            params.append(self.before_position)
-        if not self.include_bookkeeping:
-            for aggregate_type in sorted(BOOKKEEPING_TYPES):
-                clauses.append("aggregate_type <> ?")
-                params.append(aggregate_type)
-        return clauses, params
-
-
-@dataclass(frozen=True)
-class AuditPage:
-    entries: list[AuditEntry]
-    #: The position of the page's last entry when more may follow, else None.
-    next_after: int | None
-
-
-def audit_events(
-    tx: Transaction, prefix: str, filters: AuditFilters, after: int | None, limit: int
-) -> AuditPage:
-    """Entries matching ``filters`` after position ``after``, oldest first, at most ``limit``."""
-    clauses, params = filters.where()
-    clauses.insert(0, "position > ?")
-    params.insert(0, after or 0)
-    rows = tx.execute(
-        f"SELECT {', '.join(ENTRY_COLUMNS)} FROM {prefix}entries"
-        f" WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ?",
-        (*params, limit + 1),
-    )
-    entries = [entry_from_row(row) for row in rows[:limit]]
-    more = len(rows) > limit
-    return AuditPage(entries, entries[-1].position if more and entries else None)
-
-
-def iter_audit_events(
-    database: ReadDatabase, filters: AuditFilters, page_size: int = 1000
-) -> Iterator[AuditEntry]:
-    """Every matching entry of the active generation, page by page (for exports): each page
-    is its own short read, so a long export holds no transaction open."""
-    after: int | None = 0
-    while after is not None:
-        with database.read() as tx:
-            prefix = table_prefix(NAME, active_position(tx, NAME).generation)
-            page = audit_events(tx, prefix, filters, after, page_size)
-        yield from page.entries
-        after = page.next_after
 
 
 # ---- verify -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Table (``<prefix>`` = ``complaints_g<generation>_``): ``cases``, one row per complaint case:
 its status and classification now and the state of its two deadlines (see
-:mod:`projections.complaints.worklist`). No narrative, finding or other free text is stored.
+:mod:`projections.complaints.case_state`). No narrative, finding or other free text is stored.
 
 :class:`ComplaintsReadModel` folds each batch per case with
 :func:`projections.complaints.worklist.fold`,
@@ -136,7 +136,8 @@ def worklist(
     whose next deadline has passed (true) or has not (false). ``cursor`` is the
     ``nextCursor`` of the page before; a malformed one raises ValueError."""
     now_us = to_micros(now)
-    where, params = ["is_open = 1"], []  # type: ignore[var-annotated]
+    where = ["is_open = 1"]
+    params: list[str | int | None] = []
     if status is not None:
         where.append("status = ?")
         params.append(status)
