@@ -17,7 +17,6 @@ from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from adapters.http.audit_parameters import (
-    READ_PROBLEMS,
     Action,
     Actor,
     AggregateId,
@@ -31,7 +30,7 @@ from adapters.http.audit_parameters import (
 from adapters.http.kit.auth import claims_of, may_read
 from adapters.http.kit.correlation import correlation_id_of
 from adapters.http.kit.errors import ProjectionLaggingError
-from adapters.http.kit.read_side import DEFAULT_WAIT_MS, read_database_of
+from adapters.http.kit.read_side import DEFAULT_WAIT_MS, READ_PROBLEMS, read_database_of
 from adapters.http.kit.services import services_of
 from adapters.readmodels.audit.store import NAME, iter_audit_events
 from adapters.readmodels.status import wait_for_position

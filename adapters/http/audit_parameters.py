@@ -12,7 +12,6 @@ from litestar.params import QueryParameter
 
 from adapters.http.kit.errors import InvalidRequestError
 from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
-from adapters.http.kit.problems import problem_responses
 from adapters.http.kit.read_side import aware
 from adapters.readmodels.audit.store import AuditFilters
 from projections.shared.records import to_micros
@@ -70,8 +69,6 @@ IncludeBookkeeping = Annotated[
                    "idempotency bookkeeping rows (aggregateType `CommandRecord`), left out by "
                    "default. They are always covered by the hash chain."),
 ]  # fmt: skip
-
-READ_PROBLEMS = problem_responses(400, 401, 403, 500, 503)
 
 
 def audit_filters(

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Request, Response
 from litestar.params import QueryParameter
 
 from adapters.http.audit_parameters import (
-    READ_PROBLEMS,
     Action,
     Actor,
     AggregateId,
@@ -27,11 +26,11 @@ from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
 from adapters.http.kit.read_side import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_MS,
-    POSITION_RESPONSE_HEADER,
     Limit,
     MinPosition,
     WaitMs,
     query_view,
+    read_route,
 )
 from adapters.readmodels.audit.store import NAME, audit_events
 from application.shared.permissions import AUDIT_READERS
@@ -59,7 +58,7 @@ def _after(cursor: str | None) -> int:
     return int(cursor)
 
 
-@get(
+@read_route(
     "/events",
     operation_id="listAuditEvents",
     name="audit:events",
@@ -67,9 +66,6 @@ def _after(cursor: str | None) -> int:
     description="Every recorded event, and every refused or denied attempt, with who, what, "
     "when, which record and why. Filters combine (all must hold). Role: auditor.",
     guards=[may_read(AUDIT_READERS, "audit trail")],
-    sync_to_thread=True,
-    response_headers=[POSITION_RESPONSE_HEADER],
-    responses=READ_PROBLEMS,
 )
 def list_audit_events(
     request: Request[Any, Any, Any],

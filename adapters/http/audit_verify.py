@@ -7,9 +7,8 @@ from typing import Any
 
 from litestar import Request, get
 
-from adapters.http.audit_parameters import READ_PROBLEMS
 from adapters.http.kit.auth import may_read
-from adapters.http.kit.read_side import read_database_of
+from adapters.http.kit.read_side import READ_PROBLEMS, read_database_of
 from adapters.readmodels.audit.store import verify
 from application.shared.permissions import AUDIT_READERS
 from projections.audit.trail import VerifyResult

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, Router, get
+from litestar import Request, Response, Router
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
@@ -22,10 +22,10 @@ from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
 from adapters.http.kit.problems import problem_responses
 from adapters.http.kit.read_side import (
     DEFAULT_WAIT_MS,
-    POSITION_RESPONSE_HEADER,
     MinPosition,
     WaitMs,
     query_view,
+    read_route,
 )
 from adapters.http.kit.resources import Resource
 from adapters.readmodels.budget import store as budget_store
@@ -141,7 +141,7 @@ AsOfPeriod = Annotated[
 def budget_routers(rules: BudgetRules) -> list[Router]:
     """``/budget-lines`` (commands and state), ``/budget-transfers`` and ``/budget/summary``."""
 
-    @get(
+    @read_route(
         "/summary",
         operation_id="getBudgetSummary",
         name="budget:summary",
@@ -152,8 +152,6 @@ def budget_routers(rules: BudgetRules) -> list[Router]:
         "under budget, amber up to 5 %, red beyond). Roles: manager, finance, "
         "finance_director, board.",
         guards=[may_read(BUDGET_REPORT_READERS, "budget summary")],
-        sync_to_thread=True,
-        response_headers=[POSITION_RESPONSE_HEADER],
         responses=problem_responses(400, 401, 403, 500, 503),
     )
     def get_summary(

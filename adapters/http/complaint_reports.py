@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 from zoneinfo import ZoneInfo
 
-from litestar import Request, Response, Router, get
+from litestar import Request, Response, Router
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
@@ -25,12 +25,12 @@ from adapters.http.kit.problems import problem_responses
 from adapters.http.kit.read_side import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_MS,
-    POSITION_RESPONSE_HEADER,
     Limit,
     MinPosition,
     WaitMs,
     aware,
     query_view,
+    read_route,
 )
 from adapters.readmodels.complaints import store as complaints_store
 from adapters.readmodels.complaints.store import Worklist
@@ -121,7 +121,7 @@ def _period(from_: datetime | None, to: datetime | None) -> tuple[datetime, date
 
 
 def _report_handlers(zone: ZoneInfo) -> list[HTTPRouteHandler]:
-    @get(
+    @read_route(
         "/worklist",
         operation_id="getComplaintWorklist",
         name="complaints:worklist",
@@ -131,8 +131,6 @@ def _report_handlers(zone: ZoneInfo) -> list[HTTPRouteHandler]:
         "`daysToDue` counts local days in the facility's time zone (0: due today). "
         "Roles: manager, executive.",
         guards=_GUARDS,
-        sync_to_thread=True,
-        response_headers=[POSITION_RESPONSE_HEADER],
         responses=_PROBLEMS,
     )
     def get_worklist(
@@ -160,7 +158,7 @@ def _report_handlers(zone: ZoneInfo) -> list[HTTPRouteHandler]:
 
         return query_view(request, NAME, min_position, wait_ms, query)
 
-    @get(
+    @read_route(
         "/sla",
         operation_id="getComplaintSla",
         name="complaints:sla",
@@ -169,8 +167,6 @@ def _report_handlers(zone: ZoneInfo) -> list[HTTPRouteHandler]:
         "% acknowledged on time and % responded on time, each with its numerator and "
         "denominator (cases whose deadline has passed or was met). Roles: manager, executive.",
         guards=_GUARDS,
-        sync_to_thread=True,
-        response_headers=[POSITION_RESPONSE_HEADER],
         responses=_PROBLEMS,
     )
     def get_sla(
@@ -188,14 +184,12 @@ def _report_handlers(zone: ZoneInfo) -> list[HTTPRouteHandler]:
 
         return query_view(request, NAME, min_position, wait_ms, query)
 
-    @get(
+    @read_route(
         "/themes",
         operation_id="getComplaintThemes",
         name="complaints:themes",
         summary="Complaint themes: category × unit × month, grade mix and % upheld",
         guards=_GUARDS,
-        sync_to_thread=True,
-        response_headers=[POSITION_RESPONSE_HEADER],
         responses=_PROBLEMS,
     )
     def get_themes(

@@ -14,12 +14,13 @@ import msgspec
 from litestar import MediaType, Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 
-from adapters.http.flow_parameters import NAME, READ_PROBLEMS, Unit
+from adapters.http.flow_parameters import NAME, Unit
 from adapters.http.kit.auth import may_read, utc_now
 from adapters.http.kit.read_side import (
     DEFAULT_WAIT_MS,
     POSITION_HEADER,
     POSITION_RESPONSE_HEADER,
+    READ_PROBLEMS,
     MinPosition,
     WaitMs,
     query_view,

@@ -4,18 +4,18 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Request, Response, get
+from litestar import Request, Response
 from litestar.params import QueryParameter
 
-from adapters.http.flow_parameters import NAME, READ_PROBLEMS, Unit
+from adapters.http.flow_parameters import NAME, Unit
 from adapters.http.kit.auth import may_read, utc_now
 from adapters.http.kit.read_side import (
     DEFAULT_WAIT_MS,
-    POSITION_RESPONSE_HEADER,
     MinPosition,
     WaitMs,
     aware,
     query_view,
+    read_route,
 )
 from adapters.readmodels.database import Transaction
 from adapters.readmodels.visits import store as flow_store
@@ -32,7 +32,7 @@ At = Annotated[
 ]
 
 
-@get(
+@read_route(
     "/flow/census",
     operation_id="getCensus",
     name="flow:census",
@@ -41,9 +41,6 @@ At = Annotated[
     "`[since, until)`; a bed kept during a leave of absence still counts). Visits entered "
     "in error are never counted. Roles: nurse, clinician.",
     guards=[may_read(CENSUS_READERS, "census")],
-    sync_to_thread=True,
-    response_headers=[POSITION_RESPONSE_HEADER],
-    responses=READ_PROBLEMS,
 )
 def get_census(
     request: Request[Any, Any, Any],

@@ -4,20 +4,20 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from litestar import Request, Response, get
+from litestar import Request, Response
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
-from adapters.http.flow_parameters import NAME, READ_PROBLEMS, Unit
+from adapters.http.flow_parameters import NAME, Unit
 from adapters.http.kit.auth import may_read, utc_now
 from adapters.http.kit.errors import InvalidRequestError
 from adapters.http.kit.read_side import (
     DEFAULT_WAIT_MS,
-    POSITION_RESPONSE_HEADER,
     MinPosition,
     WaitMs,
     aware,
     query_view,
+    read_route,
 )
 from adapters.readmodels.database import Transaction
 from adapters.readmodels.visits import store as flow_store
@@ -68,7 +68,7 @@ def metrics_handler(zone: ZoneInfo) -> HTTPRouteHandler:
 
         return query_view(request, NAME, min_position, wait_ms, query)
 
-    return get(
+    return read_route(
         "/flow/metrics",
         operation_id="getFlowMetrics",
         name="flow:metrics",
@@ -89,7 +89,4 @@ departures; **departure from the ED** for boarding; **scheduled start** for the 
 late-cancellation rates. Cancelled and entered-in-error visits are left out (cancelled ones \
 count only in the late-cancellation rate). Role: manager.""",
         guards=[may_read(FLOW_METRICS_READERS, "flow metrics")],
-        sync_to_thread=True,
-        response_headers=[POSITION_RESPONSE_HEADER],
-        responses=READ_PROBLEMS,
     )(get_metrics)

@@ -6,7 +6,6 @@ from typing import Annotated
 from litestar.params import QueryParameter
 
 from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
-from adapters.http.kit.problems import problem_responses
 from adapters.readmodels.visits import store as flow_store
 
 NAME = flow_store.NAME
@@ -21,5 +20,3 @@ Unit = Annotated[
         description="One unit (its code, e.g. `ED`); every unit when left out.",
     ),
 ]
-
-READ_PROBLEMS = problem_responses(400, 401, 403, 500, 503)

@@ -3,7 +3,7 @@ read model with corrections marked (nurses, clinicians)."""
 
 from typing import Annotated, Any
 
-from litestar import Request, Response, get
+from litestar import Request, Response
 from litestar.params import QueryParameter
 
 from adapters.http.flow_parameters import NAME
@@ -14,11 +14,11 @@ from adapters.http.kit.problems import problem_responses
 from adapters.http.kit.read_side import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_MS,
-    POSITION_RESPONSE_HEADER,
     Limit,
     MinPosition,
     WaitMs,
     query_view,
+    read_route,
 )
 from adapters.http.kit.resources import AggregateId, parse_id
 from adapters.readmodels.database import Transaction
@@ -38,7 +38,7 @@ Cursor = Annotated[
 ]
 
 
-@get(
+@read_route(
     "/visits/{id:str}/timeline",
     operation_id="getVisitTimeline",
     name="flow:timeline",
@@ -51,8 +51,6 @@ Cursor = Annotated[
     "history is the entries with `effective: true`. 404 if the read model does not know "
     "the visit (after waiting for `minPosition`). Roles: nurse, clinician.",
     guards=[may_read(TIMELINE_READERS, "visit timelines", target_type="PatientVisit")],
-    sync_to_thread=True,
-    response_headers=[POSITION_RESPONSE_HEADER],
     responses=problem_responses(400, 401, 403, 404, 500, 503),
 )
 def get_timeline(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar, cast
 
-from litestar import Request, Response
+from litestar import Request, Response, get
 from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader
 from litestar.params import QueryParameter
@@ -24,6 +24,7 @@ from adapters.http.kit.errors import (
     ProjectionRebuildingError,
     ServiceUnavailableError,
 )
+from adapters.http.kit.problems import problem_responses
 from adapters.readmodels.database import DATABASE_ERRORS, ReadDatabase, Transaction
 from adapters.readmodels.healing import is_outdated
 from adapters.readmodels.status import active_position, wait_for_position
@@ -76,6 +77,17 @@ POSITION_RESPONSE_HEADER = ResponseHeader(
     documentation_only=True,
     description="The log position the read model had processed when this answer was read",
 )
+
+#: The problems a query of a read model may answer with.
+READ_PROBLEMS = problem_responses(400, 401, 403, 500, 503)
+
+
+def read_route(path: str, **options: Any) -> get:
+    """A ``GET`` route that queries a read model: run in a thread (the query blocks),
+    documenting ``X-Projection-Position`` and, unless ``responses`` says otherwise, the
+    :data:`READ_PROBLEMS`. The other ``options`` are ``litestar.get``'s."""
+    options.setdefault("responses", READ_PROBLEMS)
+    return get(path, sync_to_thread=True, response_headers=[POSITION_RESPONSE_HEADER], **options)
 
 
 def aware(name: str, moment: datetime | None) -> datetime | None:
