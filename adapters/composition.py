@@ -9,12 +9,15 @@ opens the application and the read side and starts the projection workers beside
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from adapters.periodic import PeriodicJob
 from adapters.policies import policies_of
+from adapters.postgres.schema import creating_tables
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.complaints import store as complaints_store
 from adapters.readmodels.database import ReadDatabase, open_read_database
@@ -36,13 +39,27 @@ __all__ = [
 ]  # fmt: skip
 
 
-def open_services(settings: Settings, *, create_tables: bool = False) -> PatientServices:
-    """The application on the configured event store, with the facility's policies."""
-    env = eventsourcing_env(settings)
-    if create_tables:
-        # Constructing the application with CREATE_TABLE=y creates its tables, type and index.
-        env = {**env, "CREATE_TABLE": "y"}
-    return PatientServices(env=env, policies=policies_of(settings))
+@contextmanager
+def _creating_tables(settings: Settings) -> Iterator[None]:
+    """One process at a time creates missing tables (see ``creating_tables``); SQLite's own
+    write lock already serialises it there."""
+    with creating_tables(settings.postgres) if settings.postgres else nullcontext():
+        yield
+
+
+def open_services(settings: Settings) -> PatientServices:
+    """The application on the configured event store, with the facility's policies.
+    Constructing it creates the event store's tables, type and index where missing."""
+    with _creating_tables(settings):
+        return PatientServices(env=eventsourcing_env(settings), policies=policies_of(settings))
+
+
+def _prepare_read_models(
+    settings: Settings, database: ReadDatabase, factories: list[ReadModelFactory]
+) -> None:
+    """Create every read model's missing tables (one process at a time)."""
+    with _creating_tables(settings):
+        prepare_read_models(database, factories)
 
 
 def read_models(settings: Settings) -> dict[str, ReadModelFactory]:
@@ -54,10 +71,10 @@ def migrate(settings: Settings) -> None:
     """Create the schema, the event store's tables and every read model's tables where
     missing (``migrate``; ``serve``, ``project`` and ``rebuild`` run it first)."""
     ensure_schema(settings)
-    open_services(settings, create_tables=True).close()
+    open_services(settings).close()
     database = open_read_database(settings)
     try:
-        prepare_read_models(database, read_models(settings).values())
+        _prepare_read_models(settings, database, list(read_models(settings).values()))
     finally:
         database.close()
 
@@ -113,7 +130,7 @@ def start_runtime(settings: Settings, *, workers: bool | None = None) -> Runtime
         raise
     try:
         factories = list(read_models(settings).values())
-        prepare_read_models(read_database, factories)
+        _prepare_read_models(settings, read_database, factories)
         supervisor = ProjectionSupervisor(
             read_database, factories, background_jobs(settings, services, read_database)
         )
