@@ -1,6 +1,7 @@
 """The Visits resource: ``POST /api/v1/visits``, ``/walk-ins``, one ``POST`` per action of
-:data:`application.visits.commands.VISIT_ACTIONS`, and ``GET /api/v1/visits/{id}`` (now, as of
-a version, or as of a time)."""
+:data:`application.visits.commands.VISIT_ACTIONS`, ``GET /api/v1/visits/{id}`` (now, as of
+a version, or as of a time) and ``GET /api/v1/visits`` (the search, in
+:mod:`adapters.http.visit_search`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from litestar.handlers import HTTPRouteHandler
 from adapters.http.kit.aggregate_state import state_handler
 from adapters.http.kit.commands import action_handler, untargeted_handler
 from adapters.http.kit.resources import Resource
+from adapters.http.visit_search import search_visits
 from application.shared.permissions import VISIT_READERS
 from application.visits.commands import VISIT_ACTIONS, RegisterWalkIn, ScheduleVisit
 from domain.visits.visit import PatientVisit
@@ -32,6 +34,9 @@ class VisitState(msgspec.Struct, frozen=True, rename="camel"):
     status: str
     fhir_status: str
     patient_ref: str
+    #: HL7 v2 PV1-19 and its assigning authority (null when the visit has none).
+    visit_number: str | None
+    visit_number_authority: str | None
     visit_class: str
     service_unit: str
     walk_in: bool
@@ -70,6 +75,8 @@ class VisitState(msgspec.Struct, frozen=True, rename="camel"):
             status=visit.status,
             fhir_status=FHIR_STATUS[visit.status],
             patient_ref=visit.patient_ref,
+            visit_number=visit.visit_number,
+            visit_number_authority=visit.visit_number_authority,
             visit_class=visit.visit_class,
             service_unit=visit.service_unit,
             walk_in=visit.walk_in,
@@ -113,5 +120,6 @@ def visits_router() -> Router:
         untargeted_handler(VISITS, "/walk-ins", RegisterWalkIn, _CREATED),
         *(action_handler(VISITS, action, command) for action, command in VISIT_ACTIONS.items()),
         get_visit,
+        search_visits,
     ]
     return Router(path="/visits", route_handlers=handlers, tags=["Visits"])

@@ -47,11 +47,15 @@ def current_fingerprints() -> dict[str, str]:
 
 def prepare_read_models(database: ReadDatabase, factories: Iterable[ReadModelFactory]) -> None:
     """Create the tracking tables and each active generation's tables if missing, so
-    queries work before the first worker batch (run once at start, like ``migrate``)."""
+    queries work before the first worker batch (run once at start, like ``migrate``).
+    A generation an older release built is left as it is: this release's statements may
+    name columns its tables lack (an index on a new column), and the healing job rebuilds
+    it as a new generation anyway."""
     with database.worker_connection() as conn, conn.transaction() as tx:
         tr.create_tracking_tables(tx)
         for factory in factories:
             model = factory()
             active = tr.generations(tx, model.name).active
             tr.tracking(tx, model.name, active)
-            model.create_tables(tx, tr.table_prefix(model.name, active))
+            if not tr.built_by_other_code(tx, model.name, active, fingerprint(model)):
+                model.create_tables(tx, tr.table_prefix(model.name, active))

@@ -129,9 +129,12 @@ class ProjectionWorker:
         generation = self.fixed_generation or tr.generations(tx, self.name).active
         if generation != self._generation:
             self._forget()
-            ensure_tables(tx, self.model, generation)
             tr.claim_fingerprint(tx, self.name, generation, self.fingerprint)
             self._outdated = tr.built_by_other_code(tx, self.name, generation, self.fingerprint)
+            if not self._outdated or self.fixed_generation is not None:
+                # Never this release's statements on tables an older release built: they
+                # may name columns those tables lack (an index on a new column).
+                ensure_tables(tx, self.model, generation)
             self._generation = generation
         position = tr.tracking(tx, self.name, generation).position
         if self._outdated and self.fixed_generation is None:

@@ -128,9 +128,14 @@ class Creation(Command, kw_only=True, frozen=True):
     creates: ClassVar[bool] = True
     #: The aggregate type created (the audit trail names it for refused attempts).
     aggregate_type: ClassVar[type[Aggregate]]
-    #: The id is derived from the command's natural key (a budget line's fiscal year, cost
-    #: centre and category), so a second creation must be refused as a duplicate.
-    natural_key: ClassVar[bool] = False
+
+    @property
+    def natural_key(self) -> bool:
+        """Whether this creation's id is derived from its natural key (a budget line's fiscal
+        year, cost centre and category; a visit's number, when it has one), so that a second
+        creation must be refused as a duplicate. Per instance: a command class may override
+        it with a class attribute (``natural_key = True``) or a property of its fields."""
+        return False
 
     def create(self, at: datetime, policies: Policies) -> Aggregate:
         raise NotImplementedError

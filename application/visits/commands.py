@@ -36,7 +36,18 @@ class VisitCommand(AggregateCommand, kw_only=True, frozen=True):
 
 
 class VisitCreation(Creation, kw_only=True, frozen=True):
+    """A command creating a visit, which may carry its visit number (HL7 v2 PV1-19) and the
+    number's assigning authority. With a number, the visit's id is derived from them
+    (:func:`domain.visits.identity.visit_id_for`), so a second visit with the same pair is
+    refused ``ALREADY_EXISTS``; without one, the id is random."""
+
     aggregate_type = PatientVisit
+    visit_number: Ref | None = None
+    visit_number_authority: Ref | None = None
+
+    @property
+    def natural_key(self) -> bool:
+        return self.visit_number is not None
 
     def create(self, at: datetime, policies: Policies) -> PatientVisit:
         raise NotImplementedError
@@ -78,7 +89,9 @@ class RegisterWalkIn(VisitCreation, kw_only=True, frozen=True):
     def create(self, at: datetime, policies: Policies) -> PatientVisit:
         return PatientVisit.register_walk_in(
             patient_ref=self.patient_ref, visit_class=self.visit_class,
-            service_unit=self.service_unit, arrival_mode=self.arrival_mode, at=at,
+            service_unit=self.service_unit, arrival_mode=self.arrival_mode,
+            visit_number=self.visit_number, visit_number_authority=self.visit_number_authority,
+            at=at,
         )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from domain.shared.compensation import FlowEntry, FlowLog, compensation_target
 from domain.shared.errors import DomainValidationError, InvalidTransitionError, TimestampOrderError
 from domain.visits import locations
+from domain.visits.identity import SEPARATOR
 from domain.visits.locations import Location, LocationPeriod
 from domain.visits.vocabulary import (
     ACTIVE_STATES,
@@ -95,6 +96,24 @@ def check_period(start: datetime, end: datetime | None) -> None:
     if end is not None and end <= start:
         raise DomainValidationError(
             "the scheduled end must be after the start", field="scheduledEnd"
+        )
+
+
+def check_visit_number(number: str | None, authority: str | None) -> None:
+    """A visit number (PV1-19) is optional; its assigning authority only comes with one, and
+    may not hold the separator of the id derived from them (see :mod:`domain.visits.identity`)."""
+    if number is not None and not number.strip():
+        raise DomainValidationError("a visit number may not be blank", field="visitNumber")
+    if authority is None:
+        return
+    if number is None:
+        raise DomainValidationError(
+            "an assigning authority needs a visit number", field="visitNumberAuthority"
+        )
+    if not authority.strip() or SEPARATOR in authority:
+        raise DomainValidationError(
+            f"an assigning authority may not be blank nor hold '{SEPARATOR}'",
+            field="visitNumberAuthority",
         )
 
 

@@ -20,6 +20,7 @@ from domain.shared.base import AuditedAggregate, event_id_for
 from domain.shared.compensation import FlowEntry, FlowLog
 from domain.visits import locations, rules
 from domain.visits import vocabulary as v
+from domain.visits.identity import visit_id_for
 from domain.visits.locations import Location, LocationPeriod
 
 
@@ -28,29 +29,49 @@ class PatientVisit(AuditedAggregate):
     FLOW_FIELDS = v.FLOW_FIELDS
 
     # ---- creation events ---------------------------------------------------------
+    # Version 2 added the visit number (PV1-19) and its assigning authority; a version 1
+    # event, stored before, had neither.
     class VisitScheduled(AuditedAggregate.Created):
+        class_version = 2
         patient_ref: str
         visit_class: str
         service_unit: str
         scheduled_start: datetime
         scheduled_end: datetime | None
         reason_code: str | None
+        visit_number: str | None
+        visit_number_authority: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["visit_number"] = state["visit_number_authority"] = None
 
         def apply(self, visit: PatientVisit) -> None:
             visit.initialise(self.patient_ref, self.visit_class, self.service_unit)
+            visit.visit_number = self.visit_number
+            visit.visit_number_authority = self.visit_number_authority
             visit.status, visit.reason_code = v.SCHEDULED, self.reason_code
             visit.scheduled_start, visit.scheduled_end = self.scheduled_start, self.scheduled_end
 
     class WalkInRegistered(AuditedAggregate.Created):
         """PatientArrived (walk-in): the visit starts already arrived (ED, walk-in clinic)."""
 
+        class_version = 2
         patient_ref: str
         visit_class: str
         service_unit: str
         arrival_mode: str | None
+        visit_number: str | None
+        visit_number_authority: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["visit_number"] = state["visit_number_authority"] = None
 
         def apply(self, visit: PatientVisit) -> None:
             visit.initialise(self.patient_ref, self.visit_class, self.service_unit)
+            visit.visit_number = self.visit_number
+            visit.visit_number_authority = self.visit_number_authority
             visit.walk_in = True
             visit.arrive(self.occurred_at, self.arrival_mode, event_id=self.event_id)
 
@@ -214,29 +235,46 @@ class PatientVisit(AuditedAggregate):
         pass
 
     # ---- commands: creation ------------------------------------------------------
+    # With a visit number, the id is derived from it (domain.visits.identity.visit_id_for),
+    # so a second visit with the same number and authority is a duplicate.
     @classmethod
     def schedule(
         cls, *, patient_ref: str, visit_class: str, service_unit: str, scheduled_start: datetime,
-        scheduled_end: datetime | None = None, reason_code: str | None = None, at: datetime,
+        scheduled_end: datetime | None = None, reason_code: str | None = None,
+        visit_number: str | None = None, visit_number_authority: str | None = None,
+        at: datetime,
     ) -> PatientVisit:  # fmt: skip
+        rules.check_visit_number(visit_number, visit_number_authority)
         rules.check_period(scheduled_start, scheduled_end)
         visit: PatientVisit = cls._create(
-            cls.VisitScheduled, patient_ref=patient_ref, visit_class=visit_class,
-            service_unit=service_unit, scheduled_start=scheduled_start,
-            scheduled_end=scheduled_end, reason_code=reason_code, occurred_at=at,
+            cls.VisitScheduled, id=cls._id_of(visit_number, visit_number_authority),
+            patient_ref=patient_ref, visit_class=visit_class, service_unit=service_unit,
+            scheduled_start=scheduled_start, scheduled_end=scheduled_end,
+            reason_code=reason_code, visit_number=visit_number,
+            visit_number_authority=visit_number_authority, occurred_at=at,
         )  # fmt: skip
         return visit
 
     @classmethod
     def register_walk_in(
         cls, *, patient_ref: str, visit_class: str, service_unit: str,
-        arrival_mode: str | None = None, at: datetime,
+        arrival_mode: str | None = None, visit_number: str | None = None,
+        visit_number_authority: str | None = None, at: datetime,
     ) -> PatientVisit:  # fmt: skip
+        rules.check_visit_number(visit_number, visit_number_authority)
         visit: PatientVisit = cls._create(
-            cls.WalkInRegistered, patient_ref=patient_ref, visit_class=visit_class,
-            service_unit=service_unit, arrival_mode=arrival_mode, occurred_at=at,
+            cls.WalkInRegistered, id=cls._id_of(visit_number, visit_number_authority),
+            patient_ref=patient_ref, visit_class=visit_class, service_unit=service_unit,
+            arrival_mode=arrival_mode, visit_number=visit_number,
+            visit_number_authority=visit_number_authority, occurred_at=at,
         )  # fmt: skip
         return visit
+
+    @staticmethod
+    def _id_of(visit_number: str | None, authority: str | None) -> UUID | None:
+        """Derived from the visit number, if there is one (then a second visit with it is a
+        duplicate); None lets the base choose a random id."""
+        return None if visit_number is None else visit_id_for(visit_number, authority)
 
     # ---- commands: scheduling ----------------------------------------------------
     def reschedule(
@@ -408,6 +446,9 @@ class PatientVisit(AuditedAggregate):
         self.patient_ref = patient_ref
         self.visit_class = visit_class
         self.service_unit = service_unit
+        # PV1-19, set by the creating event right after this (None when it had none).
+        self.visit_number: str | None = None
+        self.visit_number_authority: str | None = None
         self.scheduled_start: datetime | None = None
         self.scheduled_end: datetime | None = None
         self.reason_code: str | None = None

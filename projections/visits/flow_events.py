@@ -67,6 +67,8 @@ class FlowEvent(Envelope):
     scheduled_end: When | None = None
     reason_code: Any = None
     arrival_mode: Any = None
+    visit_number: Any = None  # None too in a creation stored before visit numbers
+    visit_number_authority: Any = None
     # flow
     late_cancellation: Any = None
     acuity_scale: Any = None

@@ -27,6 +27,7 @@ from domain.visits.vocabulary import (
     TRIAGED,
     WITH_CLINICIAN,
 )
+from projections.shared.records import key_text, key_text_or_none
 from projections.visits.flow_events import FlowEvent, canonical_uuid, micros, micros_of, plain
 from projections.visits.flow_state import VisitState
 
@@ -35,7 +36,10 @@ Reducer = Callable[[VisitState, FlowEvent, int], None]
 
 
 def _initialise(state: VisitState, event: FlowEvent) -> None:
-    state.patient_ref = event.patient_ref
+    # The patient and the visit number are indexed (the visit search): clipped if too long.
+    state.patient_ref = key_text(event.patient_ref)
+    state.visit_number = key_text_or_none(event.visit_number)
+    state.visit_number_authority = event.visit_number_authority
     state.visit_class = event.visit_class
     state.service_unit = event.service_unit
 

@@ -22,6 +22,9 @@ class VisitRow(NamedTuple):
     version: int
     position: int
     patient_ref: str
+    #: PV1-19 and its assigning authority (None when the visit was created without them).
+    visit_number: str | None
+    visit_number_authority: str | None
     status: str
     status_since: int | None
     visit_class: str
@@ -113,13 +116,15 @@ def visit_values(state: VisitState) -> VisitRow:
     if departure is None:
         departure = state.left_at
     anchors = [t for t in (scheduled, arrival, ed_departure, departure) if t is not None]
-    # Positional, in the field order (31 keywords would cost more than the rest of this
+    # Positional, in the field order (33 keywords would cost more than the rest of this
     # function); tests/unit/test_flow_rows.py checks each column by name.
     return VisitRow(
         state.id,  # id
         state.version,  # version
         state.position,  # position
         state.patient_ref,  # patient_ref
+        state.visit_number,  # visit_number
+        state.visit_number_authority,  # visit_number_authority
         state.status,  # status
         state.status_since,  # status_since
         state.visit_class,  # visit_class
@@ -196,6 +201,27 @@ class CensusRow(NamedTuple):
     end_at: int | None
 
 
+class SearchRow(NamedTuple):
+    """The visit columns the visit search reads (fields named as the visit row's columns)."""
+
+    id: str
+    version: int
+    patient_ref: str
+    visit_number: str | None
+    visit_number_authority: str | None
+    status: str
+    visit_class: str
+    service_unit: str
+    current_unit: str | None
+    current_bed: str | None
+    scheduled_start: int | None
+    scheduled_end: int | None
+    arrival_at: int | None
+    admitted_at: int | None
+    departure_at: int | None
+    disposition: str | None
+
+
 #: The visit columns the board selects, in :class:`BoardRow` order.
 BOARD_COLUMNS: tuple[str, ...] = BoardRow._fields
 #: The census selects these (``l`` a location period, ``v`` its visit): a column of the
@@ -203,6 +229,8 @@ BOARD_COLUMNS: tuple[str, ...] = BoardRow._fields
 CENSUS_COLUMNS: tuple[str, ...] = tuple(
     f"{'l' if name in LOCATION_COLUMNS else 'v'}.{name}" for name in CensusRow._fields
 )
+#: The visit columns the visit search selects, in :class:`SearchRow` order.
+SEARCH_COLUMNS: tuple[str, ...] = SearchRow._fields
 #: A timeline entry is read from the whole timeline row (the visit id, selected by, too).
 TIMELINE_ENTRY_COLUMNS: tuple[str, ...] = TimelineRow._fields
 

@@ -23,7 +23,8 @@ class VisitState:
     """A visit as the read model folds it: the fields its rows are made of."""
 
     __slots__ = (
-        "id", "version", "position", "patient_ref", "status", "status_since",
+        "id", "version", "position", "patient_ref", "visit_number", "visit_number_authority",
+        "status", "status_since",
         "visit_class", "service_unit", "walk_in", "acuity_scale", "acuity_level",
         "scheduled_start", "scheduled_end", "arrival_at", "triage_at", "provider_seen_at",
         "decision_to_admit_at", "target_unit", "admitted_at", "discharged_at", "left_at",
@@ -35,6 +36,9 @@ class VisitState:
         self.id = visit_id
         self.version = self.position = 0
         self.patient_ref = self.status = self.visit_class = self.service_unit = ""
+        #: PV1-19 and its assigning authority, as the creating event gave them (None if not).
+        self.visit_number: str | None = None
+        self.visit_number_authority: str | None = None
         self.walk_in = self.late_cancellation = False
         self.status_since: int | None = None
         self.acuity_scale: str | None = None

@@ -41,6 +41,7 @@ MAPPER = _mapper()
 _NOT_DETAILS = {
     *ENVELOPE_FIELDS, "event_id", "timestamp", "originator_topic", "originator_id",
     "originator_version", "patient_ref", "corrects_event_id", "restored_status",
+    "class_version",  # stored with an event of a class past version 1: not one of its fields
 }  # fmt: skip
 
 
@@ -100,7 +101,8 @@ class Oracle:
         ed_departure = to_micros(periods[0]["end"]) if periods else None
         anchors = [t for t in (scheduled, arrival, ed_departure, departure) if t is not None]
         return (
-            str(visit.id), visit.version, self.position, visit.patient_ref, visit.status,
+            str(visit.id), visit.version, self.position, visit.patient_ref,
+            visit.visit_number, visit.visit_number_authority, visit.status,
             to_micros(self.status_since), visit.visit_class, visit.service_unit,
             int(bool(visit.walk_in)), location["unit"] if location else None,
             location["bed"] if location else None, visit.acuity_scale, visit.acuity_level,
@@ -127,6 +129,8 @@ UNITS = ("ED", "W1", "W2", "CLINIC")
 BEDS = (None, "B1", "B2")
 maybe_text = st.sampled_from([None, "x", "y"])
 reasons = st.sampled_from(["recorded against the wrong visit", "asked", None])
+#: A creation may carry a visit number (PV1-19), with or without its assigning authority.
+VISIT_NUMBERS = {"visit_number": st.just("V-1"), "visit_number_authority": st.just("HOSP")}
 instants = st.integers(min_value=0, max_value=180).map(lambda m: START + timedelta(minutes=m))
 
 
@@ -138,11 +142,11 @@ def command_arguments(name: str, at: datetime) -> st.SearchStrategy[dict[str, An
             "patient_ref": st.just("pt-1"), "visit_class": st.sampled_from(VISIT_CLASSES),
             "service_unit": st.sampled_from(UNITS), "scheduled_start": later,
             "scheduled_end": st.none() | later, "reason_code": maybe_text,
-        }),
+        }, optional=VISIT_NUMBERS),
         "register_walk_in": st.fixed_dictionaries({
             "patient_ref": st.just("pt-2"), "visit_class": st.sampled_from(VISIT_CLASSES),
             "service_unit": st.sampled_from(UNITS), "arrival_mode": maybe_text,
-        }),
+        }, optional=VISIT_NUMBERS),
         "reschedule": st.fixed_dictionaries(
             {"scheduled_start": later, "scheduled_end": st.none() | later}
         ),

@@ -1,10 +1,12 @@
-"""The flow read model's queries: :func:`board`, :func:`census`, :func:`timeline` and
-:func:`metrics` select rows (the columns named by the row types they are read into) and leave
-the rules to :mod:`projections.visits.flow_views` and :mod:`projections.visits.flow_metrics`.
+"""The flow read model's queries: :func:`board`, :func:`census`, :func:`timeline`,
+:func:`metrics` and :func:`find_visits` select rows (the columns named by the row types they
+are read into) and leave the rules to :mod:`projections.visits.flow_views`,
+:mod:`projections.visits.flow_metrics` and :mod:`projections.visits.visit_search`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -13,8 +15,9 @@ from zoneinfo import ZoneInfo
 from adapters.readmodels.database import Transaction
 from adapters.readmodels.visits.tables import ON_THE_BOARD
 from domain.visits.vocabulary import ENTERED_IN_ERROR
-from projections.shared.records import to_micros
+from projections.shared.records import key_text, to_micros
 from projections.visits import flow_views as views
+from projections.visits import visit_search
 from projections.visits.flow_metrics import (
     METRIC_COLUMNS,
     FlowMetrics,
@@ -97,3 +100,51 @@ def metrics(
         params.append(unit)
     rows = tx.execute(statement, params)
     return compute_metrics((MetricVisit(*row) for row in rows), start, end, zone, unit)
+
+
+def find_visits(
+    tx: Transaction,
+    prefix: str,
+    *,
+    visit_number: str | None = None,
+    visit_number_authority: str | None = None,
+    patient_ref: str | None = None,
+    status: str | Collection[str] | None = None,
+    after: UUID | None = None,
+    limit: int = 50,
+) -> visit_search.VisitPage:
+    """The visits with this visit number (under this assigning authority, if one is given)
+    and/or of this patient, in one status or any of several (every status when None: visits
+    entered in error too), a page of at most ``limit`` in id order after the visit ``after``
+    (the previous page's ``next_cursor``). All the filters given must hold; a visit number or
+    a patient is required (the search reads one of their indexes), else ``ValueError``."""
+    if visit_number is None and patient_ref is None:
+        raise ValueError("find_visits needs a visit number or a patient ref")
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    clauses: list[str] = []
+    params: list[Any] = []
+    # The indexed columns hold long identifiers clipped (records.key_text): so must the filter.
+    for column, value in (
+        ("visit_number", None if visit_number is None else key_text(visit_number)),
+        ("visit_number_authority", visit_number_authority),
+        ("patient_ref", None if patient_ref is None else key_text(patient_ref)),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if status is not None:
+        statuses = [status] if isinstance(status, str) else sorted(set(status))
+        if not statuses:
+            return visit_search.VisitPage(items=[], next_cursor=None)
+        clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
+        params.extend(statuses)
+    if after is not None:
+        clauses.append("id > ?")
+        params.append(str(after))
+    statement = (
+        f"SELECT {', '.join(visit_search.SEARCH_COLUMNS)} FROM {prefix}visits"
+        f" WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?"
+    )
+    rows = tx.execute(statement, [*params, limit + 1])
+    return visit_search.page_of(rows, limit)

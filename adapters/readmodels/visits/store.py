@@ -20,13 +20,16 @@ from collections.abc import Iterator, Sequence
 
 from adapters.readmodels.base import LogReader
 from adapters.readmodels.database import Transaction
-from adapters.readmodels.visits.queries import board, census, metrics, timeline
+from adapters.readmodels.visits.queries import board, census, find_visits, metrics, timeline
 from adapters.readmodels.visits.tables import ddl, delete_ids, stored_versions
 from domain.visits.vocabulary import CANCELLED, CLOSED, ENTERED_IN_ERROR
 from projections.shared.records import StoredRecord
 from projections.visits import flow
 
-__all__ = ["CACHE_SIZE", "NAME", "FlowReadModel", "board", "census", "metrics", "timeline"]
+__all__ = [
+    "CACHE_SIZE", "NAME", "FlowReadModel", "board", "census", "find_visits", "metrics",
+    "timeline",
+]  # fmt: skip
 
 NAME = "flow"
 #: Folded visits kept between batches (well under 1 KiB each), least recently used dropped

@@ -1,7 +1,8 @@
 """The flow read model's tables (``<prefix>`` = ``flow_g<generation>_``), and the SQL that
 addresses their rows by lists of ids (the one place where the dialects differ).
 
-* ``visits``: one row per visit, its flow facts now (the board and the metrics read it);
+* ``visits``: one row per visit, its flow facts now (the board, the metrics and the visit
+  search read it);
 * ``locations``: each visit's location periods ``[start_at, end_at)`` (the census);
 * ``timeline``: one row per event, with ``corrected_by`` once a compensation names it.
 
@@ -45,6 +46,10 @@ def ddl(prefix: str) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {v}_board ON {v} (current_unit, arrival_at)"
         f" WHERE {ON_THE_BOARD}",
         f"CREATE INDEX IF NOT EXISTS {v}_span ON {v} (span_end)",
+        # The visit search: by visit number or by patient, a page in id order (the id
+        # after the key, so a page is read in order from the index, never sorted).
+        f"CREATE INDEX IF NOT EXISTS {v}_number ON {v} (visit_number, id)",
+        f"CREATE INDEX IF NOT EXISTS {v}_patient ON {v} (patient_ref, id)",
         f"CREATE TABLE IF NOT EXISTS {loc} ({_columns(flow.LOCATION_COLUMNS, 'visit_id, seq')})",
         f"CREATE INDEX IF NOT EXISTS {loc}_census ON {loc} (unit, end_at)",
         f"CREATE INDEX IF NOT EXISTS {loc}_at ON {loc} (end_at)",
