@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # (see README "Configuration"); `make run PORT=9000` works too: make passes command-line
 # variables to the recipe's environment.
 
-.PHONY: run test bench bench-read install
+.PHONY: run test bench bench-read bench-hl7 install
 
 install: $(STAMP)
 
@@ -36,3 +36,7 @@ bench: $(STAMP)
 # Read side: projection catch-up over a 210,000-event store and flow-board latency.
 bench-read: $(STAMP)
 	$(VENV)/bin/python -m bench.projections
+
+# HL7 v2 over MLLP (a day of ADT) vs visit commands over HTTP, on one server.
+bench-hl7: $(STAMP)
+	$(VENV)/bin/python -m bench.hl7

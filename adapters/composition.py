@@ -4,7 +4,9 @@ jobs, built here and only here.
 The app factory (:mod:`adapters.http.app`) and every CLI command (:mod:`adapters.cli`) ask
 this module for what they need: :func:`migrate` makes the tables, :func:`start_runtime`
 opens the application and the read side and starts the projection workers beside it,
-:func:`open_read_database` with :func:`read_models` serve the maintenance commands.
+:func:`open_read_database` with :func:`read_models` serve the maintenance commands, and
+:func:`hl7_processor` is the HL7 v2 intake the MLLP listener, ``POST /api/v1/hl7`` and
+``hl7 import`` share.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from adapters.hl7.identity import PatientRefs
+from adapters.hl7.processor import Hl7Processor, Hl7Settings
 from adapters.periodic import PeriodicJob
 from adapters.policies import policies_of
 from adapters.postgres.schema import creating_tables
@@ -34,8 +38,8 @@ from application.complaints.deadline_watcher import DeadlineWatcher
 from application.service import PatientServices
 
 __all__ = [
-    "Runtime", "background_jobs", "breach_candidates", "migrate", "open_read_database",
-    "open_services", "read_models", "start_runtime",
+    "Runtime", "background_jobs", "breach_candidates", "hl7_processor", "migrate",
+    "open_read_database", "open_services", "read_models", "start_runtime",
 ]  # fmt: skip
 
 
@@ -52,6 +56,23 @@ def open_services(settings: Settings) -> PatientServices:
     Constructing it creates the event store's tables, type and index where missing."""
     with _creating_tables(settings):
         return PatientServices(env=eventsourcing_env(settings), policies=policies_of(settings))
+
+
+def hl7_processor(settings: Settings, services: PatientServices) -> Hl7Processor:
+    """The HL7 v2 processing over ``services``: the same for the MLLP listener, the HTTP
+    route and the batch import, so a message gets the same ACK whichever way it came.
+
+    Raises SettingsError when the patientRef key is needed but not configured (PostgreSQL
+    without PATIENT_REF_SECRET); on SQLite the key is generated once under VAR_DIR."""
+    return Hl7Processor(
+        services,
+        Hl7Settings(
+            patient_refs=PatientRefs(settings.resolve_patient_ref_secret()),
+            zone=settings.facility_zone,
+            allowed_senders=settings.hl7_allowed_senders,
+            processing_ids=settings.hl7_processing_ids,
+        ),
+    )
 
 
 def _prepare_read_models(

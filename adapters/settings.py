@@ -8,77 +8,39 @@ an operator can act on (never echoing secrets).
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
-from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-#: HS256 needs a key of at least 256 bits (RFC 7518 §3.2); PyJWT warns below that too.
-MIN_JWT_SECRET_BYTES = 32
+from adapters.settings_values import (
+    MIN_JWT_SECRET_BYTES,
+    PostgresConnection,
+    SettingsError,
+    check_schema,
+    in_range,
+    load_or_create_secret,
+    read_bool,
+    read_int,
+    read_list,
+    read_path,
+)
+
+__all__ = [
+    "HL7_PROCESSING_IDS", "JWT_SECRET_FILE", "MIN_JWT_SECRET_BYTES", "PATIENT_REF_SECRET_FILE",
+    "PostgresConnection", "Settings", "SettingsError", "load_or_create_secret",
+]  # fmt: skip
+
 JWT_SECRET_FILE = "jwt_secret"
+#: The key of the patientRef hash (HMAC-SHA256), generated here on SQLite when unset.
+PATIENT_REF_SECRET_FILE = "patient_ref_secret"
+#: HL7 table 0103 (processing id): production, training, debugging.
+HL7_PROCESSING_IDS = ("P", "T", "D")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-
-
-class SettingsError(ValueError):
-    """A setting is missing or invalid; the message names the variable."""
-
-
-@dataclass(frozen=True)
-class PostgresConnection:
-    """The parts of ``DATABASE_URL=postgresql://user:pw@host:port/db?schema=x``."""
-
-    dbname: str
-    host: str
-    port: int
-    user: str
-    password: str = field(default="", repr=False)
-    schema: str | None = None
-
-    @classmethod
-    def parse(cls, url: str) -> PostgresConnection:
-        # Messages never include the URL: it may carry a password.
-        parts = urlsplit(url)
-        if parts.scheme not in ("postgresql", "postgres"):
-            raise SettingsError("DATABASE_URL: expected a postgresql://user:pw@host:port/db URL")
-        dbname = unquote(parts.path.lstrip("/"))
-        if not parts.hostname or not dbname or not parts.username:
-            raise SettingsError("DATABASE_URL: must name a user, a host and a database")
-        query = parse_qs(parts.query, keep_blank_values=True)
-        # eventsourcing passes only fixed connection arguments to psycopg, so anything else
-        # (sslmode, ...) would be silently ignored: refuse it instead.
-        unknown = sorted(set(query) - {"schema"})
-        if unknown:
-            raise SettingsError(
-                f"DATABASE_URL: unsupported query parameter(s) {', '.join(unknown)} "
-                "(only 'schema' is understood)"
-            )
-        try:
-            port = parts.port or 5432
-        except ValueError:
-            raise SettingsError("DATABASE_URL: the port is not a number") from None
-        schema = query["schema"][-1] if "schema" in query else None
-        return cls(
-            dbname=dbname,
-            host=parts.hostname,
-            port=port,
-            user=unquote(parts.username),
-            password=unquote(parts.password or ""),
-            schema=_check_schema("DATABASE_URL schema", schema),
-        )
-
-
-def _check_schema(name: str, schema: str | None) -> str | None:
-    # Tables are created in it by name: keep to plain lower-case identifiers.
-    if schema and not _SCHEMA_NAME.fullmatch(schema):
-        raise SettingsError(f"{name}: expected a lower-case SQL identifier, got {schema!r}")
-    return schema or None
+#: An allow-list entry: MSH-3, optionally ^MSH-4, as sent (spaces inside allowed).
+_SENDER = re.compile(r"[^\x00-\x1f\x7f-\x9f,^]{1,90}(\^[^\x00-\x1f\x7f-\x9f,^]{1,90})?")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,22 +75,39 @@ class Settings:
     holiday_calendar_file: Path | None = None
     #: The month the fiscal year starts (4: April, as in the NHS).
     fiscal_year_start_month: int = 4
+    # ---- HL7 v2 intake (MLLP listener, POST /api/v1/hl7, `hl7 import`) -------------------
+    mllp_host: str = "127.0.0.1"
+    #: None: no MLLP listener.
+    mllp_port: int | None = None
+    #: Both set: the listener speaks TLS with this certificate chain and key.
+    mllp_tls_cert_file: Path | None = None
+    mllp_tls_key_file: Path | None = None
+    #: Set: clients must present a certificate this CA bundle verifies (mutual TLS).
+    mllp_tls_client_ca_file: Path | None = None
+    #: A connection with nothing to read (or a reply it does not read) for this long is closed.
+    mllp_idle_timeout_seconds: int = 300
+    #: ``APP`` (MSH-3, any facility) or ``APP^FACILITY`` (MSH-3^MSH-4); empty: any sender.
+    hl7_allowed_senders: tuple[str, ...] = ()
+    #: MSH-11 values taken (HL7 table 0103).
+    hl7_processing_ids: tuple[str, ...] = ("P",)
+    #: The key of the patientRef hash; see :meth:`resolve_patient_ref_secret`.
+    patient_ref_secret: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # Validation lives here so Settings built directly (tests) is checked the same way.
         object.__setattr__(self, "var_dir", Path(self.var_dir))  # accept a str too
         if len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
             raise SettingsError(f"JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes long")
-        _in_range("PORT", self.port, 1, 65535)
-        _in_range("WORKERS", self.workers, 1, 64)
-        _in_range("JWT_TTL_MINUTES", self.jwt_ttl_minutes, 1, 60 * 24 * 31)
-        _in_range("MAX_BODY_BYTES", self.max_body_bytes, 1, 1024**3)
-        _in_range("NO_SHOW_GRACE_MINUTES", self.no_show_grace_minutes, 0, 24 * 60)
-        _in_range("LATE_CANCELLATION_HOURS", self.late_cancellation_hours, 0, 24 * 365)
-        _in_range("POSTGRES_POOL_SIZE", self.postgres_pool_size, 1, 1000)
-        _in_range("DEADLINE_CHECK_SECONDS", self.deadline_check_seconds, 1, 60)
-        _in_range("BOARD_MAX_AGE_SECONDS", self.board_max_age_seconds, 1, 60)
-        _in_range("FISCAL_YEAR_START_MONTH", self.fiscal_year_start_month, 1, 12)
+        in_range("PORT", self.port, 1, 65535)
+        in_range("WORKERS", self.workers, 1, 64)
+        in_range("JWT_TTL_MINUTES", self.jwt_ttl_minutes, 1, 60 * 24 * 31)
+        in_range("MAX_BODY_BYTES", self.max_body_bytes, 1, 1024**3)
+        in_range("NO_SHOW_GRACE_MINUTES", self.no_show_grace_minutes, 0, 24 * 60)
+        in_range("LATE_CANCELLATION_HOURS", self.late_cancellation_hours, 0, 24 * 365)
+        in_range("POSTGRES_POOL_SIZE", self.postgres_pool_size, 1, 1000)
+        in_range("DEADLINE_CHECK_SECONDS", self.deadline_check_seconds, 1, 60)
+        in_range("BOARD_MAX_AGE_SECONDS", self.board_max_age_seconds, 1, 60)
+        in_range("FISCAL_YEAR_START_MONTH", self.fiscal_year_start_month, 1, 12)
         if self.holiday_calendar_file is not None:
             object.__setattr__(self, "holiday_calendar_file", Path(self.holiday_calendar_file))
         if self.log_format not in ("json", "console", "auto"):
@@ -143,10 +122,76 @@ class Settings:
             raise SettingsError(
                 f"FACILITY_TIMEZONE: unknown IANA time zone {self.facility_timezone!r}"
             ) from None
-        _check_schema("POSTGRES_SCHEMA", self.postgres_schema)
+        check_schema("POSTGRES_SCHEMA", self.postgres_schema)
+        self._check_hl7()
         postgres = self.postgres  # parses DATABASE_URL, so a bad URL fails here
         if postgres and postgres.schema and self.postgres_schema not in (None, postgres.schema):
             raise SettingsError("POSTGRES_SCHEMA: differs from the schema in DATABASE_URL")
+
+    def _check_hl7(self) -> None:
+        for name in ("mllp_tls_cert_file", "mllp_tls_key_file", "mllp_tls_client_ca_file"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value))
+                if not Path(value).is_file():
+                    raise SettingsError(f"{name.upper()}: {value} is not a readable file")
+        if self.mllp_port is not None:
+            in_range("MLLP_PORT", self.mllp_port, 1, 65535)
+            if self.mllp_port == self.port:
+                raise SettingsError("MLLP_PORT: must differ from PORT (the HTTP port)")
+        if (self.mllp_tls_cert_file is None) != (self.mllp_tls_key_file is None):
+            raise SettingsError(
+                "MLLP_TLS_CERT_FILE: set it together with MLLP_TLS_KEY_FILE (or neither)"
+            )
+        if self.mllp_tls_client_ca_file is not None and self.mllp_tls_cert_file is None:
+            raise SettingsError(
+                "MLLP_TLS_CLIENT_CA_FILE: needs MLLP_TLS_CERT_FILE and MLLP_TLS_KEY_FILE "
+                "(client certificates are checked in a TLS handshake)"
+            )
+        in_range("MLLP_IDLE_TIMEOUT_SECONDS", self.mllp_idle_timeout_seconds, 1, 24 * 3600)
+        object.__setattr__(self, "hl7_allowed_senders", tuple(self.hl7_allowed_senders))
+        for sender in self.hl7_allowed_senders:
+            if not _SENDER.fullmatch(sender):
+                raise SettingsError(
+                    "HL7_ALLOWED_SENDERS: expected comma-separated APP or APP^FACILITY entries "
+                    "(MSH-3, MSH-4 as sent, up to 180 characters, no control characters)"
+                )
+        object.__setattr__(self, "hl7_processing_ids", tuple(self.hl7_processing_ids))
+        if not self.hl7_processing_ids or any(
+            pid not in HL7_PROCESSING_IDS for pid in self.hl7_processing_ids
+        ):
+            raise SettingsError(
+                "HL7_PROCESSING_IDS: expected comma-separated values of P, T and D (MSH-11)"
+            )
+        secret = self.patient_ref_secret
+        if secret is not None and len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise SettingsError(
+                f"PATIENT_REF_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes long"
+            )
+
+    def resolve_patient_ref_secret(self) -> str:
+        """The key of the patientRef hash, for HL7 intake.
+
+        ``PATIENT_REF_SECRET`` when set. Else, on SQLite, a secret generated once into
+        ``<VAR_DIR>/patient_ref_secret`` (mode 0600) and reused; only then, so a store that
+        never takes HL7 gets no such file. On PostgreSQL it must be set: every instance must
+        derive the same refs, so a key generated by one of them would split patients.
+        """
+        if self.patient_ref_secret is not None:
+            return self.patient_ref_secret
+        if self.database_url is not None:
+            raise SettingsError(
+                "PATIENT_REF_SECRET: must be set for HL7 intake when DATABASE_URL is set (every "
+                "instance must derive the same patientRef); generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        return load_or_create_secret(
+            self.var_dir / PATIENT_REF_SECRET_FILE, name="PATIENT_REF_SECRET"
+        )
+
+    @property
+    def mllp_tls(self) -> bool:
+        return self.mllp_tls_cert_file is not None
 
     @property
     def postgres(self) -> PostgresConnection | None:
@@ -187,79 +232,35 @@ class Settings:
             database_url=database_url,
             var_dir=var_dir,
             host=env.get("HOST", "127.0.0.1"),
-            port=_int(env, "PORT", 8000),
+            port=read_int(env, "PORT", 8000),
             jwt_issuer=env.get("JWT_ISSUER"),
             jwt_audience=env.get("JWT_AUDIENCE"),
-            jwt_ttl_minutes=_int(env, "JWT_TTL_MINUTES", 60),
+            jwt_ttl_minutes=read_int(env, "JWT_TTL_MINUTES", 60),
             facility_timezone=env.get("FACILITY_TIMEZONE", "Europe/London"),
             log_format=env.get("LOG_FORMAT", "auto").lower(),  # type: ignore[arg-type]
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
-            workers=_int(env, "WORKERS", 1),
-            max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
-            no_show_grace_minutes=_int(env, "NO_SHOW_GRACE_MINUTES", 15),
-            late_cancellation_hours=_int(env, "LATE_CANCELLATION_HOURS", 24),
-            postgres_pool_size=_int(env, "POSTGRES_POOL_SIZE", 10),
+            workers=read_int(env, "WORKERS", 1),
+            max_body_bytes=read_int(env, "MAX_BODY_BYTES", 1024 * 1024),
+            no_show_grace_minutes=read_int(env, "NO_SHOW_GRACE_MINUTES", 15),
+            late_cancellation_hours=read_int(env, "LATE_CANCELLATION_HOURS", 24),
+            postgres_pool_size=read_int(env, "POSTGRES_POOL_SIZE", 10),
             postgres_schema=env.get("POSTGRES_SCHEMA"),
-            projection_workers=_bool(env, "PROJECTION_WORKERS", True),
-            deadline_check_seconds=_int(env, "DEADLINE_CHECK_SECONDS", 30),
-            board_max_age_seconds=_int(env, "BOARD_MAX_AGE_SECONDS", 1),
+            projection_workers=read_bool(env, "PROJECTION_WORKERS", True),
+            deadline_check_seconds=read_int(env, "DEADLINE_CHECK_SECONDS", 30),
+            board_max_age_seconds=read_int(env, "BOARD_MAX_AGE_SECONDS", 1),
             holiday_calendar_file=(
                 Path(env["HOLIDAY_CALENDAR_FILE"]) if "HOLIDAY_CALENDAR_FILE" in env else None
             ),
-            fiscal_year_start_month=_int(env, "FISCAL_YEAR_START_MONTH", 4),
+            fiscal_year_start_month=read_int(env, "FISCAL_YEAR_START_MONTH", 4),
+            mllp_host=env.get("MLLP_HOST", "127.0.0.1"),
+            mllp_port=read_int(env, "MLLP_PORT", 0) if "MLLP_PORT" in env else None,
+            mllp_tls_cert_file=read_path(env, "MLLP_TLS_CERT_FILE"),
+            mllp_tls_key_file=read_path(env, "MLLP_TLS_KEY_FILE"),
+            mllp_tls_client_ca_file=read_path(env, "MLLP_TLS_CLIENT_CA_FILE"),
+            mllp_idle_timeout_seconds=read_int(env, "MLLP_IDLE_TIMEOUT_SECONDS", 300),
+            hl7_allowed_senders=read_list(env, "HL7_ALLOWED_SENDERS", ()),
+            hl7_processing_ids=tuple(
+                pid.upper() for pid in read_list(env, "HL7_PROCESSING_IDS", ("P",))
+            ),
+            patient_ref_secret=env.get("PATIENT_REF_SECRET"),
         )
-
-
-def load_or_create_secret(path: Path) -> str:
-    """Return the secret in ``path``, creating it (0600) if absent.
-
-    Written to a temporary file and hard-linked into place, so concurrent starters (several
-    uvicorn workers) never read a half-written file and all end up with the same secret.
-    """
-    try:
-        secret = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".jwt_secret.")  # mode 0600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(secrets.token_urlsafe(48) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass  # another process won the race; use its secret
-        finally:
-            os.unlink(tmp)
-        secret = path.read_text(encoding="utf-8").strip()
-    if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
-        raise SettingsError(f"JWT_SECRET: the secret in {path} is shorter than 32 bytes")
-    return secret
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name}: expected true or false (1/0), got {raw!r}")
-
-
-def _in_range(name: str, value: int, low: int, high: int) -> None:
-    if not low <= value <= high:
-        raise SettingsError(f"{name}: expected an integer from {low} to {high}, got {value}")

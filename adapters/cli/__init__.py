@@ -1,5 +1,5 @@
-"""The ``patient-services`` command: ``serve``, ``project``, ``rebuild``, ``token``,
-``migrate``, ``parked`` and ``audit verify``.
+"""The ``patient-services`` command: ``serve``, ``project``, ``mllp``, ``rebuild``,
+``token``, ``migrate``, ``parked``, ``audit verify`` and ``hl7 import``.
 
 An entry point: it is the only place (with :mod:`adapters.http.asgi`) that reads the process
 environment, and each command builds what it needs through :mod:`adapters.composition`.
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 
-from adapters.cli import audit, maintenance, serving
+from adapters.cli import audit, intake, maintenance, serving
 from adapters.cli.help import (
     COMMON_EXITS,
     DESCRIPTION,
@@ -78,9 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     serving.add_serve(commands)
     serving.add_project(commands)
+    intake.add_mllp(commands)
     maintenance.add_rebuild(commands)
     serving.add_token(commands)
     serving.add_migrate(commands)
     maintenance.add_parked(commands)
     audit.add_audit(commands)
+    intake.add_hl7(commands)
     return parser

@@ -21,6 +21,8 @@ EXIT_AUDIT_UNVERIFIED = 3
 EXIT_AUDIT_INCOMPLETE = 4
 #: ``parked list`` / ``parked retry``: records are (still) parked.
 EXIT_PARKED = 4
+#: ``hl7 import``: some message was refused (AE) or rejected (AR).
+EXIT_NOT_ACCEPTED = 4
 
 #: The help texts below are reflowed to the terminal's width (see _HelpFormatter): a blank
 #: line separates paragraphs; each exit status is one (code, meaning) pair.

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 
@@ -17,6 +20,7 @@ from adapters.cli.help import (
     Commands,
     command,
 )
+from adapters.cli.listening import ListenerNotStarted
 from adapters.readmodels.registry import READ_MODEL_NAMES
 from adapters.settings import Settings
 
@@ -34,6 +38,9 @@ def add_serve(commands: Commands) -> None:
         Unless --no-workers is given, each server process also runs the projection workers,
         which keep the read models current, and the complaint deadline watcher. Options
         override the environment variables named with them.
+
+        When MLLP_PORT is set, the HL7 v2 MLLP listener runs too (once, however many worker
+        processes serve HTTP; see `patient-services mllp`).
         """,
         [
             (EXIT_OK, "stopped (Ctrl-C or SIGTERM)"),
@@ -41,7 +48,8 @@ def add_serve(commands: Commands) -> None:
             (EXIT_USAGE, "usage or configuration error"),
             (
                 EXIT_SERVER_NOT_STARTED,
-                "the HTTP server could not start, for example because the port is in use",
+                "the HTTP server could not start, for example because the port is in use (or "
+                "the MLLP listener could not)",
             ),
         ],
     )
@@ -169,21 +177,63 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    # A factory import string (not an app object) so each worker process builds its own app.
-    uvicorn.run(
-        "adapters.http.asgi:create",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_config=None,  # keep the structlog configuration
-        access_log=False,
-        server_header=False,
-        # httptools, answering malformed requests with problem+json and bounding the request
-        # line and headers (MAX_REQUEST_HEAD_BYTES, 16 KiB) with a 431.
-        http=SERVER_PROTOCOL,
-    )
+    try:
+        with _mllp_listener_beside(settings):
+            # A factory import string (not an app object) so each worker process builds its
+            # own app.
+            uvicorn.run(
+                "adapters.http.asgi:create",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers,
+                log_config=None,  # keep the structlog configuration
+                access_log=False,
+                server_header=False,
+                # httptools, answering malformed requests with problem+json and bounding the
+                # request line and headers (MAX_REQUEST_HEAD_BYTES, 16 KiB) with a 431.
+                http=SERVER_PROTOCOL,
+            )
+    except ListenerNotStarted as error:
+        print(f"patient-services: {error}", file=sys.stderr)
+        return EXIT_SERVER_NOT_STARTED
     return 0
+
+
+@contextmanager
+def _mllp_listener_beside(settings: Settings) -> Iterator[None]:
+    """The MLLP listener (when MLLP_PORT is set) for as long as uvicorn serves.
+
+    It runs in a thread of *this* process, with its own event loop and application: with
+    WORKERS=1 that is the HTTP server's process, with WORKERS>1 uvicorn's supervisor, which
+    spawns the HTTP workers (fresh interpreters that never run this function) and stays
+    until they stop. Either way exactly one listener runs, whatever WORKERS is, without a
+    process of our own to start, watch and stop: it starts before uvicorn (so a port in use
+    fails the start) and stops after uvicorn returns, answering the messages in hand first.
+    """
+    if settings.mllp_port is None:
+        yield
+        return
+    from adapters.cli.listening import listening_line, running_listener
+    from adapters.composition import open_services
+
+    services = open_services(settings)
+    # uvicorn takes SIGINT/SIGTERM while it serves, and when it has shut down raises the
+    # signal again under the handlers it found: these, so the process does not die (SIGTERM's
+    # default) before the listener has stopped gracefully below.
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with running_listener(settings, services) as listener:
+            print(f"  {listening_line(settings, listener.port)}", file=sys.stderr, flush=True)
+            yield
+    finally:
+        services.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """Stands in for SIGINT/SIGTERM's defaults around uvicorn (see above)."""
 
 
 def _thiscommand() -> str:

@@ -18,6 +18,7 @@ from adapters.http.audit import audit_router
 from adapters.http.budget import budget_routers
 from adapters.http.complaint_reports import complaints_router
 from adapters.http.flow import flow_router
+from adapters.http.hl7 import hl7_route
 from adapters.http.kit.auth import BearerAuthMiddleware
 from adapters.http.kit.correlation import (
     CORRELATION_HEADER,
@@ -86,6 +87,7 @@ def create_app(
             *budget_routers(budget_rules_of(settings)),
             audit_router(),
             flow_router(settings.facility_zone, settings.board_max_age_seconds),
+            hl7_route(settings),
         ],
         # Deny by default: every API route is behind the bearer token.
         middleware=[BearerAuthMiddleware(settings)],

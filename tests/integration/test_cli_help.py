@@ -25,6 +25,9 @@ DESCRIBED = {
     "parked retry": "rebuilds the read model",
     "audit": "audit trail",
     "audit verify": "recomputes the audit trail's hash chain",
+    "mllp": "listens for HL7 v2 messages over MLLP",
+    "hl7": "HL7 v2 messages taken from files",
+    "hl7 import": "loads each FILE's messages in order",
 }
 
 
