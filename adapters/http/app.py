@@ -17,6 +17,7 @@ from adapters.composition import start_runtime
 from adapters.http.audit import audit_router
 from adapters.http.budget import budget_routers
 from adapters.http.complaint_reports import complaints_router
+from adapters.http.fhir import fhir_routers
 from adapters.http.flow import flow_router
 from adapters.http.hl7 import hl7_route
 from adapters.http.kit.auth import BearerAuthMiddleware
@@ -94,7 +95,7 @@ def create_app(
         security=[{BEARER_SCHEME: []}],
     )
     return Litestar(
-        route_handlers=[api, health, ready, metrics.endpoint()],
+        route_handlers=[api, *fhir_routers(settings), health, ready, metrics.endpoint()],
         exception_handlers={Exception: problem_response},
         # Query times and header text that parameter declarations cannot check.
         before_request=check_parameters,
