@@ -3,35 +3,17 @@ the tally and the progress display."""
 
 from __future__ import annotations
 
-import io
-import logging
-import os
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
 from adapters.hl7.batch import split_batch
 from adapters.hl7.charset import decode_message
 from adapters.hl7.processor import Hl7Processor
+from adapters.progress import ProgressDisplay
 
-#: On a pipe or a log file, one progress line every this many seconds.
-PLAIN_INTERVAL = 2.0
 _BOM = "\ufeff"
 #: An enhanced-mode code counted as the application code it stands for.
 _AS_APPLICATION_CODE = {"CA": "AA", "CE": "AE", "CR": "AR"}
@@ -139,87 +121,14 @@ def import_file(
         advance()
 
 
-class ImportProgress:
-    """A bar with count, rate and ETA on a terminal; a plain line every few seconds
-    elsewhere. Log lines written meanwhile go above the bar."""
+class ImportProgress(ProgressDisplay):
+    """The import's progress: ``advance`` after each message of the ``total``."""
 
     def __init__(self, stream: TextIO, total: int) -> None:
-        self.stream = stream
+        super().__init__(stream, unit="messages", label="hl7 import:")
         self.total = total
         self.done = 0
-        self._started = time.monotonic()
-        self._last_plain = 0.0
-        dumb = os.environ.get("TERM", "").lower() in ("dumb", "unknown")
-        self._progress: Progress | None = None
-        self._rerouted: list[tuple[logging.StreamHandler[TextIO], TextIO]] = []
-        if stream.isatty() and not dumb:
-            console = Console(file=stream, force_terminal=True)
-            self._progress = Progress(
-                TextColumn("hl7 import"), BarColumn(finished_style="green"),
-                TaskProgressColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]} messages/s"), TimeRemainingColumn(),
-                console=console, redirect_stdout=False, redirect_stderr=stream is sys.stderr,
-            )  # fmt: skip
-            self._task = self._progress.add_task("import", total=total, rate="0")
-            self._rerouted = _reroute_log_handlers(stream, _Above(console))
-            self._progress.start()
-
-    @property
-    def rate(self) -> float:
-        elapsed = time.monotonic() - self._started
-        return self.done / elapsed if elapsed > 0 else 0.0
 
     def advance(self) -> None:
         self.done += 1
-        if self._progress is not None:
-            self._progress.update(self._task, completed=self.done, rate=f"{self.rate:,.0f}")
-        elif time.monotonic() - self._last_plain >= PLAIN_INTERVAL or self.done == self.total:
-            self.stream.write(
-                f"hl7 import: {self.done:,}/{self.total:,} messages, {self.rate:,.0f}/s\n"
-            )
-            self.stream.flush()
-            self._last_plain = time.monotonic()
-
-    def __enter__(self) -> ImportProgress:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._progress is not None:
-            try:
-                # The last state, drawn before the bar stops (it redraws 10 times a second).
-                rate = f"{self.rate:,.0f}"
-                self._progress.update(self._task, completed=self.done, rate=rate, refresh=True)
-                self._progress.stop()
-            finally:
-                for handler, stream in self._rerouted:
-                    handler.setStream(stream)
-
-
-class _Above(io.TextIOBase):
-    """Where log handlers write while the bar is shown: each line printed above it."""
-
-    def __init__(self, console: Console) -> None:
-        self._console = console
-        self._partial = ""
-
-    def write(self, text: str) -> int:
-        *lines, self._partial = (self._partial + text).split("\n")
-        for line in lines:
-            self._console.print(Text.from_ansi(line), soft_wrap=True)
-        return len(text)
-
-
-def _reroute_log_handlers(
-    stream: TextIO, proxy: io.TextIOBase
-) -> list[tuple[logging.StreamHandler[TextIO], TextIO]]:
-    rerouted = []
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler) and handler.stream is stream:
-            rerouted.append((handler, stream))
-            handler.setStream(proxy)
-    return rerouted
+        self.show(self.done, self.total)
