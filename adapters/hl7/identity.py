@@ -48,9 +48,20 @@ def as_identifier(value: str) -> str:
 
 
 def source_system_of(application: str | None, facility: str | None) -> str:
-    """``source_system``: MSH-3 and MSH-4, as ``application/facility``."""
-    parts = [as_identifier(part) for part in (application, facility) if part]
-    return "/".join(parts) if parts else "unknown"
+    """``source_system``: MSH-3 and MSH-4, as ``application/facility`` when both are plain
+    identifiers without ``/``. It scopes the idempotency of MSH-10, so two senders must never
+    share one: any other pair (``EPIC ADT``, or a ``/`` that would shift the split) becomes a
+    digest of both parts exactly as sent, unlike any plain pair."""
+    if not application and not facility:
+        return "unknown"
+    if application and _plain(application) and (not facility or _plain(facility)):
+        return f"{application}/{facility}" if facility else application
+    digest = hashlib.sha256(f"{application or ''}\x1f{facility or ''}".encode()).hexdigest()
+    return f"hl7-sha256:{digest[:40]}"
+
+
+def _plain(part: str) -> bool:
+    return _IDENTIFIER.fullmatch(part) is not None and "/" not in part
 
 
 def message_id_of(control_id: str) -> str:

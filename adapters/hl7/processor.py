@@ -16,6 +16,7 @@ one rejected before processing. Then, for CA or CE, the application ACK as MSH-1
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -27,6 +28,7 @@ from adapters.hl7 import ack
 from adapters.hl7.charset import decode_message, encode_reply
 from adapters.hl7.errors import (
     APPLICATION_INTERNAL_ERROR,
+    APPLICATION_RECORD_LOCKED,
     DATA_TYPE_ERROR,
     DUPLICATE_KEY_IDENTIFIER,
     UNKNOWN_KEY_IDENTIFIER,
@@ -46,6 +48,7 @@ from application.shared.errors import (
     CommandValidationError,
     IdempotencyKeyReusedError,
     NotFoundError,
+    VersionConflictError,
 )
 from application.visits.commands import INTEGRATION
 from domain.shared.errors import DomainError, DomainValidationError, TimestampOrderError
@@ -78,6 +81,12 @@ class Rejected(Exception):
         self.error = error
 
 
+#: Messages for one visit are processed one at a time in this process (a lock per stripe of
+#: visit ids): several connections of one engine may carry messages of the same visit at once,
+#: and racing them only makes all but one retry on a version conflict.
+LOCK_STRIPES = 64
+
+
 class Hl7Processor:
     def __init__(
         self,
@@ -88,6 +97,7 @@ class Hl7Processor:
         self.services = services
         self.settings = settings
         self.clock = clock
+        self._visit_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
 
     def handle_bytes(self, raw: bytes) -> list[bytes]:
         """``handle`` for a message as received (in its MSH-18 charset); the ACKs encoded
@@ -180,8 +190,17 @@ class Hl7Processor:
             source_system=source_system_of(header.sending_application, header.sending_facility),
             source_message_id=message_id_of(header.control_id),
         )
+        visit_id = mapped.command.visit_id
         try:
-            self.services.execute(mapped.command, context, target=mapped.command.visit_id)
+            with self._visit_locks[visit_id.int % LOCK_STRIPES]:
+                self.services.execute(mapped.command, context, target=visit_id)
+        except VersionConflictError:
+            # Still losing races to another writer (another process, the HTTP API) after the
+            # retries: a transient fault, not a rule. AR, so the engine resends it later.
+            raise Rejected(ack.AckError(
+                "VERSION_CONFLICT", APPLICATION_RECORD_LOCKED,
+                "the visit kept changing concurrently; resend the message later",
+            )) from None  # fmt: skip
         except IdempotencyKeyReusedError as reused:
             text = "MSH-10 was used before by this sender for a different message"
             return ack.AckError(reused.code, DUPLICATE_KEY_IDENTIFIER, text, "MSH", 10)
@@ -204,7 +223,11 @@ class Hl7Processor:
             replies.append(
                 ack.accept_ack(header, accept, control_id=control + "C", error=error, now=now)
             )
-        if accept != "CR" and ack.wants_application_ack(header, ok):
+        # After a CR no application processing follows, so no application ACK: unless no
+        # accept ACK was sent (MSH-15 NE), when the application ACK (AR) is the only word
+        # the sender gets that its message was rejected.
+        rejected_unsaid = accept == "CR" and not replies
+        if (accept != "CR" or rejected_unsaid) and ack.wants_application_ack(header, ok):
             replies.append(
                 ack.application_ack(header, code, control_id=control + "A", error=error, now=now)
             )

@@ -3,6 +3,7 @@ the sender's names become identifiers an event may store."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -36,9 +37,25 @@ def test_any_sender_name_becomes_an_identifier(value: str) -> None:
 
 def test_names_that_are_identifiers_are_kept_as_they_are() -> None:
     assert source_system_of("EPIC", "UCLH") == "EPIC/UCLH"
-    assert source_system_of("EPIC ADT", None) == "EPIC_ADT"
+    assert source_system_of("EPIC", None) == "EPIC"
     assert source_system_of(None, None) == "unknown"
     assert message_id_of("MSG00001") == "MSG00001"
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        (("EPIC ADT", None), ("EPIC_ADT", None)),  # a space is not "_"
+        (("A", "B/C"), ("A/B", "C")),  # a "/" does not shift the split
+        ((None, "RFH"), ("RFH", None)),  # a facility alone is not an application
+    ],
+)
+def test_two_senders_never_share_a_source_system(
+    one: tuple[str | None, str | None], other: tuple[str | None, str | None]
+) -> None:
+    # It scopes MSH-10's idempotency: a shared one would refuse (or swallow) a message.
+    assert source_system_of(*one) != source_system_of(*other)
+    assert source_system_of(*one) == source_system_of(*one)
 
 
 def test_control_ids_that_are_not_identifiers_become_distinct_digests() -> None:

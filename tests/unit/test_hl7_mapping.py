@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from application.service import PatientServices
+from application.shared.errors import VersionConflictError
 from domain.visits.identity import visit_id_for
 from tests.support.hl7_messages import Adt, Siu, err_code, msa, processor
 
@@ -315,3 +316,31 @@ def test_garbage_is_rejected(memory_services: PatientServices) -> None:
 
     assert msa(reply)[0] == "AR"
     assert err_code(reply) == "UNPARSEABLE_MESSAGE"
+
+
+def test_a_rejected_message_asking_only_for_the_application_ack_gets_an_ar(
+    memory_services: PatientServices,
+) -> None:
+    replies = processor(memory_services).handle(
+        Adt("A04", "m1", version="9.9", accept_ack="NE", application_ack="AL").er7()
+    )
+
+    assert codes(replies) == ["AR"]
+    assert err_code(replies[0]) == "UNSUPPORTED_VERSION"
+
+
+class _AlwaysRacing:
+    """An application whose writes keep losing to another writer."""
+
+    def execute(self, *args: object, **kwargs: object) -> None:
+        raise VersionConflictError("the aggregate kept changing concurrently")
+
+
+def test_a_visit_that_keeps_changing_concurrently_is_a_transient_reject() -> None:
+    handler = processor(_AlwaysRacing())  # type: ignore[arg-type]
+    [reply] = handler.handle(Adt("A04", "m1").er7())
+
+    # Not AE (a rule said no): AR, so the engine resends it later.
+    assert msa(reply) == ("AR", "m1")
+    assert err_code(reply) == "VERSION_CONFLICT"
+    assert "206^Application record locked^HL70357" in reply
