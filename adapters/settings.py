@@ -86,6 +86,8 @@ class Settings:
     mllp_tls_client_ca_file: Path | None = None
     #: A connection with nothing to read (or a reply it does not read) for this long is closed.
     mllp_idle_timeout_seconds: int = 300
+    #: MLLP connections served at once (each may hold a frame of up to MAX_BODY_BYTES).
+    mllp_max_connections: int = 100
     #: ``APP`` (MSH-3, any facility) or ``APP^FACILITY`` (MSH-3^MSH-4); empty: any sender.
     hl7_allowed_senders: tuple[str, ...] = ()
     #: MSH-11 values taken (HL7 table 0103).
@@ -149,6 +151,7 @@ class Settings:
                 "(client certificates are checked in a TLS handshake)"
             )
         in_range("MLLP_IDLE_TIMEOUT_SECONDS", self.mllp_idle_timeout_seconds, 1, 24 * 3600)
+        in_range("MLLP_MAX_CONNECTIONS", self.mllp_max_connections, 1, 10_000)
         object.__setattr__(self, "hl7_allowed_senders", tuple(self.hl7_allowed_senders))
         for sender in self.hl7_allowed_senders:
             if not _SENDER.fullmatch(sender):
@@ -258,6 +261,7 @@ class Settings:
             mllp_tls_key_file=read_path(env, "MLLP_TLS_KEY_FILE"),
             mllp_tls_client_ca_file=read_path(env, "MLLP_TLS_CLIENT_CA_FILE"),
             mllp_idle_timeout_seconds=read_int(env, "MLLP_IDLE_TIMEOUT_SECONDS", 300),
+            mllp_max_connections=read_int(env, "MLLP_MAX_CONNECTIONS", 100),
             hl7_allowed_senders=read_list(env, "HL7_ALLOWED_SENDERS", ()),
             hl7_processing_ids=tuple(
                 pid.upper() for pid in read_list(env, "HL7_PROCESSING_IDS", ("P",))

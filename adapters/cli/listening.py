@@ -49,6 +49,7 @@ def running_listener(settings: Settings, services: PatientServices) -> Iterator[
         processor.handle_bytes, host=settings.mllp_host, port=settings.mllp_port,
         ssl_context=context, max_message_bytes=settings.max_body_bytes,
         idle_timeout=settings.mllp_idle_timeout_seconds,
+        max_connections=settings.mllp_max_connections,
         # One thread per database connection the process keeps: more would only queue
         # for a connection (on SQLite, writes are serialised anyway).
         threads=settings.postgres_pool_size,

@@ -45,6 +45,9 @@ TLS_HANDSHAKE_TIMEOUT = 30.0
 KEEPALIVE_IDLE = 60
 #: How long ``stop`` waits for busy connections to finish their message.
 DEFAULT_GRACE_SECONDS = 30.0
+#: Connections served at once; one more is closed at once. Each may hold a frame of up to
+#: ``max_message_bytes`` while it arrives, so this bounds the memory unfinished frames take.
+DEFAULT_MAX_CONNECTIONS = 100
 
 Handle = Callable[[bytes], list[bytes]]
 
@@ -92,6 +95,7 @@ class MllpListener:
         idle_timeout: float = 300.0,
         threads: int = 8,
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self._handle = handle
         self.host = host
@@ -101,6 +105,7 @@ class MllpListener:
         self._idle_timeout = idle_timeout
         self._threads = threads
         self._grace = grace_seconds
+        self._max_connections = max_connections
         self._server: asyncio.Server | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._connections: set[_Connection] = set()
@@ -166,6 +171,12 @@ class MllpListener:
         )  # fmt: skip
         if self._stopping:
             writer.close()
+            return
+        if len(self._connections) >= self._max_connections:
+            # Refused before reading a byte: the engine retries, as after any lost connection.
+            log.warning("mllp.connection_refused", peer=peer, reason="too many connections",
+                        limit=self._max_connections)  # fmt: skip
+            await _close(writer)
             return
         self._connections.add(connection)
         # Bound in this connection's task context: the processor's per-message lines,

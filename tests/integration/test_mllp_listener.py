@@ -264,3 +264,26 @@ def test_stop_answers_the_message_in_hand_then_closes_every_connection(
 
     assert msa(ack)[1:3] == ["AA", "LAST-1"]
     assert services.get_visit(visit_of("V-1")).status == "arrived"
+
+
+def test_a_connection_over_the_limit_is_closed_and_the_others_are_served(
+    store_settings: Settings, services: PatientServices
+) -> None:
+    # Each connection may hold an unfinished frame of up to the size limit: the number of
+    # connections is what bounds that memory.
+    handle = processor(store_settings, services).handle_bytes
+    with listening(handle, max_connections=2) as listener:
+        first, second = MllpClient(listener.port), MllpClient(listener.port)
+        try:
+            deadline = time.monotonic() + 10
+            while listener.listener.connections < 2:
+                assert time.monotonic() < deadline, "the connections were not accepted"
+                time.sleep(0.01)
+            with MllpClient(listener.port) as third:
+                assert third.closed_by_peer()
+            [ack] = first.exchange(adt("A04", "LIM-1", visit="V-LIM", unit="ED"))
+        finally:
+            first.close()
+            second.close()
+
+    assert msa(ack) == ["MSA", "AA", "LIM-1"]
