@@ -36,7 +36,11 @@ from adapters.http.kit.errors import (
     ServiceUnavailableError,
 )
 from adapters.http.kit.field_errors import litestar_field_errors
-from adapters.http.kit.problems import LAGGING_RETRY_AFTER_SECONDS, RETRY_AFTER_SECONDS
+from adapters.http.kit.problems import (
+    LAGGING_RETRY_AFTER_SECONDS,
+    RETRY_AFTER_SECONDS,
+    error_responses,
+)
 from application.shared.errors import NotAuthorisedError, NotFoundError
 from domain.shared.errors import DomainError, DomainValidationError
 
@@ -151,12 +155,4 @@ _DESCRIPTIONS = {
 
 def outcome_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the OperationOutcome responses a FHIR route can give."""
-    return {
-        status: ResponseSpec(
-            data_container=OperationOutcome,
-            media_type=FHIR_JSON,
-            description=_DESCRIPTIONS[status],
-            generate_examples=False,
-        )
-        for status in statuses
-    }
+    return error_responses(OperationOutcome, FHIR_JSON, _DESCRIPTIONS, statuses)

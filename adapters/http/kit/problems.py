@@ -248,11 +248,19 @@ _RESPONSE_DESCRIPTIONS = {
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the problem responses a route can give."""
+    return error_responses(ProblemDetails, PROBLEM_MEDIA_TYPE, _RESPONSE_DESCRIPTIONS, statuses)
+
+
+def error_responses(
+    body: type, media_type: str, descriptions: dict[int, str], statuses: tuple[int, ...]
+) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for error responses of one body type (problem details here, FHIR's
+    OperationOutcome on the FHIR routes), each status with its description."""
     return {
         status: ResponseSpec(
-            data_container=ProblemDetails,
-            media_type=PROBLEM_MEDIA_TYPE,
-            description=_RESPONSE_DESCRIPTIONS[status],
+            data_container=body,
+            media_type=media_type,
+            description=descriptions[status],
             generate_examples=False,
         )
         for status in statuses
