@@ -208,6 +208,9 @@ def _join(fields: list[str], enc: EncodingCharacters) -> str:
 
 
 def _cut(text: str) -> str:
+    # Stripped: a receiver drops trailing blanks of a segment's last field anyway, so an
+    # error text of spaces would reach one engine and not another.
+    text = text.strip()
     return text if len(text) <= MAX_TEXT_LENGTH else text[: MAX_TEXT_LENGTH - 3] + "..."
 
 

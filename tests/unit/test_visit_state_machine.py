@@ -490,6 +490,9 @@ class VisitMachine(RuleBasedStateMachine):
             else DomainValidationError if (disposition == "exp") != (deceased_at is not None)
             else TimestampOrderError if m.too_early(at)
             else TimestampOrderError if deceased_at is not None and deceased_at > at
+            # The arrival's time is checked by the flow-time invariants; read it off the visit.
+            else TimestampOrderError if deceased_at is not None
+            and self.visit.arrival_at is not None and deceased_at < self.visit.arrival_at
             else None
         )  # fmt: skip
         if self.attempt(
