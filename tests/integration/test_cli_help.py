@@ -25,6 +25,8 @@ DESCRIBED = {
     "parked retry": "rebuilds the read model",
     "audit": "audit trail",
     "audit verify": "recomputes the audit trail's hash chain",
+    "audit checkpoint": "writes a checkpoint as JSON",
+    "audit public-key": "public key as PEM",
     "mllp": "listens for HL7 v2 messages over MLLP",
     "hl7": "HL7 v2 messages taken from files",
     "hl7 import": "loads each FILE's messages in order",
