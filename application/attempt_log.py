@@ -47,7 +47,10 @@ class AttemptLog(Application[UUID]):
         actor_role: str,
         correlation_id: str,
     ) -> int:
-        """Record an export of the audit trail (before it is sent); returns its position."""
+        """Record an export of the audit trail (before it is sent); returns its position.
+        ``format`` is the format's own name (an alias already resolved: ``fhir-r5-ndjson``
+        for ``fhir-ndjson``); ``filters`` the other filters as the request gave them, by
+        parameter name (those not given are None and left out)."""
         envelope = Envelope(
             actor_id=actor_id, actor_role=actor_role, command_id=uuid4(),
             correlation_id=correlation_id, occurred_at=self.clock(),

@@ -1,13 +1,17 @@
-"""The audit trail exported, streamed: ``GET /api/v1/audit/export`` as CSV or FHIR R5
-AuditEvent NDJSON (auditor role only). The export is itself recorded in the trail."""
+"""The audit trail exported, streamed: ``GET /api/v1/audit/export`` as CSV or as FHIR
+AuditEvent NDJSON, R4 or R5 (auditor role only). The export is itself recorded in the trail,
+with its format and filters, before the first byte is sent.
+
+The AuditEvents are shaped after IHE BALP in :mod:`adapters.fhir.audit_event` (one shape,
+written by :mod:`adapters.fhir.audit_event_r4` or :mod:`adapters.fhir.audit_event_r5`).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -16,14 +20,19 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
+from adapters.fhir.audit_event_r4 import audit_event_r4
+from adapters.fhir.audit_event_r5 import audit_event_r5
 from adapters.http.audit_parameters import (
     Action,
     Actor,
     AggregateId,
     From,
     IncludeBookkeeping,
+    Kind,
     Outcome,
     PatientRef,
+    PurposeOfUse,
+    SourceSystem,
     To,
     audit_filters,
 )
@@ -40,26 +49,56 @@ from projections.audit.trail import AuditEntry
 #: Entries per database read while streaming an export.
 EXPORT_PAGE = 1000
 
+CSV = "csv"
+FHIR_R4 = "fhir-r4-ndjson"
+FHIR_R5 = "fhir-r5-ndjson"
+#: The name the export had before it offered R4: still R5.
+FHIR_ALIAS = "fhir-ndjson"
 ExportFormat = Annotated[
-    Literal["csv", "fhir-ndjson"],
-    QueryParameter(name="format", description="`csv` (one row per entry, a header row first) "
-                   "or `fhir-ndjson` (one FHIR R5 AuditEvent per line)."),
+    Literal["csv", "fhir-r4-ndjson", "fhir-r5-ndjson", "fhir-ndjson"],
+    QueryParameter(name="format", description="`csv` (one row per entry, a header row "
+                   "first), `fhir-r4-ndjson` or `fhir-r5-ndjson` (one FHIR AuditEvent per "
+                   "line, shaped after IHE BALP); `fhir-ndjson` is `fhir-r5-ndjson`."),
 ]  # fmt: skip
+#: The filters an export records, by their query parameter names, as the request gave them
+#: (``patientRef`` is recorded on its own: it puts the export in that patient's trail).
+FILTER_PARAMETERS = (
+    "actor", "aggregateId", "action", "outcome", "from", "to", "includeBookkeeping", "kind",
+    "purposeOfUse", "sourceSystem",
+)  # fmt: skip
 
-
-#: The entry's JSON field names (camelCase), in order.
-_CSV_COLUMNS = list(AuditEntry.__struct_encode_fields__)
+# ---- CSV ------------------------------------------------------------------------------------
+#: The entry's JSON field names (camelCase), in the entry's order: the columns of the first
+#: version, then those of accesses and exports (kind … format), then any added later.
+CSV_COLUMNS = list(AuditEntry.__struct_encode_fields__)
+#: A cell starting so is a formula to a spreadsheet (OWASP "CSV injection"): it is sent
+#: with a leading apostrophe, which spreadsheets show as text and do not evaluate.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _to_builtins = msgspec.to_builtins
+_json = msgspec.json.encode
+
+
+def csv_cell(value: Any) -> str | int:
+    """One value as a cell: lists joined by spaces, objects as JSON, nothing as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = " ".join(str(item) for item in value)
+    elif isinstance(value, dict):
+        value = _json(value).decode()
+    if isinstance(value, str):
+        return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    return value  # type: ignore[no-any-return]
 
 
 def _csv_chunks(entries: Iterator[AuditEntry]) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(_CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS)
     count = 0
     for entry in entries:
         row = _to_builtins(entry)
-        writer.writerow(["" if row[c] is None else row[c] for c in _CSV_COLUMNS])
+        writer.writerow([csv_cell(row[column]) for column in CSV_COLUMNS])
         count += 1
         if count % EXPORT_PAGE == 0:
             yield buffer.getvalue().encode()
@@ -68,11 +107,14 @@ def _csv_chunks(entries: Iterator[AuditEntry]) -> Iterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-def _ndjson_chunks(entries: Iterator[AuditEntry]) -> Iterator[bytes]:
+# ---- NDJSON ---------------------------------------------------------------------------------
+def _ndjson_chunks(
+    entries: Iterator[AuditEntry], audit_event: Callable[[AuditEntry], dict[str, Any]]
+) -> Iterator[bytes]:
     encode = msgspec.json.encode
     lines: list[bytes] = []
     for entry in entries:
-        lines.append(encode(fhir_audit_event(entry)))
+        lines.append(encode(audit_event(entry)))
         if len(lines) == EXPORT_PAGE:
             yield b"\n".join(lines) + b"\n"
             lines = []
@@ -80,78 +122,7 @@ def _ndjson_chunks(entries: Iterator[AuditEntry]) -> Iterator[bytes]:
         yield b"\n".join(lines) + b"\n"
 
 
-_OUTCOMES = {"recorded": ("0", "Success"), "refused": ("4", "Minor failure"),
-             "denied": ("8", "Serious failure")}  # fmt: skip
-_FHIR_TYPES = {"PatientVisit": "Encounter"}
-
-
-def fhir_audit_event(entry: AuditEntry) -> dict[str, Any]:
-    """One entry as a FHIR R5 AuditEvent (identifiers only; no patient demographics)."""
-    if entry.outcome == "recorded":
-        action = "C" if entry.version == 1 else "U"
-    else:
-        action = "R" if entry.action.startswith("read ") else "E"
-    outcome_code, outcome_display = _OUTCOMES.get(entry.outcome, ("4", "Minor failure"))
-    event: dict[str, Any] = {
-        "resourceType": "AuditEvent",
-        "id": entry.event_id or str(entry.position),
-        "category": [{"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
-            "code": "rest", "display": "RESTful Operation"}]}],
-        "code": {"coding": [{"system": "urn:patient-services:audit-action",
-                             "code": entry.action}]},
-        "action": action,
-        "recorded": _instant(entry.recorded_at),
-        "outcome": {"code": {
-            "system": "http://terminology.hl7.org/CodeSystem/audit-event-outcome",
-            "code": outcome_code, "display": outcome_display}},
-        "agent": [{
-            "who": {"identifier": {"system": "urn:patient-services:user",
-                                   "value": entry.actor_id or "unknown"}},
-            "requestor": True}],
-        "source": {"observer": {"display": "patient-services"}},
-    }  # fmt: skip
-    if entry.occurred_at is not None:
-        event["occurredDateTime"] = _instant(entry.occurred_at)
-    if entry.code is not None:
-        event["outcome"]["detail"] = [{"text": entry.code}]
-    agent = event["agent"][0]
-    if entry.actor_role:
-        agent["role"] = [{"text": role} for role in entry.actor_role.split(",")]
-    if entry.on_behalf_of:
-        agent["onBehalfOf"] = {"identifier": {"system": "urn:patient-services:user",
-                                              "value": entry.on_behalf_of}}  # fmt: skip
-    if entry.reason:
-        event["authorization"] = [{"text": entry.reason}]
-    if entry.patient_ref:
-        event["patient"] = {"identifier": {"system": "urn:patient-services:patient-ref",
-                                           "value": entry.patient_ref}}  # fmt: skip
-    target_type = entry.target_type if entry.target_id else entry.aggregate_type
-    target_id = entry.target_id or entry.aggregate_id
-    what: dict[str, Any] = {"identifier": {"system": f"urn:patient-services:{target_type}",
-                                           "value": target_id}}  # fmt: skip
-    fhir_type = _FHIR_TYPES.get(target_type or "")
-    if fhir_type:
-        what = {"reference": f"{fhir_type}/{target_id}"}
-        if fhir_type == "Encounter":
-            event["encounter"] = what
-    event["entity"] = [{"what": what, "detail": [
-        {"type": {"text": "position"}, "valueInteger": entry.position},
-        {"type": {"text": "version"}, "valueInteger": entry.version},
-        *({"type": {"text": name}, "valueString": value} for name, value in (
-            ("correlationId", entry.correlation_id), ("commandId", entry.command_id),
-            ("sourceSystem", entry.source_system), ("sourceMessageId", entry.source_message_id),
-            ("correctsEventId", entry.corrects_event_id)) if value),
-    ]}]  # fmt: skip
-    return event
-
-
-def _instant(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
+_AUDIT_EVENTS = {FHIR_R4: audit_event_r4, FHIR_R5: audit_event_r5}
 CSV_MEDIA_TYPE = "text/csv"
 NDJSON_MEDIA_TYPE = "application/fhir+ndjson"
 
@@ -165,7 +136,8 @@ class _ExportOperation(Operation):
         ok = (self.responses or {}).get("200")
         if isinstance(ok, OpenAPIResponse):
             text = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
-            ok.description = "The entries: CSV (`format=csv`) or NDJSON (`format=fhir-ndjson`)"
+            ok.description = ("The entries: CSV (`format=csv`) or NDJSON, one FHIR AuditEvent "
+                              "per line (`format=fhir-r4-ndjson` / `fhir-r5-ndjson`)")  # fmt: skip
             ok.content = {CSV_MEDIA_TYPE: text, NDJSON_MEDIA_TYPE: text}
 
 
@@ -173,11 +145,13 @@ class _ExportOperation(Operation):
     "/export",
     operation_id="exportAuditEvents",
     name="audit:export",
-    summary="Export the audit trail (CSV or FHIR AuditEvent NDJSON), streamed",
+    summary="Export the audit trail (CSV, or FHIR R4 / R5 AuditEvent NDJSON), streamed",
     description="The entries `GET /audit/events` would list for the same filters, all of "
-    "them, oldest first. The export is itself recorded in the trail (a `TrailExport` entry "
-    "naming the format and filters; with a `patientRef` filter it shows in that patient's "
-    "trail). `text/csv` or `application/fhir+ndjson`. Role: auditor.",
+    "them, oldest first. The export is itself recorded in the trail (an `Exported` entry "
+    "naming the format and the filters as given; with a `patientRef` filter it shows in that "
+    "patient's trail). `text/csv` or `application/fhir+ndjson`: AuditEvents shaped after IHE "
+    "BALP (FHIR 4.0.1 or 5.0.0). The action values and their codes: `GET /audit/actions`. "
+    "Role: auditor.",
     guards=[may_read(AUDIT_READERS, "audit export")],
     sync_to_thread=True,
     responses=READ_PROBLEMS,
@@ -194,19 +168,21 @@ def export_audit_events(
     from_: From = None,
     to: To = None,
     include_bookkeeping: IncludeBookkeeping = False,
+    kind: Kind = None,
+    purpose_of_use: PurposeOfUse = None,
+    source_system: SourceSystem = None,
 ) -> Stream:
     filters = audit_filters(
-        patient_ref, actor, aggregate_id, action, outcome, from_, to, include_bookkeeping
-    )
+        patient_ref, actor, aggregate_id, action, outcome, from_, to, include_bookkeeping,
+        kind=kind, purpose_of_use=purpose_of_use, source_system=source_system,
+    )  # fmt: skip
+    export_format = FHIR_R5 if format_ == FHIR_ALIAS else format_
     database = read_database_of(request)
     claims = claims_of(request)
-    request_filters = {
-        "actor": actor, "aggregateId": filters.aggregate_id, "action": action,
-        "outcome": outcome, "from": _instant(from_), "to": _instant(to),
-        "includeBookkeeping": "true" if include_bookkeeping else None,
-    }  # fmt: skip
+    # Only once they are valid (audit_filters raised a 400 otherwise, recording nothing).
+    given = {name: request.query_params.get(name) for name in FILTER_PARAMETERS}
     export_position = services_of(request).record_export(
-        format=format_, patient_ref=patient_ref, filters=request_filters,
+        format=export_format, patient_ref=patient_ref, filters=given,
         actor_id=claims.subject, actor_role=next(r for r in claims.roles if r in AUDIT_READERS),
         correlation_id=correlation_id_of(request.scope),
     )  # fmt: skip
@@ -216,11 +192,16 @@ def export_audit_events(
         raise ProjectionLaggingError(NAME, export_position)
     filters = replace(filters, before_position=export_position)
     entries = iter_audit_events(database, filters, EXPORT_PAGE)
-    if format_ == "csv":
+    if export_format == CSV:
         return Stream(
             _csv_chunks(entries),
             # Litestar adds "; charset=utf-8" to a text/* type (it was sent twice).
             media_type=CSV_MEDIA_TYPE,
             headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'},
         )
-    return Stream(_ndjson_chunks(entries), media_type=NDJSON_MEDIA_TYPE)
+    return Stream(
+        _ndjson_chunks(entries, _AUDIT_EVENTS[export_format]),
+        media_type=NDJSON_MEDIA_TYPE,
+        headers={"Content-Disposition":
+                 f'attachment; filename="audit-trail-{export_format[5:7]}.ndjson"'},
+    )  # fmt: skip
