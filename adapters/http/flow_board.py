@@ -14,7 +14,8 @@ import msgspec
 from litestar import MediaType, Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 
-from adapters.http.flow_parameters import NAME, Unit
+from adapters.http.flow_parameters import NAME, AsOf, Unit, known_time
+from adapters.http.kit.access import recorded
 from adapters.http.kit.auth import may_read, utc_now
 from adapters.http.kit.read_side import (
     DEFAULT_WAIT_MS,
@@ -28,6 +29,7 @@ from adapters.http.kit.read_side import (
 from adapters.readmodels.database import Transaction
 from adapters.readmodels.status import active_position
 from adapters.readmodels.visits import store as flow_store
+from application.shared.access import READ_BOARD
 from application.shared.permissions import FLOW_BOARD_READERS
 from projections.visits.flow_views import Board
 
@@ -124,9 +126,15 @@ def board_handler(boards: EncodedBoards) -> HTTPRouteHandler:
     async def get_board(
         request: Request[Any, Any, Any],
         unit: Unit = None,
+        as_of: AsOf = None,
         min_position: MinPosition = None,
         wait_ms: WaitMs = DEFAULT_WAIT_MS,
     ) -> Response[Board]:
+        moment = known_time("asOf", as_of, utc_now())
+        if moment is not None:  # a past board: folded for this request, never kept
+            return await anyio.to_thread.run_sync(
+                _read_board_as_of, request, unit, moment, min_position, wait_ms
+            )
         now = utc_now().replace(microsecond=0)
         board, ours = boards.fresh(unit, now, min_position)
         if board is None:
@@ -157,12 +165,27 @@ def board_handler(boards: EncodedBoards) -> HTTPRouteHandler:
         "admitted patients on leave of absence are listed apart in `onLeave`. Minutes count "
         "to `at`, the time the board was built (to the second); a board may be served again "
         "for `BOARD_MAX_AGE_SECONDS` (default 1: within its second) unless `minPosition` asks "
-        "for a newer one (`X-Projection-Position` says which position it shows). Roles: "
+        "for a newer one (`X-Projection-Position` says which position it shows). With "
+        "`asOf`, the board as the system had it then: only what had been recorded by that "
+        "time, minutes counted to it (`at` and `asOf` are that time). Roles: "
         "clerk, nurse, clinician, manager.",
         guards=[may_read(FLOW_BOARD_READERS, "flow board")],
         response_headers=[POSITION_RESPONSE_HEADER],
         responses=READ_PROBLEMS,
-    )(get_board)
+    )(recorded(READ_BOARD)(get_board))
+
+
+def _read_board_as_of(
+    request: Request[Any, Any, Any],
+    unit: str | None,
+    moment: datetime,
+    min_position: int | None,
+    wait_ms: int,
+) -> Response[Board]:
+    def query(tx: Transaction, prefix: str) -> Board:
+        return flow_store.board_as_of(tx, prefix, unit, moment)
+
+    return query_view(request, NAME, min_position, wait_ms, query)
 
 
 def _read_board(

@@ -8,7 +8,7 @@ from litestar import Request, Response
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
-from adapters.http.flow_parameters import NAME, Unit
+from adapters.http.flow_parameters import NAME, KnownAt, Unit, known_time
 from adapters.http.kit.auth import may_read, utc_now
 from adapters.http.kit.errors import InvalidRequestError
 from adapters.http.kit.read_side import (
@@ -21,6 +21,7 @@ from adapters.http.kit.read_side import (
 )
 from adapters.readmodels.database import Transaction
 from adapters.readmodels.visits import store as flow_store
+from application.shared.access import READ_FLOW_METRICS
 from application.shared.permissions import FLOW_METRICS_READERS
 from projections.visits.flow_metrics import FlowMetrics
 
@@ -41,8 +42,8 @@ To = Annotated[
     datetime | None,
     QueryParameter(
         required=False,
-        description="The period's end (exclusive), RFC 3339 with an offset; defaults to now. "
-        "At most 367 days after `from`.",
+        description="The period's end (exclusive), RFC 3339 with an offset; defaults to now "
+        "(to `knownAt`, when that is given). At most 367 days after `from`.",
     ),
 ]
 
@@ -53,10 +54,13 @@ def metrics_handler(zone: ZoneInfo) -> HTTPRouteHandler:
         from_: From = None,
         to: To = None,
         unit: Unit = None,
+        known_at: KnownAt = None,
         min_position: MinPosition = None,
         wait_ms: WaitMs = DEFAULT_WAIT_MS,
     ) -> Response[FlowMetrics]:
-        end = aware("to", to) or utc_now()
+        now = utc_now()
+        known = known_time("knownAt", known_at, now)
+        end = aware("to", to) or known or now
         start = aware("from", from_) or end - DEFAULT_PERIOD
         if start >= end:
             raise InvalidRequestError.of("from", "must be before `to`")
@@ -64,7 +68,7 @@ def metrics_handler(zone: ZoneInfo) -> HTTPRouteHandler:
             raise InvalidRequestError.of("to", "the period may be at most 367 days")
 
         def query(tx: Transaction, prefix: str) -> FlowMetrics:
-            return flow_store.metrics(tx, prefix, start, end, unit, zone)
+            return flow_store.metrics(tx, prefix, start, end, unit, zone, known_at=known)
 
         return query_view(request, NAME, min_position, wait_ms, query)
 
@@ -87,6 +91,11 @@ A visit counts in the period where its clock anchors it: **arrival** for door-to
 door-to-provider, clinic wait, the LWBS rate and arrivals; **departure** for length of stay and \
 departures; **departure from the ED** for boarding; **scheduled start** for the no-show and \
 late-cancellation rates. Cancelled and entered-in-error visits are left out (cancelled ones \
-count only in the late-cancellation rate). Role: manager.""",
+count only in the late-cancellation rate).
+
+With `knownAt`, the metrics as the system knew them then: each visit as recorded by that \
+time (a late entry recorded afterwards does not count; a fact cancelled afterwards still \
+does). Role: manager.""",
         guards=[may_read(FLOW_METRICS_READERS, "flow metrics")],
+        access=READ_FLOW_METRICS,
     )(get_metrics)

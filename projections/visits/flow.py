@@ -11,8 +11,10 @@ leaves alone (``tests/unit/test_projection_coverage.py`` holds them to the aggre
 reducers).
 
 From a folded visit come the rows the store writes (:mod:`~projections.visits.flow_rows`): one
-visit row, its location periods (the census) and one timeline row per event. The views the
-queries return are in :mod:`projections.visits.flow_views`.
+visit row, its location periods (the census) and one timeline row per event, and its history
+rows, what the record said when (:mod:`~projections.visits.flow_knowledge`). The views the
+queries return are in :mod:`projections.visits.flow_views`; the answers as of a past time are
+folded with this same :func:`fold` (:mod:`projections.visits.flow_as_of`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from projections.visits.flow_events import (
     micros_of,
 )
 from projections.visits.flow_kinds import KINDS, Kind, details_of, kind_of, unknown_details
+from projections.visits.flow_knowledge import HistoryRow, history_rows, note
 from projections.visits.flow_rows import (
     LOCATION_COLUMNS,
     TIMELINE_COLUMNS,
@@ -46,10 +49,14 @@ from projections.visits.flow_rows import (
 from projections.visits.flow_state import Period, VisitState
 
 __all__ = [
-    "HANDLED", "IGNORED", "LOCATION_COLUMNS", "TIMELINE_COLUMNS", "VISIT_COLUMNS",
-    "LocationRow", "Period", "TimelineRow", "VisitRow", "VisitState", "camel", "fold",
+    "HANDLED", "HISTORY_COLUMNS", "IGNORED", "LOCATION_COLUMNS", "TIMELINE_COLUMNS",
+    "VISIT_COLUMNS", "HistoryRow", "LocationRow", "Period", "TimelineRow", "VisitRow",
+    "VisitState", "camel", "fold", "history_rows",
     "location_rows", "location_values", "replay", "visit_row", "visit_values", "wants",
 ]  # fmt: skip
+
+#: The history table's columns (:mod:`~projections.visits.flow_knowledge`).
+HISTORY_COLUMNS: tuple[str, ...] = HistoryRow._fields
 
 
 def wants(topic: str) -> bool:
@@ -71,10 +78,13 @@ HANDLED: frozenset[str] = frozenset({
 IGNORED: frozenset[str] = frozenset({"Event", "Created", "Compensation"})
 
 
-def fold(state: VisitState | None, record: StoredRecord) -> tuple[VisitState, TimelineRow]:
+def fold(
+    state: VisitState | None, record: StoredRecord, live: bool = True
+) -> tuple[VisitState, TimelineRow]:
     """Apply one record; returns the state and the record's timeline row.
     ``state.cancelled_version`` is then the version of the fact the record cancelled, if it
-    is a compensation."""
+    is a compensation. An as-of answer folds with ``live`` false: the same state, but neither
+    the timeline row's ``details`` nor the history hulls, which only the live model writes."""
     kind = KINDS.get(record.topic) or kind_of(record.topic, IGNORED)
     if kind.reduce is None:
         return _fold_timeline_only(state, record, kind)
@@ -100,6 +110,9 @@ def fold(state: VisitState | None, record: StoredRecord) -> tuple[VisitState, Ti
     state.version = version
     state.position = position = record.position
     state.last_event_at = at
+    recorded = (event.timestamp.data - EPOCH) // MICROSECOND
+    if live:
+        note(state, recorded)
     corrects = event.corrects_event_id
     # Positional, in the field order (keywords would cost a microsecond per event on the
     # catch-up's hot path); tests/unit/test_flow_rows.py checks each column by name.
@@ -110,7 +123,7 @@ def fold(state: VisitState | None, record: StoredRecord) -> tuple[VisitState, Ti
         event_id,  # event_id
         kind.name,  # event_type
         at,  # occurred_at
-        (event.timestamp.data - EPOCH) // MICROSECOND,  # recorded_at
+        recorded,  # recorded_at
         event.actor_id,  # actor_id
         event.actor_role,  # actor_role
         event.on_behalf_of,  # on_behalf_of
@@ -119,7 +132,7 @@ def fold(state: VisitState | None, record: StoredRecord) -> tuple[VisitState, Ti
         event.source_message_id,  # source_message_id
         None if corrects is None else canonical_uuid(corrects),  # corrects_event_id
         event.restored_status,  # restored_status
-        details_of(kind, event) if kind.details else "{}",  # details
+        details_of(kind, event) if live and kind.details else "{}",  # details
     )
 
 
@@ -136,6 +149,9 @@ def _fold_timeline_only(
     state.version = record.originator_version
     state.position = record.position
     state.last_event_at = at
+    recorded = micros_of(event.timestamp.data)
+    if recorded > state.known.recorded_at:  # the flow state is unchanged: only the clock moves
+        state.known.recorded_at = recorded
     return state, TimelineRow(
         visit_id=state.id,
         version=record.originator_version,
@@ -143,7 +159,7 @@ def _fold_timeline_only(
         event_id=canonical_uuid(event.event_id),
         event_type=kind.name,
         occurred_at=at,
-        recorded_at=micros_of(event.timestamp.data),
+        recorded_at=recorded,
         actor_id=event.actor_id,
         actor_role=event.actor_role,
         on_behalf_of=event.on_behalf_of,

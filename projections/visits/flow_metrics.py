@@ -100,6 +100,8 @@ class FlowMetrics(msgspec.Struct, frozen=True, rename=camel):
     late_cancellation_rate: Rate
     #: Hours with at least one arrival or departure, in order (empty hours are left out).
     per_hour: list[HourCount]
+    #: For metrics as known at a past time: that time (null: as known now).
+    known_at: datetime | None = None
 
 
 def nearest_rank(ordered: Sequence[float], percent: int) -> float | None:
@@ -130,6 +132,7 @@ def compute_metrics(
     end: datetime,
     zone: ZoneInfo,
     unit: str | None = None,
+    known_at: datetime | None = None,
 ) -> FlowMetrics:
     low, high = to_micros(start), to_micros(end)
     assert low is not None and high is not None
@@ -201,6 +204,7 @@ def compute_metrics(
             HourCount(_local(hour, zone), counts[0], counts[1])
             for hour, counts in sorted(hours.items())
         ],
+        known_at=known_at,
     )
 
 

@@ -199,6 +199,9 @@ class CensusRow(NamedTuple):
     bed: str | None
     start_at: int
     end_at: int | None
+    #: When the visit's latest event occurred: the status now is the status at any later
+    #: instant (for an earlier one the census folds the visit).
+    last_event_at: int | None
 
 
 class SearchRow(NamedTuple):

@@ -19,6 +19,35 @@ from projections.shared.records import key_text
 Period = tuple[str, "str | None", int, "int | None"]
 
 
+class Knowledge:
+    """What the record said when, as the fold keeps it for one visit: the hulls of
+    :mod:`projections.visits.flow_knowledge` (never restored by a compensation: a
+    compensation is itself a new thing known)."""
+
+    __slots__ = (
+        "recorded_at", "board_unit", "board", "locations_revision", "census", "anchors",
+        "span", "units", "revision",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        #: The running maximum of the visit's events' timestamps (µs).
+        self.recorded_at = 0
+        #: The board the visit is on now (None: on none).
+        self.board_unit: str | None = None
+        #: unit → [since, until or None].
+        self.board: dict[str, list[int | None]] = {}
+        self.locations_revision = 0
+        #: unit → [start, end, 1 if a period there is open now else 0].
+        self.census: dict[str, list[int]] = {}
+        #: The metric anchors and service unit last noted (the span changes with them).
+        self.anchors: tuple[int | None, int | None, int | None, int | None, str] | None = None
+        #: [earliest, latest] anchor, or None before any.
+        self.span: list[int] | None = None
+        self.units: set[str] = set()
+        #: Bumped whenever a hull changes: the store then rewrites the visit's history rows.
+        self.revision = 0
+
+
 class VisitState:
     """A visit as the read model folds it: the fields its rows are made of."""
 
@@ -29,7 +58,7 @@ class VisitState:
         "scheduled_start", "scheduled_end", "arrival_at", "triage_at", "provider_seen_at",
         "decision_to_admit_at", "target_unit", "admitted_at", "discharged_at", "left_at",
         "disposition", "late_cancellation", "no_show_at", "cancelled_at", "last_event_at",
-        "periods", "locations_revision", "facts", "cancelled_version",
+        "periods", "locations_revision", "facts", "cancelled_version", "known",
     )  # fmt: skip
 
     def __init__(self, visit_id: str) -> None:
@@ -64,6 +93,8 @@ class VisitState:
         self.facts: dict[str, tuple[tuple[Any, ...], int]] = {}
         #: The version of the fact the last folded event cancelled (None: it cancelled none).
         self.cancelled_version: int | None = None
+        #: What the record said when (recorded time): never restored by a compensation.
+        self.known = Knowledge()
 
     # ---- what a compensation restores: PatientVisit.FLOW_FIELDS the rows read ---------
     def snapshot(self) -> tuple[Any, ...]:

@@ -9,7 +9,7 @@ since the epoch (UTC); in views they are datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -40,12 +40,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _decode_details = msgspec.json.Decoder(dict[str, Any]).decode
 
 
-class Location(msgspec.Struct, frozen=True):
+# ``gc=False``: the board's many small structs hold only values, never a cycle, so the
+# cyclic collector need not track them (a board of hundreds is built per second, or per as-of
+# request).
+class Location(msgspec.Struct, frozen=True, gc=False):
     unit: str
     bed: str | None
 
 
-class BoardVisit(msgspec.Struct, frozen=True, rename="camel"):
+class BoardVisit(msgspec.Struct, frozen=True, rename="camel", gc=False):
     """One patient on the board. Minutes are counted to the board's ``at``."""
 
     visit_id: str
@@ -82,15 +85,19 @@ class BoardUnit(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class Board(msgspec.Struct, frozen=True, rename="camel"):
+    #: The instant minutes are counted to: when the board was built, or its ``asOf``.
     at: datetime
     unit: str | None
     units: list[BoardUnit]
+    #: For a board as the system had it at a past time: that time (null: the live board).
+    as_of: datetime | None = None
 
 
-class CensusEntry(msgspec.Struct, frozen=True, rename="camel"):
+class CensusEntry(msgspec.Struct, frozen=True, rename="camel", gc=False):
     visit_id: str
     patient_ref: str
-    #: The visit's status now (not at ``at``).
+    #: The visit's status and class at ``at`` (by what happened when: a fact a compensation
+    #: cancelled never happened).
     status: str
     visit_class: str
     unit: str
@@ -105,6 +112,8 @@ class Census(msgspec.Struct, frozen=True, rename="camel"):
     unit: str | None
     count: int
     items: list[CensusEntry]
+    #: For a census as known at a past time: that time (null: as known now).
+    known_at: datetime | None = None
 
 
 class TimelineEntry(msgspec.Struct, frozen=True, rename="camel"):
@@ -144,8 +153,14 @@ def is_boarder(status: str, decided_at: Any, admitted_at: Any) -> bool:
     return decided_at is not None and admitted_at is None and status in ACTIVE_STATES
 
 
-def board_of(rows: Iterable[Sequence[Any]], unit: str | None, now: datetime) -> Board:
-    """The board from visit rows (:data:`BOARD_COLUMNS`, longest waiting first) at ``now``."""
+def board_of(
+    rows: Iterable[Sequence[Any]],
+    unit: str | None,
+    now: datetime,
+    as_of: datetime | None = None,
+) -> Board:
+    """The board from visit rows (:data:`BOARD_COLUMNS`, longest waiting first) at ``now``
+    (for a board as of a past time, ``as_of``: minutes are counted to it)."""
     now_us = to_micros(now)
     assert now_us is not None
     units: dict[str, dict[str, list[BoardVisit]]] = {}
@@ -162,6 +177,7 @@ def board_of(rows: Iterable[Sequence[Any]], unit: str | None, now: datetime) -> 
             lists["boarders"].append(entry)
     return Board(
         at=now,
+        as_of=as_of,
         unit=unit,
         units=[
             BoardUnit(
@@ -219,11 +235,22 @@ def minutes_between(since: int | None, now: int) -> float | None:
     return round(max(0, now - since) / _MICROS_PER_MINUTE, 1)
 
 
-def census_of(rows: Iterable[Sequence[Any]], unit: str | None, at: datetime) -> Census:
-    """The census from rows of :data:`CENSUS_COLUMNS`."""
+def census_of(
+    rows: Iterable[Sequence[Any]],
+    unit: str | None,
+    at: datetime,
+    status_at: Callable[[CensusRow], tuple[str, str] | None] = lambda row: None,
+    known_at: datetime | None = None,
+) -> Census:
+    """The census from rows of :data:`CENSUS_COLUMNS`; ``status_at`` gives the status and
+    class a visit had at ``at`` when it is not the row's (its status now); ``known_at``: the
+    time a census as known then was known at."""
     items = []
     for values in rows:
         row = CensusRow._make(values)
+        then = status_at(row)
+        if then is not None:
+            row = row._replace(status=then[0], visit_class=then[1])
         items.append(
             CensusEntry(
                 visit_id=row.visit_id,
@@ -236,7 +263,7 @@ def census_of(rows: Iterable[Sequence[Any]], unit: str | None, at: datetime) -> 
                 until=_instant(row.end_at),
             )
         )
-    return Census(at=at, unit=unit, count=len(items), items=items)
+    return Census(at=at, unit=unit, count=len(items), items=items, known_at=known_at)
 
 
 def timeline_entry(values: Sequence[Any]) -> TimelineEntry:

@@ -13,6 +13,13 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from adapters.readmodels.database import Transaction
+from adapters.readmodels.visits.as_of import (
+    census_known_at,
+    fold_visits,
+    metrics_known_at,
+    read_through,
+    without_cyclic_gc,
+)
 from adapters.readmodels.visits.tables import ON_THE_BOARD
 from domain.visits.vocabulary import ENTERED_IN_ERROR
 from projections.shared.records import key_text, to_micros
@@ -24,6 +31,7 @@ from projections.visits.flow_metrics import (
     MetricVisit,
     compute_metrics,
 )
+from projections.visits.flow_rows import CensusRow
 
 
 def board(tx: Transaction, prefix: str, unit: str | None, now: datetime) -> views.Board:
@@ -37,9 +45,21 @@ def board(tx: Transaction, prefix: str, unit: str | None, now: datetime) -> view
     return views.board_of(rows, unit, now)
 
 
-def census(tx: Transaction, prefix: str, unit: str | None, at: datetime) -> views.Census:
-    """The visits with a location period in ``unit`` (every unit if None) holding ``at``."""
+@without_cyclic_gc
+def census(
+    tx: Transaction,
+    prefix: str,
+    unit: str | None,
+    at: datetime,
+    known_at: datetime | None = None,
+) -> views.Census:
+    """The visits with a location period in ``unit`` (every unit if None) holding ``at``,
+    with the status and class each had at ``at``; as known at ``known_at`` if given (see
+    :func:`~adapters.readmodels.visits.as_of.census_known_at`)."""
+    if known_at is not None:
+        return census_known_at(tx, prefix, unit, at, known_at)
     at_us = to_micros(at)
+    assert at_us is not None
     statement = (
         f"SELECT {', '.join(views.CENSUS_COLUMNS)} FROM {prefix}locations l"
         f" JOIN {prefix}visits v ON v.id = l.visit_id"
@@ -50,7 +70,18 @@ def census(tx: Transaction, prefix: str, unit: str | None, at: datetime) -> view
         statement += " AND l.unit = ?"
         params.append(unit)
     order = " ORDER BY l.unit, COALESCE(l.bed, ''), l.start_at, l.visit_id"
-    return views.census_of(tx.execute(statement + order, params), unit, at)
+    rows = tx.execute(statement + order, params)
+    # A visit's row holds its status now, which is its status at ``at`` unless something
+    # occurred after ``at``: those few are folded from the log (to the model's position).
+    last = views.CENSUS_COLUMNS.index("v.last_event_at")
+    later = [row[0] for row in rows if row[last] is not None and row[last] > at_us]
+    folded = fold_visits(tx, prefix, later, None, read_through(tx)) if later else {}
+
+    def status_at(row: CensusRow) -> tuple[str, str] | None:
+        visit = folded.get(row.visit_id)
+        return None if visit is None else visit.status_at(at_us)
+
+    return views.census_of(rows, unit, at, status_at)
 
 
 def timeline(
@@ -86,9 +117,13 @@ def metrics(
     end: datetime,
     unit: str | None,
     zone: ZoneInfo,
+    known_at: datetime | None = None,
 ) -> FlowMetrics:
     """The metrics of domain-spec §1 over ``[start, end)`` (see
-    :mod:`projections.visits.flow_metrics`)."""
+    :mod:`projections.visits.flow_metrics`); as known at ``known_at`` if given (see
+    :func:`~adapters.readmodels.visits.as_of.metrics_known_at`)."""
+    if known_at is not None:
+        return metrics_known_at(tx, prefix, start, end, unit, zone, known_at)
     low, high = to_micros(start), to_micros(end)
     statement = (
         f"SELECT {', '.join(METRIC_COLUMNS)} FROM {prefix}visits"

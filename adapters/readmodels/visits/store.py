@@ -1,6 +1,7 @@
 """The patient-flow read model's writer (PostgreSQL and SQLite, one SQL): its tables are in
 :mod:`adapters.readmodels.visits.tables`, its queries in :mod:`adapters.readmodels.visits.queries`
-(re-exported here, where the HTTP adapters look for them).
+(re-exported here, where the HTTP adapters look for them), and its answers as of a past time
+in :mod:`adapters.readmodels.visits.as_of`.
 
 :class:`FlowReadModel` folds each batch per visit with :mod:`projections.visits.flow`, starting from
 a cache of folded visits (LRU) or, on a miss, from the visit's earlier records in the log.
@@ -8,8 +9,10 @@ It is idempotent per visit: records at or below a visit's stored version are ski
 redelivered record changes nothing, and the timeline rows it appends can never exist yet.
 Each batch costs a handful of statements whatever its size: one lookup of the versions of
 the visits not cached, one delete of the rows it replaces, bulk loads (COPY on PostgreSQL)
-of one row per touched visit, of the location periods of the visits whose periods changed
-and of the new timeline rows, and an update marking the facts a compensation cancelled.
+of one row per touched visit, of the location periods of the visits whose periods changed,
+of the new timeline rows and of the history rows of the visits whose hulls changed
+(:mod:`projections.visits.flow_knowledge`), and an update marking the facts a compensation
+cancelled.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Iterator, Sequence
 
 from adapters.readmodels.base import LogReader
 from adapters.readmodels.database import Transaction
+from adapters.readmodels.visits.as_of import board_as_of
 from adapters.readmodels.visits.queries import board, census, find_visits, metrics, timeline
 from adapters.readmodels.visits.tables import ddl, delete_ids, stored_versions
 from domain.visits.vocabulary import CANCELLED, CLOSED, ENTERED_IN_ERROR
@@ -27,8 +31,8 @@ from projections.shared.records import StoredRecord
 from projections.visits import flow
 
 __all__ = [
-    "CACHE_SIZE", "NAME", "FlowReadModel", "board", "census", "find_visits", "metrics",
-    "timeline",
+    "CACHE_SIZE", "NAME", "FlowReadModel", "board", "board_as_of", "census", "find_visits",
+    "metrics", "timeline",
 ]  # fmt: skip
 
 NAME = "flow"
@@ -58,7 +62,7 @@ class FlowReadModel:
             tx.execute(statement)
 
     def drop_tables(self, tx: Transaction, prefix: str) -> None:
-        for table in ("timeline", "locations", "visits"):
+        for table in ("history", "timeline", "locations", "visits"):
             tx.execute(f"DROP TABLE IF EXISTS {prefix}{table}")
 
     def reset(self) -> None:
@@ -124,6 +128,8 @@ class FlowReadModel:
         corrections: dict[tuple[str, int], str] = {}
         replaced_periods: list[str] = []
         locations: list[flow.LocationRow] = []
+        replaced_history: list[str] = []
+        history: list[flow.HistoryRow] = []
         fold, keep = flow.fold, self._keep
 
         def visit_rows() -> Iterator[flow.VisitRow]:
@@ -132,6 +138,7 @@ class FlowReadModel:
             for key, new, state in plans:
                 existed = state is not None
                 revision = state.locations_revision if state is not None else 0
+                known = state.known.revision if state is not None else 0
                 first, offset = new[0].originator_version, len(timeline_rows)
                 for record in new:
                     state, row = fold(state, record)
@@ -152,6 +159,10 @@ class FlowReadModel:
                     if existed:
                         replaced_periods.append(state.id)
                     locations.extend(flow.location_values(state))
+                if state.known.revision != known:
+                    if existed:
+                        replaced_history.append(state.id)
+                    history.extend(flow.history_rows(state))
                 keep(key, state)
 
         # Rows are replaced, not updated: one delete by ids, then bulk loads (COPY on
@@ -162,6 +173,9 @@ class FlowReadModel:
         delete_ids(tx, f"{prefix}locations", "visit_id", replaced_periods)
         tx.insert_rows(f"{prefix}locations", flow.LOCATION_COLUMNS, locations)
         tx.insert_rows(f"{prefix}timeline", flow.TIMELINE_COLUMNS, timeline_rows)
+        # What was known when (flow_knowledge): a visit's few history rows are replaced whole.
+        delete_ids(tx, f"{prefix}history", "visit_id", replaced_history)
+        tx.insert_rows(f"{prefix}history", flow.HISTORY_COLUMNS, history)
         if corrections:
             tx.executemany(
                 f"UPDATE {prefix}timeline SET corrected_by = ?"

@@ -4,7 +4,10 @@ addresses their rows by lists of ids (the one place where the dialects differ).
 * ``visits``: one row per visit, its flow facts now (the board, the metrics and the visit
   search read it);
 * ``locations``: each visit's location periods ``[start_at, end_at)`` (the census);
-* ``timeline``: one row per event, with ``corrected_by`` once a compensation names it.
+* ``timeline``: one row per event, with ``corrected_by`` once a compensation names it;
+* ``history``: what the record said when, per visit and unit
+  (:mod:`projections.visits.flow_knowledge`): the few visits an as-of board, a census or
+  metrics "as known at" a past time must fold, found through its two indexes.
 
 The columns are the fields of the row types in :mod:`projections.visits.flow_rows`; a
 column's SQL type follows from its name. The statements are part of the read model's
@@ -54,6 +57,23 @@ def ddl(prefix: str) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {loc}_census ON {loc} (unit, end_at)",
         f"CREATE INDEX IF NOT EXISTS {loc}_at ON {loc} (end_at)",
         f"CREATE TABLE IF NOT EXISTS {tl} ({_columns(flow.TIMELINE_COLUMNS, 'visit_id, version')})",
+        *_history_ddl(prefix),
+    ]
+
+
+def _history_ddl(prefix: str) -> list[str]:
+    table = f"{prefix}history"
+    types = {"visit_id": "TEXT NOT NULL", "unit": "TEXT NOT NULL"}
+    columns = ", ".join(
+        f"{name} {types.get(name, 'INTEGER' if name.endswith('_class') else 'BIGINT')}"
+        for name in flow.HISTORY_COLUMNS
+    )
+    return [
+        f"CREATE TABLE IF NOT EXISTS {table} ({columns}, PRIMARY KEY (visit_id, unit))",
+        # The hulls that meet an instant or a period are read per unit and length class,
+        # over the starts in a window the class bounds (as_of.meeting): a range of these.
+        f"CREATE INDEX IF NOT EXISTS {table}_known ON {table} (unit, known_class, known_from)",
+        f"CREATE INDEX IF NOT EXISTS {table}_occurred ON {table} (unit, length_class, start_at)",
     ]
 
 
