@@ -100,8 +100,8 @@ def add_token(commands: Commands) -> None:
         """
         Prints a signed token (a JWT, HS256) on stdout, for trying the API: send it as
         `Authorization: Bearer <token>`. Its user id becomes the actor of every event
-        recorded with it; its roles (clerk, nurse, clinician, manager, auditor, ...) decide
-        what it may do.
+        recorded with it; its roles (clerk, nurse, clinician, manager, auditor,
+        privacy_officer, ...) decide what it may do.
 
         It is signed with JWT_SECRET (on SQLite without one, a secret generated once into
         VAR_DIR/jwt_secret) and carries JWT_ISSUER and JWT_AUDIENCE when they are set.

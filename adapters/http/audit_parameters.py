@@ -20,7 +20,8 @@ PatientRef = Annotated[
     str | None,
     QueryParameter(name="patientRef", required=False, max_length=64,
                    pattern=QUERY_TEXT_PATTERN, description="Entries "
-                   "about this patient: the visit's events and attempts aimed at the visit."),
+                   "about this patient: their records' events, attempts aimed at them, and "
+                   "reads and exports that returned them or asked for them."),
 ]  # fmt: skip
 Actor = Annotated[
     str | None,
@@ -49,9 +50,28 @@ Action = Annotated[
                    "(`PatientArrived`) or, for attempts, the command (`DischargePatient`)."),
 ]  # fmt: skip
 Outcome = Annotated[
-    Literal["recorded", "refused", "denied"] | None,
-    QueryParameter(required=False, description="`recorded` facts, or `refused` (a business "
-                   "rule) / `denied` (authorisation) attempts."),
+    Literal["recorded", "refused", "denied", "success"] | None,
+    QueryParameter(required=False, description="`recorded` facts, `refused` (a business "
+                   "rule) / `denied` (authorisation) attempts, or `success`: reads that "
+                   "returned their data."),
+]  # fmt: skip
+Kind = Annotated[
+    Literal["access", "change"] | None,
+    QueryParameter(required=False, description="`access`: reads of patient data (returned "
+                   "or denied) and exports of the trail; `change`: everything else, refused "
+                   "commands included."),
+]  # fmt: skip
+PurposeOfUse = Annotated[
+    str | None,
+    QueryParameter(name="purposeOfUse", required=False, max_length=64,
+                   pattern=QUERY_TEXT_PATTERN, description="Accesses made for this HL7 v3 "
+                   "PurposeOfUse code (`TREAT`, `HOPERAT`, `HPAYMT`, `PATRQT`; any case)."),
+]  # fmt: skip
+SourceSystem = Annotated[
+    str | None,
+    QueryParameter(name="sourceSystem", required=False, max_length=200,
+                   pattern=QUERY_TEXT_PATTERN, description="Entries a feed recorded from "
+                   "this source system (an HL7 message's sending application), as recorded."),
 ]  # fmt: skip
 From = Annotated[
     datetime | None,
@@ -80,8 +100,13 @@ def audit_filters(
     from_: datetime | None,
     to: datetime | None,
     include_bookkeeping: bool,
+    *,
+    kind: str | None = None,
+    purpose_of_use: str | None = None,
+    source_system: str | None = None,
 ) -> AuditFilters:
-    """The filters the parameters ask for (400 for a naive time or an id that is not a UUID)."""
+    """The filters the parameters ask for (400 for a naive time or an id that is not a UUID).
+    Purposes of use are recorded in upper case, so the filter is matched so."""
     for name, moment in (("from", from_), ("to", to)):
         aware(name, moment)
     if aggregate_id is not None:
@@ -92,5 +117,7 @@ def audit_filters(
     return AuditFilters(
         patient_ref=patient_ref, actor_id=actor, aggregate_id=aggregate_id, action=action,
         outcome=outcome, recorded_from=to_micros(from_), recorded_to=to_micros(to),
-        include_bookkeeping=include_bookkeeping,
+        include_bookkeeping=include_bookkeeping, kind=kind,
+        purpose_of_use=None if purpose_of_use is None else purpose_of_use.upper(),
+        source_system=source_system,
     )  # fmt: skip

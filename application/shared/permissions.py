@@ -26,6 +26,9 @@ BUDGET_READERS = frozenset({"manager", "finance", "finance_director", "board", "
 BUDGET_REPORT_READERS = frozenset({"manager", "finance", "finance_director", "board"})
 #: Roles that may read the audit trail, verify its hash chain and export it (domain-spec §5).
 AUDIT_READERS = frozenset({"auditor"})
+#: Roles that may read a patient's accounting of disclosures (HIPAA 164.528): auditors, and
+#: the privacy officer who answers a patient's request for it.
+DISCLOSURE_READERS = frozenset({"auditor", "privacy_officer"})
 
 
 def acting_role(roles: Iterable[str], command: type[Command] | Command) -> str:

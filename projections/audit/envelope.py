@@ -4,11 +4,16 @@ Only the fields the trail shows are decoded (a msgspec Struct; everything else i
 JSON is skipped unread), straight from the stored bytes. The library's tagged values
 (``{"_type_": "datetime_iso" | "uuid_hex", "_data_": ...}``) stay tagged here and are turned
 into microseconds or canonical UUID strings only for the row.
+
+Three aggregates have fields of their own the trail shows besides the envelope: an attempt
+(:class:`Attempt`), a read of patient data (:class:`Read`, an ``AccessRecord``) and an
+export of the trail (:class:`Export`, a ``TrailExport``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import msgspec
 
@@ -52,8 +57,34 @@ class Attempt(Envelope, gc=False):
     target_id: str | None = None
 
 
-_decode_plain = msgspec.json.Decoder(Envelope).decode
-_decode_attempt = msgspec.json.Decoder(Attempt).decode
+class Read(Envelope, gc=False):
+    """An ``AccessRecord``'s event: what a successful read returned, and why."""
+
+    action: str | None = None
+    outcome: str | None = None
+    route: str | None = None
+    query: dict[str, str] | None = None
+    purpose_of_use: str | None = None
+    patient_refs: list[str] | None = None
+    record_ids: list[str] | None = None
+    result_count: int | None = None
+
+
+class Export(Envelope, gc=False):
+    """A ``TrailExport``'s event: the format and the filters (its ``patient_ref`` is the
+    envelope's field of that name)."""
+
+    format: str | None = None
+    filters: dict[str, str] | None = None
+
+
+#: The aggregate types whose events have a shape of their own (else :class:`Envelope`).
+SHAPES: dict[str, type[Envelope]] = {
+    "CommandAttempt": Attempt, "AccessRecord": Read, "TrailExport": Export,
+}  # fmt: skip
+_LISTS = frozenset({"patient_refs", "record_ids"})
+_MAPPINGS = frozenset({"query", "filters"})
+_DECODERS = {kind: msgspec.json.Decoder(kind).decode for kind in (Envelope, Attempt, Read, Export)}
 
 
 def uuid_text(hex_digits: str) -> str:
@@ -74,30 +105,33 @@ def id_of(tagged: Tagged | None) -> str | None:
     return None if tagged is None else uuid_text(tagged.data)
 
 
-def decode_envelope(record: StoredRecord, attempt: bool) -> Envelope:
-    """The envelope of ``record`` (an :class:`Attempt` when ``attempt``), never raising for a
-    field of an unexpected type."""
+def decode_envelope(record: StoredRecord, kind: type[Envelope] = Envelope) -> Envelope:
+    """The envelope of ``record`` as ``kind`` (:data:`SHAPES` names the kind of each
+    aggregate type), never raising for a field of an unexpected type."""
     # Decoded with NULs as U+FFFD (a PostgreSQL text column cannot hold one); the chain
     # hashes record.state, the stored bytes, untouched.
     state = without_nul(record.state)
     try:
-        return (_decode_attempt if attempt else _decode_plain)(state)
+        return _DECODERS[kind](state)
     except msgspec.ValidationError:
         # A field of an unexpected type (a future event's own "reason" object, say): take
-        # the envelope fields that have the expected types and leave the rest out.
-        return _lenient(state, Attempt if attempt else Envelope)
+        # the fields that have the expected types and leave the rest out.
+        return _lenient(state, kind)
 
 
 def _lenient(state: bytes, kind: type[Envelope]) -> Envelope:
     raw = msgspec.json.decode(state)
-    values: dict[str, str | Tagged] = {}
-    for name in kind.__struct_fields__:
-        value = raw.get(name) if isinstance(raw, dict) else None
-        if isinstance(value, str):
-            values[name] = value
-        elif isinstance(value, dict) and isinstance(value.get("_data_"), str):
-            values[name] = Tagged(value["_data_"])
-    try:
-        return msgspec.convert(values, kind)
-    except msgspec.ValidationError:
-        return kind()
+    values: dict[str, Any] = {}
+    for field in msgspec.structs.fields(kind):
+        value = raw.get(field.encode_name) if isinstance(raw, dict) else None
+        if value is None:
+            continue
+        try:
+            values[field.name] = msgspec.convert(value, field.type)
+        except msgspec.ValidationError:
+            # A list or an object with some items of the wrong type keeps the others.
+            if isinstance(value, list) and field.name in _LISTS:
+                values[field.name] = [v for v in value if isinstance(v, str)]
+            elif isinstance(value, dict) and field.name in _MAPPINGS:
+                values[field.name] = {k: v for k, v in value.items() if isinstance(v, str)}
+    return kind(**values)

@@ -25,25 +25,36 @@ from projections.audit.chain import (
     iter_chain_hashes,
 )
 from projections.audit.entries import (
+    ACCESS,
+    ACCESS_TYPE,
+    ATTEMPT_OUTCOMES,
     ATTEMPT_TYPE,
     BOOKKEEPING_TYPES,
+    CHANGE,
     ENTRY_FIELDS,
+    EXPORT_TYPE,
+    JSON_FIELDS,
+    KINDS,
     RECORDED,
+    SUCCESS,
     TIME_FIELDS,
     AuditEntry,
     EntryRow,
+    PatientLink,
     PatientRefLookup,
     derive_entries,
     derive_rows,
     entry_from_row,
     names_of,
+    patients_of,
 )
 from projections.audit.verify import Problem, VerifyResult, verify_chain
 
 __all__ = [
-    "ATTEMPT_TYPE", "BOOKKEEPING_TYPES", "ENTRY_FIELDS", "GENESIS_HASH", "RECORDED",
-    "TIME_FIELDS", "AuditEntry", "ChainLink", "EntryRow", "PatientRefLookup", "Problem",
-    "VerifyResult", "canonical_bytes", "chain_hash", "chain_hashes", "chained_rows",
-    "derive_entries", "derive_rows", "entry_from_row", "iter_chain_hashes", "names_of",
-    "verify_chain",
+    "ACCESS", "ACCESS_TYPE", "ATTEMPT_OUTCOMES", "ATTEMPT_TYPE", "BOOKKEEPING_TYPES", "CHANGE",
+    "ENTRY_FIELDS", "EXPORT_TYPE", "GENESIS_HASH", "JSON_FIELDS", "KINDS", "RECORDED",
+    "SUCCESS", "TIME_FIELDS", "AuditEntry", "ChainLink", "EntryRow", "PatientLink",
+    "PatientRefLookup", "Problem", "VerifyResult", "canonical_bytes", "chain_hash",
+    "chain_hashes", "chained_rows", "derive_entries", "derive_rows", "entry_from_row",
+    "iter_chain_hashes", "names_of", "patients_of", "verify_chain",
 ]  # fmt: skip

@@ -110,11 +110,13 @@ def test_a_denied_read_of_one_record_names_its_type_and_id(
     assert (denial["targetType"], denial["targetId"]) == (target_type, record)
 
 
-def test_an_auditor_reads_the_trail_and_is_not_recorded_for_it(
+def test_an_auditor_reads_an_empty_trail_and_a_read_changes_nothing_else(
     read_client: TestClient[Any],
     trail: Callable[..., dict[str, Any]],
     stored_services: PatientServices,
 ) -> None:
+    # This app has no access recorder: with one, the read leaves an access record
+    # (tests/integration/test_audit_queries.py), but never a change or an attempt.
     assert trail() == {"items": [], "nextCursor": None}
     assert position(stored_services) == 0
 
@@ -195,7 +197,9 @@ def test_the_trail_pages_oldest_first_until_the_cursor_runs_out(
     ("params", "field"),
     [({"limit": 501}, "limit"), ({"limit": 0}, "limit"), ({"cursor": "abc"}, "cursor"),
      ({"aggregateId": "nope"}, "aggregateId"), ({"outcome": "maybe"}, "outcome"),
-     ({"from": "2026-01-01T00:00:00"}, "from")],
+     ({"from": "2026-01-01T00:00:00"}, "from"), ({"kind": "reads"}, "kind"),
+     ({"order": "newest"}, "order"), ({"order": "desc", "cursor": "7"}, "cursor"),
+     ({"purposeOfUse": "T" * 65}, "purposeOfUse"), ({"sourceSystem": "a\u0007"}, "sourceSystem")],
 )  # fmt: skip
 def test_bad_query_parameters_are_400(
     read_client: TestClient[Any], auditor: Headers, params: dict[str, Any], field: str
@@ -333,12 +337,59 @@ def test_a_fhir_export_gives_one_audit_event_per_line(
     assert (created["action"], created["outcome"]["code"]["code"]) == ("C", "0")
     assert created["encounter"] == {"reference": f"Encounter/{visit_id}"}
     assert created["patient"]["identifier"]["value"] == "P-5"
-    assert (denied["action"], denied["outcome"]["code"]["code"]) == ("E", "8")
-    assert denied["outcome"]["detail"] == [{"text": "NOT_AUTHORISED"}]
-    assert denied["code"]["coding"][0]["code"] == "CloseVisit"
+    # The attempted action (closing is an update), the failure in the outcome.
+    assert (denied["action"], denied["outcome"]["code"]["code"]) == ("U", "8")
+    assert denied["outcome"]["detail"][0]["text"] == "NOT_AUTHORISED"
+    assert [c["code"] for c in denied["code"]["coding"]] == ["update", "CloseVisit"]
 
 
 def test_an_export_needs_a_known_format(read_client: TestClient[Any], auditor: Headers) -> None:
     reply = read_client.get(f"{AUDIT}/export", params={"format": "xml"}, headers=auditor)
 
     assert reply.status_code == 400
+
+
+def test_an_export_entry_shows_its_format_and_filters(
+    read_client: TestClient[Any],
+    auditor: Headers,
+    trail: Callable[..., dict[str, Any]],
+) -> None:
+    reply = read_client.get(
+        f"{AUDIT}/export", params={"format": "csv", "actor": "bob"}, headers=auditor
+    )
+    assert reply.status_code == 200
+
+    [export] = trail(action="Exported")["items"]
+
+    assert (export["kind"], export["format"]) == ("access", "csv")
+    assert export["query"]["actor"] == "bob"
+
+
+# ---- newest first and one entry -----------------------------------------------------------
+def test_the_trail_pages_newest_first_when_asked(
+    read_schedule: Callable[..., str], trail: Callable[..., dict[str, Any]]
+) -> None:
+    for n in range(5):
+        read_schedule(patientRef=f"P-{n}")
+
+    newest = all_pages(trail, order="desc", limit=2)
+
+    assert [e["patientRef"] for e in newest] == [f"P-{n}" for n in reversed(range(5))]
+
+
+def test_one_entry_by_position_waits_for_it_and_carries_its_hashes(
+    read_client: TestClient[Any], auditor: Headers, read_schedule: Callable[..., str],
+    trail: Callable[..., dict[str, Any]], stored_services: PatientServices,
+) -> None:  # fmt: skip
+    read_schedule(patientRef="P-1")
+    read_schedule(patientRef="P-2")
+    at = position(stored_services)
+
+    reply = read_client.get(f"{AUDIT}/events/{at}", params={"minPosition": at}, headers=auditor)
+    first = read_client.get(f"{AUDIT}/events/{at - 1}", headers=auditor).json()
+
+    assert reply.status_code == 200, reply.text
+    entry = reply.json()
+    assert (entry["position"], entry["patientRef"], entry["kind"]) == (at, "P-2", "change")
+    assert entry["prevHash"] == first["hash"] and len(entry["hash"]) == 64
+    assert read_client.get(f"{AUDIT}/verify", headers=auditor).json()["headHash"] == entry["hash"]

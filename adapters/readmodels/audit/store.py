@@ -9,6 +9,8 @@ Tables (:mod:`adapters.readmodels.audit.tables`; ``<prefix>`` is ``audit_g<gener
   is read in order.
 * ``<prefix>patients``: aggregate id → patient_ref, from each creation event, so later
   events (and attempts aimed at the aggregate) inherit the patient. Cached in memory.
+* ``<prefix>entry_patients``: one row per patient an entry is about (an access may name
+  several), for the ``patientRef`` filter and the accounting of disclosures.
 
 The model wants every topic: the chain covers the whole stored log, idempotency bookkeeping
 (``CommandRecord``) included, or removing such a row would go unnoticed. Each batch reads the
@@ -16,8 +18,8 @@ last entry (one query) for the previous hash and the position already chained, s
 at or below it (a redelivered batch changes nothing) and appends with ``insert_rows`` (COPY on
 PostgreSQL).
 
-The trail's queries (:func:`audit_events`, :func:`iter_audit_events`) are in
-:mod:`adapters.readmodels.audit.queries`, re-exported here; :func:`verify` stays here, where
+The trail's queries (:func:`audit_events`, :func:`audit_entry`, :func:`iter_audit_events`)
+are in :mod:`adapters.readmodels.audit.queries`, re-exported here; :func:`verify` stays here, where
 the CLI looks it up.
 """
 
@@ -31,16 +33,19 @@ from uuid import UUID
 from adapters.readmodels.audit.queries import (
     AuditFilters,
     AuditPage,
+    ChainedEntry,
+    audit_entry,
     audit_events,
     iter_audit_events,
 )
-from adapters.readmodels.audit.tables import DDL, ENTRY_COLUMNS, NAME
+from adapters.readmodels.audit.tables import DDL, ENTRY_COLUMNS, NAME, PATIENT_LINK_COLUMNS
 from adapters.readmodels.base import LogReader
 from adapters.readmodels.database import ReadDatabase, Transaction
 from adapters.readmodels.tracking import active_position, parked_records, table_prefix
 from projections.audit.trail import (
     GENESIS_HASH,
     ChainLink,
+    PatientLink,
     VerifyResult,
     chained_rows,
     derive_rows,
@@ -51,7 +56,8 @@ from projections.shared.records import StoredRecord
 #: The queries live in their own module; re-exported as the read model's one entry point.
 __all__ = [
     "ENTRY_COLUMNS", "NAME", "PATIENT_REFS_CACHED", "VERIFY_BATCH", "AuditFilters",
-    "AuditPage", "AuditReadModel", "audit_events", "chain_head", "iter_audit_events", "verify",
+    "AuditPage", "AuditReadModel", "ChainedEntry", "audit_entry", "audit_events", "chain_head",
+    "iter_audit_events", "verify",
 ]  # fmt: skip
 
 #: Patient refs kept in memory (aggregate id → ref, or None for "has none"); beyond it the
@@ -79,7 +85,7 @@ class AuditReadModel:
             tx.execute(statement.format(p=prefix))
 
     def drop_tables(self, tx: Transaction, prefix: str) -> None:
-        for table in ("entries", "patients"):
+        for table in ("entries", "patients", "entry_patients"):
             tx.execute(f"DROP TABLE IF EXISTS {prefix}{table}")
 
     def reset(self) -> None:
@@ -93,10 +99,14 @@ class AuditReadModel:
         records = [r for r in records if r.position > last_position]
         if not records:
             return
-        rows, new_refs = derive_rows(records, lambda keys: self._patient_refs(tx, prefix, keys))
+        links: list[PatientLink] = []
+        rows, new_refs = derive_rows(
+            records, lambda keys: self._patient_refs(tx, prefix, keys), links
+        )
         # Lazy: on PostgreSQL each row is sent as it is made, so the server inserts and
-        # indexes while the next rows are derived and hashed.
+        # indexes while the next rows are derived and hashed (filling ``links`` as it goes).
         tx.insert_rows(f"{prefix}entries", ENTRY_COLUMNS, chained_rows(rows, records, previous))
+        tx.insert_rows(f"{prefix}entry_patients", PATIENT_LINK_COLUMNS, links)
         tx.insert_rows(f"{prefix}patients", ("aggregate_id", "patient_ref"), new_refs.items())
         self._remember(new_refs)
 
