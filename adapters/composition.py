@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
+from adapters.access_recording import AccessRecorder
 from adapters.hl7.identity import PatientRefs
 from adapters.hl7.processor import Hl7Processor, Hl7Settings
 from adapters.periodic import PeriodicJob
@@ -34,12 +36,13 @@ from adapters.readmodels.registry import (
 from adapters.readmodels.supervisor import ProjectionSupervisor
 from adapters.settings import Settings
 from adapters.storage import ensure_schema, eventsourcing_env
+from application.access_log import is_recorded, record_accesses
 from application.complaints.deadline_watcher import DeadlineWatcher
 from application.service import PatientServices
 
 __all__ = [
-    "Runtime", "background_jobs", "breach_candidates", "hl7_processor", "migrate",
-    "open_read_database", "open_services", "read_models", "start_runtime",
+    "Runtime", "access_recorder", "background_jobs", "breach_candidates", "hl7_processor",
+    "migrate", "open_read_database", "open_services", "read_models", "start_runtime",
 ]  # fmt: skip
 
 
@@ -120,29 +123,47 @@ def background_jobs(
     ]
 
 
+def access_recorder(settings: Settings, services: PatientServices) -> AccessRecorder:
+    """The buffer that saves the process's access records into ``services``' log in the
+    background (not started: call ``start()``)."""
+    return AccessRecorder(
+        partial(record_accesses, services), partial(is_recorded, services),
+        flush_ms=settings.access_flush_ms, buffer_limit=settings.access_buffer_limit,
+        list_threshold=settings.access_list_threshold,
+        default_purpose=settings.access_default_purpose,
+    )  # fmt: skip
+
+
 @dataclass
 class Runtime:
-    """What a serving process holds: the application, the read side and the supervisor of
-    the projection workers and background jobs."""
+    """What a serving process holds: the application, the read side, the supervisor of
+    the projection workers and background jobs, and the access recorder."""
 
     services: PatientServices
     read_database: ReadDatabase
     supervisor: ProjectionSupervisor
+    access_recorder: AccessRecorder | None = None
 
     def stop(self) -> None:
-        """Stop the workers, then close the read side and the application (in that order:
-        a worker may be mid-batch)."""
+        """Save the pending access records, stop the workers, then close the read side and
+        the application (in that order: a worker may be mid-batch)."""
         try:
+            if self.access_recorder is not None:
+                self.access_recorder.close()
             self.supervisor.stop()
         finally:
             self.read_database.close()
             self.services.close()
 
 
-def start_runtime(settings: Settings, *, workers: bool | None = None) -> Runtime:
+def start_runtime(
+    settings: Settings, *, workers: bool | None = None, access_recording: bool = True
+) -> Runtime:
     """Open the application and the read side (creating any missing read-model tables, so
-    queries answer before the first batch) and, when ``workers`` (default: the settings'
-    ``PROJECTION_WORKERS``), start the projection workers and background jobs."""
+    queries answer before the first batch), start the access recorder and, when
+    ``workers`` (default: the settings' ``PROJECTION_WORKERS``), the projection workers and
+    background jobs. ``access_recording=False`` leaves the recorder out: only the read
+    benchmark does, for its figure without recording (no setting reaches it)."""
     services = open_services(settings)
     try:
         read_database = open_read_database(settings)
@@ -159,7 +180,8 @@ def start_runtime(settings: Settings, *, workers: bool | None = None) -> Runtime
         read_database.close()
         services.close()
         raise
-    runtime = Runtime(services, read_database, supervisor)
+    recorder = access_recorder(settings, services).start() if access_recording else None
+    runtime = Runtime(services, read_database, supervisor, recorder)
     if settings.projection_workers if workers is None else workers:
         supervisor.start()
     return runtime

@@ -27,6 +27,7 @@ from adapters.settings_values import (
     read_list,
     read_path,
 )
+from application.shared.access import DEFAULT_PURPOSE_OF_USE, PURPOSE_OF_USE_PATTERN
 
 __all__ = [
     "HL7_PROCESSING_IDS", "JWT_SECRET_FILE", "MIN_JWT_SECRET_BYTES", "PATIENT_REF_SECRET_FILE",
@@ -75,6 +76,15 @@ class Settings:
     holiday_calendar_file: Path | None = None
     #: The month the fiscal year starts (4: April, as in the NHS).
     fiscal_year_start_month: int = 4
+    # ---- access records (adapters/access_recording.py) -----------------------------------
+    #: Pending access records are saved at least this often (milliseconds).
+    access_flush_ms: int = 1000
+    #: Access records held while saves fail; past it new ones are dropped (and counted).
+    access_buffer_limit: int = 100_000
+    #: A read returning more patients or records than this is recorded as query and count.
+    access_list_threshold: int = 100
+    #: The purpose of use recorded when a request sends no X-Purpose-Of-Use.
+    access_default_purpose: str = DEFAULT_PURPOSE_OF_USE
     # ---- HL7 v2 intake (MLLP listener, POST /api/v1/hl7, `hl7 import`) -------------------
     mllp_host: str = "127.0.0.1"
     #: None: no MLLP listener.
@@ -94,6 +104,9 @@ class Settings:
     hl7_processing_ids: tuple[str, ...] = ("P",)
     #: The key of the patientRef hash; see :meth:`resolve_patient_ref_secret`.
     patient_ref_secret: str | None = field(default=None, repr=False)
+    #: The Ed25519 key (PEM PKCS#8) signing audit checkpoints; None: generated under
+    #: VAR_DIR on SQLite, refused on PostgreSQL (see :mod:`adapters.audit_signing`).
+    audit_signing_key_file: Path | None = None
 
     def __post_init__(self) -> None:
         # Validation lives here so Settings built directly (tests) is checked the same way.
@@ -110,6 +123,15 @@ class Settings:
         in_range("DEADLINE_CHECK_SECONDS", self.deadline_check_seconds, 1, 60)
         in_range("BOARD_MAX_AGE_SECONDS", self.board_max_age_seconds, 1, 60)
         in_range("FISCAL_YEAR_START_MONTH", self.fiscal_year_start_month, 1, 12)
+        # At most 5 s: what a crash may lose is the accesses of the last interval.
+        in_range("ACCESS_FLUSH_MS", self.access_flush_ms, 10, 5000)
+        in_range("ACCESS_BUFFER_LIMIT", self.access_buffer_limit, 1000, 10_000_000)
+        in_range("ACCESS_LIST_THRESHOLD", self.access_list_threshold, 1, 10_000)
+        if not re.fullmatch(PURPOSE_OF_USE_PATTERN, self.access_default_purpose):
+            raise SettingsError(
+                "ACCESS_DEFAULT_PURPOSE: expected an HL7 v3 PurposeOfUse code such as TREAT "
+                "(upper-case letters, at most 20)"
+            )
         if self.holiday_calendar_file is not None:
             object.__setattr__(self, "holiday_calendar_file", Path(self.holiday_calendar_file))
         if self.log_format not in ("json", "console", "auto"):
@@ -126,6 +148,10 @@ class Settings:
             ) from None
         check_schema("POSTGRES_SCHEMA", self.postgres_schema)
         self._check_hl7()
+        if (key_file := self.audit_signing_key_file) is not None:
+            object.__setattr__(self, "audit_signing_key_file", Path(key_file))
+            if not Path(key_file).is_file():
+                raise SettingsError(f"AUDIT_SIGNING_KEY_FILE: {key_file} is not a readable file")
         postgres = self.postgres  # parses DATABASE_URL, so a bad URL fails here
         if postgres and postgres.schema and self.postgres_schema not in (None, postgres.schema):
             raise SettingsError("POSTGRES_SCHEMA: differs from the schema in DATABASE_URL")
@@ -255,6 +281,10 @@ class Settings:
                 Path(env["HOLIDAY_CALENDAR_FILE"]) if "HOLIDAY_CALENDAR_FILE" in env else None
             ),
             fiscal_year_start_month=read_int(env, "FISCAL_YEAR_START_MONTH", 4),
+            access_flush_ms=read_int(env, "ACCESS_FLUSH_MS", 1000),
+            access_buffer_limit=read_int(env, "ACCESS_BUFFER_LIMIT", 100_000),
+            access_list_threshold=read_int(env, "ACCESS_LIST_THRESHOLD", 100),
+            access_default_purpose=env.get("ACCESS_DEFAULT_PURPOSE", DEFAULT_PURPOSE_OF_USE),
             mllp_host=env.get("MLLP_HOST", "127.0.0.1"),
             mllp_port=read_int(env, "MLLP_PORT", 0) if "MLLP_PORT" in env else None,
             mllp_tls_cert_file=read_path(env, "MLLP_TLS_CERT_FILE"),
@@ -267,4 +297,5 @@ class Settings:
                 pid.upper() for pid in read_list(env, "HL7_PROCESSING_IDS", ("P",))
             ),
             patient_ref_secret=env.get("PATIENT_REF_SECRET"),
+            audit_signing_key_file=read_path(env, "AUDIT_SIGNING_KEY_FILE"),
         )

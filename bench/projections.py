@@ -407,6 +407,229 @@ def measure_board(
     return figures
 
 
+# ---- the cost of access records -----------------------------------------------------------
+#: The board's p99 with access recording may be at most this many times the p99 without.
+ACCESS_COST_TARGET = 1.5
+
+
+def unrecorded_app():  # type: ignore[no-untyped-def]
+    """uvicorn factory: the app as ``serve`` builds it, but without the access recorder,
+    for the figure without recording (the composition root's parameter; no setting can)."""
+    from adapters.http.app import create_app
+    from adapters.logging import configure_logging
+    from adapters.settings import Settings
+
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings)
+    return create_app(settings, access_recording=False)
+
+
+def serve_unrecorded(port: int, workers: int) -> None:
+    """What ``serve`` runs, on :func:`unrecorded_app` (run in a subprocess)."""
+    import uvicorn
+
+    from adapters.http.server import IMPORT_STRING
+
+    uvicorn.run(
+        "bench.projections:unrecorded_app", factory=True, host="127.0.0.1", port=port,
+        workers=workers, log_config=None, access_log=False, server_header=False,
+        http=IMPORT_STRING,
+    )  # fmt: skip
+
+
+def start_unrecorded_server(
+    schema: str, port: int, workers: int, pool_size: int
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(schema),
+        "JWT_SECRET": SECRET,
+        "LOG_LEVEL": "WARNING",
+        "LOG_FORMAT": "json",
+        "POSTGRES_POOL_SIZE": str(pool_size),
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    code = f"import bench.projections as b; b.serve_unrecorded({port}, {workers})"
+    log = open(RESULTS / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
+    server = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log,
+                              stderr=subprocess.STDOUT)  # fmt: skip
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited; see {RESULTS}/server-{port}.log")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("the server without access recording did not become ready in 60 s")
+
+
+def access_counts(port: int) -> dict[str, float]:
+    """``access_records_saved_total`` and ``access_records_dropped_total`` of a server."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    counts = {"saved": 0.0, "dropped": 0.0}
+    for line in text.splitlines():
+        for key in counts:
+            if line.startswith(f"access_records_{key}_total"):
+                counts[key] += float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def measure_access_cost(
+    args: argparse.Namespace, recorded: subprocess.Popen[bytes], port: int, unit: str,
+    names: list[str], schema: str,
+) -> dict[str, Any]:  # fmt: skip
+    """The board (gzip, as browsers ask) on the server that records accesses (``serve``)
+    and on one built without the recorder, rounds interleaved (the order alternating), each
+    after the read models have caught up with the accesses of the round before."""
+    other = free_port()
+    print(f"starting the server without access recording (port {other}) ...", file=sys.stderr,
+          flush=True)  # fmt: skip
+    unrecorded = start_unrecorded_server(schema, other, args.workers, args.pool_size)
+    path = f"/api/v1/flow/board?unit={unit}"
+    token = mint("bench-nurse", ["nurse"])
+    rounds: dict[str, list[dict[str, Any]]] = {"with": [], "without": []}
+    saved_before = access_counts(port)
+    try:
+        asyncio.run(drive_board(other, path, 2.0, args.connections, token, "gzip"))  # warm-up
+        for round_ in range(1, args.rounds + 1):
+            order = ("with", "without") if round_ % 2 else ("without", "with")
+            for which in order:
+                target, server = (port, recorded) if which == "with" else (other, unrecorded)
+                time.sleep(2.0)  # the last round's accesses flushed (ACCESS_FLUSH_MS = 1 s)
+                wait_caught_up(port, names)
+                print(f"round {round_}: board, {which} access recording ...", file=sys.stderr,
+                      flush=True)  # fmt: skip
+                board, _, _ = run_board(
+                    target, server, path, args.seconds, args.connections, token, "gzip"
+                )
+                rounds[which].append(asdict(board))
+    finally:
+        unrecorded.terminate()
+        try:
+            unrecorded.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            unrecorded.kill()
+    time.sleep(2.0)
+    saved_after = access_counts(port)
+    p99 = {which: statistics.median(b["p99_ms"] for b in rounds[which]) for which in rounds}
+    return {"access_cost": {
+        "rounds": rounds, "p99_ms": p99, "ratio": p99["with"] / p99["without"],
+        "requests_with": sum(b["requests"] for b in rounds["with"]),
+        "saved": saved_after["saved"] - saved_before["saved"],
+        "dropped": saved_after["dropped"] - saved_before["dropped"],
+    }}  # fmt: skip
+
+
+def report_access_cost(args: argparse.Namespace, figures: dict[str, Any]) -> None:
+    cost = figures.get("access_cost")
+    if not cost:
+        return
+    print(
+        f"\nboard p99 with and without access recording (gzip, {args.connections} "
+        f"connections, rounds interleaved)"
+    )
+    print(f"{'round':<7}{'with: req/s':>12}{'p99 ms':>8}{'CPU ms':>8}"
+          f"{'without: req/s':>16}{'p99 ms':>8}{'CPU ms':>8}")  # fmt: skip
+    pairs = zip(cost["rounds"]["with"], cost["rounds"]["without"], strict=True)
+    for i, (w, wo) in enumerate(pairs, 1):
+        print(f"{i:<7}{w['per_second']:>12.0f}{w['p99_ms']:>8.1f}{w['cpu_ms_per_request']:>8.2f}"
+              f"{wo['per_second']:>16.0f}{wo['p99_ms']:>8.1f}"
+              f"{wo['cpu_ms_per_request']:>8.2f}")  # fmt: skip
+    print(
+        f"access records saved during the rounds with recording: {cost['saved']:,.0f} for "
+        f"{cost['requests_with']:,} requests; dropped: {cost['dropped']:,.0f}"
+    )
+    print(
+        f"  board p99, median of rounds: {cost['p99_ms']['with']:.1f} ms with, "
+        f"{cost['p99_ms']['without']:.1f} ms without: ratio {cost['ratio']:.2f} "
+        f"(<= {ACCESS_COST_TARGET}): {_verdict(cost['ratio'] <= ACCESS_COST_TARGET)}"
+    )
+
+
+# ---- the board as the system had it at past times (issue 13) ------------------------------
+#: An as-of board for one unit on the 210k-event store.
+AS_OF_TARGET_MS = 200.0
+
+
+def recorded_range(schema: str) -> tuple[datetime, datetime]:
+    """The first and last recorded times (the stored events' ``timestamp``) of the log."""
+    statement = (
+        "SELECT convert_from(state, 'UTF8')::json #>> '{{timestamp,_data_}}'"
+        f' FROM "{schema}".patient_services_events'
+        " WHERE topic LIKE '%PatientVisit%' ORDER BY notification_id {} LIMIT 1"
+    )
+    with psycopg.connect(database_url(schema).split("?")[0]) as conn:
+        first, last = (conn.execute(statement.format(order)).fetchone() for order in ("", "DESC"))
+    assert first is not None and last is not None
+    return datetime.fromisoformat(first[0]), datetime.fromisoformat(last[0])
+
+
+def measure_as_of_boards(
+    port: int, server: subprocess.Popen[bytes], unit: str, schema: str, times: int = 12,
+    repeats: int = 5,
+) -> dict[str, Any]:  # fmt: skip
+    """``GET /api/v1/flow/board?unit=<unit>&asOf=<time>`` one request at a time, for
+    ``times`` recorded times spread over the log (from a tenth of the way in to its end) and
+    now, each ``repeats`` times (the first request of each time is its own cold read):
+    p50/p99 against :data:`AS_OF_TARGET_MS`, the visits on each board, and the CPU time per
+    request of the server and of PostgreSQL (on a shared machine, the steadier figure)."""
+    token = mint("bench-nurse", ["nurse"])
+    pids, db_pids = server_pids(server), postgres_pids()
+    cpu_before, db_before = cpu_seconds(pids), cpu_seconds(db_pids)
+    first, last = recorded_range(schema)
+    span = last - first
+    moments = [first + span * (0.1 + 0.9 * i / (times - 1)) for i in range(times)]
+    moments.append(datetime.now(timezone.utc))
+    latencies: list[float] = []
+    visits: list[int] = []
+    for moment in moments:
+        stamp = moment.isoformat().replace("+00:00", "Z")
+        path = f"/api/v1/flow/board?unit={unit}&asOf={stamp}"
+        for attempt in range(repeats):
+            began = time.perf_counter()
+            status, body = first_reply(port, path, token)
+            latencies.append(time.perf_counter() - began)
+            if status != 200:
+                raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
+            if attempt == 0:
+                board = msgspec.json.decode(body)
+                visits.append(sum(len(u[k]) for u in board["units"]
+                                  for k in ("arrived", "triaged", "withClinician", "admitted",
+                                            "onLeave")))  # fmt: skip
+    cpu, db_cpu = cpu_seconds(pids) - cpu_before, cpu_seconds(db_pids) - db_before
+    latencies.sort()
+    return {"as_of_board": {
+        "unit": unit, "times": len(moments), "repeats": repeats, "requests": len(latencies),
+        "recorded_from": first.isoformat(), "recorded_to": last.isoformat(),
+        "p50_ms": rank(latencies, 0.5), "p99_ms": rank(latencies, 0.99),
+        "max_ms": latencies[-1] * 1000, "visits_per_board": visits,
+        "cpu_ms_per_request": cpu / len(latencies) * 1000,
+        "db_cpu_ms_per_request": db_cpu / len(latencies) * 1000,
+    }}  # fmt: skip
+
+
+def report_as_of_boards(figures: dict[str, Any]) -> None:
+    found = figures.get("as_of_board")
+    if not found:
+        return
+    print(
+        f"\nGET /api/v1/flow/board?unit={found['unit']}&asOf=<time>, one request at a time: "
+        f"{found['times']} times from {found['recorded_from']} to {found['recorded_to']} and "
+        f"now, {found['repeats']} requests each; visits on the boards: "
+        f"{min(found['visits_per_board'])}-{max(found['visits_per_board'])}"
+    )
+    print(
+        f"  p50 {found['p50_ms']:.1f} ms, p99 {found['p99_ms']:.1f} ms, max "
+        f"{found['max_ms']:.1f} ms (<= {AS_OF_TARGET_MS:.0f} ms): "
+        f"{_verdict(found['p99_ms'] <= AS_OF_TARGET_MS)}; CPU per request: server "
+        f"{found['cpu_ms_per_request']:.1f} ms, PostgreSQL {found['db_cpu_ms_per_request']:.1f} ms"
+    )
+
+
 # ---- main -------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -535,6 +758,8 @@ def main(argv: list[str] | None = None) -> int:
             server = start_server(schema, port, args.workers, args.pool_size)
             try:
                 figures.update(measure_board(args, server, port, unit, names))
+                figures.update(measure_access_cost(args, server, port, unit, names, schema))
+                figures.update(measure_as_of_boards(port, server, unit, schema))
             except Exception as e:  # noqa: BLE001 - reported with the other figures
                 figures["board_error"] = f"{type(e).__name__}: {e}"
     finally:
@@ -553,6 +778,8 @@ def main(argv: list[str] | None = None) -> int:
     results = RESULTS / f"projections-{stamp}.json"
     results.write_text(json.dumps(figures, indent=2, default=str))
     report(args, figures, population)
+    report_access_cost(args, figures)
+    report_as_of_boards(figures)
     for name, text in profiles.items():
         print(f"\ncProfile of one {name} catch-up (batch {args.batch_size}), by own time:")
         print(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 
 import anyio.to_thread
 from litestar import Litestar, Router
@@ -13,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from adapters.access_recording import AccessMetrics, AccessRecorder
 from adapters.composition import start_runtime
 from adapters.http.audit import audit_router
 from adapters.http.budget import budget_routers
@@ -20,6 +22,7 @@ from adapters.http.complaint_reports import complaints_router
 from adapters.http.fhir import fhir_routers
 from adapters.http.flow import flow_router
 from adapters.http.hl7 import hl7_route
+from adapters.http.kit.access import ACCESS_RECORDER_STATE_KEY, commit_access
 from adapters.http.kit.auth import BearerAuthMiddleware
 from adapters.http.kit.correlation import (
     CORRELATION_HEADER,
@@ -74,19 +77,29 @@ def create_app(
     settings: Settings,
     services: PatientServices | None = None,
     read_database: ReadDatabase | None = None,
+    *,
+    access_recorder: AccessRecorder | None = None,
+    access_recording: bool = True,
 ) -> Litestar:
     """The HTTP app. Without ``services`` it builds its own at start-up from ``settings``,
-    with the read-model database and (if ``settings.projection_workers``) the projection
-    workers, and closes them at shutdown. Tests pass theirs in and keep ownership of them;
-    without a ``read_database`` the read-model routes answer 503."""
+    with the read-model database, the access recorder and (if
+    ``settings.projection_workers``) the projection workers, and closes them at shutdown.
+    Tests pass theirs in and keep ownership of them; without a ``read_database`` the
+    read-model routes answer 503, and without an ``access_recorder`` (which they start,
+    flush and close) their reads are not recorded. ``access_recording=False`` builds the
+    app's own runtime without a recorder: for the read benchmark's figure without it only."""
     metrics = HttpMetrics()
+    # The recorder's counters beside the app's own (summed from files in multiprocess mode).
+    access_metrics = AccessMetrics(None if metrics.multiprocess else metrics._registry)
+    if access_recorder is not None:
+        access_recorder.metrics = access_metrics
     api = Router(
         path="/api/v1",
         route_handlers=[
             visits_router(),
             complaints_router(settings.facility_zone),
             *budget_routers(budget_rules_of(settings)),
-            audit_router(),
+            audit_router(settings),
             flow_router(settings.facility_zone, settings.board_max_age_seconds),
             hl7_route(settings),
         ],
@@ -100,7 +113,7 @@ def create_app(
         # Query times and header text that parameter declarations cannot check.
         before_request=check_parameters,
         middleware=[RequestTimerMiddleware(), RequestLogContextMiddleware()],
-        before_send=[echo_correlation_id, metrics.record_response],
+        before_send=[echo_correlation_id, metrics.record_response, commit_access],
         response_headers=[
             ResponseHeader(
                 name=CORRELATION_HEADER,
@@ -109,8 +122,16 @@ def create_app(
             )
         ],
         request_max_body_size=settings.max_body_bytes,
-        state=State({SERVICES_STATE_KEY: services, READ_DATABASE_STATE_KEY: read_database}),
-        lifespan=[] if services is not None else [_owned_services(settings)],
+        state=State(
+            {
+                SERVICES_STATE_KEY: services,
+                READ_DATABASE_STATE_KEY: read_database,
+                ACCESS_RECORDER_STATE_KEY: access_recorder,
+            }
+        ),
+        lifespan=[]
+        if services is not None
+        else [_owned_services(settings, access_recording, access_metrics)],
         openapi_config=OpenAPIConfig(
             title=API_TITLE,
             version=API_VERSION,
@@ -137,19 +158,26 @@ def create_app(
 
 
 def _owned_services(
-    settings: Settings,
+    settings: Settings, access_recording: bool, access_metrics: AccessMetrics
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Opening the application may create tables: off the event loop.
-        runtime = await anyio.to_thread.run_sync(start_runtime, settings)
+        runtime = await anyio.to_thread.run_sync(
+            partial(start_runtime, settings, access_recording=access_recording)
+        )
+        if runtime.access_recorder is not None:
+            runtime.access_recorder.metrics = access_metrics
         app.state[SERVICES_STATE_KEY] = runtime.services
         app.state[READ_DATABASE_STATE_KEY] = runtime.read_database
+        app.state[ACCESS_RECORDER_STATE_KEY] = runtime.access_recorder
         try:
             yield
         finally:
             app.state[SERVICES_STATE_KEY] = None
             app.state[READ_DATABASE_STATE_KEY] = None
+            app.state[ACCESS_RECORDER_STATE_KEY] = None
+            # Saves the accesses still pending before the application closes.
             await anyio.to_thread.run_sync(runtime.stop)
 
     return lifespan

@@ -35,6 +35,7 @@ from adapters.http.kit.read_side import (
 from adapters.readmodels.complaints import store as complaints_store
 from adapters.readmodels.complaints.store import Worklist
 from adapters.readmodels.database import Transaction
+from application.shared.access import READ_COMPLAINT_WORKLIST
 from application.shared.context import utc_now
 from application.shared.permissions import COMPLAINT_REPORT_READERS
 from domain.complaints.vocabulary import OPEN_STATES
@@ -132,6 +133,7 @@ def _report_handlers(zone: ZoneInfo) -> list[HTTPRouteHandler]:
         "Roles: manager, executive.",
         guards=_GUARDS,
         responses=_PROBLEMS,
+        access=READ_COMPLAINT_WORKLIST,
     )
     def get_worklist(
         request: Request[Any, Any, Any],

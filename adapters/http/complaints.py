@@ -22,6 +22,7 @@ from adapters.http.kit.aggregate_state import state_handler
 from adapters.http.kit.commands import action_handler, untargeted_handler
 from adapters.http.kit.resources import Resource
 from application.complaints.commands import COMPLAINT_ACTIONS, RegisterComplaint
+from application.shared.access import READ_COMPLAINT
 from application.shared.permissions import COMPLAINT_READERS
 from domain.complaints.case import ComplaintCase
 from domain.complaints.deadlines import last_day_allowed
@@ -130,6 +131,7 @@ def complaint_handlers(zone: ZoneInfo) -> list[HTTPRouteHandler]:
         COMPLAINTS, ComplaintCase, ComplaintState, COMPLAINT_READERS,
         operation_id="getComplaint", show=partial(ComplaintState.of, zone=zone),
         summary="A complaint case now, as of a version, or as of a time, with its due dates",
+        access=READ_COMPLAINT,
     )  # fmt: skip
     return [
         untargeted_handler(COMPLAINTS, "/", RegisterComplaint, created),

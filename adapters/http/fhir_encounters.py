@@ -26,8 +26,10 @@ from adapters.fhir.common import FHIR_JSON
 from adapters.fhir.history import replayed
 from adapters.fhir.releases import Release
 from adapters.http.fhir_outcomes import fhir_response, outcome_responses
+from adapters.http.kit.access import AccessSpec, fhir_records, recorded
 from adapters.http.kit.auth import may_read
 from adapters.http.kit.services import services_of
+from application.shared.access import fhir_action
 from application.shared.permissions import VISIT_READERS
 from domain.visits.visit import PatientVisit
 
@@ -136,12 +138,12 @@ def _kind_handlers(release: Release, kind: str, extra: dict[str, Any]) -> list[H
             name=f"fhir-{release.name}:{kind}:read",
             summary=f"A visit as a FHIR {label} {kind}",
             description=f"FHIR {release.fhir_version} `{kind}` read.{note}{roles}", **options,
-        )(read),
+        )(recorded(AccessSpec(fhir_action("read", kind), fhir_records))(read)),
         get(
             f"/{kind}/{{id:str}}/_history/{{vid:str}}", operation_id=f"fhir{label}Vread{kind}",
             name=f"fhir-{release.name}:{kind}:vread",
             summary=f"One version of a visit as a FHIR {label} {kind}",
             description=f"FHIR {release.fhir_version} `{kind}` vread: the visit as of its "
             f"version `vid` (404 past the latest).{note}{roles}", **options,
-        )(vread),
+        )(recorded(AccessSpec(fhir_action("read", kind), fhir_records))(vread)),
     ]  # fmt: skip

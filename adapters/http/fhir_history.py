@@ -27,6 +27,8 @@ from adapters.http.fhir_encounters import (
     load_visit,
 )
 from adapters.http.fhir_outcomes import fhir_response, outcome_responses
+from adapters.http.kit.access import AccessSpec, fhir_records, recorded
+from application.shared.access import fhir_action
 
 EncounterParam = Annotated[
     str,
@@ -77,7 +79,7 @@ def history_handlers(**options: Any) -> list[HTTPRouteHandler]:
             summary="One stretch of a visit's status history, as a FHIR R5 EncounterHistory",
             description="FHIR 5.0.0 `EncounterHistory` read (ids `<visit id>-<n>`, from the "
             f"search).{_ROLES}", responses=READ_PROBLEMS, **common,
-        )(_read),
+        )(recorded(AccessSpec(fhir_action("read", "EncounterHistory"), fhir_records))(_read)),
         get(
             "/EncounterHistory", operation_id="fhirR5SearchEncounterHistory",
             name="fhir-r5:EncounterHistory:search",
@@ -86,5 +88,5 @@ def history_handlers(**options: Any) -> list[HTTPRouteHandler]:
             "EncounterHistory per stretch of the visit in one status, subject status and "
             f"class, oldest first.{_ROLES}",
             responses=outcome_responses(400, 401, 403, 500, 503), **common,
-        )(_search),
+        )(recorded(AccessSpec(fhir_action("search", "EncounterHistory"), fhir_records))(_search)),
     ]  # fmt: skip

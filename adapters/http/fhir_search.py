@@ -31,6 +31,7 @@ from adapters.fhir.search import IdentifierQuery, identifier_query, states_of
 from adapters.http.fhir_encounters import READ_GUARD, load_visit
 from adapters.http.fhir_outcomes import SearchRefusedError, fhir_response, outcome_responses
 from adapters.http.flow_parameters import NAME
+from adapters.http.kit.access import AccessSpec, fhir_records, recorded
 from adapters.http.kit.parameters import QUERY_TEXT_PATTERN
 from adapters.http.kit.read_side import (
     DEFAULT_LIMIT,
@@ -41,6 +42,7 @@ from adapters.http.kit.read_side import (
 )
 from adapters.readmodels.database import Transaction
 from adapters.readmodels.visits.queries import find_visits
+from application.shared.access import fhir_action
 from projections.visits.visit_search import VisitPage
 
 NEEDS_A_KEY = "Give identifier or patient (or both): a search by status alone is not run."
@@ -115,7 +117,7 @@ def search_handler(release: Release, **options: Any) -> HTTPRouteHandler:
         guards=[READ_GUARD], sync_to_thread=True, media_type=FHIR_JSON,
         response_headers=[POSITION_RESPONSE_HEADER],
         responses=outcome_responses(400, 401, 403, 500, 503), **options,
-    )(search)  # fmt: skip
+    )(recorded(AccessSpec(fhir_action("search", "Encounter"), fhir_records))(search))  # fmt: skip
 
 
 def _search(

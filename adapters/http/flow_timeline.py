@@ -23,6 +23,7 @@ from adapters.http.kit.read_side import (
 from adapters.http.kit.resources import AggregateId, parse_id
 from adapters.readmodels.database import Transaction
 from adapters.readmodels.visits import store as flow_store
+from application.shared.access import READ_VISIT_TIMELINE
 from application.shared.errors import NotFoundError
 from application.shared.permissions import TIMELINE_READERS
 from projections.visits.flow_views import Timeline
@@ -52,6 +53,7 @@ Cursor = Annotated[
     "the visit (after waiting for `minPosition`). Roles: nurse, clinician.",
     guards=[may_read(TIMELINE_READERS, "visit timelines", target_type="PatientVisit")],
     responses=problem_responses(400, 401, 403, 404, 500, 503),
+    access=READ_VISIT_TIMELINE,
 )
 def get_timeline(
     request: Request[Any, Any, Any],

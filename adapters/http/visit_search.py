@@ -30,6 +30,7 @@ from adapters.http.kit.read_side import (
 )
 from adapters.readmodels.database import Transaction
 from adapters.readmodels.visits import store as flow_store
+from application.shared.access import SEARCH_VISITS
 from application.shared.permissions import VISIT_READERS
 from projections.visits.visit_search import VisitPage
 
@@ -95,6 +96,7 @@ def _after(cursor: str | None) -> UUID | None:
     "ids: pass `nextCursor` as `cursor` for the next. Roles: clerk, nurse, clinician, "
     "manager, auditor.",
     guards=[may_read(VISIT_READERS, "visits")],
+    access=SEARCH_VISITS,
 )
 def search_visits(
     request: Request[Any, Any, Any],

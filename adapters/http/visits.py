@@ -16,6 +16,7 @@ from adapters.http.kit.aggregate_state import state_handler
 from adapters.http.kit.commands import action_handler, untargeted_handler
 from adapters.http.kit.resources import Resource
 from adapters.http.visit_search import search_visits
+from application.shared.access import READ_VISIT
 from application.shared.permissions import VISIT_READERS
 from application.visits.commands import VISIT_ACTIONS, RegisterWalkIn, ScheduleVisit
 from domain.visits.visit import PatientVisit
@@ -111,6 +112,7 @@ class VisitState(msgspec.Struct, frozen=True, rename="camel"):
 get_visit = state_handler(
     VISITS, PatientVisit, VisitState, VISIT_READERS,
     operation_id="getVisit", summary="A visit now, as of a version, or as of a time",
+    access=READ_VISIT,
 )  # fmt: skip
 
 

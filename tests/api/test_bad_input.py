@@ -28,7 +28,7 @@ from tests.support.api import API, Headers, position, visit_body
 #: Every role that reads something, so one token reaches every query route.
 READER_ROLES = ("clerk", "nurse", "clinician", "manager", "auditor", "executive", "finance")
 #: Valid values for the required query parameters, so only the one under test is bad.
-REQUIRED_VALUES = {"fiscalYear": "2026", "format": "csv"}
+REQUIRED_VALUES = {"fiscalYear": "2026", "format": "csv", "patientRef": "P-1"}
 #: The visit search needs one of its keys, a rule across parameters the document cannot mark
 #: as `required` (other routes take the value as a filter, or ignore it).
 ONE_KEY_OF = {"patientRef": "P-1"}
@@ -50,7 +50,7 @@ def _query_routes(client: TestClient[Any]) -> Iterator[tuple[str, list[dict[str,
         operation = item.get("get")
         if operation and path.startswith("/api/"):
             query = [p for p in operation.get("parameters", ()) if p["in"] == "query"]
-            yield path.replace("{id}", str(uuid4())), query
+            yield path.replace("{id}", str(uuid4())).replace("{position}", "1"), query
 
 
 def _types(schema: dict[str, Any]) -> set[str]:

@@ -30,6 +30,8 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from schemathesis.core.failures import FailureGroup
 
 from adapters.auth_tokens import mint_token
@@ -234,8 +236,19 @@ def contract_settings(
     server = request.getfixturevalue("postgres_server")
     database = request.getfixturevalue("postgres_database")
     with schema_settings(server, database, JWT_SECRET) as settings:
-        # POST /api/v1/hl7 needs the patientRef key on PostgreSQL (else a 503, by design).
-        yield replace(settings, patient_ref_secret="contract-ref-secret-" + "x" * 40)
+        # POST /api/v1/hl7 needs the patientRef key on PostgreSQL, POST /api/v1/audit/verify
+        # the checkpoint signing key (else a 503, by design).
+        key = tmp_path_factory.mktemp("contract-key") / "audit_signing_key.pem"
+        key.write_bytes(
+            Ed25519PrivateKey.generate().private_bytes(
+                Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
+            )
+        )
+        yield replace(
+            settings,
+            patient_ref_secret="contract-ref-secret-" + "x" * 40,
+            audit_signing_key_file=key,
+        )
 
 
 @pytest.fixture(scope="module")

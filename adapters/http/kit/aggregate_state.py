@@ -14,6 +14,7 @@ from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import HeaderParameter, QueryParameter
 
+from adapters.http.kit.access import recorded
 from adapters.http.kit.auth import may_read
 from adapters.http.kit.errors import InvalidRequestError
 from adapters.http.kit.problems import problem_responses
@@ -71,10 +72,12 @@ def state_handler(
     operation_id: str,
     summary: str,
     show: Callable[[Any], Any] | None = None,
+    access: str | None = None,
 ) -> HTTPRouteHandler:
     """``GET /{id}``: the aggregate now, as of a version or as of a time, as ``schema.of``
     shows it (or ``show``, which returns a ``schema``), with its ``ETag`` (304 for a
-    matching ``If-None-Match``)."""
+    matching ``If-None-Match``). With ``access`` (the action, ``read visit``), every
+    successful read is recorded (:mod:`adapters.http.kit.access`)."""
     schema_of = show or schema.of
 
     def handle(
@@ -99,7 +102,7 @@ def state_handler(
         sync_to_thread=True,
         response_headers=[ETAG_HEADER],
         responses=problem_responses(400, 401, 403, 404, 500, 503),
-    )(handle)
+    )(recorded(access)(handle) if access is not None else handle)
 
 
 def state_response(

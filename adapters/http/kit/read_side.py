@@ -16,8 +16,10 @@ from typing import Annotated, Any, TypeVar, cast
 from litestar import Request, Response, get
 from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
+from adapters.http.kit.access import AccessSpec, recorded
 from adapters.http.kit.errors import (
     InvalidRequestError,
     ProjectionLaggingError,
@@ -82,12 +84,19 @@ POSITION_RESPONSE_HEADER = ResponseHeader(
 READ_PROBLEMS = problem_responses(400, 401, 403, 500, 503)
 
 
-def read_route(path: str, **options: Any) -> get:
+def read_route(
+    path: str, *, access: AccessSpec | str | None = None, **options: Any
+) -> Callable[[Callable[..., Any]], HTTPRouteHandler]:
     """A ``GET`` route that queries a read model: run in a thread (the query blocks),
     documenting ``X-Projection-Position`` and, unless ``responses`` says otherwise, the
-    :data:`READ_PROBLEMS`. The other ``options`` are ``litestar.get``'s."""
+    :data:`READ_PROBLEMS`. With ``access`` (an action such as ``read census``, or an
+    :class:`~adapters.http.kit.access.AccessSpec`), every successful read of it is recorded
+    (:mod:`adapters.http.kit.access`). The other ``options`` are ``litestar.get``'s."""
     options.setdefault("responses", READ_PROBLEMS)
-    return get(path, sync_to_thread=True, response_headers=[POSITION_RESPONSE_HEADER], **options)
+    route = get(path, sync_to_thread=True, response_headers=[POSITION_RESPONSE_HEADER], **options)
+    if access is None:
+        return route
+    return lambda fn: route(recorded(access)(fn))
 
 
 def aware(name: str, moment: datetime | None) -> datetime | None:
