@@ -16,8 +16,8 @@ Litestar parses the parameters):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from litestar import Request
@@ -48,7 +48,11 @@ CONTROL_CHARACTERS_MESSAGE = (
 async def check_parameters(request: Request[Any, Any, Any]) -> None:
     """``before_request`` hook: refuse a malformed query time or a control character in a
     header the service reads, with a 400 naming it. Returns None, so the handler runs."""
-    times, headers = _declared(request.route_handler)
+    handler = request.route_handler
+    declared = _DECLARED.get(handler.fn)
+    if declared is None:
+        declared = _DECLARED[handler.fn] = _declared(handler)
+    times, headers = declared
     for name in times:
         for value in request.query_params.getall(name, ()):
             if not _RFC3339.fullmatch(value):
@@ -59,7 +63,11 @@ async def check_parameters(request: Request[Any, Any, Any]) -> None:
                 raise InvalidRequestError.of(name, CONTROL_CHARACTERS_MESSAGE)
 
 
-@cache
+#: By route function, not by handler: each app copies its handlers, and a cache holding
+#: them kept every app ever built alive, with its stores (a test process grew to gigabytes).
+_DECLARED: dict[Callable[..., Any], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
 def _declared(handler: HTTPRouteHandler) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The handler's query parameters that are times, and its header parameters (by the
     names on the wire). Only parameters declared with ``QueryParameter``/``HeaderParameter``
