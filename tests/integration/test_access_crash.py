@@ -1,7 +1,12 @@
 """The loss bound of access records on a crash, against a real ``patient-services serve``
-killed with SIGKILL (no shutdown, no final flush), on SQLite and PostgreSQL: every read
-answered more than one flush interval (plus a save in flight) before the kill is in the
-log, each once; only a bounded tail of the last reads may be missing."""
+killed with SIGKILL (no shutdown, no final flush), on SQLite and PostgreSQL.
+
+The server saves its buffer in the background, in order. So what a crash may lose is a
+tail: the reads answered after the last save. The test reads, waits (from outside, in the
+store) until the background saves have caught up with a chosen read, reads some more and
+kills the server. Then every read up to the chosen one is in the log, each once, and what
+is missing is only a tail of the reads after it. No wall-clock bound is asserted: a busy
+machine may delay a save by any amount, and that must not make the test lie either way."""
 
 from __future__ import annotations
 
@@ -26,10 +31,10 @@ from tests.support.api import recorded_since
 
 REPO = Path(__file__).resolve().parents[2]
 FLUSH_MS = 300
-#: What a save in flight (and a busy CI machine) may add to the interval before a read is
-#: saved; reads older than interval + this at the kill must all be in the log.
-SAVE_SLACK_SECONDS = 1.5
-READ_SECONDS = 4.0
+READ_SECONDS = 2.0
+#: How long the background saves may take to catch up with the chosen read: a guard against
+#: a hung test, not a figure under test.
+CATCH_UP_SECONDS = 60.0
 
 
 def _free_port() -> int:
@@ -72,7 +77,28 @@ def _serve(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:
     pytest.fail("serve did not become ready in 60 s")
 
 
-def test_a_killed_server_loses_at_most_the_reads_of_its_last_flush_interval(
+def _saved_correlations(settings: Settings) -> list[str]:
+    services = PatientServices(env=eventsourcing_env(settings))
+    try:
+        return [
+            e.correlation_id for e in recorded_since(services, 0)
+            if isinstance(e, AccessRecord.Accessed)
+        ]  # fmt: skip
+    finally:
+        services.close()
+
+
+def _read_for(port: int, visit: str, headers: dict[str, str], seconds: float, first: int) -> list[str]:
+    answered: list[str] = []
+    stop_at = time.monotonic() + seconds
+    while time.monotonic() < stop_at:
+        correlation = f"crash-{first + len(answered)}"
+        _request(port, f"/api/v1/visits/{visit}", {**headers, "X-Correlation-Id": correlation})
+        answered.append(correlation)
+    return answered
+
+
+def test_a_killed_server_loses_at_most_the_reads_after_its_last_save(
     store_settings: Settings, tmp_path: Path
 ) -> None:
     ensure_schema(store_settings)
@@ -80,41 +106,28 @@ def test_a_killed_server_loses_at_most_the_reads_of_its_last_flush_interval(
     headers = {"Authorization": f"Bearer {mint_token(store_settings, 'nina', ['clerk'])}",
                "Content-Type": "application/json"}  # fmt: skip
     server = _serve(store_settings, port, tmp_path / "server.log")
-    answered: list[tuple[str, float]] = []
     try:
         body = {"patientRef": "P-1", "visitClass": "EMER", "serviceUnit": "ED"}
         visit = _request(port, "/api/v1/visits/walk-ins", headers, json.dumps(body).encode())["id"]
-        stop_at = time.monotonic() + READ_SECONDS
-        n = 0
-        while time.monotonic() < stop_at:
-            correlation = f"crash-{n}"
-            _request(port, f"/api/v1/visits/{visit}", {**headers, "X-Correlation-Id": correlation})
-            answered.append((correlation, time.monotonic()))
-            n += 1
+        answered = _read_for(port, visit, headers, READ_SECONDS, 0)
+        chosen = answered[-1]
+        deadline = time.monotonic() + CATCH_UP_SECONDS
+        while chosen not in _saved_correlations(store_settings):
+            assert time.monotonic() < deadline, f"the background saves never reached {chosen}"
+            time.sleep(FLUSH_MS / 1000)
+        # More reads, so that the kill finds some in the buffer (at 300 ms per save).
+        answered += _read_for(port, visit, headers, 0.5, len(answered))
         server.send_signal(signal.SIGKILL)  # no lifespan shutdown, no final flush
-        killed_at = time.monotonic()
         server.wait(timeout=30)
     finally:
         if server.poll() is None:
             server.kill()
             server.wait(timeout=30)
 
-    services = PatientServices(env=eventsourcing_env(store_settings))
-    try:
-        saved = [
-            e.correlation_id for e in recorded_since(services, 0)
-            if isinstance(e, AccessRecord.Accessed)
-        ]  # fmt: skip
-    finally:
-        services.close()
-    assert len(saved) == len(set(saved))  # none twice
-    assert set(saved) <= {correlation for correlation, _ in answered}
-    bound = FLUSH_MS / 1000 + SAVE_SLACK_SECONDS
-    old_enough = [c for c, at in answered if at < killed_at - bound]
-    assert len(old_enough) > len(answered) // 3, "too few reads to judge"
-    missing = [c for c in old_enough if c not in set(saved)]
+    saved = _saved_correlations(store_settings)
     log = (tmp_path / "server.log").read_text(errors="replace")[-4000:]
-    assert missing == [], f"{len(missing)} reads older than {bound} s were lost; server log:\n{log}"
-    lost_tail = [c for c, _ in answered if c not in set(saved)]
-    tail = [c for c, at in answered if at >= killed_at - bound]
-    assert set(lost_tail) <= set(tail)
+    assert len(saved) == len(set(saved)), "a read was recorded twice"
+    # Saved in the order answered, nothing skipped: the log holds a prefix of the reads...
+    assert saved == answered[: len(saved)], f"the saved reads are not a prefix; log:\n{log}"
+    # ...that reaches at least the read the background saves were seen to reach.
+    assert answered.index(chosen) < len(saved), f"reads saved before the kill were lost; log:\n{log}"
