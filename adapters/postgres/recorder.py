@@ -13,6 +13,8 @@ from uuid import UUID
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
+from psycopg import Cursor
+from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 
@@ -21,6 +23,20 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        # Four plain arrays in binary, not the library's one array of a composite type: that
+        # is sent as text, every field of every event escaped by regular expressions, which
+        # took about a third of this process's time per event saved (cProfile of a save of
+        # 5,000 access records). unnest keeps the arrays' order, so RETURNING gives the
+        # positions in the events' order, as the library's statement does.
+        self._insert_arrays_statement = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%b::{id_type}[], %b::int8[], %b::text[], %b::bytea[])"
+            " RETURNING notification_id"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+            id_type=SQL(self.datastore.originator_id_type),  # "uuid" or "text", checked
+        )
         # The primary key (originator_id, originator_version) makes this one index lookup.
         self._select_position_statement = SQL(
             "SELECT notification_id FROM {schema}.{table} "
@@ -53,6 +69,23 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
                 self._insert_stored_events(insert_cursor, stored_events, **kwargs)
             # Leaving the pipeline synced it: the INSERT's rows are in.
             return self._fetch_ids_after_insert_events(insert_cursor, stored_events, **kwargs)
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> None:
+        # What the library's application recorder does (lock the table, notify the
+        # channel, insert), with the insert above.
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            self._insert_arrays_statement,
+            (
+                [event.originator_id for event in stored_events],
+                [event.originator_version for event in stored_events],
+                [event.topic for event in stored_events],
+                [event.state for event in stored_events],
+            ),
+        )
 
     # Retried like the library's own reads: a dropped pooled connection is not an answer.
     # Few attempts, because the caller is usually a request waiting for its reply.

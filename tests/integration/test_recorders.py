@@ -84,3 +84,23 @@ def test_a_conflicting_batch_raises_integrity_error_and_stores_none_of_its_event
     # The recorder is still usable, and positions keep increasing.
     after = notebook.save(Note("next"))[0].notification.id
     assert after > notebook.recorder.position_of(theirs.id, 2)
+
+
+def test_a_large_batch_keeps_its_order_and_every_byte(notebook: Notebook) -> None:
+    # PostgreSQL sends a batch as arrays of ids, versions, topics and states: the positions
+    # returned follow the events' order, and states holding what a text encoding must escape
+    # (quotes, backslashes, braces, commas, NUL, control characters) come back unchanged.
+    hostile = ['"', "\\", "{}", "(,)", "\x00", "\x01\x1f\x7f", "é\u2028", "x" * 10_000, ""]
+    notes = [Note(f"{i}:{hostile[i % len(hostile)]}") for i in range(300)]
+    for note in notes[::3]:
+        note.edit(note.text + hostile[0])
+    recordings = notebook.save(*notes)
+
+    positions = [r.notification.id for r in recordings]
+    assert positions == sorted(positions) and len(set(positions)) == len(recordings)
+    log = notebook.recorder.select_notifications(start=positions[0], limit=len(recordings))
+    assert [(n.originator_id, n.originator_version) for n in log] == [
+        (r.domain_event.originator_id, r.domain_event.originator_version) for r in recordings
+    ]
+    for note in notes:
+        assert notebook.repository.get(note.id).text == note.text
