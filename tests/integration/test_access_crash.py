@@ -88,7 +88,9 @@ def _saved_correlations(settings: Settings) -> list[str]:
         services.close()
 
 
-def _read_for(port: int, visit: str, headers: dict[str, str], seconds: float, first: int) -> list[str]:
+def _read_for(
+    port: int, visit: str, headers: dict[str, str], seconds: float, first: int
+) -> list[str]:
     answered: list[str] = []
     stop_at = time.monotonic() + seconds
     while time.monotonic() < stop_at:
@@ -130,4 +132,5 @@ def test_a_killed_server_loses_at_most_the_reads_after_its_last_save(
     # Saved in the order answered, nothing skipped: the log holds a prefix of the reads...
     assert saved == answered[: len(saved)], f"the saved reads are not a prefix; log:\n{log}"
     # ...that reaches at least the read the background saves were seen to reach.
-    assert answered.index(chosen) < len(saved), f"reads saved before the kill were lost; log:\n{log}"
+    lost = f"reads saved before the kill were lost; log:\n{log}"
+    assert answered.index(chosen) < len(saved), lost
