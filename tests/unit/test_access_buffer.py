@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from adapters.access_recording import FLUSH_AT_PENDING, AccessMetrics, AccessRecorder
 from adapters.settings import Settings, SettingsError
-from application.access_log import PendingAccess, record_accesses
+from application.access_log import PendingAccess, record_accesses, stored_access
 from application.service import PatientServices
 from application.shared.access import Access, AccessRecord
 from domain.shared.envelope import Envelope, recording
@@ -226,6 +226,31 @@ def test_the_event_built_directly_is_the_one_the_aggregate_records(
     assert (stored.action, stored.patient_refs, stored.record_ids) == (
         "search visits", ["P-1"], ["a", "b"],
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("on_behalf_of", [None, "dr-1"])
+def test_a_stored_access_reads_back_as_the_event_the_library_would_store(
+    memory_services: PatientServices, on_behalf_of: str | None
+) -> None:
+    # Hostile but storable text in every free field: quotes, backslashes, a NUL, non-ASCII.
+    odd = 'a"b\\c\x00d\u00e9\U0001f600'
+    access = Access(action="read board", route="/api/v1/flow/board", query={"unit": odd},
+                    purpose_of_use="TREAT", patient_refs=(odd, "P-2"), record_ids=("r",),
+                    result_count=2)  # fmt: skip
+    pending_access = PendingAccess(access, odd, ("nurse", "clerk"), odd,
+                                   datetime.now(timezone.utc), on_behalf_of).numbered()  # fmt: skip
+    assert pending_access.record_id is not None
+    mapper = memory_services.mapper
+    library = mapper.to_stored_event(AccessRecord.accessed_event(
+        access, pending_access.envelope(), record_id=pending_access.record_id))  # fmt: skip
+    ours = stored_access(pending_access)
+    assert (ours.originator_id, ours.originator_version, ours.topic) == (
+        library.originator_id, library.originator_version, library.topic,
+    )  # fmt: skip
+    theirs_read, ours_read = mapper.to_domain_event(library), mapper.to_domain_event(ours)
+    assert type(ours_read) is type(theirs_read)
+    assert {**vars(ours_read), "timestamp": None} == {**vars(theirs_read), "timestamp": None}
+    assert ours_read.timestamp.tzinfo is not None
 
 
 @pytest.mark.parametrize(
