@@ -131,6 +131,18 @@ class WorkerConnection(ABC):
         """Up to ``limit`` rows of the log after ``position``, in order."""
 
     @abstractmethod
+    def span_after(self, tx: Transaction, position: int, limit: int) -> tuple[int, int]:
+        """How many rows the next ``limit`` after ``position`` are, and the last one's
+        position (``(0, position)`` when there are none). Reads the index only."""
+
+    @abstractmethod
+    def records_within(
+        self, tx: Transaction, position: int, last: int, skipped: Sequence[str]
+    ) -> list[StoredRecord]:
+        """The rows after ``position`` up to ``last``, in order, but none of the ``skipped``
+        topics: the database leaves out, unread and unsent, what a read model never wants."""
+
+    @abstractmethod
     def aggregate_records(
         self, tx: Transaction, originator_id: UUID, below_version: int
     ) -> list[StoredRecord]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -63,6 +63,15 @@ class PostgresWorkerConnection(WorkerConnection):
             "SELECT notification_id, originator_id, originator_version, topic, state "
             "FROM {} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
         ).format(_events_table(schema))
+        self._select_span = pgsql.SQL(
+            "SELECT count(*), max(notification_id) FROM (SELECT notification_id FROM {} "
+            "WHERE notification_id > %s ORDER BY notification_id LIMIT %s) AS span"
+        ).format(_events_table(schema))
+        self._select_within = pgsql.SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {} WHERE notification_id > %s AND notification_id <= %s "
+            "AND topic <> ALL(%s::text[]) ORDER BY notification_id"
+        ).format(_events_table(schema))
         self._select_aggregate = pgsql.SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state "
             "FROM {} WHERE originator_id = %s AND originator_version < %s "
@@ -100,6 +109,19 @@ class PostgresWorkerConnection(WorkerConnection):
         # A binary cursor: several times faster than text for bytea and uuid columns.
         with self._conn.cursor(binary=True) as cursor:
             cursor.execute(self._select_records, (position, limit))
+            return [StoredRecord(*row) for row in cursor.fetchall()]
+
+    def span_after(self, tx: Transaction, position: int, limit: int) -> tuple[int, int]:
+        row = self._conn.execute(self._select_span, (position, limit)).fetchone()
+        if row is None or not row[0]:
+            return 0, position
+        return int(row[0]), int(row[1])
+
+    def records_within(
+        self, tx: Transaction, position: int, last: int, skipped: Sequence[str]
+    ) -> list[StoredRecord]:
+        with self._conn.cursor(binary=True) as cursor:
+            cursor.execute(self._select_within, (position, last, list(skipped)))
             return [StoredRecord(*row) for row in cursor.fetchall()]
 
     def aggregate_records(

@@ -5,10 +5,11 @@ one transaction, and a reader sees one consistent snapshot of both."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,16 @@ def _sqlite_transaction(conn: sqlite3.Connection, begin: str) -> Iterator[Transa
 _SELECT_SQLITE_RECORDS = (
     "SELECT rowid, originator_id, originator_version, topic, state "
     "FROM stored_events WHERE rowid > ? ORDER BY rowid LIMIT ?"
+)
+_SELECT_SQLITE_SPAN = (
+    "SELECT count(*), max(rowid) FROM (SELECT rowid FROM stored_events WHERE rowid > ? "
+    "ORDER BY rowid LIMIT ?)"
+)
+#: The topics skipped are bound as one JSON array (any number of them, one statement).
+_SELECT_SQLITE_WITHIN = (
+    "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
+    "WHERE rowid > ? AND rowid <= ? AND topic NOT IN (SELECT value FROM json_each(?)) "
+    "ORDER BY rowid"
 )
 _SELECT_SQLITE_AGGREGATE = (
     "SELECT rowid, originator_id, originator_version, topic, state "
@@ -112,6 +123,18 @@ class SqliteWorkerConnection(WorkerConnection):
         return _sqlite_records(
             self._events.execute(_SELECT_SQLITE_RECORDS, (position, limit)).fetchall()
         )
+
+    def span_after(self, tx: Transaction, position: int, limit: int) -> tuple[int, int]:
+        count, last = self._events.execute(_SELECT_SQLITE_SPAN, (position, limit)).fetchone()
+        return (count, last) if count else (0, position)
+
+    def records_within(
+        self, tx: Transaction, position: int, last: int, skipped: Sequence[str]
+    ) -> list[StoredRecord]:
+        rows = self._events.execute(
+            _SELECT_SQLITE_WITHIN, (position, last, json.dumps(list(skipped)))
+        )
+        return _sqlite_records(rows.fetchall())
 
     def aggregate_records(
         self, tx: Transaction, originator_id: UUID, below_version: int

@@ -93,6 +93,8 @@ class ProjectionWorker:
         self._outdated = False  # whether self._generation was built with another shape
         self._caught_up = False
         self.leading = threading.Event()
+        #: Topics the model said it does not want (see :meth:`_read_batch`).
+        self._skipped: set[str] = set()
 
     @property
     def caught_up(self) -> bool:
@@ -144,25 +146,44 @@ class ProjectionWorker:
             self._caught_up = True
             return BatchOutcome(0, 0, position, generation, outdated=True)
         limit = self._limit
-        records = conn.records_after(tx, position, limit)
-        if not records:
+        read, last, records = self._read_batch(conn, tx, position, limit)
+        if not read:
             if not self._caught_up:
                 tr.mark_caught_up(tx, self.name, generation)
                 self._caught_up = True
             return BatchOutcome(0, 0, position, generation)
-        wanted = [r for r in records if self.model.wants(r.topic)]
+        wanted = []
+        for record in records:
+            if self.model.wants(record.topic):
+                wanted.append(record)
+            else:
+                self._skipped.add(record.topic)
         parked = 0
         if wanted:
             prefix = tr.table_prefix(self.name, generation)
             parked = self._apply_or_park(tx, conn, prefix, generation, wanted)
-        caught_up = len(records) < limit
-        tr.advance(tx, self.name, generation, position, records[-1].position, caught_up=caught_up)
+        caught_up = read < limit
+        tr.advance(tx, self.name, generation, position, last, caught_up=caught_up)
         self._caught_up = caught_up
         # Set only here, after the work: a batch that rolls back is retried at its own size.
         self._limit = self.batch_size if caught_up else min(limit * 2, self.max_batch_size)
-        return BatchOutcome(
-            len(records), len(wanted) - parked, records[-1].position, generation, parked=parked
-        )
+        return BatchOutcome(read, len(wanted) - parked, last, generation, parked=parked)
+
+    def _read_batch(
+        self, conn: WorkerConnection, tx: Transaction, position: int, limit: int
+    ) -> tuple[int, int, list[StoredRecord]]:
+        """The next ``limit`` rows of the log: how many, the last one's position, and those
+        of them the model may want. Topics it has refused are left in the database: the
+        access records of busy read routes are most of the log and only the audit model
+        reads them; fetching each only to drop it cost every other model more than its
+        own work (``wants`` depends on the topic alone, so one refusal holds for all)."""
+        if not self._skipped:
+            records = conn.records_after(tx, position, limit)
+            return len(records), records[-1].position if records else position, records
+        read, last = conn.span_after(tx, position, limit)
+        if not read:
+            return 0, position, []
+        return read, last, conn.records_within(tx, position, last, sorted(self._skipped))
 
     def _apply_or_park(
         self,
