@@ -35,9 +35,10 @@ def add_serve(commands: Commands) -> None:
         with JWT bearer tokens (see `patient-services token`). The interactive API page is
         at /schema, the OpenAPI document at /schema/openapi.json.
 
-        Unless --no-workers is given, each server process also runs the projection workers,
-        which keep the read models current, and the complaint deadline watcher. Options
-        override the environment variables named with them.
+        Unless --no-workers is given, the projection workers, which keep the read models
+        current, and the complaint deadline watcher run too: in the one server process, or
+        with --workers above 1 once, in the supervisor process beside the HTTP workers.
+        Options override the environment variables named with them.
 
         When MLLP_PORT is set, the HL7 v2 MLLP listener runs too (once, however many worker
         processes serve HTTP; see `patient-services mllp`).
@@ -154,8 +155,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in ("host", "port", "workers", "projection_workers")}
     settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
-    # Each uvicorn worker process reads its settings from the environment again.
-    os.environ["PROJECTION_WORKERS"] = "1" if settings.projection_workers else "0"
+    # Each uvicorn worker process reads its settings from the environment again. With
+    # several, the projection workers run once, in this process (see _projections_beside).
+    in_http_workers = settings.projection_workers and settings.workers == 1
+    os.environ["PROJECTION_WORKERS"] = "1" if in_http_workers else "0"
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # /metrics sums the worker processes' counters from files here (prometheus_client's
         # multiprocess mode, chosen when it is first imported, so set before any worker
@@ -178,7 +181,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        with _mllp_listener_beside(settings):
+        with _mllp_listener_beside(settings), _projections_beside(settings):
             # A factory import string (not an app object) so each worker process builds its
             # own app.
             uvicorn.run(
@@ -218,18 +221,47 @@ def _mllp_listener_beside(settings: Settings) -> Iterator[None]:
     from adapters.composition import open_services
 
     services = open_services(settings)
-    # uvicorn takes SIGINT/SIGTERM while it serves, and when it has shut down raises the
-    # signal again under the handlers it found: these, so the process does not die (SIGTERM's
-    # default) before the listener has stopped gracefully below.
-    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with running_listener(settings, services) as listener:
+        with _outliving_uvicorn(), running_listener(settings, services) as listener:
             print(f"  {listening_line(settings, listener.port)}", file=sys.stderr, flush=True)
             yield
     finally:
         services.close()
+
+
+@contextmanager
+def _outliving_uvicorn() -> Iterator[None]:
+    """uvicorn takes SIGINT/SIGTERM while it serves, and when it has shut down raises the
+    signal again under the handlers it found: these, so the process does not die (SIGTERM's
+    default) before what runs beside uvicorn has stopped gracefully."""
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@contextmanager
+def _projections_beside(settings: Settings) -> Iterator[None]:
+    """With WORKERS > 1, runs the projection workers and background jobs (the deadline
+    watcher) for as long as uvicorn serves, in *this* process: uvicorn's supervisor, which otherwise
+    only watches the HTTP workers. They then share no interpreter lock with a request: in
+    an HTTP worker, a batch of the read models (most of them the access records of the
+    reads just served) held up the requests of that process while it ran. With WORKERS=1
+    they stay in the one process (started by the app, as before); with --no-workers, in
+    none (`project` runs them)."""
+    if not settings.projection_workers or settings.workers == 1:
+        yield
+        return
+    from adapters.composition import start_runtime
+
+    runtime = start_runtime(settings, workers=True, access_recording=False)
+    try:
+        with _outliving_uvicorn():
+            yield
+    finally:
+        runtime.stop()
 
 
 def _ignore(signum: int, frame: object) -> None:
