@@ -46,17 +46,23 @@ class AttemptLog(Application[UUID]):
         actor_id: str,
         actor_role: str,
         correlation_id: str,
+        purpose_of_use: str,
+        on_behalf_of: str | None = None,
     ) -> int:
         """Record an export of the audit trail (before it is sent); returns its position.
         ``format`` is the format's own name (an alias already resolved: ``fhir-r5-ndjson``
         for ``fhir-ndjson``); ``filters`` the other filters as the request gave them, by
-        parameter name (those not given are None and left out)."""
+        parameter name (those not given are None and left out); ``purpose_of_use`` and
+        ``on_behalf_of`` as for any access (the request's headers, or the default purpose)."""
         envelope = Envelope(
             actor_id=actor_id, actor_role=actor_role, command_id=uuid4(),
-            correlation_id=correlation_id, occurred_at=self.clock(),
+            correlation_id=correlation_id, occurred_at=self.clock(), on_behalf_of=on_behalf_of,
         )  # fmt: skip
         with recording(envelope):
-            export = TrailExport.exported(format=format, patient_ref=patient_ref, filters=filters)
+            export = TrailExport.exported(
+                format=format, patient_ref=patient_ref, filters=filters,
+                purpose_of_use=purpose_of_use,
+            )  # fmt: skip
         return self.save(export)[-1].notification.id
 
     def _record_attempt(self, outcome: str, code: str, attempt: Attempt) -> int:

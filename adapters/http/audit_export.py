@@ -36,6 +36,12 @@ from adapters.http.audit_parameters import (
     To,
     audit_filters,
 )
+from adapters.http.kit.access import (
+    OnBehalfOfHeader,
+    PurposeOfUseHeader,
+    checked_access_headers,
+    purpose_or_default,
+)
 from adapters.http.kit.auth import claims_of, may_read
 from adapters.http.kit.correlation import correlation_id_of
 from adapters.http.kit.errors import ProjectionLaggingError
@@ -171,11 +177,14 @@ def export_audit_events(
     kind: Kind = None,
     purpose_of_use: PurposeOfUse = None,
     source_system: SourceSystem = None,
+    x_purpose_of_use: PurposeOfUseHeader = None,
+    x_on_behalf_of: OnBehalfOfHeader = None,
 ) -> Stream:
     filters = audit_filters(
         patient_ref, actor, aggregate_id, action, outcome, from_, to, include_bookkeeping,
         kind=kind, purpose_of_use=purpose_of_use, source_system=source_system,
     )  # fmt: skip
+    why, on_behalf_of = checked_access_headers(x_purpose_of_use, x_on_behalf_of)
     export_format = FHIR_R5 if format_ == FHIR_ALIAS else format_
     database = read_database_of(request)
     claims = claims_of(request)
@@ -185,6 +194,7 @@ def export_audit_events(
         format=export_format, patient_ref=patient_ref, filters=given,
         actor_id=claims.subject, actor_role=next(r for r in claims.roles if r in AUDIT_READERS),
         correlation_id=correlation_id_of(request.scope),
+        purpose_of_use=purpose_or_default(request, why), on_behalf_of=on_behalf_of,
     )  # fmt: skip
     # The trail as it stood when the export was asked for: everything before its own record,
     # once the worker has read that far.

@@ -141,31 +141,43 @@ class TrailExport(AuditedAggregate):
     """An export of the audit trail (HIPAA 164.528: disclosures are accounted for).
 
     ``patient_ref`` is the export's patient filter, if any, so the export shows up in that
-    patient's own trail; ``filters`` holds the other filters as given (identifiers and times).
+    patient's own trail; ``filters`` holds the other filters as given (identifiers and times);
+    ``purpose_of_use`` the HL7 v3 PurposeOfUse code the export was asked for (None in exports
+    recorded before it was kept).
     """
 
     if TYPE_CHECKING:  # set by Exported.apply (see CommandAttempt)
         format: str
         patient_ref: str | None
         filters: dict[str, str]
+        purpose_of_use: str | None
 
     class Exported(AuditedAggregate.Created):
+        class_version = 2
         format: str
         patient_ref: str | None
         filters: dict[str, str]
+        purpose_of_use: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["purpose_of_use"] = None
 
         def apply(self, export: TrailExport) -> None:
             export.format = self.format
             export.patient_ref = self.patient_ref
             export.filters = self.filters
+            export.purpose_of_use = self.purpose_of_use
 
     @classmethod
     def exported(
-        cls, *, format: str, patient_ref: str | None, filters: dict[str, Any]
-    ) -> TrailExport:
+        cls, *, format: str, patient_ref: str | None, filters: dict[str, Any],
+        purpose_of_use: str | None,
+    ) -> TrailExport:  # fmt: skip
         export: TrailExport = cls._create(
             cls.Exported, id=uuid4(), format=format, patient_ref=patient_ref,
             filters={k: str(v) for k, v in filters.items() if v is not None},
+            purpose_of_use=purpose_of_use,
         )  # fmt: skip
         return export
 

@@ -230,7 +230,7 @@ def _rows(
             action, outcome = event_name, RECORDED
             patient_ref = f.patient_ref
             if isinstance(f, Export):
-                kind, format_, query = ACCESS, f.format, f.filters
+                kind, format_, query, purpose = ACCESS, f.format, f.filters, f.purpose_of_use
                 patient_refs = None if f.patient_ref is None else [key_text(f.patient_ref)]
         if key is not None:
             patient_ref = refs.get(key)

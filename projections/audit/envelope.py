@@ -76,6 +76,7 @@ class Export(Envelope, gc=False):
 
     format: str | None = None
     filters: dict[str, str] | None = None
+    purpose_of_use: str | None = None
 
 
 #: The aggregate types whose events have a shape of their own (else :class:`Envelope`).

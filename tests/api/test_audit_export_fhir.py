@@ -219,3 +219,28 @@ def test_the_export_takes_the_trails_filters_and_records_each_of_them(
                        if p["name"] == "format"]  # fmt: skip
     assert set(export_format["schema"]["enum"]) == {
         "csv", "fhir-r4-ndjson", "fhir-r5-ndjson", "fhir-ndjson"}  # fmt: skip
+
+
+def test_an_export_records_its_purpose_of_use_and_on_whose_behalf_it_was_asked(
+    read_client: TestClient[Any], auditor: Headers, stored_services: PatientServices,
+    caught_up: Callable[[], list[dict[str, Any]]],
+) -> None:  # fmt: skip
+    asked = {**auditor, "X-Purpose-Of-Use": "HOPERAT", "X-On-Behalf-Of": "privacy-desk"}
+    export(read_client, asked, "fhir-r4-ndjson", patientRef="P-9")
+    plain = read_client.get(f"{AUDIT}/export", params={"format": "csv"}, headers=auditor)
+    assert plain.status_code == 200, plain.text
+    before = position(stored_services)
+    malformed = read_client.get(f"{AUDIT}/export", params={"format": "csv"},
+                                headers={**auditor, "X-Purpose-Of-Use": "treat; drop"})  # fmt: skip
+
+    assert malformed.status_code == 400
+    assert malformed.headers["Content-Type"].startswith("application/problem+json")
+    assert position(stored_services) == before  # nothing recorded for it
+    first, second = [e for e in caught_up() if e["action"] == "Exported"]
+    assert (first["purposeOfUse"], first["onBehalfOf"], first["patientRef"]) == (
+        "HOPERAT", "privacy-desk", "P-9")  # fmt: skip
+    assert (second["purposeOfUse"], second["onBehalfOf"]) == ("TREAT", None)  # the default
+    # The trail's own filter finds the export by its purpose, like any access.
+    by_purpose = {"purposeOfUse": "HOPERAT", "kind": "access"}
+    found = read_client.get(f"{AUDIT}/events", headers=auditor, params=by_purpose).json()
+    assert [e["action"] for e in found["items"]] == ["Exported"]

@@ -73,7 +73,7 @@ def record_access(
 def export(services: PatientServices, patient_ref: str | None = None, **filters: str) -> int:
     return services.record_export(
         format="csv", patient_ref=patient_ref, filters=filters, actor_id="audrey",
-        actor_role="auditor", correlation_id="x-1",
+        actor_role="auditor", correlation_id="x-1", purpose_of_use="TREAT",
     )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from uuid import uuid4
 
 import msgspec
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from application.service import PatientServices
 from application.shared.access import Access, AccessRecord
@@ -128,6 +129,7 @@ def test_an_export_of_the_trail_is_an_access_with_its_format_and_filters(
     memory_services.record_export(
         format="csv", patient_ref="P-3", filters={"actor": "bob", "from": "2026-01-01T00:00:00Z"},
         actor_id="audrey", actor_role="auditor", correlation_id="export-1",
+        purpose_of_use="HOPERAT", on_behalf_of="dr-o",
     )  # fmt: skip
 
     entry = one_entry(memory_services)
@@ -135,6 +137,31 @@ def test_an_export_of_the_trail_is_an_access_with_its_format_and_filters(
     assert (entry.kind, entry.aggregate_type, entry.action) == ("access", "TrailExport", "Exported")
     assert (entry.format, entry.query) == ("csv", {"actor": "bob", "from": "2026-01-01T00:00:00Z"})
     assert (entry.patient_ref, entry.patient_refs) == ("P-3", ["P-3"])
+    assert (entry.purpose_of_use, entry.on_behalf_of) == ("HOPERAT", "dr-o")
+
+
+def test_an_export_recorded_before_its_purpose_was_kept_reads_back_without_one(
+    memory_services: PatientServices,
+) -> None:
+    position = memory_services.record_export(
+        format="csv", patient_ref=None, filters={}, actor_id="audrey", actor_role="auditor",
+        correlation_id="export-0", purpose_of_use="HOPERAT",
+    )  # fmt: skip
+    [n] = memory_services.recorder.select_notifications(position, 1)
+    state = msgspec.json.decode(n.state)
+    assert (state.pop("class_version"), state.pop("purpose_of_use")) == (2, "HOPERAT")
+    first_version = msgspec.json.encode(state)  # as the event's first version wrote it
+
+    event = memory_services.mapper.to_domain_event(
+        StoredEvent(n.originator_id, n.originator_version, n.topic, first_version)
+    )
+    [entry], _ = derive_entries(
+        [StoredRecord(n.id, n.originator_id, n.originator_version, n.topic, first_version)],
+        no_lookup,
+    )
+
+    assert (event.purpose_of_use, event.format) == (None, "csv")
+    assert (entry.kind, entry.format, entry.purpose_of_use) == ("access", "csv", None)
 
 
 def test_an_export_not_filtered_by_patient_names_no_patient(
@@ -142,7 +169,7 @@ def test_an_export_not_filtered_by_patient_names_no_patient(
 ) -> None:
     memory_services.record_export(
         format="fhir-ndjson", patient_ref=None, filters={}, actor_id="audrey",
-        actor_role="auditor", correlation_id="export-2",
+        actor_role="auditor", correlation_id="export-2", purpose_of_use="TREAT",
     )  # fmt: skip
 
     entry = one_entry(memory_services)

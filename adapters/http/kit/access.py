@@ -49,7 +49,7 @@ from adapters.http.kit.returned import (
     fields_named,
 )
 from application.access_log import PendingAccess
-from application.shared.access import PURPOSE_OF_USE_PATTERN, Access
+from application.shared.access import DEFAULT_PURPOSE_OF_USE, PURPOSE_OF_USE_PATTERN, Access
 
 #: Where the app keeps its :class:`AccessRecorder` (``app.state``; None: nothing recorded).
 ACCESS_RECORDER_STATE_KEY = "access_recorder"
@@ -62,10 +62,11 @@ _PURPOSE = re.compile(PURPOSE_OF_USE_PATTERN)
 F = TypeVar("F", bound=Callable[..., Any])
 __all__ = [
     "ACCESS_RECORDER_STATE_KEY", "RETURNED_RECORDS", "AccessSpec", "Extractor", "Found",
-    "commit_access", "fhir_records", "fields_named", "note", "recorded",
+    "OnBehalfOfHeader", "PurposeOfUseHeader", "checked_access_headers", "commit_access",
+    "fhir_records", "fields_named", "note", "purpose_or_default", "recorded",
 ]  # fmt: skip
 
-PurposeOfUse = Annotated[
+PurposeOfUseHeader = Annotated[
     str | None,
     HeaderParameter(
         name=PURPOSE_HEADER,
@@ -76,7 +77,7 @@ PurposeOfUse = Annotated[
         schema_extra={**TEXT_HEADER, "pattern": PURPOSE_OF_USE_PATTERN, "max_length": 20},
     ),
 ]
-OnBehalfOf = Annotated[
+OnBehalfOfHeader = Annotated[
     str | None,
     HeaderParameter(
         name=ON_BEHALF_HEADER,
@@ -90,6 +91,27 @@ OnBehalfOf = Annotated[
 #: The names the two headers take in a wrapped handler's signature (unlike any of ours).
 _PURPOSE_PARAMETER = "access_purpose_of_use"
 _ON_BEHALF_PARAMETER = "access_on_behalf_of"
+
+
+def checked_access_headers(
+    purpose: str | None, on_behalf_of: str | None
+) -> tuple[str | None, str | None]:
+    """The two headers' values, checked (a malformed one is a 400): for :func:`recorded`,
+    and for a route that records its access itself (the trail's export)."""
+    if purpose is not None and not _PURPOSE.fullmatch(purpose):
+        raise InvalidRequestError.of(
+            PURPOSE_HEADER, "expected an HL7 v3 PurposeOfUse code such as TREAT "
+            "(upper-case letters, at most 20)",
+        )  # fmt: skip
+    return purpose, identifier(on_behalf_of, ON_BEHALF_HEADER)
+
+
+def purpose_or_default(request: Request[Any, Any, Any], purpose: str | None) -> str:
+    """``purpose``, or the purpose the service records when a request sends none."""
+    if purpose is not None:
+        return purpose
+    recorder: AccessRecorder | None = request.app.state.get(ACCESS_RECORDER_STATE_KEY)
+    return recorder.default_purpose if recorder is not None else DEFAULT_PURPOSE_OF_USE
 
 
 # ---- the option -------------------------------------------------------------------------------
@@ -113,14 +135,9 @@ def recorded(spec: AccessSpec | str) -> Callable[[F], F]:
             raise TypeError(f"{fn.__name__}: a recorded read handler takes `request`")
 
         def before(kwargs: dict[str, Any]) -> tuple[str | None, str | None]:
-            purpose = kwargs.pop(_PURPOSE_PARAMETER, None)
-            on_behalf_of = kwargs.pop(_ON_BEHALF_PARAMETER, None)
-            if purpose is not None and not _PURPOSE.fullmatch(purpose):
-                raise InvalidRequestError.of(
-                    PURPOSE_HEADER, "expected an HL7 v3 PurposeOfUse code such as TREAT "
-                    "(upper-case letters, at most 20)",
-                )  # fmt: skip
-            return purpose, identifier(on_behalf_of, ON_BEHALF_HEADER)
+            return checked_access_headers(
+                kwargs.pop(_PURPOSE_PARAMETER, None), kwargs.pop(_ON_BEHALF_PARAMETER, None)
+            )
 
         handler: Callable[..., Any]
         if inspect.iscoroutinefunction(fn):
@@ -143,8 +160,8 @@ def recorded(spec: AccessSpec | str) -> Callable[[F], F]:
 
         extra = [
             inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
-            for name, kind in ((_PURPOSE_PARAMETER, PurposeOfUse),
-                               (_ON_BEHALF_PARAMETER, OnBehalfOf))
+            for name, kind in ((_PURPOSE_PARAMETER, PurposeOfUseHeader),
+                               (_ON_BEHALF_PARAMETER, OnBehalfOfHeader))
         ]  # fmt: skip
         parameters = list(signature.parameters.values())
         variadic = [p for p in parameters if p.kind is inspect.Parameter.VAR_KEYWORD]
@@ -153,8 +170,8 @@ def recorded(spec: AccessSpec | str) -> Callable[[F], F]:
             parameters=[*fixed, *extra, *variadic]
         )
         handler.__annotations__ = {
-            **fn.__annotations__, _PURPOSE_PARAMETER: PurposeOfUse,
-            _ON_BEHALF_PARAMETER: OnBehalfOf,
+            **fn.__annotations__, _PURPOSE_PARAMETER: PurposeOfUseHeader,
+            _ON_BEHALF_PARAMETER: OnBehalfOfHeader,
         }  # fmt: skip
         return handler  # type: ignore[return-value]
 
@@ -185,7 +202,7 @@ def note(
         action=spec.action,
         route=request.scope.get("path_template") or request.scope["path"],
         query=query_of(request),
-        purpose_of_use=purpose or recorder.default_purpose,
+        purpose_of_use=purpose_or_default(request, purpose),
         patient_refs=() if truncated else found.patient_refs,
         record_ids=() if truncated else found.record_ids,
         result_count=count,
