@@ -159,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         start = datetime.now(timezone.utc) - timedelta(days=1)
         for number in range(1, args.rounds + 1):
             journeys = day_of_adt(args.visits, number, start)
-            # The listener runs in serve's own process; its children are the HTTP workers,
-            # which also run the projection workers (the read models follow each message).
+            # The listener runs in serve's own process; its children are the HTTP workers
+            # and the projection process (the read models follow each message).
             listener, *children = server_pids(server)
             cpu_before = cpu_seconds([listener]), cpu_seconds(children)
             latencies, codes, elapsed = asyncio.run(

@@ -6,8 +6,11 @@ import argparse
 import os
 import shutil
 import signal
+import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -37,7 +40,8 @@ def add_serve(commands: Commands) -> None:
 
         Unless --no-workers is given, the projection workers, which keep the read models
         current, and the complaint deadline watcher run too: in the one server process, or
-        with --workers above 1 once, in the supervisor process beside the HTTP workers.
+        with --workers above 1 once, in a `project` process that serve starts beside the
+        HTTP workers (again, should it die) and stops with them.
         Options override the environment variables named with them.
 
         When MLLP_PORT is set, the HL7 v2 MLLP listener runs too (once, however many worker
@@ -90,6 +94,9 @@ def add_project(commands: Commands) -> None:
             (EXIT_USAGE, "configuration error"),
         ],
     )
+    # Given by `serve --workers N`, which runs `project` as its child: stop when that
+    # parent is gone (even SIGKILLed, which would leave the child running otherwise).
+    project.add_argument("--stop-with-parent", type=int, metavar="PID", help=argparse.SUPPRESS)
     project.set_defaults(run=_project)
 
 
@@ -156,7 +163,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in ("host", "port", "workers", "projection_workers")}
     settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     # Each uvicorn worker process reads its settings from the environment again. With
-    # several, the projection workers run once, in this process (see _projections_beside).
+    # several, the projection workers run once, in a child process (see _projections_beside).
     in_http_workers = settings.projection_workers and settings.workers == 1
     os.environ["PROJECTION_WORKERS"] = "1" if in_http_workers else "0"
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -244,24 +251,79 @@ def _outliving_uvicorn() -> Iterator[None]:
 
 @contextmanager
 def _projections_beside(settings: Settings) -> Iterator[None]:
-    """With WORKERS > 1, runs the projection workers and background jobs (the deadline
-    watcher) for as long as uvicorn serves, in *this* process: uvicorn's supervisor, which otherwise
-    only watches the HTTP workers. They then share no interpreter lock with a request: in
-    an HTTP worker, a batch of the read models (most of them the access records of the
-    reads just served) held up the requests of that process while it ran. With WORKERS=1
-    they stay in the one process (started by the app, as before); with --no-workers, in
-    none (`project` runs them)."""
+    """With WORKERS > 1, runs ``patient-services project`` (the projection workers and the
+    deadline watcher) once, as a child process, for as long as uvicorn serves. In an HTTP
+    worker, a batch of the read models (most of them the access records of the reads just
+    served) held the interpreter lock against that process's requests; in this process it
+    would hold it against the MLLP listener. A child that dies is started again (the read
+    models resume from their tracking rows); a child whose serve dies, even by SIGKILL,
+    stops itself (--stop-with-parent). With WORKERS=1 they stay in the one process
+    (started by the app, as before); with --no-workers, in none (`project` runs them)."""
     if not settings.projection_workers or settings.workers == 1:
         yield
         return
-    from adapters.composition import start_runtime
-
-    runtime = start_runtime(settings, workers=True, access_recording=False)
+    child = _ProjectionChild()
+    child.start()
     try:
         with _outliving_uvicorn():
             yield
     finally:
-        runtime.stop()
+        child.stop()
+
+
+class _ProjectionChild:
+    """``patient-services project`` in a child process, kept running until :meth:`stop`."""
+
+    #: How long a stopping child may take (its workers finish their batch) before SIGKILL.
+    STOP_SECONDS = 20.0
+    #: The wait before a child that died is started again.
+    RESTART_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._watcher = threading.Thread(target=self._watch, name="projection-child", daemon=True)
+
+    def start(self) -> None:
+        self._process = self._spawn()
+        self._watcher.start()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        # The same interpreter and environment (so the same settings), this package's CLI.
+        # A session of its own: a terminal's Ctrl-C reaches serve, which stops it (after
+        # uvicorn), not the child first, which would look like a death to restart from.
+        command = [sys.executable, "-m", "adapters.cli", "project"]
+        return subprocess.Popen(
+            [*command, "--stop-with-parent", str(os.getpid())], start_new_session=True
+        )
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            process = self._process
+            if process is None or process.poll() is None:
+                self._stopping.wait(0.5)
+                continue
+            print(
+                f"patient-services: the projection workers' process exited ({process.returncode});"
+                " starting it again",
+                file=sys.stderr, flush=True,
+            )  # fmt: skip
+            if self._stopping.wait(self.RESTART_SECONDS):
+                return
+            self._process = self._spawn()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._watcher.join(5)
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(self.STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _ignore(signum: int, frame: object) -> None:
@@ -313,6 +375,18 @@ def migrate_tables(settings: Settings) -> None:
     print(f"patient-services: tables ready in {where}", file=sys.stderr)
 
 
+def _stop_when_orphaned(parent_pid: int, stop: Callable[[], None]) -> None:
+    """Calls ``stop`` once this process's parent is no longer ``parent_pid`` (it died and
+    the process was handed to another, such as init)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        stop()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _project(settings: Settings, args: argparse.Namespace) -> int:
     import signal
 
@@ -328,6 +402,8 @@ def _project(settings: Settings, args: argparse.Namespace) -> int:
         "patient-services: projection workers and the deadline watcher running (Ctrl-C stops)",
         file=sys.stderr,
     )
+    if args.stop_with_parent is not None:
+        _stop_when_orphaned(args.stop_with_parent, runtime.supervisor.request_stop)
     runtime.supervisor.start()
     try:
         runtime.supervisor.wait()

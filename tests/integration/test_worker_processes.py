@@ -4,10 +4,13 @@ and the views end up with every event exactly once. Then `rebuild` switches gene
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -148,3 +151,91 @@ def test_rebuild_of_an_unknown_read_model_is_refused(process_environ) -> None:
     )
     assert result.returncode == 2
     assert "unknown read model 'nonsense'" in result.stderr
+
+
+def _projection_children_of(parent: int) -> list[int]:
+    """The live `project` processes `serve` started (they name it with --stop-with-parent)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state == "Z" or b"--stop-with-parent" not in argv:
+            continue
+        if argv[argv.index(b"--stop-with-parent") + 1] == str(parent).encode():
+            found.append(int(entry.name))
+    return found
+
+
+def _one_child_other_than(parent: int, former: int | None, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = [pid for pid in _projection_children_of(parent) if pid != former]
+        if children:
+            assert len(children) == 1, children
+            return children[0]
+        time.sleep(0.2)
+    pytest.fail(f"no projection process (other than {former}) under serve in {timeout} s")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve_with_two_http_workers(environ: dict[str, str]) -> subprocess.Popen[bytes]:
+    # A session of its own, so the HTTP workers can be killed with it whatever happens.
+    return subprocess.Popen(
+        [str(SCRIPT), "serve"], env={**environ, "PORT": str(_free_port()), "WORKERS": "2"},
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_serve_with_two_http_workers_keeps_one_projection_process_and_stops_it(
+    store_settings, process_environ, services
+) -> None:
+    serve = _serve_with_two_http_workers(process_environ)
+    database = open_read_database(store_settings)
+    try:
+        child = _one_child_other_than(serve.pid, None)
+        record_visits(services, 2)
+        assert _caught_up(database, timeout=30)
+        os.kill(child, signal.SIGKILL)  # the projection process dies: serve starts another
+        _one_child_other_than(serve.pid, child)
+        record_visits(services, 1)
+        assert _caught_up(database, timeout=30)  # the replacement resumed the read models
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(60) == 0
+        assert _projection_children_of(serve.pid) == []  # stopped with serve
+    finally:
+        _kill_session(serve)
+        database.close()
+
+
+def test_a_projection_process_stops_when_serve_is_killed_outright(
+    store_settings, process_environ
+) -> None:
+    serve = _serve_with_two_http_workers(process_environ)
+    try:
+        _one_child_other_than(serve.pid, None)
+        serve.send_signal(signal.SIGKILL)  # no chance to stop its child
+        serve.wait(10)
+        deadline = time.monotonic() + 30
+        while _projection_children_of(serve.pid):  # in its own session, not killed with serve
+            assert time.monotonic() < deadline, "the orphaned projection process kept running"
+            time.sleep(0.2)
+    finally:
+        _kill_session(serve)
+
+
+def _kill_session(serve: subprocess.Popen[bytes]) -> None:
+    """serve and its HTTP workers (the projection process has a session of its own)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(serve.pid, signal.SIGKILL)
+    serve.wait(10)
+    for pid in _projection_children_of(serve.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
