@@ -31,6 +31,7 @@ from adapters.readmodels.status import wait_for_position
 from adapters.settings import Settings
 from application.service import PatientServices
 from tests.support.api import API, Headers, visit_body
+from tests.support.ports import free_port
 
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
@@ -336,7 +337,7 @@ def test_several_processes_sum_their_counters_in_multiprocess_mode(tmp_path: Pat
 
 
 def test_serve_sums_its_workers_in_a_fresh_metrics_directory(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     var_dir = tmp_path / "var"
     stale = var_dir / f"metrics-{port}" / "counter_1.db"
     stale.parent.mkdir(parents=True)
@@ -365,14 +366,6 @@ def test_serve_sums_its_workers_in_a_fresh_metrics_directory(tmp_path: Path) -> 
         assert (status, content_type) == (200, TEXT_FORMAT)
         assert requests_total(parse(text), "GET", "/health", 200) == 20
         assert "read_model_position" in text
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str) -> tuple[int, str, str]:

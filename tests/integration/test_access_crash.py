@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from adapters.storage import ensure_schema, eventsourcing_env
 from application.service import PatientServices
 from application.shared.access import AccessRecord
 from tests.support.api import recorded_since
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 FLUSH_MS = 300
@@ -35,12 +35,6 @@ READ_SECONDS = 2.0
 #: How long the background saves may take to catch up with the chosen read: a guard against
 #: a hung test, not a figure under test.
 CATCH_UP_SECONDS = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _request(port: int, path: str, headers: dict[str, str], body: bytes | None = None) -> dict:
@@ -104,7 +98,7 @@ def test_a_killed_server_loses_at_most_the_reads_after_its_last_save(
     store_settings: Settings, tmp_path: Path
 ) -> None:
     ensure_schema(store_settings)
-    port = _free_port()
+    port = free_port()
     headers = {"Authorization": f"Bearer {mint_token(store_settings, 'nina', ['clerk'])}",
                "Content-Type": "application/json"}  # fmt: skip
     server = _serve(store_settings, port, tmp_path / "server.log")

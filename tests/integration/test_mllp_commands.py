@@ -20,15 +20,10 @@ from adapters.settings import Settings
 from adapters.storage import eventsourcing_env
 from application.service import PatientServices
 from tests.support.hl7 import MllpClient, adt, msa, settings_env, visit_of
+from tests.support.ports import free_port
 
 SCRIPT = str(Path(sys.executable).parent / "patient-services")
 REF_SECRET = "commands-test-ref-secret-" + "x" * 40
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _environ(settings: Settings, **extra: str) -> dict[str, str]:
@@ -66,7 +61,7 @@ def _stop(process: subprocess.Popen[bytes], log: Path) -> int:
 def test_mllp_runs_the_listener_until_sigterm_and_then_exits_cleanly(
     store_settings: Settings, services: PatientServices, tmp_path: Path
 ) -> None:
-    port, log = _free_port(), tmp_path / "mllp.log"
+    port, log = free_port(), tmp_path / "mllp.log"
     process = _start(["mllp", "--port", str(port)], _environ(store_settings), log)
     try:
         _wait_for(log, "MLLP listener on 127.0.0.1", process)
@@ -103,7 +98,7 @@ def test_mllp_without_a_port_or_on_a_port_in_use_does_not_start(
 def test_serve_with_mllp_port_runs_one_listener_whatever_the_workers(
     settings: Settings, tmp_path: Path
 ) -> None:
-    http_port, mllp_port, log = _free_port(), _free_port(), tmp_path / "serve.log"
+    http_port, mllp_port, log = free_port(), free_port(), tmp_path / "serve.log"
     env = _environ(settings, PORT=str(http_port), MLLP_PORT=str(mllp_port), WORKERS="2")
     process = _start(["serve"], env, log)
     try:

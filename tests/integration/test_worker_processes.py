@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.status import wait_for_position
 from adapters.settings import Settings
+from tests.support.ports import free_port
 from tests.support.visits import record_visits
 
 SCRIPT = Path(sys.executable).parent / "patient-services"
@@ -180,16 +180,10 @@ def _one_child_other_than(parent: int, former: int | None, timeout: float = 60) 
     pytest.fail(f"no projection process (other than {former}) under serve in {timeout} s")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve_with_two_http_workers(environ: dict[str, str]) -> subprocess.Popen[bytes]:
     # A session of its own, so the HTTP workers can be killed with it whatever happens.
     return subprocess.Popen(
-        [str(SCRIPT), "serve"], env={**environ, "PORT": str(_free_port()), "WORKERS": "2"},
+        [str(SCRIPT), "serve"], env={**environ, "PORT": str(free_port()), "WORKERS": "2"},
         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
