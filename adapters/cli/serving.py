@@ -106,13 +106,15 @@ def add_token(commands: Commands) -> None:
         "token",
         "print a signed development token",
         """
-        Prints a signed token (a JWT, HS256) on stdout, for trying the API: send it as
-        `Authorization: Bearer <token>`. Its user id becomes the actor of every event
-        recorded with it; its roles (clerk, nurse, clinician, manager, auditor,
-        privacy_officer, ...) decide what it may do.
+        Prints a signed token (a JWT, HS256) on stdout, for trying the API in development:
+        send it as `Authorization: Bearer <token>`. Its user id becomes the actor of every
+        event recorded with it; its roles (clerk, nurse, clinician, manager, auditor,
+        privacy_officer, ...) decide what it may do. Unknown roles are refused.
 
         It is signed with JWT_SECRET (on SQLite without one, a secret generated once into
-        VAR_DIR/jwt_secret) and carries JWT_ISSUER and JWT_AUDIENCE when they are set.
+        VAR_DIR/jwt_secret) and carries JWT_ISSUER and JWT_AUDIENCE when they are set. For
+        development only: with an identity provider configured (OIDC_ISSUER or
+        JWT_JWKS_URL) the service takes only the provider's tokens, and this refuses.
         """,
         [
             (EXIT_OK, "printed"),
@@ -342,10 +344,19 @@ def _thiscommand() -> str:
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.auth_tokens import mint_token
+    from application.shared.permissions import ROLES
 
     ttl = timedelta(minutes=args.ttl_minutes) if args.ttl_minutes is not None else None
     if ttl is not None and ttl <= timedelta(0):
         print("patient-services: --ttl-minutes must be positive", file=sys.stderr)
+        return 2
+    unknown = [role for role in args.roles if role not in ROLES]
+    if unknown:
+        print(
+            f"patient-services: unknown role {', '.join(unknown)}: expected one of "
+            f"{', '.join(sorted(ROLES))}",
+            file=sys.stderr,
+        )
         return 2
     try:
         token = mint_token(settings, args.sub, args.roles, ttl)

@@ -53,6 +53,40 @@ def test_a_configuration_error_exits_2_with_a_message_naming_the_variable(
     assert "JWT_TTL_MINUTES" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--sub", "", "--role", "clerk"], "a token needs a subject (--sub)"),
+        (["--sub", "alice", "--role", "wizard"], "unknown role wizard: expected one of"),
+        (["--sub", "alice", "--role", "system"], "unknown role system"),
+    ],
+    ids=["empty-sub", "unknown-role", "the-watchers-role"],
+)
+def test_token_refuses_what_the_service_would_not_take_with_a_message(
+    environ, capsys, arguments: list[str], message: str
+) -> None:
+    assert main(["token", *arguments]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("variable", ["OIDC_ISSUER", "JWT_JWKS_URL"])
+def test_token_says_it_is_for_development_only_when_an_identity_provider_is_set(
+    environ, monkeypatch, capsys, variable: str
+) -> None:
+    monkeypatch.delenv("JWT_ISSUER")
+    monkeypatch.setenv(variable, "https://idp.example.org/realms/hospital")
+    monkeypatch.setenv("JWT_AUDIENCE", "patient-services")
+
+    assert main(["token", "--sub", "alice", "--role", "clerk"]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "development tokens only" in err and "identity provider" in err
+
+
 def test_the_installed_console_script_runs(environ) -> None:
     script = Path(sys.executable).parent / "patient-services"
     result = subprocess.run(
