@@ -19,15 +19,20 @@ from adapters.settings_values import (
     MIN_JWT_SECRET_BYTES,
     PostgresConnection,
     SettingsError,
+    check_algorithms,
+    check_provider_url,
+    check_role_claim_path,
     check_schema,
     in_range,
     load_or_create_secret,
     read_bool,
     read_int,
     read_list,
+    read_pairs,
     read_path,
 )
 from application.shared.access import DEFAULT_PURPOSE_OF_USE, PURPOSE_OF_USE_PATTERN
+from application.shared.permissions import ROLES
 
 __all__ = [
     "HL7_PROCESSING_IDS", "JWT_SECRET_FILE", "MIN_JWT_SECRET_BYTES", "PATIENT_REF_SECRET_FILE",
@@ -48,7 +53,8 @@ _SENDER = re.compile(r"[^\x00-\x1f\x7f-\x9f,^]{1,90}(\^[^\x00-\x1f\x7f-\x9f,^]{1
 class Settings:
     """Process-wide configuration. Field names are the variable names in lower case."""
 
-    jwt_secret: str = field(repr=False)
+    #: The HS256 key of development tokens; None only with an identity provider (below).
+    jwt_secret: str | None = field(default=None, repr=False)
     database_url: str | None = field(default=None, repr=False)  # None: SQLite under var_dir
     var_dir: Path = Path("var")
     host: str = "127.0.0.1"
@@ -56,6 +62,23 @@ class Settings:
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_ttl_minutes: int = 60
+    # ---- tokens from the hospital's identity provider (adapters/identity_provider.py) ----
+    #: The provider's issuer URL; its jwks_uri is found by OpenID Connect discovery.
+    oidc_issuer: str | None = None
+    #: The provider's JWKS, when it is not discovered from OIDC_ISSUER.
+    jwt_jwks_url: str | None = None
+    #: The signature algorithms accepted from the provider (never none, never HS*).
+    jwt_algorithms: tuple[str, ...] = ("RS256", "ES256")
+    #: The dotted path of the claim holding the roles (``realm_access.roles``).
+    jwt_roles_claim: str = "roles"
+    #: ``(provider name, our role)`` pairs; when any is set, unmapped names are ignored.
+    jwt_role_map: tuple[tuple[str, str], ...] = ()
+    #: ``(scope, our role)`` pairs: what a service account's scopes grant.
+    jwt_scope_roles: tuple[tuple[str, str], ...] = ()
+    #: At most one fetch of the provider's keys per this many seconds (an unknown ``kid``).
+    jwks_refresh_seconds: int = 30
+    #: Tolerated clock difference between the token's issuer and this server.
+    jwt_leeway_seconds: int = 30
     facility_timezone: str = "Europe/London"
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: str = "INFO"
@@ -111,8 +134,7 @@ class Settings:
     def __post_init__(self) -> None:
         # Validation lives here so Settings built directly (tests) is checked the same way.
         object.__setattr__(self, "var_dir", Path(self.var_dir))  # accept a str too
-        if len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
-            raise SettingsError(f"JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes long")
+        self._check_tokens()
         in_range("PORT", self.port, 1, 65535)
         in_range("WORKERS", self.workers, 1, 64)
         in_range("JWT_TTL_MINUTES", self.jwt_ttl_minutes, 1, 60 * 24 * 31)
@@ -155,6 +177,52 @@ class Settings:
         postgres = self.postgres  # parses DATABASE_URL, so a bad URL fails here
         if postgres and postgres.schema and self.postgres_schema not in (None, postgres.schema):
             raise SettingsError("POSTGRES_SCHEMA: differs from the schema in DATABASE_URL")
+
+    def _check_tokens(self) -> None:
+        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise SettingsError(f"JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes long")
+        in_range("JWKS_REFRESH_SECONDS", self.jwks_refresh_seconds, 1, 3600)
+        in_range("JWT_LEEWAY_SECONDS", self.jwt_leeway_seconds, 0, 600)
+        check_role_claim_path("JWT_ROLES_CLAIM", self.jwt_roles_claim)
+        for name in ("jwt_algorithms", "jwt_role_map", "jwt_scope_roles"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if not self.uses_identity_provider:
+            if self.jwt_secret is None:
+                raise SettingsError(
+                    "JWT_SECRET: must be set unless OIDC_ISSUER or JWT_JWKS_URL names an "
+                    "identity provider"
+                )
+            return
+        check_provider_url("OIDC_ISSUER", self.oidc_issuer)
+        check_provider_url("JWT_JWKS_URL", self.jwt_jwks_url)
+        check_algorithms("JWT_ALGORITHMS", self.jwt_algorithms)
+        if not self.jwt_audience:
+            raise SettingsError(
+                "JWT_AUDIENCE: must be set with an identity provider (its tokens name the "
+                "client they are for; this service takes only those meant for it)"
+            )
+        for name, pairs in (
+            ("JWT_ROLE_MAP", self.jwt_role_map),
+            ("JWT_SCOPE_ROLES", self.jwt_scope_roles),
+        ):
+            unknown = sorted({ours for _, ours in pairs} - ROLES)
+            if unknown:
+                raise SettingsError(
+                    f"{name}: {', '.join(unknown)} is not a role of this service (one of "
+                    f"{', '.join(sorted(ROLES))})"
+                )
+        if self.oidc_issuer and self.jwt_issuer and self.jwt_issuer != self.oidc_issuer:
+            raise SettingsError("JWT_ISSUER: differs from OIDC_ISSUER (leave it unset)")
+
+    @property
+    def uses_identity_provider(self) -> bool:
+        """Tokens come from the hospital's identity provider (and HS256 is refused)."""
+        return self.oidc_issuer is not None or self.jwt_jwks_url is not None
+
+    @property
+    def expected_issuer(self) -> str | None:
+        """The ``iss`` a token must carry, if any."""
+        return self.oidc_issuer or self.jwt_issuer
 
     def _check_hl7(self) -> None:
         for name in ("mllp_tls_cert_file", "mllp_tls_key_file", "mllp_tls_client_ca_file"):
@@ -242,13 +310,15 @@ class Settings:
 
         An empty value counts as unset. On SQLite without ``JWT_SECRET`` a secret is generated
         once into ``<VAR_DIR>/jwt_secret`` (mode 0600) and reused, so ``make run`` needs no
-        setup and tokens survive restarts; on PostgreSQL (a shared deployment) it is required.
+        setup and tokens survive restarts; on PostgreSQL (a shared deployment) it is required,
+        unless tokens come from an identity provider (``OIDC_ISSUER`` or ``JWT_JWKS_URL``).
         """
         env = {k: v for k, v in environ.items() if v != ""}
         var_dir = Path(env.get("VAR_DIR", "var"))
         database_url = env.get("DATABASE_URL")
         jwt_secret = env.get("JWT_SECRET")
-        if jwt_secret is None:
+        identity_provider = "OIDC_ISSUER" in env or "JWT_JWKS_URL" in env
+        if jwt_secret is None and not identity_provider:
             if database_url is not None:
                 raise SettingsError(
                     "JWT_SECRET: must be set when DATABASE_URL is set (every instance must "
@@ -265,6 +335,14 @@ class Settings:
             jwt_issuer=env.get("JWT_ISSUER"),
             jwt_audience=env.get("JWT_AUDIENCE"),
             jwt_ttl_minutes=read_int(env, "JWT_TTL_MINUTES", 60),
+            oidc_issuer=env.get("OIDC_ISSUER"),
+            jwt_jwks_url=env.get("JWT_JWKS_URL"),
+            jwt_algorithms=read_list(env, "JWT_ALGORITHMS", ("RS256", "ES256")),
+            jwt_roles_claim=env.get("JWT_ROLES_CLAIM", "roles"),
+            jwt_role_map=read_pairs(env, "JWT_ROLE_MAP"),
+            jwt_scope_roles=read_pairs(env, "JWT_SCOPE_ROLES"),
+            jwks_refresh_seconds=read_int(env, "JWKS_REFRESH_SECONDS", 30),
+            jwt_leeway_seconds=read_int(env, "JWT_LEEWAY_SECONDS", 30),
             facility_timezone=env.get("FACILITY_TIMEZONE", "Europe/London"),
             log_format=env.get("LOG_FORMAT", "auto").lower(),  # type: ignore[arg-type]
             log_level=env.get("LOG_LEVEL", "INFO").upper(),

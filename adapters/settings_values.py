@@ -13,9 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import jwt
+
 #: HS256 needs a key of at least 256 bits (RFC 7518 §3.2); PyJWT warns below that too.
 MIN_JWT_SECRET_BYTES = 32
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+#: Asymmetric JWS algorithms only (RFC 7518): a provider's public key can never be used as
+#: an HMAC secret (the classic algorithm confusion), and ``none`` is no algorithm at all.
+PROVIDER_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+_CLAIM_NAME = re.compile(r"[A-Za-z0-9_:/\-]{1,100}(\.[A-Za-z0-9_:/\-]{1,100}){0,4}")
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class SettingsError(ValueError):
@@ -143,3 +152,51 @@ def read_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 def in_range(name: str, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
         raise SettingsError(f"{name}: expected an integer from {low} to {high}, got {value}")
+
+
+def read_pairs(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    """``from=to`` entries, comma-separated (each side stripped, neither empty)."""
+    pairs = []
+    for entry in read_list(env, name, ()):
+        left, equals, right = entry.partition("=")
+        if not equals or not left.strip() or not right.strip():
+            raise SettingsError(
+                f"{name}: expected comma-separated name=role entries, got {entry!r}"
+            )
+        pairs.append((left.strip(), right.strip()))
+    return tuple(pairs)
+
+
+def check_provider_url(name: str, url: str | None) -> None:
+    """An identity provider's URL: https (plain http only on this host, for development)."""
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        raise SettingsError(f"{name}: expected an https:// URL, got {url!r}")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        raise SettingsError(
+            f"{name}: must be https:// (plain http is accepted only for localhost): the keys "
+            "that sign every token would otherwise travel unprotected"
+        )
+
+
+def check_algorithms(name: str, algorithms: tuple[str, ...]) -> None:
+    unknown = [a for a in algorithms if a not in PROVIDER_ALGORITHMS]
+    if not algorithms or unknown:
+        raise SettingsError(
+            f"{name}: expected comma-separated asymmetric algorithms from "
+            f"{', '.join(sorted(PROVIDER_ALGORITHMS))}; {', '.join(unknown) or 'none given'} "
+            "cannot be used with an identity provider's keys"
+        )
+    missing = [a for a in algorithms if a not in jwt.algorithms.get_default_algorithms()]
+    if missing:  # EdDSA and the EC curves need `cryptography`, which is pinned
+        raise SettingsError(f"{name}: {', '.join(missing)} is not available in this build")
+
+
+def check_role_claim_path(name: str, path: str) -> None:
+    if not _CLAIM_NAME.fullmatch(path):
+        raise SettingsError(
+            f"{name}: expected a claim name or a dotted path such as realm_access.roles, "
+            f"got {path!r}"
+        )

@@ -32,6 +32,11 @@ class AttemptLog(Application[UUID]):
         outcome ``denied``); returns its position. Blocking: it saves."""
         return self._record_attempt(DENIED, NotAuthorisedError.code, attempt)
 
+    def record_unauthenticated(self, code: str, attempt: Attempt) -> int:
+        """Record a request whose bearer token was refused (a 401: outcome ``denied``, the
+        reason's code, such as ``TOKEN_EXPIRED``); returns its position."""
+        return self._record_attempt(DENIED, code, attempt)
+
     def record_refusal(self, code: str, attempt: Attempt) -> int:
         """Record a command a business rule refused (outcome ``refused``, the rule's code);
         returns its position."""

@@ -93,6 +93,8 @@ def create_app(
     access_metrics = AccessMetrics(None if metrics.multiprocess else metrics._registry)
     if access_recorder is not None:
         access_recorder.metrics = access_metrics
+    # One for every authenticated router: one cache of verified tokens, one key client.
+    authentication = BearerAuthMiddleware(settings)
     api = Router(
         path="/api/v1",
         route_handlers=[
@@ -104,11 +106,11 @@ def create_app(
             hl7_route(settings),
         ],
         # Deny by default: every API route is behind the bearer token.
-        middleware=[BearerAuthMiddleware(settings)],
+        middleware=[authentication],
         security=[{BEARER_SCHEME: []}],
     )
     return Litestar(
-        route_handlers=[api, *fhir_routers(settings), health, ready, metrics.endpoint()],
+        route_handlers=[api, *fhir_routers(authentication), health, ready, metrics.endpoint()],
         exception_handlers={Exception: problem_response},
         # Query times and header text that parameter declarations cannot check.
         before_request=check_parameters,

@@ -27,7 +27,6 @@ from adapters.http.fhir_metadata import metadata_handler
 from adapters.http.fhir_outcomes import outcome_response
 from adapters.http.fhir_search import search_handler
 from adapters.http.kit.auth import BearerAuthMiddleware
-from adapters.settings import Settings
 
 #: The OpenAPI security scheme app.py declares for bearer tokens (named the same there).
 BEARER_SCHEME = "bearerAuth"
@@ -36,13 +35,13 @@ _OTHERS = [HttpMethod.HEAD, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, H
 _ALL = [HttpMethod.GET, *_OTHERS]
 
 
-def fhir_routers(settings: Settings) -> list[Router]:
-    return [_router(release, settings) for release in RELEASES]
+def fhir_routers(authentication: BearerAuthMiddleware) -> list[Router]:
+    return [_router(release, authentication) for release in RELEASES]
 
 
-def _router(release: Release, settings: Settings) -> Router:
+def _router(release: Release, authentication: BearerAuthMiddleware) -> Router:
     # Deny by default, as on /api/v1: every route but metadata needs the bearer token.
-    auth = {"middleware": [BearerAuthMiddleware(settings)], "security": [{BEARER_SCHEME: []}]}
+    auth = {"middleware": [authentication], "security": [{BEARER_SCHEME: []}]}
     authenticated = [*read_handlers(release, **auth), search_handler(release, **auth)]
     if release.encounter_history:
         authenticated += history_handlers(**auth)

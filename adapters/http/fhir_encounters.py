@@ -116,7 +116,7 @@ def read_handlers(release: Release, **options: Any) -> list[HTTPRouteHandler]:
 def _kind_handlers(release: Release, kind: str, extra: dict[str, Any]) -> list[HTTPRouteHandler]:
     label = release.name.upper()
     note = " A walk-in visit has no Appointment (404)." if kind == "Appointment" else ""
-    roles = " Roles: clerk, nurse, clinician, manager, auditor."
+    roles = " Roles: clerk, nurse, clinician, manager, auditor, integration_reader."
     options: dict[str, Any] = {
         "guards": [READ_GUARD], "sync_to_thread": True, "media_type": FHIR_JSON,
         "response_headers": READ_HEADERS, "responses": READ_PROBLEMS, **extra,

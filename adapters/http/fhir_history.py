@@ -37,7 +37,7 @@ EncounterParam = Annotated[
         description="The Encounter whose history to list: its id, or `Encounter/<id>`.",
     ),
 ]
-_ROLES = " Roles: clerk, nurse, clinician, manager, auditor."
+_ROLES = " Roles: clerk, nurse, clinician, manager, auditor, integration_reader."
 
 
 def _read(request: Request[Any, Any, Any], id: FhirId) -> Response[dict[str, Any]]:  # noqa: A002

@@ -113,7 +113,8 @@ def search_handler(release: Release, **options: Any) -> HTTPRouteHandler:
         description=f"FHIR {release.fhir_version} Encounter search by `identifier` (the visit "
         "number, or our id), `patient` (the patientRef) and `status`; the parameters given "
         "combine. `identifier` or `patient` is required (403 `too-costly` without either). "
-        "Each entry is the full Encounter. Roles: clerk, nurse, clinician, manager, auditor.",
+        "Each entry is the full Encounter. Roles: clerk, nurse, clinician, manager, auditor, "
+        "integration_reader.",
         guards=[READ_GUARD], sync_to_thread=True, media_type=FHIR_JSON,
         response_headers=[POSITION_RESPONSE_HEADER],
         responses=outcome_responses(400, 401, 403, 500, 503), **options,

@@ -94,7 +94,7 @@ def _after(cursor: str | None) -> UUID | None:
     "`status` to leave them out). `visitNumber` or `patientRef` is required (400 without "
     "either); the filters given combine (all must hold). Pages in the order of the visits' "
     "ids: pass `nextCursor` as `cursor` for the next. Roles: clerk, nurse, clinician, "
-    "manager, auditor.",
+    "manager, auditor, integration_reader.",
     guards=[may_read(VISIT_READERS, "visits")],
     access=SEARCH_VISITS,
 )

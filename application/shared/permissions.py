@@ -7,8 +7,20 @@ from collections.abc import Iterable
 from application.shared.commands import Command
 from application.shared.errors import NotAuthorisedError
 
-#: Roles that may read a visit (auditors read it for as-of reconstruction).
-VISIT_READERS = frozenset({"clerk", "nurse", "clinician", "manager", "auditor"})
+#: Every role a caller's token may hold (domain-spec §5), and the read-only role of an
+#: integration engine's service account (FHIR and visit reads, nothing else). The
+#: deadline watcher's ``system`` role is not among them: no token may carry it.
+ROLES = frozenset(
+    {
+        "clerk", "nurse", "clinician", "manager", "executive", "finance", "finance_director",
+        "board", "auditor", "admin", "integration", "integration_reader", "privacy_officer",
+    }
+)  # fmt: skip
+#: Roles that may read a visit (auditors read it for as-of reconstruction; an integration
+#: engine's read-only account for its FHIR reads).
+VISIT_READERS = frozenset(
+    {"clerk", "nurse", "clinician", "manager", "auditor", "integration_reader"}
+)
 #: The patient-flow read models (domain-spec §5): the board for the front desk and the
 #: clinical staff and managers; census and visit timelines for nurses and clinicians; flow
 #: metrics for managers.

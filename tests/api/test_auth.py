@@ -1,5 +1,5 @@
 """Authentication (401 with WWW-Authenticate) and role checks (403), denied before anything is
-read or recorded."""
+read; what is recorded is the denial alone."""
 
 from __future__ import annotations
 
@@ -29,11 +29,12 @@ def forged_token(settings: Settings) -> str:
 
 
 @pytest.mark.parametrize(
-    ("make_token", "reason"),
+    ("make_token", "reason", "code", "actor"),
     [
-        (expired_token, "the token has expired"),
-        (forged_token, "the token signature is invalid"),
-        (lambda _: "not.a.jwt", "the token is malformed"),
+        # An expired token's signature is good: who it was is known, and recorded.
+        (expired_token, "the token has expired", "TOKEN_EXPIRED", "alice"),
+        (forged_token, "the token signature is invalid", "TOKEN_SIGNATURE", "unverified"),
+        (lambda _: "not.a.jwt", "the token is malformed", "TOKEN_MALFORMED", "unverified"),
     ],
     ids=["expired", "forged", "malformed"],
 )
@@ -43,8 +44,12 @@ def test_an_unusable_token_is_401_with_an_invalid_token_challenge(
     memory_services: PatientServices,
     make_token: Callable[[Settings], str],
     reason: str,
+    code: str,
+    actor: str,
 ) -> None:
-    headers = {"Authorization": f"Bearer {make_token(settings)}"}
+    token = make_token(settings)
+    headers = {"Authorization": f"Bearer {token}"}
+    before = position(memory_services)
 
     reply = client.post(API, json=visit_body(), headers=headers)
 
@@ -54,7 +59,11 @@ def test_an_unusable_token_is_401_with_an_invalid_token_challenge(
     assert 'error="invalid_token"' in reply.headers["WWW-Authenticate"]
     problem = reply.json()
     assert (problem["code"], problem["detail"]) == ("UNAUTHENTICATED", reason)
-    assert position(memory_services) == 0
+    # The denial alone is recorded: who (if known), the reason's code; never the token.
+    denial = only_attempt_since(memory_services, before)
+    assert (denial.outcome, denial.code, denial.action) == ("denied", code, "authenticate")
+    assert denial.actor_id == actor
+    assert token not in repr(vars(denial))
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,12 @@ request (:class:`ActingRoles`): the request context and the events take it from 
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import lru_cache, partial
+from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -27,11 +29,17 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from adapters.auth_tokens import CLOCK_SKEW, InvalidTokenError, TokenClaims, decode_token
+from adapters.auth_tokens import (
+    InvalidTokenError,
+    KeysUnavailableError,
+    TokenClaims,
+    decode_token,
+)
 from adapters.http.kit.correlation import correlation_id_of
-from adapters.http.kit.errors import AuthenticationError
+from adapters.http.kit.errors import AuthenticationError, ServiceUnavailableError
 from adapters.http.kit.identifiers import optional_identifier
 from adapters.http.kit.services import services_of
+from adapters.identity_provider import ProviderTokens
 from adapters.settings import Settings
 from application.shared.attempts import Attempt, target_type_of
 from application.shared.commands import Command
@@ -45,6 +53,12 @@ Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitab
 #: Verified tokens kept, so a client's token (reused for up to JWT_TTL_MINUTES) is checked
 #: cryptographically once, not on every request.
 VERIFIED_TOKENS_KEPT = 1024
+#: Refused tokens recorded in the trail per process and second (see _RefusalBudget).
+REFUSALS_RECORDED_PER_SECOND = 20
+REFUSALS_LOG_SECONDS = 10.0
+#: A refused token's attempt: its action, and its actor when nothing in it can be trusted.
+AUTHENTICATE_ACTION = "authenticate"
+UNVERIFIED_ACTOR = "unverified"
 #: Feeds send commands as this role; only it may tag a command with a source message.
 INTEGRATION_ROLE = "integration"
 #: Where a command route's guard leaves its :class:`ActingRoles` (the ASGI scope's state).
@@ -52,22 +66,41 @@ _ACTING_ROLES_KEY = "patient_services.acting_roles"
 
 
 class BearerAuthMiddleware(ASGIMiddleware):
+    """One per app, shared by every authenticated router (``/api/v1``, ``/fhir/*``), so a
+    token is verified once and the identity provider's keys are fetched by one client."""
+
     scopes = (ScopeType.HTTP,)
 
     def __init__(self, settings: Settings) -> None:
+        self._leeway = timedelta(seconds=settings.jwt_leeway_seconds)
+        # A provider's keys may have to be fetched: off the event loop. Our own HS256
+        # tokens need no I/O and are checked in place.
+        self._blocking = settings.uses_identity_provider
+        self._decode: Callable[[str], TokenClaims] = (
+            ProviderTokens(settings).verify
+            if settings.uses_identity_provider
+            else partial(decode_token, settings)
+        )
         # Keyed by the whole token, signature included: a hit is the very token verified
         # before. Failures raise, so they are never kept. Only ``exp`` can turn a verified
-        # token bad later (``iat``/``nbf`` only become more valid), so it is checked on each use.
-        self._verify = lru_cache(maxsize=VERIFIED_TOKENS_KEPT)(partial(decode_token, settings))
+        # token bad later (``iat``/``nbf`` only become more valid), so it is checked on each
+        # use. Touched only from the event loop.
+        self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
+        self._refusals = _RefusalBudget()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BearerAuthMiddleware:
+        # Litestar deep-copies a router when it is registered: the copies must share this
+        # one's cache and key client (and a lock cannot be copied).
+        return self
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        claims = self.authenticate(scope)
+        claims = await self.authenticate(scope)
         scope["user"] = claims
         scope["auth"] = claims
         structlog.contextvars.bind_contextvars(actor_id=claims.subject)
         await next_app(scope, receive, send)
 
-    def authenticate(self, scope: Scope) -> TokenClaims:
+    async def authenticate(self, scope: Scope) -> TokenClaims:
         header = next((v for k, v in scope["headers"] if k == _AUTHORIZATION), None)
         if header is None:
             raise AuthenticationError(
@@ -80,12 +113,75 @@ class BearerAuthMiddleware(ASGIMiddleware):
                 "the Authorization header must be 'Bearer <token>'", token_given=False
             )
         try:
-            claims = self._verify(token)
+            claims = await self._verify(token)
         except InvalidTokenError as e:
+            await self._record_refusal(scope, e.code, e.subject)
             raise AuthenticationError(str(e), token_given=True) from None
-        if claims.expires_at + CLOCK_SKEW <= utc_now():
+        except KeysUnavailableError as e:
+            raise ServiceUnavailableError(str(e)) from None
+        if claims.expires_at + self._leeway <= utc_now():
+            await self._record_refusal(scope, "TOKEN_EXPIRED", claims.subject)
             raise AuthenticationError("the token has expired", token_given=True)
         return claims
+
+    async def _verify(self, token: str) -> TokenClaims:
+        claims = self._verified.get(token)
+        if claims is not None:
+            self._verified.move_to_end(token)
+            return claims
+        if self._blocking:
+            claims = await anyio.to_thread.run_sync(self._decode, token)
+        else:
+            claims = self._decode(token)
+        self._verified[token] = claims
+        if len(self._verified) > VERIFIED_TOKENS_KEPT:
+            self._verified.popitem(last=False)
+        return claims
+
+    async def _record_refusal(self, scope: Scope, code: str, subject: str | None) -> None:
+        """A refused token in the audit trail (outcome ``denied``, action ``authenticate``,
+        the reason's code): its subject when the signature was good, else
+        :data:`UNVERIFIED_ACTOR`. Never the token. Bounded: see :class:`_RefusalBudget`."""
+        if not self._refusals.take():
+            return
+        connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+        attempt = Attempt(
+            action=AUTHENTICATE_ACTION, actor_id=subject or UNVERIFIED_ACTOR, actor_roles=(),
+            correlation_id=correlation_id_of(scope),
+            source_system=optional_identifier(connection.headers.get("x-source-system")),
+        )  # fmt: skip
+        log.warning("access.unauthenticated", actor_id=attempt.actor_id, code=code)
+        try:
+            services = services_of(connection)
+            await anyio.to_thread.run_sync(services.record_unauthenticated, code, attempt)
+        except Exception:  # the 401 is still the answer; the log says what was not kept
+            log.exception("access.unauthenticated_not_recorded", code=code)
+
+
+class _RefusalBudget:
+    """At most :data:`REFUSALS_RECORDED_PER_SECOND` refused tokens are recorded per process
+    and second: anyone can send a bad token, and each recorded one is a write. What is over
+    the budget is only counted, and the count logged every :data:`REFUSALS_LOG_SECONDS`."""
+
+    def __init__(self) -> None:
+        self._second = 0
+        self._taken = 0
+        self._skipped = 0
+        self._logged_at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        if int(now) != self._second:
+            self._second, self._taken = int(now), 0
+        if self._taken < REFUSALS_RECORDED_PER_SECOND:
+            self._taken += 1
+            return True
+        self._skipped += 1
+        if now - self._logged_at >= REFUSALS_LOG_SECONDS:
+            log.error("access.unauthenticated_not_recorded", count=self._skipped,
+                      reason="more refused tokens than the trail takes per second")  # fmt: skip
+            self._skipped, self._logged_at = 0, now
+        return False
 
 
 def utc_now() -> datetime:
