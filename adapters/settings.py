@@ -8,6 +8,8 @@ an operator can act on (never echoing secrets).
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -23,6 +25,7 @@ from adapters.settings_values import (
     check_provider_url,
     check_role_claim_path,
     check_schema,
+    decode_kek,
     in_range,
     load_or_create_secret,
     read_bool,
@@ -42,6 +45,8 @@ __all__ = [
 JWT_SECRET_FILE = "jwt_secret"
 #: The key of the patientRef hash (HMAC-SHA256), generated here on SQLite when unset.
 PATIENT_REF_SECRET_FILE = "patient_ref_secret"
+#: The key-encryption key generated on the embedded default (see resolve_key_ring).
+PRIVACY_KEK_FILE = "privacy_kek"
 #: HL7 table 0103 (processing id): production, training, debugging.
 HL7_PROCESSING_IDS = ("P", "T", "D")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -130,6 +135,17 @@ class Settings:
     #: The Ed25519 key (PEM PKCS#8) signing audit checkpoints; None: generated under
     #: VAR_DIR on SQLite, refused on PostgreSQL (see :mod:`adapters.audit_signing`).
     audit_signing_key_file: Path | None = None
+    # ---- personal free text (adapters/privacy) -------------------------------------------
+    #: The key-encryption key (32 bytes, base64) wrapping every data key; see
+    #: :meth:`resolve_key_ring`.
+    privacy_kek: str | None = field(default=None, repr=False)
+    #: KEKs of before a rotation: they only unwrap, until ``privacy rotate-kek`` has run.
+    privacy_previous_keks: tuple[str, ...] = field(default=(), repr=False)
+    #: Erase a complainant's free text this many years after the last of their cases
+    #: closed (None: never, only on request).
+    complaint_text_retention_years: int | None = None
+    #: Seconds between two runs of the retention job.
+    retention_check_seconds: int = 3600
 
     def __post_init__(self) -> None:
         # Validation lives here so Settings built directly (tests) is checked the same way.
@@ -260,11 +276,42 @@ class Settings:
             raise SettingsError(
                 "HL7_PROCESSING_IDS: expected comma-separated values of P, T and D (MSH-11)"
             )
+        for name, kek in (
+            ("PRIVACY_KEK", self.privacy_kek),
+            *(("PRIVACY_PREVIOUS_KEKS", k) for k in self.privacy_previous_keks),
+        ):
+            if kek is not None:
+                decode_kek(kek, name)
+        if self.complaint_text_retention_years is not None:
+            in_range("COMPLAINT_TEXT_RETENTION_YEARS", self.complaint_text_retention_years, 1, 100)
+        in_range("RETENTION_CHECK_SECONDS", self.retention_check_seconds, 1, 7 * 24 * 3600)
         secret = self.patient_ref_secret
         if secret is not None and len(secret.encode()) < MIN_JWT_SECRET_BYTES:
             raise SettingsError(
                 f"PATIENT_REF_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes long"
             )
+
+    def resolve_keks(self) -> tuple[bytes, tuple[bytes, ...]]:
+        """The KEK and the previous ones, wrapping the data keys of personal free text.
+
+        ``PRIVACY_KEK`` when set. Else, on SQLite, a key generated once into
+        ``<VAR_DIR>/privacy_kek`` (mode 0600) and reused. On PostgreSQL it must be set: every
+        instance must unwrap the same keys, and a KEK kept beside the database it protects
+        would protect nothing."""
+        previous = tuple(decode_kek(k, "PRIVACY_PREVIOUS_KEKS") for k in self.privacy_previous_keks)
+        if self.privacy_kek is not None:
+            return decode_kek(self.privacy_kek, "PRIVACY_KEK"), previous
+        if self.database_url is not None:
+            raise SettingsError(
+                "PRIVACY_KEK: must be set when DATABASE_URL is set (32 random bytes, base64: "
+                "`python -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32))"
+                ".decode())'`)"
+            )
+        text = load_or_create_secret(
+            self.var_dir / PRIVACY_KEK_FILE, name="PRIVACY_KEK",
+            make=lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        )  # fmt: skip
+        return decode_kek(text, "PRIVACY_KEK"), previous
 
     def resolve_patient_ref_secret(self) -> str:
         """The key of the patientRef hash, for HL7 intake.
@@ -376,4 +423,12 @@ class Settings:
             ),
             patient_ref_secret=env.get("PATIENT_REF_SECRET"),
             audit_signing_key_file=read_path(env, "AUDIT_SIGNING_KEY_FILE"),
+            privacy_kek=env.get("PRIVACY_KEK"),
+            privacy_previous_keks=read_list(env, "PRIVACY_PREVIOUS_KEKS", ()),
+            complaint_text_retention_years=(
+                read_int(env, "COMPLAINT_TEXT_RETENTION_YEARS", 0)
+                if "COMPLAINT_TEXT_RETENTION_YEARS" in env
+                else None
+            ),
+            retention_check_seconds=read_int(env, "RETENTION_CHECK_SECONDS", 3600),
         )

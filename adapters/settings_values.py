@@ -4,11 +4,12 @@ variable (never echoing a secret)."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import secrets
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -82,9 +83,14 @@ def check_schema(name: str, schema: str | None) -> str | None:
     return schema or None
 
 
-def load_or_create_secret(path: Path, *, name: str = "JWT_SECRET") -> str:
-    """Return the secret in ``path``, creating it (0600) if absent; ``name`` is the setting
-    it stands for, in error messages.
+def load_or_create_secret(
+    path: Path,
+    *,
+    name: str = "JWT_SECRET",
+    make: Callable[[], str] = lambda: secrets.token_urlsafe(48),
+) -> str:
+    """Return the secret in ``path``, creating it (0600, from ``make()``) if absent; ``name``
+    is the setting it stands for, in error messages.
 
     Written to a temporary file and hard-linked into place, so concurrent starters (several
     uvicorn workers) never read a half-written file and all end up with the same secret.
@@ -96,7 +102,7 @@ def load_or_create_secret(path: Path, *, name: str = "JWT_SECRET") -> str:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(secrets.token_urlsafe(48) + "\n")
+                f.write(make() + "\n")
                 f.flush()
                 os.fsync(f.fileno())
             try:
@@ -200,3 +206,16 @@ def check_role_claim_path(name: str, path: str) -> None:
             f"{name}: expected a claim name or a dotted path such as realm_access.roles, "
             f"got {path!r}"
         )
+
+
+def decode_kek(text: str, name: str) -> bytes:
+    """A key-encryption key from its setting: 32 bytes, base64 (standard or URL-safe,
+    padding optional)."""
+    cleaned = text.strip().replace("+", "-").replace("/", "_").rstrip("=")
+    try:
+        raw = base64.urlsafe_b64decode(cleaned + "=" * (-len(cleaned) % 4))
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise SettingsError(f"{name}: expected 32 random bytes, base64-encoded")
+    return raw

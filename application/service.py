@@ -21,7 +21,7 @@ import msgspec
 import structlog
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
 
 from application.attempt_log import AttemptLog
 from application.lost_races import is_lost_race
@@ -70,10 +70,26 @@ class PatientServices(AttemptLog):
         *,
         policies: Policies | None = None,
         clock: Callable[[], datetime] = utc_now,
+        mapper: Callable[[Transcoder], Mapper[UUID]] | None = None,
     ) -> None:
+        """``mapper``: builds the event store's mapper from the application's transcoder
+        (the composition root passes the one that seals personal free text); None: the
+        library's own."""
+        self._make_mapper = mapper
         super().__init__(env)
         self.policies = policies or Policies()
         self.clock = clock
+
+    def close(self) -> None:
+        super().close()
+        close_mapper = getattr(self.mapper, "close", None)
+        if close_mapper is not None:
+            close_mapper()  # the sealing mapper's key vault
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        if self._make_mapper is None:
+            return super().construct_mapper()
+        return self._make_mapper(self.construct_transcoder())
 
     # ---- commands ----------------------------------------------------------------
     def execute(

@@ -33,7 +33,7 @@ def _events_table(schema: str) -> pgsql.Composed:
     )
 
 
-def _pg_conninfo(connection: PostgresConnection) -> dict[str, Any]:
+def pg_conninfo(connection: PostgresConnection) -> dict[str, Any]:
     return dict(
         host=connection.host,
         port=connection.port,
@@ -55,7 +55,7 @@ class PostgresWorkerConnection(WorkerConnection):
     dialect: Dialect = "postgres"
 
     def __init__(self, connection: PostgresConnection) -> None:
-        self._conn = psycopg.connect(**_pg_conninfo(connection), autocommit=True)
+        self._conn = psycopg.connect(**pg_conninfo(connection), autocommit=True)
         self._listening = False
         schema = connection.schema or "public"
         self._schema = schema
@@ -141,7 +141,7 @@ class PostgresReadDatabase(ReadDatabase):
     def __init__(self, connection: PostgresConnection, pool_size: int = 4) -> None:
         self._connection = connection
         self._pool = ConnectionPool(
-            kwargs={**_pg_conninfo(connection), "autocommit": True},
+            kwargs={**pg_conninfo(connection), "autocommit": True},
             min_size=1,
             max_size=pool_size,
             timeout=5,

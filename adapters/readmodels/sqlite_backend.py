@@ -43,7 +43,7 @@ def _sqlite_connect(var_dir: Path, *, attach_events: bool = True) -> sqlite3.Con
 
 
 @contextmanager
-def _sqlite_transaction(conn: sqlite3.Connection, begin: str) -> Iterator[Transaction]:
+def sqlite_transaction(conn: sqlite3.Connection, begin: str) -> Iterator[Transaction]:
     cursor = conn.cursor()
     cursor.execute(begin)
     try:
@@ -116,7 +116,7 @@ class SqliteWorkerConnection(WorkerConnection):
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         # IMMEDIATE takes the write lock up front: no deadlock upgrading a read later.
-        with _sqlite_transaction(self._conn, "BEGIN IMMEDIATE") as tx:
+        with sqlite_transaction(self._conn, "BEGIN IMMEDIATE") as tx:
             yield tx
 
     def records_after(self, tx: Transaction, position: int, limit: int) -> list[StoredRecord]:
@@ -176,12 +176,12 @@ class SqliteReadDatabase(ReadDatabase):
             # A read nested in another on this thread: a connection of its own.
             nested = _sqlite_connect(self._var_dir)
             try:
-                with _sqlite_transaction(nested, "BEGIN") as tx:
+                with sqlite_transaction(nested, "BEGIN") as tx:
                     yield tx
             finally:
                 nested.close()
             return
-        with _sqlite_transaction(conn, "BEGIN") as tx:
+        with sqlite_transaction(conn, "BEGIN") as tx:
             yield tx
 
     def worker_connection(self) -> WorkerConnection:

@@ -10,9 +10,10 @@ lists them). The case keeps a ledger of the deadlines it ran against (``deadline
 deadline watcher asks :meth:`breached_deadlines` and records each breach once with
 :meth:`flag_sla_breach`.
 
-The complaint's narrative (``summary``) and the free text of findings, responses and
-resolutions are personal data: only the aggregate holds them, never a read model, log line
-or error message.
+The complaint's narrative (``summary``) and the free text of findings, information requests,
+resolutions and reasons are personal data of the complainant (:data:`PERSONAL_TEXT`): the event
+store seals them under the complainant's data key, and only the aggregate holds them opened,
+never a read model, log line or error message.
 """
 
 from __future__ import annotations
@@ -27,9 +28,33 @@ from domain.complaints import checks, deadlines, lifecycle, referrals, responses
 from domain.complaints import vocabulary as v
 from domain.complaints.policy import ComplaintRules
 from domain.shared.base import AuditedAggregate
+from domain.shared.personal_data import PersonalText
+
+#: The case's personal free text, sealed per complainant (see :mod:`domain.shared.personal_data`).
+PERSONAL_TEXT = PersonalText(
+    subject_field="complainant_ref",
+    fields={
+        "ComplaintReceived": ("summary", "late_acceptance_reason"),
+        "InformationRequested": ("details",),
+        "FindingsRecorded": ("steps_taken", "conclusions", "actions"),
+        "ComplaintClosed": ("resolution",),
+    },
+    kinds={
+        "summary": "the complaint's narrative",
+        "late_acceptance_reason": "why a late complaint was accepted",
+        "details": "the information asked of the complainant",
+        "steps_taken": "the investigation's findings",
+        "conclusions": "the investigation's findings",
+        "actions": "the investigation's findings",
+        "resolution": "the resolution given at closing",
+        "reason": "the reason given for a step of the case",
+    },
+)
 
 
 class ComplaintCase(AuditedAggregate):
+    personal_text = PERSONAL_TEXT
+
     # ---- creation ------------------------------------------------------------------
     class ComplaintReceived(AuditedAggregate.Created):
         """``occurred_at`` is when the complaint was received; the due dates were computed

@@ -1,0 +1,1 @@
+"""Erasure of a data subject's personal free text, and its certificate."""
