@@ -16,6 +16,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import cast
 from uuid import UUID
 
 from adapters.access_recording import AccessRecorder
@@ -24,6 +25,11 @@ from adapters.hl7.processor import Hl7Processor, Hl7Settings
 from adapters.periodic import PeriodicJob
 from adapters.policies import policies_of
 from adapters.postgres.schema import creating_tables
+from adapters.privacy.erasing import retention_job
+from adapters.privacy.mapper import SealingMapper
+from adapters.privacy.sealing import KeyRing
+from adapters.privacy.subjects import note_sealing_began
+from adapters.privacy.vault import open_vault
 from adapters.readmodels import tracking as tr
 from adapters.readmodels.complaints import store as complaints_store
 from adapters.readmodels.database import ReadDatabase, open_read_database
@@ -39,6 +45,7 @@ from adapters.storage import ensure_schema, eventsourcing_env
 from application.access_log import is_recorded, record_accesses
 from application.complaints.deadline_watcher import DeadlineWatcher
 from application.service import PatientServices
+from domain.complaints.case import ComplaintCase
 
 __all__ = [
     "Runtime", "access_recorder", "background_jobs", "breach_candidates", "hl7_processor",
@@ -54,11 +61,33 @@ def _creating_tables(settings: Settings) -> Iterator[None]:
         yield
 
 
+#: The aggregates whose personal free text is sealed per data subject.
+SEALED_AGGREGATES = (ComplaintCase,)
+
+
 def open_services(settings: Settings) -> PatientServices:
-    """The application on the configured event store, with the facility's policies.
-    Constructing it creates the event store's tables, type and index where missing."""
+    """The application on the configured event store, with the facility's policies and the
+    mapper that seals personal free text (:mod:`adapters.privacy`). Constructing it creates
+    the event store's and the data keys' tables where missing.
+
+    Raises SettingsError on PostgreSQL without PRIVACY_KEK."""
+    current, previous = settings.resolve_keks()
     with _creating_tables(settings):
-        return PatientServices(env=eventsourcing_env(settings), policies=policies_of(settings))
+        vault = open_vault(KeyRing(current, previous), settings.postgres, settings.var_dir)
+        try:
+            services = PatientServices(
+                env=eventsourcing_env(settings), policies=policies_of(settings),
+                mapper=partial(SealingMapper, vault=vault, aggregates=SEALED_AGGREGATES),
+            )  # fmt: skip
+        except BaseException:
+            vault.close()
+            raise
+    mapper = cast(SealingMapper, services.mapper)
+    mapper.attach(
+        lambda record_id: next(iter(services.recorder.select_events(record_id, limit=1)), None)
+    )
+    note_sealing_began(vault, services.recorder)
+    return services
 
 
 def hl7_processor(settings: Settings, services: PatientServices) -> Hl7Processor:
@@ -111,16 +140,35 @@ def breach_candidates(read_database: ReadDatabase, now: datetime) -> list[UUID]:
         return [UUID(case_id) for case_id in complaints_store.breach_candidates(tx, prefix, now)]
 
 
+def closed_cases(
+    read_database: ReadDatabase, after: datetime | None, up_to: datetime
+) -> list[UUID]:
+    """Cases the complaints read model says closed in (``after``, ``up_to``]."""
+    with read_database.read() as tx:
+        generation = tr.active_position(tx, complaints_store.NAME).generation
+        prefix = tr.table_prefix(complaints_store.NAME, generation)
+        return [UUID(i) for i in complaints_store.closed_between(tx, prefix, after, up_to)]
+
+
 def background_jobs(
     settings: Settings, services: PatientServices, read_database: ReadDatabase
 ) -> list[PeriodicJob]:
     """The deadline watcher (candidates from the complaints read model, decisions by each
-    case) and the healing of read models an older release built."""
+    case), the healing of read models an older release built, and, with
+    COMPLAINT_TEXT_RETENTION_YEARS set, the retention policy's erasures."""
     watcher = DeadlineWatcher(services, lambda now: breach_candidates(read_database, now))
-    return [
+    jobs = [
         PeriodicJob("deadline-watcher", settings.deadline_check_seconds, watcher.check),
         healing_job(read_database, list(read_models(settings).values())),
     ]
+    years = settings.complaint_text_retention_years
+    retention = (
+        None if years is None
+        else retention_job(services, partial(closed_cases, read_database), years)
+    )  # fmt: skip
+    if retention is not None:
+        jobs.append(PeriodicJob("retention", settings.retention_check_seconds, retention.check))
+    return jobs
 
 
 def access_recorder(settings: Settings, services: PatientServices) -> AccessRecorder:

@@ -51,6 +51,7 @@ import psycopg
 
 from bench.http_client import Connection
 from bench.visits import (
+    KEK,
     PG,
     RESULTS,
     SECRET,
@@ -83,6 +84,7 @@ def settings_for(schema: str, pool_size: int):  # type: ignore[no-untyped-def]
         {
             "DATABASE_URL": database_url(schema),
             "JWT_SECRET": SECRET,
+            "PRIVACY_KEK": KEK,
             "POSTGRES_POOL_SIZE": str(pool_size),
         }
     )
@@ -444,6 +446,7 @@ def start_unrecorded_server(
         **os.environ,
         "DATABASE_URL": database_url(schema),
         "JWT_SECRET": SECRET,
+        "PRIVACY_KEK": KEK,
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "json",
         "POSTGRES_POOL_SIZE": str(pool_size),

@@ -82,6 +82,10 @@ def drop_schema(schema: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+#: The key-encryption key of the benchmark's stores (PostgreSQL needs one set).
+KEK = "YmVuY2gtb25seS1rZXktZW5jcnlwdGlvbi1rZXkhISE"
+
+
 def database_url(schema: str) -> str:
     return f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{PG['dbname']}?schema={schema}"
 
@@ -165,6 +169,7 @@ def start_server(schema: str, port: int, workers: int, pool_size: int) -> subpro
         **os.environ,
         "DATABASE_URL": database_url(schema),
         "JWT_SECRET": SECRET,
+        "PRIVACY_KEK": KEK,
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "json",
         "POSTGRES_POOL_SIZE": str(pool_size),

@@ -22,10 +22,16 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from adapters.composition import open_services
 from adapters.memory import MEMORY_ENV
 from adapters.settings import Settings
 from adapters.storage import eventsourcing_env
 from application.service import PatientServices
+from tests.support.postgres import TEST_KEK
+
+# The service refuses to start on PostgreSQL without a key-encryption key; the processes and
+# in-process CLI runs of the tests find this one in their environment.
+os.environ.setdefault("PRIVACY_KEK", TEST_KEK)
 
 # The test process holds millions of live objects (litestar, hypothesis, the FHIR models of
 # two versions), and each full collection walks them all: with the default thresholds a
@@ -80,7 +86,8 @@ def memory_services(memory_env: dict[str, str]) -> Iterator[PatientServices]:
 
 @pytest.fixture
 def stored_services(settings: Settings) -> Iterator[PatientServices]:
-    """The application on ``settings``'s fresh SQLite store."""
-    app = PatientServices(env=eventsourcing_env(settings))
+    """The application on ``settings``'s fresh SQLite store, composed as in production (its
+    personal free text sealed per data subject)."""
+    app = open_services(settings)
     yield app
     app.close()

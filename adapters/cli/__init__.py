@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 
-from adapters.cli import audit, intake, maintenance, serving
+from adapters.cli import audit, intake, maintenance, privacy, serving
 from adapters.cli.help import (
     COMMON_EXITS,
     DESCRIPTION,
@@ -85,4 +85,5 @@ def _parser() -> argparse.ArgumentParser:
     maintenance.add_parked(commands)
     audit.add_audit(commands)
     intake.add_hl7(commands)
+    privacy.add_privacy(commands)
     return parser

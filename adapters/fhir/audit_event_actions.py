@@ -27,6 +27,7 @@ from eventsourcing.domain import Aggregate
 # Imported for their classes: the aggregates and commands below are found among subclasses.
 import application.budget.commands
 import application.complaints.commands
+import application.privacy.commands
 import application.service
 import application.shared.access
 import application.visits.commands

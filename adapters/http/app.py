@@ -35,6 +35,7 @@ from adapters.http.kit.read_side import READ_DATABASE_STATE_KEY
 from adapters.http.kit.services import SERVICES_STATE_KEY
 from adapters.http.metrics import HttpMetrics, RequestTimerMiddleware
 from adapters.http.operations import health, ready
+from adapters.http.privacy import privacy_router
 from adapters.http.visits import visits_router
 from adapters.policies import budget_rules_of
 from adapters.readmodels.database import ReadDatabase
@@ -104,6 +105,7 @@ def create_app(
             audit_router(settings),
             flow_router(settings.facility_zone, settings.board_max_age_seconds),
             hl7_route(settings),
+            privacy_router(),
         ],
         # Deny by default: every API route is behind the bearer token.
         middleware=[authentication],

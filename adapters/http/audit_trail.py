@@ -25,6 +25,7 @@ from adapters.http.audit_parameters import (
     To,
     audit_filters,
 )
+from adapters.http.audit_reasons import reveal_reasons
 from adapters.http.kit.access import AccessSpec, fields_named
 from adapters.http.kit.auth import may_read
 from adapters.http.kit.errors import InvalidRequestError
@@ -149,7 +150,8 @@ def list_audit_events(
     def query(tx: Any, prefix: str) -> AuditEventsPage:
         page = audit_events(tx, prefix, filters, after, limit, descending=descending)
         return AuditEventsPage(
-            items=page.entries, next_cursor=next_cursor(page.next_after, descending)
+            items=reveal_reasons(request, page.entries),
+            next_cursor=next_cursor(page.next_after, descending),
         )
 
     return query_view(request, NAME, min_position, wait_ms, query)
@@ -180,7 +182,8 @@ def get_audit_event(
         found = audit_entry(tx, prefix, position)
         if found is None:
             raise NotFoundException("The trail has no entry at this position.")
-        fields = msgspec.structs.asdict(found.entry)
+        [entry] = reveal_reasons(request, [found.entry])
+        fields = msgspec.structs.asdict(entry)
         return ChainedAuditEntry(**fields, hash=found.hash, prev_hash=found.prev_hash)
 
     return query_view(request, NAME, min_position, wait_ms, query)

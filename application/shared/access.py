@@ -45,12 +45,13 @@ READ_COMPLAINT_WORKLIST = "read complaint worklist"
 READ_AUDIT_TRAIL = "read audit trail"
 READ_AUDIT_ENTRY = "read audit entry"
 READ_DISCLOSURES = "read disclosures"
+READ_ERASURE_CERTIFICATE = "read erasure certificate"
 #: FHIR reads name the resource type: ``read fhir Encounter``, ``search fhir Encounter``.
 FHIR_RESOURCE_TYPES = ("Encounter", "Appointment", "EncounterHistory")
 ACCESS_ACTIONS: tuple[str, ...] = (
     READ_VISIT, SEARCH_VISITS, READ_VISIT_TIMELINE, READ_BOARD, READ_CENSUS, READ_FLOW_METRICS,
     READ_COMPLAINT, READ_COMPLAINT_WORKLIST, READ_AUDIT_TRAIL, READ_AUDIT_ENTRY,
-    READ_DISCLOSURES,
+    READ_DISCLOSURES, READ_ERASURE_CERTIFICATE,
     *(f"{verb} fhir {kind}" for kind in FHIR_RESOURCE_TYPES for verb in ("read", "search")),
 )  # fmt: skip
 

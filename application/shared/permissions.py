@@ -41,6 +41,8 @@ AUDIT_READERS = frozenset({"auditor"})
 #: Roles that may read a patient's accounting of disclosures (HIPAA 164.528): auditors, and
 #: the privacy officer who answers a patient's request for it.
 DISCLOSURE_READERS = frozenset({"auditor", "privacy_officer"})
+#: Who may read an erasure certificate: the privacy officer who erased, and auditors.
+ERASURE_CERTIFICATE_READERS = frozenset({"privacy_officer", "auditor"})
 
 
 def acting_role(roles: Iterable[str], command: type[Command] | Command) -> str:

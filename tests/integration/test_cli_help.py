@@ -30,6 +30,8 @@ DESCRIBED = {
     "mllp": "listens for HL7 v2 messages over MLLP",
     "hl7": "HL7 v2 messages taken from files",
     "hl7 import": "loads each FILE's messages in order",
+    "privacy": "stored sealed under one data key per complainant",
+    "privacy rotate-kek": "wrapped again under the new one",
 }
 
 

@@ -34,7 +34,7 @@ from adapters.storage import eventsourcing_env
 from application.service import PatientServices
 from domain.budget.policy import BudgetRules
 from tests.support.histories import EXPECTED_EVENTS, catch_up_all
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import TEST_KEK, PostgresServer
 from tests.support.raw_log import raw_events, sql
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "store_17c56de"
@@ -65,6 +65,7 @@ def postgres_legacy(
         yield Settings(
             jwt_secret=jwt_secret,
             database_url=postgres_server.url(postgres_database, schema),
+            privacy_kek=TEST_KEK,
             postgres_pool_size=2,
         )
     finally:

@@ -35,13 +35,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from schemathesis.core.failures import FailureGroup
 
 from adapters.auth_tokens import mint_token
+from adapters.composition import open_services
 from adapters.http.app import create_app
 from adapters.readmodels.database import open_read_database
 from adapters.readmodels.registry import prepare_read_models, read_model_factories
 from adapters.readmodels.supervisor import ProjectionSupervisor
 from adapters.settings import Settings
-from adapters.storage import ensure_schema, eventsourcing_env
-from application.service import PatientServices
+from adapters.storage import ensure_schema
 from application.shared import permissions
 from application.shared.commands import Command
 from tests.support.hl7 import register_contract_media_type
@@ -255,7 +255,7 @@ def contract_settings(
 def contract_app(contract_settings: Settings) -> Iterator[Any]:
     """The app over the store, with the read models' workers running."""
     ensure_schema(contract_settings)
-    services = PatientServices(env=eventsourcing_env(contract_settings))
+    services = open_services(contract_settings)  # composed as in production: sealing text
     database = open_read_database(contract_settings)
     factories = list(read_model_factories(contract_settings).values())
     prepare_read_models(database, factories)

@@ -260,4 +260,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
         env["DATABASE_URL"] = settings.database_url
     if settings.patient_ref_secret is not None:
         env["PATIENT_REF_SECRET"] = settings.patient_ref_secret
+    if settings.privacy_kek is not None:
+        env["PRIVACY_KEK"] = settings.privacy_kek
     return env

@@ -32,6 +32,10 @@ from psycopg.sql import SQL, Identifier
 
 from adapters.settings import Settings
 
+#: The key-encryption key of the tests' PostgreSQL stores (the service requires one there);
+#: tests/conftest.py also puts it into the environment, for the processes tests start.
+TEST_KEK = "dGVzdC1vbmx5LWtleS1lbmNyeXB0aW9uLWtleS0xMjM"
+
 #: The server used when TEST_DATABASE_URL is not set, its maintenance database and users.
 LOCAL_HOST, LOCAL_PORT, LOCAL_MAINTENANCE_DB = "127.0.0.1", 5432, "postgres"
 LOCAL_USERS = ("postgres", "root")
@@ -115,6 +119,7 @@ def schema_settings(server: PostgresServer, dbname: str, jwt_secret: str) -> Ite
         yield Settings(
             jwt_secret=jwt_secret,
             database_url=server.url(dbname, schema),
+            privacy_kek=TEST_KEK,
             # Small pools: a test opens a few applications, and the server has ~100 connections.
             postgres_pool_size=2,
         )

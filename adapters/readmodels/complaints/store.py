@@ -217,3 +217,16 @@ def breach_candidates(tx: Transaction, prefix: str, now: datetime, limit: int = 
         (to_micros(now), limit),
     )
     return [row[0] for row in rows]
+
+
+def closed_between(
+    tx: Transaction, prefix: str, after: datetime | None, up_to: datetime
+) -> list[str]:
+    """Ids of the cases closed after ``after`` (None: ever) and at or before ``up_to`` and
+    not reopened since, oldest closure first (for the retention job)."""
+    rows = tx.execute(
+        f"SELECT id FROM {prefix}cases WHERE is_open = 0 AND closed_at IS NOT NULL"
+        " AND closed_at > ? AND closed_at <= ? ORDER BY closed_at, id",
+        (-(2**62) if after is None else to_micros(after), to_micros(up_to)),
+    )
+    return [row[0] for row in rows]

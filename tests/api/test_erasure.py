@@ -1,0 +1,173 @@
+"""Erasing a complainant: their narrative, findings and reasons read as erased everywhere the
+API showed them, the rest of the case and the trail stay intact, and a certificate says what
+was erased, when, by whom and why, without the text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from adapters.settings import Settings
+from domain.shared.personal_data import ERASED_TEXT
+from tests.support.api import Headers, iso
+
+NARRATIVE = "Ms Erasable Person (born 1948) waited nine hours in the corridor"
+WITHDRAWAL = "Ms Erasable Person's daughter asked us to stop"
+OTHER = "Mr Keepable Person's complaint about parking"
+COMPLAINTS = "/api/v1/complaints"
+ERASURES = "/api/v1/privacy/erasures"
+
+
+def _complaint(client: TestClient[Any], manager: Headers, complainant: str, summary: str) -> str:
+    body = {
+        "channel": "written", "receivedAt": iso(datetime.now(timezone.utc) - timedelta(days=3)),
+        "complainantRef": complainant, "patientRef": "P-77", "categories": ["clinical-care"],
+        "summary": summary, "policy": "us-cms",
+    }  # fmt: skip
+    created = client.post(COMPLAINTS, json=body, headers=manager)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def _files_holding(root: Path, text: str) -> list[str]:
+    needle = text.encode()
+    return [str(p) for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_an_erasure_removes_the_text_everywhere_and_leaves_a_certificate(
+    read_client: TestClient[Any],
+    auth: Callable[..., Headers],
+    settings: Settings,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    manager, auditor = auth("manager", sub="mo"), auth("auditor", sub="audrey")
+    officer = auth("privacy_officer", sub="priya")
+    case = _complaint(read_client, manager, "CMP-ERASE", NARRATIVE)
+    kept = _complaint(read_client, manager, "CMP-KEEP", OTHER)
+    withdrawn = read_client.post(
+        f"{COMPLAINTS}/{case}/withdraw", json={"reason": WITHDRAWAL}, headers=manager
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    at = withdrawn.json()["position"]
+
+    # Before: the case shows its text, and so does the trail's copy of the reason.
+    assert read_client.get(f"{COMPLAINTS}/{case}", headers=manager).json()["summary"] == NARRATIVE
+    trail = read_client.get(
+        "/api/v1/audit/events", params={"minPosition": at, "aggregateId": case}, headers=auditor
+    )
+    assert [e["reason"] for e in trail.json()["items"]][-1] == WITHDRAWAL
+    # The stored events never held it in plain.
+    assert _files_holding(settings.var_dir, "Erasable Person") == []
+
+    refused = read_client.post(
+        ERASURES, json={"subjectRef": "CMP-ERASE", "reason": "request"}, headers=manager
+    )
+    assert refused.status_code == 403
+    erased = read_client.post(
+        ERASURES, json={"subjectRef": "CMP-ERASE", "reason": "DSAR 2026-118"}, headers=officer
+    )
+    assert erased.status_code == 201, erased.text
+    erasure_id = erased.json()["id"]
+    assert erased.headers["Location"] == f"{ERASURES}/{erasure_id}"
+    certified_at = erased.json()["position"]
+
+    shown = read_client.get(f"{COMPLAINTS}/{case}", headers=manager).json()
+    assert shown["summary"] == ERASED_TEXT
+    assert shown["status"] == "withdrawn"  # the rest of the record is intact
+    as_of = read_client.get(f"{COMPLAINTS}/{case}", params={"asOfVersion": 1}, headers=manager)
+    assert as_of.json()["summary"] == ERASED_TEXT
+    other = read_client.get(f"{COMPLAINTS}/{kept}", headers=manager).json()
+    assert other["summary"] == OTHER  # another complainant's text is untouched
+
+    trail = read_client.get(
+        "/api/v1/audit/events",
+        params={"minPosition": certified_at, "aggregateId": case},
+        headers=auditor,
+    )
+    assert [e["reason"] for e in trail.json()["items"]][-1] == ERASED_TEXT
+    exports = [
+        read_client.get("/api/v1/audit/export", params={"format": f}, headers=auditor)
+        for f in ("csv", "fhir-r4-ndjson", "fhir-r5-ndjson")
+    ]
+    assert all(e.status_code == 200 for e in exports)
+    assert ERASED_TEXT in exports[0].text
+    verified = read_client.get("/api/v1/audit/verify", headers=auditor)
+    assert verified.status_code == 200 and verified.json()["ok"] is True, verified.text
+
+    certificate = read_client.get(f"{ERASURES}/{erasure_id}", headers=auditor)
+    assert certificate.status_code == 200, certificate.text
+    body = certificate.json()
+    assert body["subjectRef"] == "CMP-ERASE" and body["basis"] == "request"
+    assert body["erasedBy"] == "priya" and body["erasedByRole"] == "privacy_officer"
+    assert body["reason"] == "DSAR 2026-118"
+    assert body["unsealedRecords"] == []
+    [record] = body["records"]
+    assert record["aggregateType"] == "ComplaintCase" and record["aggregateId"] == case
+    fields = {e["version"]: e["fields"] for e in record["events"]}
+    assert fields[1] == ["summary"]
+    assert "reason" in fields[max(fields)]
+    assert "the complaint's narrative" in body["dataKinds"]
+    on_trail = read_client.get(
+        "/api/v1/audit/events",
+        params={"minPosition": certified_at, "aggregateId": erasure_id},
+        headers=auditor,
+    ).json()["items"]
+    assert [(e["action"], e["actorId"]) for e in on_trail] == [("SubjectErased", "priya")]
+
+    again = read_client.post(
+        ERASURES, json={"subjectRef": "CMP-ERASE", "reason": "asked twice"}, headers=officer
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == erasure_id and again.json()["erasedNow"] is False
+
+    replies = [shown, as_of.json(), trail.text, *(e.text for e in exports), body]
+    assert not any("Erasable Person" in str(reply) for reply in replies)
+    assert _files_holding(settings.var_dir, "Erasable Person") == []
+    logged = capfd.readouterr()
+    assert "privacy.subject_erased" in logged.out + logged.err
+    assert "Erasable Person" not in logged.out + logged.err
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"subjectRef": "CMP-1"},
+        {"reason": "no subject"},
+        {"subjectRef": "CMP-1", "reason": "x", "occurredAt": "2026-01-01T00:00:00Z"},
+        {"subjectRef": "CMP\x00-1", "reason": "nul"},
+        {"subjectRef": "CMP-1", "reason": "x" * 501},
+        {"subjectRef": "CMP-1", "reason": "bell\x07"},
+    ],
+)
+def test_a_malformed_erasure_request_is_a_400_and_erases_nothing(
+    read_client: TestClient[Any], auth: Callable[..., Headers], body: dict[str, Any]
+) -> None:
+    manager, officer = auth("manager"), auth("privacy_officer")
+    case = _complaint(read_client, manager, "CMP-1", NARRATIVE)
+    reply = read_client.post(ERASURES, json=body, headers=officer)
+    assert reply.status_code == 400, reply.text
+    assert reply.headers["content-type"].startswith("application/problem+json")
+    assert read_client.get(f"{COMPLAINTS}/{case}", headers=manager).json()["summary"] == NARRATIVE
+
+
+def test_a_subject_with_no_text_gets_a_certificate_listing_nothing(
+    read_client: TestClient[Any], auth: Callable[..., Headers]
+) -> None:
+    officer, auditor = auth("privacy_officer"), auth("auditor")
+    erased = read_client.post(
+        ERASURES, json={"subjectRef": "CMP-NONE", "reason": "DSAR"}, headers=officer
+    )
+    assert erased.status_code == 201, erased.text
+    body = read_client.get(f"{ERASURES}/{erased.json()['id']}", headers=auditor).json()
+    assert body["records"] == [] and body["keyIds"] == [] and body["dataKinds"] == []
+    unknown = read_client.get(f"{ERASURES}/{'0' * 8}-0000-4000-8000-{'0' * 12}", headers=auditor)
+    assert unknown.status_code == 404
+    assert (
+        read_client.get(f"{ERASURES}/{erased.json()['id']}", headers=auth("clerk")).status_code
+        == 403
+    )
