@@ -263,14 +263,16 @@ def test_entra_style_scp_and_roles_claims_are_read_too(
 def test_an_unreachable_provider_is_a_503_not_a_401_and_is_asked_again_after_the_interval(
     tmp_path: Path, provider: FakeProvider, memory_services: PatientServices
 ) -> None:
-    settings = provider_settings(tmp_path, provider, jwks_refresh_seconds=1)
+    # Long enough for the six requests below to fit in it on a loaded machine (at 1 s
+    # they did not once, while a package install ran beside the tests).
+    settings = provider_settings(tmp_path, provider, jwks_refresh_seconds=3)
     token = provider.token(provider.keys[0], roles=["front-desk"])
     provider.answering = False
     with TestClient(create_app(settings, memory_services)) as client:
         down = [client.post(API, json=visit_body(), headers=bearer(token)) for _ in range(5)]
         provider.answering = True
         still_waiting = client.post(API, json=visit_body(), headers=bearer(token))
-        time.sleep(1.1)
+        time.sleep(3.1)
         back = client.post(API, json=visit_body(), headers=bearer(token))
 
     assert {r.status_code for r in down} == {503}
