@@ -50,6 +50,12 @@ PRIVACY_KEK_FILE = "privacy_kek"
 #: HL7 table 0103 (processing id): production, training, debugging.
 HL7_PROCESSING_IDS = ("P", "T", "D")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: A browser origin (RFC 6454): scheme, host and an optional port, nothing after. No ``*``:
+#: the API is for known front ends, and a wildcard would let any page read patient data
+#: with a token it got hold of.
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
 #: An allow-list entry: MSH-3, optionally ^MSH-4, as sent (spaces inside allowed).
 _SENDER = re.compile(r"[^\x00-\x1f\x7f-\x9f,^]{1,90}(\^[^\x00-\x1f\x7f-\x9f,^]{1,90})?")
 
@@ -146,6 +152,8 @@ class Settings:
     complaint_text_retention_years: int | None = None
     #: Seconds between two runs of the retention job.
     retention_check_seconds: int = 3600
+    #: Origins (``https://board.example.org``) whose pages may call the API; empty: none.
+    cors_allow_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Validation lives here so Settings built directly (tests) is checked the same way.
@@ -186,6 +194,14 @@ class Settings:
             ) from None
         check_schema("POSTGRES_SCHEMA", self.postgres_schema)
         self._check_hl7()
+        object.__setattr__(self, "cors_allow_origins", tuple(self.cors_allow_origins))
+        for origin in self.cors_allow_origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise SettingsError(
+                    "CORS_ALLOW_ORIGINS: expected comma-separated origins such as "
+                    f"https://board.example.org (scheme, host, optional port; no path), "
+                    f"got {origin[:100]!r}"
+                )
         if (key_file := self.audit_signing_key_file) is not None:
             object.__setattr__(self, "audit_signing_key_file", Path(key_file))
             if not Path(key_file).is_file():
@@ -418,6 +434,7 @@ class Settings:
             mllp_idle_timeout_seconds=read_int(env, "MLLP_IDLE_TIMEOUT_SECONDS", 300),
             mllp_max_connections=read_int(env, "MLLP_MAX_CONNECTIONS", 100),
             hl7_allowed_senders=read_list(env, "HL7_ALLOWED_SENDERS", ()),
+            cors_allow_origins=read_list(env, "CORS_ALLOW_ORIGINS", ()),
             hl7_processing_ids=tuple(
                 pid.upper() for pid in read_list(env, "HL7_PROCESSING_IDS", ("P",))
             ),

@@ -9,9 +9,8 @@ from functools import partial
 
 import anyio.to_thread
 from litestar import Litestar, Router
-from litestar.datastructures import ResponseHeader, State
+from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters.access_recording import AccessMetrics, AccessRecorder
@@ -19,11 +18,13 @@ from adapters.composition import start_runtime
 from adapters.http.audit import audit_router
 from adapters.http.budget import budget_routers
 from adapters.http.complaint_reports import complaints_router
+from adapters.http.cors import cors_config
 from adapters.http.fhir import fhir_routers
 from adapters.http.flow import flow_router
 from adapters.http.hl7 import hl7_route
 from adapters.http.kit.access import ACCESS_RECORDER_STATE_KEY, commit_access
 from adapters.http.kit.auth import BearerAuthMiddleware
+from adapters.http.kit.compression import compression_config
 from adapters.http.kit.correlation import (
     CORRELATION_HEADER,
     RequestLogContextMiddleware,
@@ -32,8 +33,11 @@ from adapters.http.kit.correlation import (
 from adapters.http.kit.parameters import check_parameters
 from adapters.http.kit.problems import PROBLEM_TYPE_BASE, problem_response
 from adapters.http.kit.read_side import READ_DATABASE_STATE_KEY
+from adapters.http.kit.resources import documented_header
 from adapters.http.kit.services import SERVICES_STATE_KEY
 from adapters.http.metrics import HttpMetrics, RequestTimerMiddleware
+from adapters.http.openapi_assets import swagger_ui_assets_router, swagger_ui_plugin
+from adapters.http.openapi_document import complete_openapi_of
 from adapters.http.operations import health, ready
 from adapters.http.privacy import privacy_router
 from adapters.http.visits import visits_router
@@ -111,18 +115,25 @@ def create_app(
         middleware=[authentication],
         security=[{BEARER_SCHEME: []}],
     )
-    return Litestar(
-        route_handlers=[api, *fhir_routers(authentication), health, ready, metrics.endpoint()],
+    app = Litestar(
+        route_handlers=[
+            api,
+            *fhir_routers(authentication),
+            health,
+            ready,
+            metrics.endpoint(),
+            swagger_ui_assets_router(),
+        ],
         exception_handlers={Exception: problem_response},
+        cors_config=cors_config(settings),
+        compression_config=compression_config(),
         # Query times and header text that parameter declarations cannot check.
         before_request=check_parameters,
         middleware=[RequestTimerMiddleware(), RequestLogContextMiddleware()],
         before_send=[echo_correlation_id, metrics.record_response, commit_access],
         response_headers=[
-            ResponseHeader(
-                name=CORRELATION_HEADER,
-                documentation_only=True,
-                description="The request's correlation id (the caller's, or a new one)",
+            documented_header(
+                CORRELATION_HEADER, "The request's correlation id (the caller's, or a new one)"
             )
         ],
         request_max_body_size=settings.max_body_bytes,
@@ -141,7 +152,7 @@ def create_app(
             version=API_VERSION,
             description=_API_DESCRIPTION,
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[swagger_ui_plugin()],
             components=Components(
                 security_schemes={
                     BEARER_SCHEME: SecurityScheme(
@@ -159,6 +170,8 @@ def create_app(
         # would replace it when the app is built.
         logging_config=None,
     )
+    complete_openapi_of(app)
+    return app
 
 
 def _owned_services(

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Request, Response, get
-from litestar.datastructures import ResponseHeader
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import PathParameter
@@ -28,6 +27,7 @@ from adapters.fhir.releases import Release
 from adapters.http.fhir_outcomes import fhir_response, outcome_responses
 from adapters.http.kit.access import AccessSpec, fhir_records, recorded
 from adapters.http.kit.auth import may_read
+from adapters.http.kit.resources import documented_header
 from adapters.http.kit.services import services_of
 from application.shared.access import fhir_action
 from application.shared.permissions import VISIT_READERS
@@ -47,10 +47,8 @@ VersionId = Annotated[
 ]  # fmt: skip
 READ_GUARD = may_read(VISIT_READERS, "visits", target_type="PatientVisit")
 READ_HEADERS = [
-    ResponseHeader(name="ETag", documentation_only=True,
-                   description='The version read, weak as FHIR has it: W/"3"'),
-    ResponseHeader(name="Last-Modified", documentation_only=True,
-                   description="When that version was recorded"),
+    documented_header("ETag", 'The version read, weak as FHIR has it: W/"3"'),
+    documented_header("Last-Modified", "When that version was recorded"),
 ]  # fmt: skip
 READ_PROBLEMS = outcome_responses(400, 401, 403, 404, 500, 503)
 _KINDS = ("Encounter", "Appointment")

@@ -17,6 +17,7 @@ from litestar.handlers import HTTPRouteHandler
 from adapters.http.flow_parameters import NAME, AsOf, Unit, known_time
 from adapters.http.kit.access import recorded
 from adapters.http.kit.auth import may_read, utc_now
+from adapters.http.kit.compression import PRECOMPRESSED
 from adapters.http.kit.read_side import (
     DEFAULT_WAIT_MS,
     POSITION_HEADER,
@@ -135,12 +136,7 @@ def board_handler(boards: EncodedBoards) -> HTTPRouteHandler:
             return await anyio.to_thread.run_sync(
                 _read_board_as_of, request, unit, moment, min_position, wait_ms
             )
-        now = utc_now().replace(microsecond=0)
-        board, ours = boards.fresh(unit, now, min_position)
-        if board is None:
-            board = await anyio.to_thread.run_sync(
-                _read_board, request, boards, unit, now, min_position, wait_ms, ours
-            )
+        board = await current_board(request, boards, unit, min_position, wait_ms)
         headers = {POSITION_HEADER: str(board.position), "Vary": "Accept-Encoding"}
         body = board.body
         if board.gzipped is not None and accepts_gzip(request.headers.get("accept-encoding")):
@@ -172,7 +168,26 @@ def board_handler(boards: EncodedBoards) -> HTTPRouteHandler:
         guards=[may_read(FLOW_BOARD_READERS, "flow board")],
         response_headers=[POSITION_RESPONSE_HEADER],
         responses=READ_PROBLEMS,
+        # Gzipped once per board, not per request (EncodedBoard.gzipped).
+        opt={PRECOMPRESSED: True},
     )(recorded(READ_BOARD)(get_board))
+
+
+async def current_board(
+    request: Request[Any, Any, Any],
+    boards: EncodedBoards,
+    unit: str | None,
+    min_position: int | None = None,
+    wait_ms: int = DEFAULT_WAIT_MS,
+) -> EncodedBoard:
+    """The board now: one ``boards`` keeps, or a new one built (and kept)."""
+    now = utc_now().replace(microsecond=0)
+    board, ours = boards.fresh(unit, now, min_position)
+    if board is None:
+        board = await anyio.to_thread.run_sync(
+            _read_board, request, boards, unit, now, min_position, wait_ms, ours
+        )
+    return board
 
 
 def _read_board_as_of(

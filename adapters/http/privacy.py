@@ -16,7 +16,6 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request, Response, Router, post
-from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 
@@ -27,7 +26,7 @@ from adapters.http.kit.commands import OnBehalfOf
 from adapters.http.kit.context import request_context
 from adapters.http.kit.errors import ServiceUnavailableError
 from adapters.http.kit.problems import problem_responses
-from adapters.http.kit.resources import Resource
+from adapters.http.kit.resources import Resource, documented_header
 from adapters.http.kit.services import services_of
 from adapters.privacy.erasing import erasures_for
 from application.privacy.commands import EraseSubject
@@ -112,11 +111,7 @@ class ErasureCertificate(msgspec.Struct, frozen=True, rename="camel"):
     return_dto=None,
     sync_to_thread=True,
     status_code=201,
-    response_headers=[
-        ResponseHeader(
-            name="Location", documentation_only=True, description="The erasure's certificate"
-        )
-    ],
+    response_headers=[documented_header("Location", "The erasure's certificate")],
     responses={
         200: ResponseSpec(
             data_container=ErasureAccepted,

@@ -119,3 +119,66 @@ def test_command_bodies_refuse_unknown_fields_in_the_document_too(
 def test_the_export_documents_the_media_types_it_sends(document: dict[str, Any]) -> None:
     ok = document["paths"]["/api/v1/audit/export"]["get"]["responses"]["200"]
     assert set(ok["content"]) == {"text/csv", "application/fhir+ndjson"}
+
+
+def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    from openapi_spec_validator.validation import OpenAPIV31SpecValidator
+
+    assert document["openapi"].startswith("3.1")
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in
+              OpenAPIV31SpecValidator(document).iter_errors()]  # fmt: skip
+    assert errors == []
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "responses" in operation
+    ]
+
+
+def test_every_request_body_has_an_example_its_schema_accepts(document: dict[str, Any]) -> None:
+    import jsonschema
+
+    bodies = [
+        (f"{method} {path}", media)
+        for path, method, operation in _operations(document)
+        for media in operation.get("requestBody", {}).get("content", {}).values()
+    ]
+    assert len(bodies) >= 60
+    for where, media in bodies:
+        assert "example" in media, where
+        schema = {**media["schema"], "components": document["components"]}
+        jsonschema.validate(media["example"], schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_the_booking_example_is_a_visit_the_service_books(
+    document: dict[str, Any], client: TestClient[Any], clerk: Headers
+) -> None:
+    example = document["paths"]["/api/v1/visits"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["example"]
+    reply = client.post("/api/v1/visits", json=example, headers=clerk)
+    assert reply.status_code == 201, reply.text
+
+
+def test_challenges_and_retry_after_are_documented(document: dict[str, Any]) -> None:
+    responses = [operation["responses"] for _, _, operation in _operations(document)]
+    unauthorised = [r["401"] for r in responses if "401" in r]
+    unavailable = [r["503"] for r in responses if "503" in r]
+    assert len(unauthorised) > 60 and len(unavailable) > 60
+    assert all(r["headers"]["WWW-Authenticate"]["schema"]["type"] == "string" for r in unauthorised)
+    assert all(r["headers"]["Retry-After"]["schema"]["type"] == "integer" for r in unavailable)
+
+
+def test_every_response_header_has_a_schema(document: dict[str, Any]) -> None:
+    headers = [
+        (f"{method} {path} {status} {name}", header)
+        for path, method, operation in _operations(document)
+        for status, response in operation["responses"].items()
+        for name, header in response.get("headers", {}).items()
+    ]
+    assert len(headers) > 200
+    assert [where for where, header in headers if "schema" not in header] == []

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Request, Response, post
-from litestar.datastructures import ResponseHeader
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import HeaderParameter, JSONBody
 
@@ -25,7 +24,14 @@ from adapters.http.kit.auth import claims_of, may_issue
 from adapters.http.kit.command_body import CommandBody, decode_command
 from adapters.http.kit.context import command_identity, expected_version, request_context
 from adapters.http.kit.problems import problem_responses
-from adapters.http.kit.resources import ETAG_HEADER, TEXT_HEADER, AggregateId, Resource, parse_id
+from adapters.http.kit.resources import (
+    ETAG_HEADER,
+    TEXT_HEADER,
+    AggregateId,
+    Resource,
+    documented_header,
+    parse_id,
+)
 from adapters.http.kit.schemas import CommandAccepted
 from adapters.http.kit.services import services_of
 from application.service import CommandResult
@@ -104,15 +110,14 @@ OnBehalfOf = Annotated[
 
 _COMMAND_HEADERS = [
     ETAG_HEADER,
-    ResponseHeader(
-        name="Idempotent-Replayed",
-        documentation_only=True,
-        description="true when this is the stored reply to an earlier request with the same key",
+    documented_header(
+        "Idempotent-Replayed",
+        "true when this is the stored reply to an earlier request with the same key",
     ),
 ]
 _CREATED_HEADERS = [
     *_COMMAND_HEADERS,
-    ResponseHeader(name="Location", documentation_only=True, description="The new record's URL"),
+    documented_header("Location", "The new record's URL"),
 ]
 _COMMAND_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 500, 503)
 _UNTARGETED_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 500, 503)

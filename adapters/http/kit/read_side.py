@@ -15,7 +15,6 @@ from typing import Annotated, Any, TypeVar, cast
 
 from litestar import Request, Response, get
 from litestar.connection import ASGIConnection
-from litestar.datastructures import ResponseHeader
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
@@ -27,6 +26,7 @@ from adapters.http.kit.errors import (
     ServiceUnavailableError,
 )
 from adapters.http.kit.problems import problem_responses
+from adapters.http.kit.resources import documented_header
 from adapters.readmodels.database import DATABASE_ERRORS, ReadDatabase, Transaction
 from adapters.readmodels.healing import is_outdated
 from adapters.readmodels.status import active_position, wait_for_position
@@ -74,10 +74,10 @@ Limit = Annotated[
     QueryParameter(ge=1, le=MAX_LIMIT, required=False, description="Entries per page (1-500)."),
 ]
 
-POSITION_RESPONSE_HEADER = ResponseHeader(
-    name=POSITION_HEADER,
-    documentation_only=True,
-    description="The log position the read model had processed when this answer was read",
+POSITION_RESPONSE_HEADER = documented_header(
+    POSITION_HEADER,
+    "The log position the read model had processed when this answer was read",
+    integer=True,
 )
 
 #: The problems a query of a read model may answer with.

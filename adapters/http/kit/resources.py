@@ -36,9 +36,17 @@ TEXT_HEADER: dict[str, Any] = {"type": OpenAPIType.STRING, "one_of": None}
 AggregateId = Annotated[
     str, PathParameter(description="The resource's id (a UUID)", schema_extra={"format": "uuid"})
 ]
-ETAG_HEADER = ResponseHeader(
-    name="ETag", documentation_only=True, description='The record\'s version, e.g. "3"'
-)
+
+
+def documented_header(name: str, description: str, *, integer: bool = False) -> ResponseHeader:
+    """A response header the OpenAPI document describes (the handler sets it). Litestar
+    derives a header's ``schema`` only from its ``value``'s type, and OpenAPI requires one:
+    the value stands for the type, and is never sent (``documentation_only``)."""
+    sample: Any = 0 if integer else ""
+    return ResponseHeader(name=name, documentation_only=True, description=description, value=sample)
+
+
+ETAG_HEADER = documented_header("ETag", 'The record\'s version, e.g. "3"')
 
 
 def parse_id(raw: str) -> UUID:
