@@ -244,10 +244,12 @@ class AccessRecorder:
                 return False
             with self._lock:
                 self._failed = []
+                # The figures first: a flush() woken below reads them at once.
+                if self.metrics is not None:
+                    self.metrics.saved.inc(len(batch))
+                    self.metrics.pending.set(len(self._pending))
                 self._done += len(batch)
                 self._settled.notify_all()
-            if self.metrics is not None:
-                self.metrics.saved.inc(len(batch))
             time.sleep(0)  # let a waiting request thread have the GIL before the next batch
 
     def _drop(self, count: int, reason: str) -> None:
