@@ -1,5 +1,5 @@
 """The ``patient-services`` command: ``serve``, ``project``, ``mllp``, ``rebuild``,
-``token``, ``migrate``, ``parked``, ``audit verify`` and ``hl7 import``.
+``token``, ``migrate``, ``parked``, ``audit verify``, ``hl7 import`` and ``seed``.
 
 An entry point: it is the only place (with :mod:`adapters.http.asgi`) that reads the process
 environment, and each command builds what it needs through :mod:`adapters.composition`.
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 
-from adapters.cli import audit, intake, maintenance, privacy, serving
+from adapters.cli import audit, intake, maintenance, privacy, seeding, serving
 from adapters.cli.help import (
     COMMON_EXITS,
     DESCRIPTION,
@@ -86,4 +86,5 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_audit(commands)
     intake.add_hl7(commands)
     privacy.add_privacy(commands)
+    seeding.add_seed(commands)
     return parser

@@ -16,6 +16,7 @@ from adapters.cli import main
 #: What each command's help must say it does (a phrase of its description, not its one-liner).
 DESCRIBED = {
     "serve": "serves the HTTP API",
+    "seed": "records a day of a fictional hospital",
     "project": "runs the projection workers",
     "rebuild": "builds a new generation",
     "token": "prints a signed token",
