@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # (see README "Configuration"); `make run PORT=9000` works too: make passes command-line
 # variables to the recipe's environment.
 
-.PHONY: run test bench bench-read bench-hl7 install
+.PHONY: run test bench bench-read bench-board bench-hl7 install screenshots
 
 install: $(STAMP)
 
@@ -37,6 +37,14 @@ bench: $(STAMP)
 bench-read: $(STAMP)
 	$(VENV)/bin/python -m bench.projections
 
+# Live flow board: SSE subscribers one server process keeps within 1 s, and their cost to the board.
+bench-board: $(STAMP)
+	$(VENV)/bin/python -m bench.board_subscribers
+
 # HL7 v2 over MLLP (a day of ADT) vs visit commands over HTTP, on one server.
 bench-hl7: $(STAMP)
 	$(VENV)/bin/python -m bench.hl7
+
+# The README's pictures (docs/screenshots/): the browser tests' seeded screens, kept.
+screenshots: $(STAMP)
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/browser/test_screenshots.py

@@ -66,6 +66,9 @@ class Settings:
 
     #: The HS256 key of development tokens; None only with an identity provider (below).
     jwt_secret: str | None = field(default=None, repr=False)
+    #: The secret was generated under VAR_DIR (no JWT_SECRET, no identity provider): the
+    #: embedded default, where the screens offer a development sign-in (/ui/sign-in).
+    jwt_secret_generated: bool = False
     database_url: str | None = field(default=None, repr=False)  # None: SQLite under var_dir
     var_dir: Path = Path("var")
     host: str = "127.0.0.1"
@@ -103,6 +106,10 @@ class Settings:
     projection_workers: bool = True
     #: Seconds a built flow board is served again (without minPosition newer than it).
     board_max_age_seconds: int = 1
+    #: A live board stream (/flow/board/events) is closed after this long; the browser
+    #: reconnects at once (Last-Event-ID), so a load balancer can rebalance and a revoked
+    #: role stops showing the board within this bound.
+    board_stream_max_seconds: int = 300
     #: How often the complaint deadline watcher looks for breached deadlines (seconds).
     deadline_check_seconds: int = 30
     #: A JSON file of bank holidays replacing the shipped England and Wales calendar
@@ -168,6 +175,7 @@ class Settings:
         in_range("POSTGRES_POOL_SIZE", self.postgres_pool_size, 1, 1000)
         in_range("DEADLINE_CHECK_SECONDS", self.deadline_check_seconds, 1, 60)
         in_range("BOARD_MAX_AGE_SECONDS", self.board_max_age_seconds, 1, 60)
+        in_range("BOARD_STREAM_MAX_SECONDS", self.board_stream_max_seconds, 1, 86_400)
         in_range("FISCAL_YEAR_START_MONTH", self.fiscal_year_start_month, 1, 12)
         # At most 5 s: what a crash may lose is the accesses of the last interval.
         in_range("ACCESS_FLUSH_MS", self.access_flush_ms, 10, 5000)
@@ -245,6 +253,12 @@ class Settings:
                 )
         if self.oidc_issuer and self.jwt_issuer and self.jwt_issuer != self.oidc_issuer:
             raise SettingsError("JWT_ISSUER: differs from OIDC_ISSUER (leave it unset)")
+
+    @property
+    def development_sign_in(self) -> bool:
+        """Whether ``/ui/sign-in`` may sign anyone in with any roles: only on the embedded
+        default (a generated secret); never with JWT_SECRET set or an identity provider."""
+        return self.jwt_secret_generated and not self.uses_identity_provider
 
     @property
     def uses_identity_provider(self) -> bool:
@@ -391,6 +405,7 @@ class Settings:
             jwt_secret = load_or_create_secret(var_dir / JWT_SECRET_FILE)
         return cls(
             jwt_secret=jwt_secret,
+            jwt_secret_generated="JWT_SECRET" not in env and not identity_provider,
             database_url=database_url,
             var_dir=var_dir,
             host=env.get("HOST", "127.0.0.1"),
@@ -418,6 +433,7 @@ class Settings:
             projection_workers=read_bool(env, "PROJECTION_WORKERS", True),
             deadline_check_seconds=read_int(env, "DEADLINE_CHECK_SECONDS", 30),
             board_max_age_seconds=read_int(env, "BOARD_MAX_AGE_SECONDS", 1),
+            board_stream_max_seconds=read_int(env, "BOARD_STREAM_MAX_SECONDS", 300),
             holiday_calendar_file=(
                 Path(env["HOLIDAY_CALENDAR_FILE"]) if "HOLIDAY_CALENDAR_FILE" in env else None
             ),

@@ -181,8 +181,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # race. Each worker then only finds the tables present.
     migrate_tables(settings)
     base = f"http://{settings.host}:{settings.port}"
+    screens = f"{base}/ui/"
+    if settings.development_sign_in:
+        screens += f" (development sign-in; to fill them: {_thiscommand()} seed)"
     print(
         f"Serving patient services on {base}\n"
+        f"  screens:              {screens}\n"
         f"  interactive API page: {base}/schema\n"
         f"  get a token:          {_thiscommand()} token --sub alice --role clerk\n"
         "  then send:            Authorization: Bearer <token>",

@@ -40,6 +40,7 @@ from adapters.http.openapi_assets import swagger_ui_assets_router, swagger_ui_pl
 from adapters.http.openapi_document import complete_openapi_of
 from adapters.http.operations import health, ready
 from adapters.http.privacy import privacy_router
+from adapters.http.ui import ui_routers
 from adapters.http.visits import visits_router
 from adapters.policies import budget_rules_of
 from adapters.readmodels.database import ReadDatabase
@@ -107,7 +108,11 @@ def create_app(
             complaints_router(settings.facility_zone),
             *budget_routers(budget_rules_of(settings)),
             audit_router(settings),
-            flow_router(settings.facility_zone, settings.board_max_age_seconds),
+            flow_router(
+                settings.facility_zone,
+                settings.board_max_age_seconds,
+                settings.board_stream_max_seconds,
+            ),
             hl7_route(settings),
             privacy_router(),
         ],
@@ -123,6 +128,7 @@ def create_app(
             ready,
             metrics.endpoint(),
             swagger_ui_assets_router(),
+            *ui_routers(settings, authentication),
         ],
         exception_handlers={Exception: problem_response},
         cors_config=cors_config(settings),

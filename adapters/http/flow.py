@@ -14,16 +14,21 @@ from litestar import Router
 from litestar.handlers import HTTPRouteHandler
 
 from adapters.http.flow_board import EncodedBoards, board_handler
+from adapters.http.flow_board_stream import BoardWatcher, board_stream_handler
 from adapters.http.flow_census import get_census
 from adapters.http.flow_metrics import metrics_handler
 from adapters.http.flow_timeline import get_timeline
 
 
-def flow_router(zone: ZoneInfo, board_max_age: int = 1) -> Router:
+def flow_router(zone: ZoneInfo, board_max_age: int = 1, stream_max_seconds: int = 300) -> Router:
     """The flow routes; ``zone`` is the facility's time zone (hourly buckets of metrics);
-    a board is served again for ``board_max_age`` seconds (see :class:`EncodedBoards`)."""
+    a board is served again for ``board_max_age`` seconds (see :class:`EncodedBoards`), and
+    a live board stream closed after ``stream_max_seconds``."""
+    # The polling route and the live one share the boards built (one per unit and second).
+    boards = EncodedBoards(max_age=board_max_age)
     handlers: list[HTTPRouteHandler] = [
-        board_handler(EncodedBoards(max_age=board_max_age)),
+        board_handler(boards),
+        board_stream_handler(boards, BoardWatcher(), stream_max_seconds),
         get_census,
         metrics_handler(zone),
         get_timeline,

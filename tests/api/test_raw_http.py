@@ -4,41 +4,22 @@ app sees anything, so they are tried over a raw socket."""
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from adapters.http.server import MAX_REQUEST_HEAD_BYTES
-from tests.support.ports import free_port
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.live_server import live_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    tmp = tmp_path_factory.mktemp("raw-http")
-    port = free_port()
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")
-    }
-    env.update(VAR_DIR=str(tmp / "var"), JWT_SECRET="s" * 40, LOG_LEVEL="WARNING")
-    command = [sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)]
-    log = tmp / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_until_ready(process, port, log)
+    with live_server(tmp_path_factory.mktemp("raw-http"), JWT_SECRET="s" * 40) as running:
+        port = urlsplit(running.url).port
+        assert port is not None
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -113,17 +94,3 @@ def test_a_request_head_within_the_bound_is_served(server: int) -> None:
     )
     status, _, body = exchange(server, request)
     assert status == 200, body
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"serve exited:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"serve was not ready in 60 s:\n{log.read_text()}")

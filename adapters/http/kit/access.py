@@ -63,7 +63,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 __all__ = [
     "ACCESS_RECORDER_STATE_KEY", "RETURNED_RECORDS", "AccessSpec", "Extractor", "Found",
     "OnBehalfOfHeader", "PurposeOfUseHeader", "checked_access_headers", "commit_access",
-    "fhir_records", "fields_named", "note", "purpose_or_default", "recorded",
+    "fhir_records", "fields_named", "note", "pending_access", "purpose_or_default", "recorded",
 ]  # fmt: skip
 
 PurposeOfUseHeader = Annotated[
@@ -186,14 +186,29 @@ def note(
     on_behalf_of: str | None,
 ) -> None:
     """Note the access a 2xx answer makes, for :func:`commit_access` to hand over."""
-    recorder: AccessRecorder | None = request.app.state.get(ACCESS_RECORDER_STATE_KEY)
-    if recorder is None:
-        return
     content = answer
     if isinstance(answer, Response):
         if not 200 <= (answer.status_code or 200) < 300:
             return
         content = answer.content
+    noted = pending_access(request, content, spec, purpose, on_behalf_of)
+    if noted is not None:
+        request.scope.setdefault("state", {})[_PENDING_KEY] = noted
+
+
+def pending_access(
+    request: Request[Any, Any, Any],
+    content: Any,
+    spec: AccessSpec,
+    purpose: str | None,
+    on_behalf_of: str | None,
+) -> tuple[AccessRecorder, PendingAccess] | None:
+    """The access showing ``content`` to the request's caller makes, and the recorder to
+    hand it to (None when the app records nothing). A stream that shows the caller new
+    content (the live board) hands each one over itself."""
+    recorder: AccessRecorder | None = request.app.state.get(ACCESS_RECORDER_STATE_KEY)
+    if recorder is None:
+        return None
     found = spec.found(content)
     count = len(found.record_ids) or len(found.patient_refs)
     truncated = max(len(found.record_ids), len(found.patient_refs)) > recorder.list_threshold
@@ -213,7 +228,7 @@ def note(
         correlation_id=correlation_id_of(request.scope), occurred_at=datetime.now(timezone.utc),
         on_behalf_of=on_behalf_of,
     )  # fmt: skip
-    request.scope.setdefault("state", {})[_PENDING_KEY] = (recorder, pending)
+    return recorder, pending
 
 
 def query_of(request: Request[Any, Any, Any]) -> dict[str, str]:

@@ -39,6 +39,7 @@ from adapters.http.kit.correlation import correlation_id_of
 from adapters.http.kit.errors import AuthenticationError, ServiceUnavailableError
 from adapters.http.kit.identifiers import optional_identifier
 from adapters.http.kit.services import services_of
+from adapters.http.kit.session_cookie import SESSION_COOKIE, CsrfRefusedError, check_csrf
 from adapters.identity_provider import ProviderTokens
 from adapters.settings import Settings
 from application.shared.attempts import Attempt, target_type_of
@@ -103,15 +104,19 @@ class BearerAuthMiddleware(ASGIMiddleware):
     async def authenticate(self, scope: Scope) -> TokenClaims:
         header = next((v for k, v in scope["headers"] if k == _AUTHORIZATION), None)
         if header is None:
-            raise AuthenticationError(
-                "an Authorization: Bearer token is required", token_given=False
-            )
-        scheme, _, token = header.decode("latin-1").strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise AuthenticationError(
-                "the Authorization header must be 'Bearer <token>'", token_given=False
-            )
+            token = self._session_token(scope)
+        else:
+            scheme, _, token = header.decode("latin-1").strip().partition(" ")
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
+                raise AuthenticationError(
+                    "the Authorization header must be 'Bearer <token>'", token_given=False
+                )
+        return await self.claims_for(token, scope)
+
+    async def claims_for(self, token: str, scope: Scope) -> TokenClaims:
+        """``token``'s claims once verified and unexpired (a refusal is recorded and is an
+        :class:`AuthenticationError`): for a request, and for the screens' sign-in."""
         try:
             claims = await self._verify(token)
         except InvalidTokenError as e:
@@ -123,6 +128,22 @@ class BearerAuthMiddleware(ASGIMiddleware):
             await self._record_refusal(scope, "TOKEN_EXPIRED", claims.subject)
             raise AuthenticationError("the token has expired", token_given=True)
         return claims
+
+    @staticmethod
+    def _session_token(scope: Scope) -> str:
+        """The token a signed-in screen sends in its session cookie (see session_cookie.py);
+        one that changes something must also pass the CSRF check."""
+        connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+        token = connection.cookies.get(SESSION_COOKIE, "").strip()
+        if not token:
+            raise AuthenticationError(
+                "an Authorization: Bearer token is required", token_given=False
+            )
+        try:
+            check_csrf(str(scope.get("method", "GET")), connection.cookies, connection.headers)
+        except CsrfRefusedError as e:
+            raise NotAuthorisedError(str(e)) from None
+        return token
 
     async def _verify(self, token: str) -> TokenClaims:
         claims = self._verified.get(token)
