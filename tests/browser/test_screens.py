@@ -24,12 +24,23 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def walk_in(server: Server, unit: str = "ED", minutes_ago: int = 20) -> tuple[str, str]:
-    """A walk-in recorded over the API, as a front desk system would: (visit id, patientRef)."""
+def walk_in(
+    server: Server, unit: str = "ED", minutes_ago: int = 20, *, in_trail: bool = False
+) -> tuple[str, str]:
+    """A walk-in recorded over the API, as a front desk system would: (visit id, patientRef).
+    ``in_trail``: once the audit trail's read model holds it."""
     ref = f"P-{uuid.uuid4().hex[:10]}"
     body = {"patientRef": ref, "visitClass": "EMER", "serviceUnit": unit,
             "arrivalAt": (now() - timedelta(minutes=minutes_ago)).isoformat()}  # fmt: skip
-    return str(server.post("/visits/walk-ins", body, *CLERK)["id"]), ref
+    created = server.post("/visits/walk-ins", body, *CLERK)
+    if in_trail:
+        trail = server.api.get(
+            "/api/v1/audit/events",
+            params={"minPosition": created["position"], "waitMs": 5000, "limit": 1},
+            headers=server.headers("auditor.max", "auditor"),
+        )
+        assert trail.status_code == 200, trail.text
+    return str(created["id"]), ref
 
 
 def card(scope: Any, ref: str) -> Any:
@@ -168,7 +179,8 @@ def test_verify_shows_an_intact_chain_then_names_the_tampered_position(
     page.click("#verify")
     expect(page.locator("#verify-result")).to_contain_text("Intact", timeout=10_000)
 
-    visit, _ = walk_in(server)
+    # In the trail before it is tampered with: verify checks the entries the trail holds.
+    visit, _ = walk_in(server, in_trail=True)
     with raw_events(server.settings) as (conn, events, key):
         [(position, state)] = sql(
             conn, f"SELECT {key}, state FROM {events} WHERE originator_id = ?",

@@ -147,7 +147,8 @@ def test_without_a_token_it_is_a_401(server: Server) -> None:
 def test_a_screen_that_shows_new_patients_is_recorded_as_an_access_to_them(
     server: Server,
 ) -> None:
-    ref = walk_in(server, unit="RESUS")
+    # On the board before the screen opens: its first event is the board as projected.
+    ref = walk_in(server, unit="RESUS", projected=True)
     with httpx.stream(
         "GET", f"{server.url}{EVENTS}", params={"unit": "RESUS"}, timeout=10,
         headers={**server.headers("wall.screen.7", "nurse"), "X-Purpose-Of-Use": "HOPERAT"},
