@@ -222,7 +222,10 @@ def start_runtime(
         factories = list(read_models(settings).values())
         _prepare_read_models(settings, read_database, factories)
         supervisor = ProjectionSupervisor(
-            read_database, factories, background_jobs(settings, services, read_database)
+            read_database,
+            factories,
+            background_jobs(settings, services, read_database),
+            batch_interval=settings.projection_batch_interval_ms / 1000,
         )
     except BaseException:
         read_database.close()

@@ -104,6 +104,9 @@ class Settings:
     postgres_schema: str | None = None
     #: Run the projection workers inside each serving process (one leads per read model).
     projection_workers: bool = True
+    #: A live worker starts its batches at most this often (milliseconds): under load every
+    #: commit wakes it, and one batch per commit costs a transaction per read model each.
+    projection_batch_interval_ms: int = 20
     #: Seconds a built flow board is served again (without minPosition newer than it).
     board_max_age_seconds: int = 1
     #: A live board stream (/flow/board/events) is closed after this long; the browser
@@ -173,6 +176,7 @@ class Settings:
         in_range("NO_SHOW_GRACE_MINUTES", self.no_show_grace_minutes, 0, 24 * 60)
         in_range("LATE_CANCELLATION_HOURS", self.late_cancellation_hours, 0, 24 * 365)
         in_range("POSTGRES_POOL_SIZE", self.postgres_pool_size, 1, 1000)
+        in_range("PROJECTION_BATCH_INTERVAL_MS", self.projection_batch_interval_ms, 0, 1000)
         in_range("DEADLINE_CHECK_SECONDS", self.deadline_check_seconds, 1, 60)
         in_range("BOARD_MAX_AGE_SECONDS", self.board_max_age_seconds, 1, 60)
         in_range("BOARD_STREAM_MAX_SECONDS", self.board_stream_max_seconds, 1, 86_400)
@@ -431,6 +435,7 @@ class Settings:
             postgres_pool_size=read_int(env, "POSTGRES_POOL_SIZE", 10),
             postgres_schema=env.get("POSTGRES_SCHEMA"),
             projection_workers=read_bool(env, "PROJECTION_WORKERS", True),
+            projection_batch_interval_ms=read_int(env, "PROJECTION_BATCH_INTERVAL_MS", 20),
             deadline_check_seconds=read_int(env, "DEADLINE_CHECK_SECONDS", 30),
             board_max_age_seconds=read_int(env, "BOARD_MAX_AGE_SECONDS", 1),
             board_stream_max_seconds=read_int(env, "BOARD_STREAM_MAX_SECONDS", 300),

@@ -1,6 +1,7 @@
 """HL7 v2 over MLLP vs visit commands over HTTP, on one server, in one run.
 
     python -m bench.hl7 [--visits 1500] [--connections 8] [--rounds 2] [--seconds 10]
+                        [--batch-intervals 0,20]
 
 ``patient-services serve`` runs in a subprocess on a fresh PostgreSQL schema with
 ``MLLP_PORT`` set, so the listener and the HTTP API share the store and the machine:
@@ -12,7 +13,9 @@
   ACK of the last one is in (MLLP's rule), so ACK latency is the time per message.
 * **HTTP**: the same connections post the five visit commands of bench.visits.
 
-Each round runs MLLP then HTTP for ``--seconds`` each. Prints messages/s, ACK latency
+Each round runs MLLP then HTTP for ``--seconds`` each, once per
+``PROJECTION_BATCH_INTERVAL_MS`` value of ``--batch-intervals`` (each on a fresh server and
+schema, so the settings compare in one run). Prints messages/s, ACK latency
 p50/p99, every ACK's code counted (anything but AA is an error), and MLLP messages/s ÷ HTTP
 commands/s; writes the figures as JSON under ``bench/results/``.
 """
@@ -145,43 +148,52 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="at most, per path and round")
     parser.add_argument("--workers", type=int, default=2, help="HTTP worker processes")
     parser.add_argument("--pool-size", type=int, default=10)
+    parser.add_argument(
+        "--batch-intervals",
+        default="20",
+        help="PROJECTION_BATCH_INTERVAL_MS values to compare, comma-separated (e.g. 0,20)",
+    )
     args = parser.parse_args(argv)
 
+    os.environ["PATIENT_REF_SECRET"] = "bench-patient-ref-secret-bench-patient-ref"
+    intervals = [int(value) for value in args.batch_intervals.split(",")]
+    token = mint("bench", ["clerk", "nurse", "clinician"])
+    start = datetime.now(timezone.utc) - timedelta(days=1)
+    rounds: list[dict[str, Any]] = []
+    for number in range(1, args.rounds + 1):
+        # Each setting in turn within a round, each on a server and store of its own (the
+        # NOTIFY channel is the database's, so two servers side by side would wake each
+        # other's read models).
+        for interval in intervals:
+            entry = run_round(args, day_of_adt(args.visits, number, start), token, interval)
+            rounds.append({"round": number, **entry})
+    report(args, rounds)
+    return 0
+
+
+def run_round(
+    args: argparse.Namespace, journeys: list[list[str]], token: str, interval: int
+) -> dict[str, Any]:
     schema = fresh_schema("hl7")
     port, mllp_port = free_port(), free_port()
     os.environ["MLLP_PORT"] = str(mllp_port)
-    os.environ["PATIENT_REF_SECRET"] = "bench-patient-ref-secret-bench-patient-ref"
+    os.environ["PROJECTION_BATCH_INTERVAL_MS"] = str(interval)
     server = start_server(schema, port, args.workers, args.pool_size)
-    rounds: list[dict[str, Any]] = []
     try:
         wait_for_mllp(mllp_port)
-        token = mint("bench", ["clerk", "nurse", "clinician"])
-        start = datetime.now(timezone.utc) - timedelta(days=1)
-        for number in range(1, args.rounds + 1):
-            journeys = day_of_adt(args.visits, number, start)
-            # The listener runs in serve's own process; its children are the HTTP workers
-            # and the projection process (the read models follow each message).
-            listener, *children = server_pids(server)
-            cpu_before = cpu_seconds([listener]), cpu_seconds(children)
-            latencies, codes, elapsed = asyncio.run(
-                replay(mllp_port, journeys, args.connections, args.seconds)
-            )
-            cpu = cpu_seconds([listener]) - cpu_before[0], cpu_seconds(children) - cpu_before[1]
-            errors = sum(n for code, n in codes.items() if code != "AA")
-            mllp = summarise(f"MLLP ({args.connections} connections)", latencies, errors, elapsed)
-            http, cpu_ms = run_http(
-                port,
-                server,
-                args.seconds,
-                args.connections,
-                token,
-                f"HTTP ({args.workers} workers)",
-            )
-            per_message = [seconds / max(mllp.commands, 1) * 1000 for seconds in cpu]
-            rounds.append({
-                "mllp": mllp, "codes": codes, "http": http, "http_cpu_ms": cpu_ms,
-                "listener_cpu_ms": per_message[0], "workers_cpu_ms": per_message[1],
-            })  # fmt: skip
+        # The listener runs in serve's own process; its children are the HTTP workers
+        # and the projection process (the read models follow each message).
+        listener, *children = server_pids(server)
+        cpu_before = cpu_seconds([listener]), cpu_seconds(children)
+        latencies, codes, elapsed = asyncio.run(
+            replay(mllp_port, journeys, args.connections, args.seconds)
+        )
+        cpu = cpu_seconds([listener]) - cpu_before[0], cpu_seconds(children) - cpu_before[1]
+        errors = sum(n for code, n in codes.items() if code != "AA")
+        mllp = summarise(f"MLLP ({args.connections} connections)", latencies, errors, elapsed)
+        http, cpu_ms = run_http(
+            port, server, args.seconds, args.connections, token, f"HTTP ({args.workers} workers)"
+        )
     finally:
         server.terminate()
         try:
@@ -189,8 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:  # noqa: BLE001 - a stuck server is killed
             server.kill()
         drop_schema(schema)
-    report(args, rounds)
-    return 0
+    per_message = [seconds / max(mllp.commands, 1) * 1000 for seconds in cpu]
+    return {
+        "interval_ms": interval, "mllp": mllp, "codes": codes, "http": http,
+        "http_cpu_ms": cpu_ms, "listener_cpu_ms": per_message[0],
+        "workers_cpu_ms": per_message[1],
+    }  # fmt: skip
 
 
 def report(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> None:
@@ -199,14 +215,15 @@ def report(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> None:
         f"{os.cpu_count()} cores (every ACK after commit)"
     )
     print(
-        f"{'round':<7}{'path':<26}{'messages':>9}{'errors':>7}{'/s':>7}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'round':<7}{'batch ms':>9}  {'path':<26}{'messages':>9}{'errors':>7}{'/s':>7}"
+        f"{'p50 ms':>8}{'p99 ms':>8}"
     )
-    for number, entry in enumerate(rounds, 1):
+    for entry in rounds:
         for figures in (entry["mllp"], entry["http"]):
             f: Figures = figures
             print(
-                f"{number:<7}{f.name:<26}{f.commands:>9}{f.errors:>7}{f.per_second:>7.0f}"
-                f"{f.p50_ms:>8.1f}{f.p99_ms:>8.1f}"
+                f"{entry['round']:<7}{entry['interval_ms']:>9}  {f.name:<26}{f.commands:>9}"
+                f"{f.errors:>7}{f.per_second:>7.0f}{f.p50_ms:>8.1f}{f.p99_ms:>8.1f}"
             )
         print(
             f"       ACK codes: {entry['codes']}; CPU per message: listener "
@@ -214,17 +231,23 @@ def report(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> None:
             f"{entry['workers_cpu_ms']:.2f} ms; HTTP server CPU per command "
             f"{entry['http_cpu_ms']:.2f} ms"
         )
-    ratios = [e["mllp"].per_second / e["http"].per_second for e in rounds]
-    rates = [e["mllp"].per_second for e in rounds]
-    print(f"MLLP messages/s, median of rounds: {statistics.median(rates):.0f} (target >= 300)")
-    print(f"MLLP messages/s ÷ HTTP commands/s, median of rounds: {statistics.median(ratios):.2f}")
+    for interval in sorted({e["interval_ms"] for e in rounds}):
+        these = [e for e in rounds if e["interval_ms"] == interval]
+        rates = [e["mllp"].per_second for e in these]
+        ratios = [e["mllp"].per_second / e["http"].per_second for e in these]
+        print(
+            f"PROJECTION_BATCH_INTERVAL_MS={interval}: MLLP messages/s, median of rounds "
+            f"{statistics.median(rates):.0f} (target >= 300); ÷ HTTP commands/s "
+            f"{statistics.median(ratios):.2f}"
+        )
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"hl7-{stamp}.json"
     out.write_text(json.dumps({
         "args": vars(args),
         "rounds": [
-            {"mllp": asdict(e["mllp"]), "codes": e["codes"], "http": asdict(e["http"]),
+            {"round": e["round"], "batch_interval_ms": e["interval_ms"],
+             "mllp": asdict(e["mllp"]), "codes": e["codes"], "http": asdict(e["http"]),
              "http_cpu_ms_per_command": e["http_cpu_ms"],
              "listener_cpu_ms_per_message": e["listener_cpu_ms"],
              "workers_cpu_ms_per_message": e["workers_cpu_ms"]}

@@ -22,9 +22,13 @@ class ProjectionSupervisor:
         database: ReadDatabase,
         factories: Sequence[Callable[[], ReadModel]],
         jobs: Sequence[PeriodicJob] = (),
+        *,
+        batch_interval: float = 0.0,
     ):
         self.workers = [
-            ProjectionWorker(database, factory, max_batch_size=MAX_BATCH_SIZE)
+            ProjectionWorker(
+                database, factory, max_batch_size=MAX_BATCH_SIZE, batch_interval=batch_interval
+            )
             for factory in factories
         ]
         self.jobs = list(jobs)

@@ -75,6 +75,7 @@ class ProjectionWorker:
         max_batch_size: int | None = None,
         idle_wait: float = 0.05,
         standby_retry: float = 1.0,
+        batch_interval: float = 0.0,
     ) -> None:
         self.database = database
         self.model_factory = model_factory
@@ -88,6 +89,11 @@ class ProjectionWorker:
         self._limit = batch_size
         self.idle_wait = idle_wait
         self.standby_retry = standby_retry
+        #: The least time from one live batch's start to the next one's (seconds). Under
+        #: load each commit wakes every worker, and a batch per commit is a transaction per
+        #: read model per command: waiting out the rest of the interval lets the commits
+        #: of that time share one batch. When writes are rarer than this, no wait is added.
+        self.batch_interval = batch_interval
         self._generation: int | None = None  # the generation self.model holds state for
         self.fingerprint = fingerprint(self.model)
         self._outdated = False  # whether self._generation was built with another shape
@@ -290,6 +296,9 @@ class ProjectionWorker:
                 )
             if self._caught_up:
                 conn.wait_for_records(self.idle_wait, stop)
+                rest = self.batch_interval - (time.perf_counter() - started)
+                if rest > 0:
+                    stop.wait(rest)
 
 
 def _close_quietly(conn: WorkerConnection) -> None:
