@@ -182,7 +182,13 @@ class PatientServices(AttemptLog):
             command_id=command_id, occurred_at=occurred_at, reason=command.reason,
             now=now, time_field=time_field,
         )  # fmt: skip
-        with recording(envelope, decided_at=max(now, envelope.occurred_at)):
+        # A feed's message was decided by its source system when it says it happened (a
+        # queue an interface engine replays after an outage is not late); anyone else's
+        # command is decided now, whatever occurredAt claims.
+        decided_at = (
+            envelope.occurred_at if context.source_system else max(now, envelope.occurred_at)
+        )
+        with recording(envelope, decided_at=decided_at):
             aggregates = self._decide(command, target, expected_version, envelope.occurred_at)
         aggregate = aggregates[0]
         created = command.creates

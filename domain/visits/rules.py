@@ -18,6 +18,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from domain.shared.compensation import FlowEntry, FlowLog, compensation_target
+from domain.shared.envelope import decision_time
 from domain.shared.errors import DomainValidationError, InvalidTransitionError, TimestampOrderError
 from domain.visits import locations
 from domain.visits.identity import SEPARATOR
@@ -55,6 +56,7 @@ class VisitFacts(Protocol):
 
     status: str
     scheduled_start: datetime | None
+    booked_at: datetime | None
     arrival_at: datetime | None
     triage_at: datetime | None
     provider_seen_at: datetime | None
@@ -124,19 +126,25 @@ def check_reschedule(visit: VisitFacts, start: datetime, end: datetime | None) -
 
 
 def check_cancel(visit: VisitFacts, reason: str, at: datetime, policy: VisitPolicy) -> bool:
-    """Whether the cancellation is late: within the policy's window before the start."""
+    """Whether the cancellation is late: within the policy's window before the start, judged
+    when it is decided (:func:`decision_time`), so back-dating ``at`` cannot escape the flag.
+    A cancellation dated before the booking was made is refused."""
     require_status(visit, {SCHEDULED}, action="cancel")
     require_reason(reason)
     assert visit.scheduled_start is not None  # a scheduled visit has its start
-    return visit.scheduled_start - at < policy.late_cancellation_window
+    if visit.booked_at is not None and at < visit.booked_at:
+        raise TimestampOrderError("the cancellation is dated before the booking was made")
+    return visit.scheduled_start - decision_time() < policy.late_cancellation_window
 
 
 def check_no_show(visit: VisitFacts, at: datetime, policy: VisitPolicy) -> None:
+    """The grace after the start is judged when the no-show is decided, whatever ``at``
+    says (``at`` still records when the patient was found missing)."""
     require_status(visit, {SCHEDULED}, action="mark as no-show")
     assert visit.scheduled_start is not None  # a scheduled visit has its start
     if visit.arrival_at is not None:  # invariant 4
         raise InvalidTransitionError("a patient who arrived cannot be a no-show")
-    if at < visit.scheduled_start + policy.no_show_grace:
+    if decision_time() < visit.scheduled_start + policy.no_show_grace:
         minutes = int(policy.no_show_grace.total_seconds() // 60)
         raise InvalidTransitionError(
             f"a no-show can only be recorded {minutes} minutes after the scheduled start"
@@ -146,11 +154,13 @@ def check_no_show(visit: VisitFacts, at: datetime, policy: VisitPolicy) -> None:
 def check_no_show_reversal(
     visit: VisitFacts, corrects_event_id: UUID | None, at: datetime, policy: VisitPolicy
 ) -> FlowEntry:
-    """The no-show to revert: only on the (facility's local) day of the visit."""
+    """The no-show to revert: only on the (facility's local) day of the visit, the day it is
+    decided (a revert dated back to that day on a later one is refused)."""
     target = _target(visit, "VisitMarkedNoShow", corrects_event_id)
     assert visit.scheduled_start is not None  # a no-show was scheduled
     zone = ZoneInfo(policy.facility_timezone)
-    if at.astimezone(zone).date() != visit.scheduled_start.astimezone(zone).date():
+    day = visit.scheduled_start.astimezone(zone).date()
+    if {at.astimezone(zone).date(), decision_time().astimezone(zone).date()} != {day}:
         raise InvalidTransitionError("a no-show can only be reverted on the day of the visit")
     return target
 

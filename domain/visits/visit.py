@@ -52,6 +52,7 @@ class PatientVisit(AuditedAggregate):
             visit.visit_number_authority = self.visit_number_authority
             visit.status, visit.reason_code = v.SCHEDULED, self.reason_code
             visit.scheduled_start, visit.scheduled_end = self.scheduled_start, self.scheduled_end
+            visit.booked_at = self.occurred_at
 
     class WalkInRegistered(AuditedAggregate.Created):
         """PatientArrived (walk-in): the visit starts already arrived (ED, walk-in clinic)."""
@@ -451,6 +452,8 @@ class PatientVisit(AuditedAggregate):
         self.visit_number_authority: str | None = None
         self.scheduled_start: datetime | None = None
         self.scheduled_end: datetime | None = None
+        #: When the booking was made (its event's occurred_at); None for a walk-in.
+        self.booked_at: datetime | None = None
         self.reason_code: str | None = None
         self.walk_in = False
         self.arrival_mode: str | None = None

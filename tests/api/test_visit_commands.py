@@ -4,9 +4,10 @@ recorded."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 from litestar.testing import TestClient
@@ -23,6 +24,9 @@ from tests.support.api import (
     position,
     visit_body,
 )
+
+#: The facility's time zone in these tests (the FACILITY_TIMEZONE default).
+FACILITY_ZONE = ZoneInfo("Europe/London")
 
 #: A minimal valid body for every action: a new action without one fails the test below.
 ACTION_BODIES: dict[str, dict[str, Any]] = {
@@ -198,25 +202,122 @@ def test_a_visit_walks_from_schedule_to_close_over_http(
 def test_a_no_show_is_recorded_and_reverted_the_same_day(
     client: TestClient[Any], clerk: Headers, schedule: Callable[..., str]
 ) -> None:
-    start = (now() - timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
+    start = now() - timedelta(minutes=25)
+    if start.astimezone(FACILITY_ZONE).date() != now().astimezone(FACILITY_ZONE).date():
+        pytest.skip("the facility's day began less than 25 minutes ago: no same-day revert")
     visit_id = schedule(scheduledStart=iso(start))
 
     no_show = client.post(
         f"{API}/{visit_id}/no-show",
-        json={"occurredAt": iso(start + timedelta(minutes=30))},
+        json={"occurredAt": iso(start + timedelta(minutes=20))},
         headers=clerk,
     )
     reverted = client.post(
-        f"{API}/{visit_id}/revert-no-show",
-        json={
-            "occurredAt": iso(start + timedelta(minutes=40)),
-            "reason": "was in the wrong clinic",
-        },
+        f"{API}/{visit_id}/revert-no-show", json={"reason": "was in the wrong clinic"},
         headers=clerk,
-    )
+    )  # fmt: skip
 
     assert (no_show.status_code, reverted.status_code) == (200, 200), reverted.text
     assert client.get(f"{API}/{visit_id}", headers=clerk).json()["status"] == "scheduled"
+
+
+# ---- rules judged when the command is decided, whatever occurredAt claims ------------------
+def test_a_no_show_reverted_on_a_later_day_is_refused_though_dated_back_to_the_visit_day(
+    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str]
+) -> None:
+    start = (now() - timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
+    visit_id = schedule(scheduledStart=iso(start), occurredAt=iso(start - timedelta(days=7)))
+    no_show = client.post(
+        f"{API}/{visit_id}/no-show", json={"occurredAt": iso(start + timedelta(minutes=30))},
+        headers=clerk,
+    )  # fmt: skip
+    assert no_show.status_code == 200, no_show.text
+
+    reverted = client.post(
+        f"{API}/{visit_id}/revert-no-show",
+        json={"occurredAt": iso(start + timedelta(minutes=40)), "reason": "wrong clinic"},
+        headers=clerk,
+    )
+
+    assert reverted.status_code == 409
+    assert reverted.json()["code"] == "INVALID_TRANSITION"
+    assert client.get(f"{API}/{visit_id}", headers=clerk).json()["status"] == "no_show"
+
+
+def test_a_no_show_dated_after_the_grace_is_refused_while_the_grace_has_not_passed(
+    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str]
+) -> None:
+    start = now() + timedelta(minutes=5)
+    visit_id = schedule(scheduledStart=iso(start))
+
+    reply = client.post(f"{API}/{visit_id}/no-show", json={"occurredAt": iso(now())}, headers=clerk)
+    assert reply.status_code == 409
+    assert "15 minutes after the scheduled start" in reply.json()["detail"]
+
+
+def test_a_cancellation_back_dated_out_of_the_window_is_still_late(
+    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str]
+) -> None:
+    start = now() + timedelta(hours=2)
+    visit_id = schedule(scheduledStart=iso(start), occurredAt=iso(now() - timedelta(days=5)))
+    claimed = now() - timedelta(days=3)
+
+    reply = client.post(
+        f"{API}/{visit_id}/cancel",
+        json={"occurredAt": iso(claimed), "reason": "patient asked"},
+        headers=clerk,
+    )
+
+    assert reply.status_code == 200, reply.text
+    state = client.get(f"{API}/{visit_id}", headers=clerk).json()
+    assert (state["status"], state["lateCancellation"]) == ("cancelled", True)
+    # occurredAt still says when it happened.
+    cancelled_at = datetime.fromisoformat(state["cancelledAt"].replace("Z", "+00:00"))
+    assert abs(cancelled_at - claimed) < timedelta(seconds=1)
+
+
+def test_a_cancellation_dated_before_the_booking_was_made_is_refused(
+    client: TestClient[Any], clerk: Headers, schedule: Callable[..., str],
+    memory_services: PatientServices,
+) -> None:  # fmt: skip
+    visit_id = schedule(scheduledStart=iso(now() + timedelta(hours=2)))
+    before = position(memory_services)
+
+    reply = client.post(
+        f"{API}/{visit_id}/cancel",
+        json={"occurredAt": iso(now() - timedelta(days=3)), "reason": "patient asked"},
+        headers=clerk,
+    )
+
+    assert reply.status_code == 409
+    assert reply.json()["code"] == "TIMESTAMP_ORDER"
+    # Nothing but the refused attempt (for the trail) is recorded.
+    assert only_attempt_since(memory_services, before).action == "CancelVisit"
+
+
+def test_a_feed_cancellation_is_judged_when_its_source_decided_it(
+    client: TestClient[Any], auth: Callable[..., Headers]
+) -> None:
+    """An interface engine replaying its queue after an outage: the source system decided
+    the cancellation in time; it arrives inside the window but is not late."""
+    engine = auth("integration", sub="hl7-engine")
+    start = now() + timedelta(hours=2)
+    booked = client.post(
+        API, json=visit_body(scheduledStart=iso(start), occurredAt=iso(now() - timedelta(days=5))),
+        headers={**engine, "X-Source-System": "PAS", "X-Source-Message-Id": "S12-1"},
+    )  # fmt: skip
+    assert booked.status_code == 201, booked.text
+    visit_id = booked.json()["id"]
+
+    reply = client.post(
+        f"{API}/{visit_id}/cancel",
+        json={"occurredAt": iso(now() - timedelta(days=3)), "reason": "patient asked"},
+        headers={**engine, "X-Source-System": "PAS", "X-Source-Message-Id": "S15-1"},
+    )
+
+    assert reply.status_code == 200, reply.text
+    reader = auth("clerk")
+    assert client.get(f"{API}/{visit_id}", headers=reader).json()["lateCancellation"] is False
 
 
 def test_a_cancelled_admission_restores_the_visit_and_cannot_be_cancelled_twice(

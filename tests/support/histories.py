@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
@@ -75,9 +75,17 @@ class Scenario:
         )  # fmt: skip
 
     def run(
-        self, command: Command, role: str, target: UUID | None = None, *, actor: str | None = None
-    ) -> UUID:
+        self, command: Command, role: str, target: UUID | None = None, *,
+        actor: str | None = None, feed: str | None = None,
+    ) -> UUID:  # fmt: skip
+        """``feed``: as a message of that source system (judged at the time it carries)."""
         context = self.context(role, actor)
+        if feed is not None:
+            context = replace(
+                context,
+                source_system=feed,
+                source_message_id=context.source_message_id or self.text.unique(),
+            )
         result = self.services.execute(command, context, target=target)
         if result.created and isinstance(command, v.VisitCreation):
             self.visits.append(result.id)
@@ -119,7 +127,9 @@ def walk_visits(s: Scenario) -> None:
     s.run(v.CorrectVisitDetails(changes=changes, reason=t(), occurred_at=at()), "clerk", booked)
     s.minutes = itertools.count(20)  # past the no-show grace
     s.run(v.MarkNoShow(occurred_at=at()), "clerk", booked)
-    s.run(v.RevertNoShow(reason=t(), occurred_at=at()), "clerk", booked)
+    # As the PAS's feed reverts it, on the visit's day: a clerk's revert is judged by today's
+    # date, and this visit's day is two days ago.
+    s.run(v.RevertNoShow(reason=t(), occurred_at=at()), "integration", booked, feed="PAS")
     s.run(v.RegisterArrival(arrival_mode=t(), occurred_at=at()), "clerk", booked)
     s.run(v.MarkEnteredInError(reason=t(), occurred_at=at()), "clerk", booked)
     cancelled = s.run(
