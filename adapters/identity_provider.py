@@ -158,9 +158,14 @@ class _ProviderKeys(PyJWKClient):
             try:
                 data = super().fetch_data()
                 _check_key_set(data)
-            except (PyJWKClientError, PyJWKSetError) as e:
+            except (PyJWKClientError, PyJWKSetError, ValueError, OSError) as e:
+                # ValueError: a 200 whose body is not JSON (a proxy's error page), which
+                # pyjwt does not wrap; it must not become a 500 and a fetch per request.
                 self._failed_at = time.monotonic()
-                log.error("identity_provider.keys_unavailable", url=self.uri, error=str(e))
+                log.error(
+                    "identity_provider.keys_unavailable", url=self.uri,
+                    error=type(e).__name__ if isinstance(e, ValueError) else str(e),
+                )  # fmt: skip
             else:
                 self._failed_at, self._last_good = None, data
                 return data

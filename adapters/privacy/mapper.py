@@ -93,17 +93,27 @@ class SealingMapper(Mapper[UUID]):
         if sealed is None:
             return super().to_stored_event(domain_event)
         state = vars(domain_event)
-        names = [f for f in sealed.fields if isinstance(state.get(f), str)]
+        names = [f for f in sealed.fields if _holds_text(state.get(f))]
         if not names:
             return super().to_stored_event(domain_event)
         record_id: UUID = state["originator_id"]
         subject = self._subject(sealed, state, record_id)
         key_id, key = self.vault.sealing_key(subject, record_id)
+
+        def seal(text: str, name: str) -> str:
+            context = sealing.context_of(str(record_id), name)
+            return sealing.seal_text(key, key_id, text, context)
+
         copy = object.__new__(type(domain_event))
         object.__setattr__(copy, "__dict__", dict(state))
         for name in names:
-            context = sealing.context_of(str(record_id), name)
-            copy.__dict__[name] = sealing.seal_text(key, key_id, state[name], context)
+            value = state[name]
+            if isinstance(value, str):
+                copy.__dict__[name] = seal(value, name)
+            else:  # a mapping of answers: each text answer under its own name, field.key
+                copy.__dict__[name] = {
+                    k: seal(v, f"{name}.{k}") if isinstance(v, str) else v for k, v in value.items()
+                }
         return super().to_stored_event(copy)
 
     def _subject(self, sealed: _Sealed, state: dict[str, Any], record_id: UUID) -> str:
@@ -125,10 +135,12 @@ class SealingMapper(Mapper[UUID]):
         if sealed is None:
             return event
         state = event.__dict__
-        tokens = {f: t for f in sealed.fields if (t := sealing.parse(state.get(f))) is not None}
+        tokens = sealed_tokens(state, sealed.fields)
         if tokens:
             record_id = str(stored_event.originator_id)
-            state.update(self.open_fields(record_id, tokens))
+            for path, text in self.open_fields(record_id, tokens).items():
+                name, _, key = path.partition(".")  # a field's name holds no dot
+                state[name] = {**state[name], key: text} if key else text
         return event
 
     def open_fields(self, record_id: str, tokens: dict[str, tuple[str, bytes]]) -> dict[str, str]:
@@ -176,3 +188,24 @@ class SealingMapper(Mapper[UUID]):
         except sealing.InvalidTag:
             log.error("privacy.unopenable", record_id=record_id, field=name)
             return UNREADABLE_TEXT
+
+
+def _holds_text(value: object) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, dict) and any(isinstance(v, str) for v in value.values())
+    )
+
+
+def sealed_tokens(state: dict[str, Any], fields: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+    """The sealed values among ``fields`` of an event's state, parsed, by their sealing name:
+    the field's, or ``field.key`` for an answer of a mapping (a response's checklist)."""
+    tokens: dict[str, tuple[str, bytes]] = {}
+    for name in fields:
+        value = state.get(name)
+        if isinstance(value, dict):
+            for key, answer in value.items():
+                if (token := sealing.parse(answer)) is not None:
+                    tokens[f"{name}.{key}"] = token
+        elif (token := sealing.parse(value)) is not None:
+            tokens[name] = token
+    return tokens

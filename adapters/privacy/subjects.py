@@ -101,11 +101,12 @@ class SubjectInventory:
             in_plain: list[str] = []
             for name in declaration.fields_of(event_name):
                 value = state.get(name)
-                token = sealing.parse(value)
-                if token is not None:
-                    if token[0] in key_ids:
-                        in_keys.append(name)
-                elif isinstance(value, str) and value:
+                # A mapping (a response's checklist) holds an answer per key.
+                values = list(value.values()) if isinstance(value, dict) else [value]
+                tokens = [t for v in values if (t := sealing.parse(v)) is not None]
+                if any(key_id in key_ids for key_id, _ in tokens):
+                    in_keys.append(name)
+                elif not tokens and any(isinstance(v, str) and v for v in values):
                     in_plain.append(name)
             for names, into in ((in_keys, sealed), (in_plain, plain)):
                 if names:

@@ -38,6 +38,9 @@ PERSONAL_TEXT = PersonalText(
         "InformationRequested": ("details",),
         "FindingsRecorded": ("steps_taken", "conclusions", "actions"),
         "ComplaintClosed": ("resolution",),
+        "ExternalReviewConcluded": ("outcome",),
+        # A mapping of answers: each text answer is sealed on its own.
+        "FinalResponseSent": ("checklist",),
     },
     kinds={
         "summary": "the complaint's narrative",
@@ -47,6 +50,8 @@ PERSONAL_TEXT = PersonalText(
         "conclusions": "the investigation's findings",
         "actions": "the investigation's findings",
         "resolution": "the resolution given at closing",
+        "outcome": "the outcome an external review (an ombudsman) reported",
+        "checklist": "the final response's checklist answers",
         "reason": "the reason given for a step of the case",
     },
 )

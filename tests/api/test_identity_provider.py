@@ -283,6 +283,19 @@ def test_an_unreachable_provider_is_a_503_not_a_401_and_is_asked_again_after_the
     assert back.status_code == 201, back.text
 
 
+def test_a_key_set_that_is_not_json_is_a_503_and_is_not_fetched_per_request(
+    tmp_path: Path, provider: FakeProvider, memory_services: PatientServices
+) -> None:
+    settings = provider_settings(tmp_path, provider, jwks_refresh_seconds=30)
+    token = provider.token(provider.keys[0], roles=["front-desk"])
+    provider.keys_as_html = True
+    with TestClient(create_app(settings, memory_services)) as client:
+        replies = [client.post(API, json=visit_body(), headers=bearer(token)) for _ in range(5)]
+
+    assert {r.status_code for r in replies} == {503}
+    assert provider.asked[JWKS_PATH] == 1  # not once per request
+
+
 def test_keys_fetched_before_an_outage_keep_verifying_tokens(
     tmp_path: Path, provider: FakeProvider, memory_services: PatientServices,
     monkeypatch: pytest.MonkeyPatch,

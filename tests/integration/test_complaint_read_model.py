@@ -86,7 +86,9 @@ def register(services: PatientServices, received_at: datetime, **changes: Any) -
     return run(services, cc.RegisterComplaint(**fields))
 
 
-def answered_case(services: PatientServices, received_at: datetime) -> UUID:
+def answered_case(
+    services: PatientServices, received_at: datetime, checklist: cc.ResponseChecklist = CHECKLIST
+) -> UUID:
     """Received, acknowledged, investigated, answered in time and closed."""
     case = register(services, received_at)
     at = received_at
@@ -95,7 +97,7 @@ def answered_case(services: PatientServices, received_at: datetime) -> UUID:
         cc.AssignInvestigator(investigator_ref="inv-1"), cc.StartInvestigation(),
         cc.RecordFindings(steps_taken="SECRET steps", conclusions="c", upheld="partly"),
         cc.DraftResponse(document_ref="doc-1"), cc.ApproveResponse(),
-        cc.SendFinalResponse(channel="letter", checklist=CHECKLIST),
+        cc.SendFinalResponse(channel="letter", checklist=checklist),
         cc.CloseCase(resolution="SECRET resolution"),
     ):  # fmt: skip
         at += timedelta(hours=1)

@@ -33,7 +33,7 @@ from application.shared.context import RequestContext
 from domain.complaints.case import ComplaintCase
 from domain.privacy.erasure import DataErasure
 from domain.shared.personal_data import ERASED_TEXT
-from tests.integration.test_complaint_read_model import answered_case, register
+from tests.integration.test_complaint_read_model import answered_case, register, run
 
 SECRET = "Mx Shreddable Person, NHS 943 476 5919"
 OFFICER = RequestContext(actor_id="priya", actor_role="privacy_officer", correlation_id="t")
@@ -151,6 +151,36 @@ def test_the_retention_policy_erases_each_subject_once(sealed: PatientServices) 
     certificate = sealed.get_aggregate(erasure.erasure_id, DataErasure)
     assert (certificate.basis, certificate.erased_by) == ("retention", "system:retention")
     assert _erasures(sealed).keys.erasures_of("cmp-2") == []
+
+
+def test_a_final_response_checklist_and_an_external_outcome_are_sealed_and_erased(
+    sealed: PatientServices, store_settings: Settings
+) -> None:
+    """The final response's answers and the ombudsman's findings about the complainant are
+    their personal data too."""
+    checklist = cc.ResponseChecklist(
+        how_considered=f"we spoke to {SECRET}", conclusions="partly upheld",
+        remedial_action="training", confirmation=True, ombudsman_rights=True,
+        signed_by="chief executive",
+    )  # fmt: skip
+    case = answered_case(sealed, datetime.now(timezone.utc) - timedelta(days=30), checklist)
+    answers = sealed.get_aggregate(case, ComplaintCase).final_response["checklist"]
+    assert answers["howConsidered"] == f"we spoke to {SECRET}"
+    assert answers["confirmation"] is True
+    outcome = f"PHSO upheld it: {SECRET} was left unattended"
+    run(sealed, cc.ReferExternally(body="PHSO", reference="PHSO-118"), case)
+    run(sealed, cc.RecordExternalOutcome(outcome=outcome, body="PHSO"), case)
+    assert sealed.get_aggregate(case, ComplaintCase).referrals[0]["outcome"] == outcome
+    assert not _holds(store_settings, "Shreddable")
+
+    _erasures(sealed).erase("cmp-1", "DSAR 9", OFFICER, basis="request")
+
+    erased = sealed.get_aggregate(case, ComplaintCase)
+    assert erased.referrals[0]["outcome"] == ERASED_TEXT
+    answers = erased.final_response["checklist"]
+    assert answers["howConsidered"] == answers["conclusions"] == ERASED_TEXT
+    assert answers["confirmation"] is True  # not text: kept as it was
+    assert not _holds(store_settings, "Shreddable")
 
 
 def _closed_for(services: PatientServices, received: datetime, complainant: str) -> UUID:

@@ -42,6 +42,8 @@ class FakeProvider:
         self.keys: list[SigningKey] = []
         self.asked: Counter[str] = Counter()
         self.answering = True
+        #: Answer the key set with a 200 HTML page (a proxy's error page), not JSON.
+        self.keys_as_html = False
         self.issuer_in_document: str | None = None  # None: the real issuer
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.issuer = f"http://127.0.0.1:{self._server.server_address[1]}{REALM_PATH}"
@@ -103,6 +105,14 @@ class FakeProvider:
                         "issuer": provider.issuer_in_document or provider.issuer,
                         "jwks_uri": provider.jwks_url,
                     }
+                elif self.path == JWKS_PATH and provider.keys_as_html:
+                    page = b"<html><body>502 Bad Gateway</body></html>"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
+                    return
                 elif self.path == JWKS_PATH:
                     body = {"keys": [key.jwk for key in provider.keys]}
                 else:
