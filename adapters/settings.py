@@ -240,6 +240,11 @@ class Settings:
         check_provider_url("OIDC_ISSUER", self.oidc_issuer)
         check_provider_url("JWT_JWKS_URL", self.jwt_jwks_url)
         check_algorithms("JWT_ALGORITHMS", self.jwt_algorithms)
+        if self.expected_issuer is None:
+            raise SettingsError(
+                "JWT_ISSUER: must be set with JWT_JWKS_URL (a key set may sign for several "
+                "issuers, as Entra ID's common keys do; only this one's tokens are taken)"
+            )
         if not self.jwt_audience:
             raise SettingsError(
                 "JWT_AUDIENCE: must be set with an identity provider (its tokens name the "

@@ -55,6 +55,10 @@ def test_a_keycloak_configuration_is_read_and_needs_no_jwt_secret_even_on_postgr
         ({"JWT_ROLES_CLAIM": "realm access"}, "^JWT_ROLES_CLAIM: expected a claim name"),
         ({"JWKS_REFRESH_SECONDS": "0"}, "^JWKS_REFRESH_SECONDS: expected an integer from 1"),
         ({"JWT_ISSUER": "https://other.example"}, "^JWT_ISSUER: differs from OIDC_ISSUER"),
+        (
+            {"OIDC_ISSUER": "", "JWT_JWKS_URL": f"{ISSUER}/protocol/openid-connect/certs"},
+            "^JWT_ISSUER: must be set with JWT_JWKS_URL",
+        ),
     ],
 )
 def test_an_unsafe_or_mistyped_provider_setting_is_refused_at_start(
