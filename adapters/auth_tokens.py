@@ -80,7 +80,7 @@ def mint_token(
             "development tokens only: OIDC_ISSUER or JWT_JWKS_URL is set, so this service "
             "accepts only tokens its identity provider signs; ask the provider for one"
         )
-    if not sub or not roles or not all(roles):
+    if not sub.strip() or not roles or not all(r.strip() for r in roles):
         raise ValueError("a token needs a subject (--sub) and at least one non-empty role")
     if not _is_name(sub, MAX_SUBJECT_LENGTH) or not all(
         _is_name(r, MAX_ROLE_LENGTH) for r in roles
@@ -172,7 +172,7 @@ def claims_of(settings: Settings, claims: Mapping[str, Any]) -> TokenClaims:
     if not _is_name(sub, MAX_SUBJECT_LENGTH):
         raise InvalidTokenError(
             f"the token's 'sub' claim must be a string of 1 to {MAX_SUBJECT_LENGTH} characters "
-            "without control characters",
+            "without control characters, not blank",
             "TOKEN_CLAIMS",
         )
     roles = _roles_of(settings, claims)
@@ -263,6 +263,7 @@ def _is_name(value: object, max_length: int) -> TypeGuard[str]:
         isinstance(value, str)
         and len(value) <= max_length
         and _NO_CONTROL_CHARACTERS.fullmatch(value) is not None
+        and not value.isspace()  # a blank actor would name nobody in the trail
     )
 
 

@@ -326,6 +326,7 @@ def _signed(settings: Settings, **claims: Any) -> Headers:
         {"sub": "ali\nce"},
         {"sub": "ali\x85ce"},
         {"sub": "a" * 257},
+        {"sub": "   "},
         {"roles": ["cl\x00erk"]},
         {"roles": ["clerk", "\x1b[31m"]},
     ],

@@ -57,10 +57,11 @@ def test_a_configuration_error_exits_2_with_a_message_naming_the_variable(
     ("arguments", "message"),
     [
         (["--sub", "", "--role", "clerk"], "a token needs a subject (--sub)"),
+        (["--sub", "   ", "--role", "clerk"], "a token needs a subject (--sub)"),
         (["--sub", "alice", "--role", "wizard"], "unknown role wizard: expected one of"),
         (["--sub", "alice", "--role", "system"], "unknown role system"),
     ],
-    ids=["empty-sub", "unknown-role", "the-watchers-role"],
+    ids=["empty-sub", "blank-sub", "unknown-role", "the-watchers-role"],
 )
 def test_token_refuses_what_the_service_would_not_take_with_a_message(
     environ, capsys, arguments: list[str], message: str
