@@ -85,7 +85,9 @@ class ChainedAuditEntry(AuditEntry, frozen=True, kw_only=True, rename="camel"):
     """One entry with the hash chain at it: ``hash`` is its own, ``prevHash`` the one before
     (``GET /audit/verify`` recomputes both from the stored log)."""
 
+    #: The entry's hash in the trail's chain: SHA-256 (hex) of `prevHash` and the stored record.
     hash: str
+    #: The hash of the entry before it in the chain.
     prev_hash: str
 
 

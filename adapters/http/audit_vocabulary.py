@@ -41,8 +41,11 @@ _AT = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 class TypeCoding(msgspec.Struct, frozen=True):
+    #: The code system's URI.
     system: str
+    #: The code.
     code: str
+    #: The code's display text (null if the system gives none).
     display: str | None
 
 
@@ -54,6 +57,8 @@ class ActionTerm(msgspec.Struct, frozen=True, rename="camel"):
     kind: str
     #: The trail's ``kind`` of such entries: ``change`` or ``access``.
     entry_kind: str
+    #: The record type the action is about: the one recording the event, or a command's target (null
+    #: if none).
     aggregate_type: str | None
     #: The FHIR ``AuditEvent.action`` values it maps to (C, R, U, D, E).
     fhir_actions: list[str]

@@ -47,10 +47,14 @@ class OpenRequest(msgspec.Struct, frozen=True, rename="camel"):
     ``authorise-overspend`` (kind ``overspend``: the same ``limit`` and ``expiresAt``)."""
 
     id: UUID
+    #: What is asked for: amendment or overspend.
     kind: str
+    #: Who asked: the requester's `sub`.
     requested_by: str
     amount: Amount | None = None
+    #: For an overspend request, the limit asked for (null for an amendment).
     limit: Amount | None = None
+    #: For an overspend request, when the authorisation asked for would lapse (null otherwise).
     expires_at: datetime | None = None
 
 
@@ -61,21 +65,35 @@ class BudgetLineState(msgspec.Struct, frozen=True, rename="camel"):
 
     id: UUID
     version: int
+    #: The line's state: draft (no budget approved yet), active or closed.
     status: str
+    #: Whether the line is frozen: no requisitions or purchase orders may be posted to it.
     frozen: bool
     fiscal_year: int
     cost_centre: str
+    #: The spend category: staffing, supplies, equipment, training, outreach, contracted_services or
+    #: other.
     category: str
     currency: str
+    #: The budget as approved (zero until then).
     original_budget: Amount
+    #: The approved budget with every amendment and transfer since.
     current_budget: Amount
+    #: Requisitions still open: not yet relieved by a purchase order, nor reversed.
     pre_encumbered: Amount
+    #: Purchase orders still open: not yet relieved by an invoice, released or reversed.
     committed: Amount
+    #: Spend recorded (invoices, payroll), net of reversals.
     actual: Amount
+    #: Current budget − pre-encumbered − committed − actual; negative when overspent.
     available: Amount
+    #: The latest forecast of spend still to come beyond actuals and open commitments.
     estimate_to_complete: Amount
+    #: Actual + committed + estimate to complete.
     forecast: Amount
+    #: The current budget over the 12 fiscal periods, period 1 first.
     phasing: list[Amount]
+    #: Amendment and overspend requests waiting for another person's approval.
     open_requests: list[OpenRequest]
 
     @classmethod

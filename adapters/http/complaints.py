@@ -31,7 +31,9 @@ COMPLAINTS = Resource(path="/api/v1/complaints", noun="complaint", name="complai
 
 
 class Deadline(msgspec.Struct, frozen=True, rename="camel"):
+    #: Which deadline: acknowledgement or response.
     deadline: str
+    #: The deadline's due instant (its exclusive end).
     due_at: datetime
     #: the last local day allowed (``due_at`` is the exclusive end of it)
     due_on: date
@@ -47,16 +49,23 @@ class Deadline(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class Breach(msgspec.Struct, frozen=True, rename="camel"):
+    #: The deadline breached: acknowledgement or response.
     deadline: str
+    #: The due instant it was still running after.
     due_at: datetime
+    #: When the deadline watcher recorded the breach.
     flagged_at: datetime
 
 
 class Referral(msgspec.Struct, frozen=True, rename="camel"):
+    #: The external body: QIO, state_agency, PHSO or accreditor.
     body: str
     reference: str
+    #: When the case was referred.
     referred_at: datetime
+    #: The review's outcome, as text (null while the review is open).
     outcome: str | None
+    #: When the review concluded (null while it is open).
     concluded_at: datetime | None
 
 
@@ -68,33 +77,59 @@ class ComplaintState(msgspec.Struct, frozen=True, rename="camel"):
 
     id: UUID
     version: int
+    #: The case's state: received, acknowledged, under_investigation, awaiting_information,
+    #: response_drafted, response_sent, closed or withdrawn.
     status: str
+    #: What the case is: concern_resolved_on_spot, complaint or grievance (null until classified).
     kind: str | None
+    #: The complaint-handling rules the case follows: us-cms or nhs-england-2009.
     policy: str
+    #: How the complaint was made: verbal, written, email or portal.
     channel: str
+    #: When the complaint was received.
     received_at: datetime
+    #: The complainant's opaque reference (never a name).
     complainant_ref: str
     patient_ref: str | None
     visit_id: UUID | None
     service_unit: str | None
+    #: What the complaint is about, as category codes.
     categories: list[str]
+    #: The main category, from the classification (null if none).
     primary_category: str | None
+    #: The complaint's narrative. Personal data: shown here only, never in a read model.
     summary: str
+    #: The NPSA risk score, consequence × likelihood, 1 to 25 (null until graded).
     risk_score: int | None
+    #: The NPSA risk grade: low, moderate, high or extreme (null until graded).
     risk_grade: str | None
+    #: When acknowledgement is due (null: the policy sets no acknowledgement deadline).
     acknowledgement_due_at: datetime | None
+    #: The last local day allowed for the acknowledgement (null with no deadline).
     acknowledgement_due_on: date | None
+    #: When the complaint was acknowledged (null until then).
     acknowledged_at: datetime | None
+    #: When the final response is due, after any extension or interim response.
     response_due_at: datetime | None
+    #: The last local day allowed for the final response.
     response_due_on: date | None
+    #: When the first final response was sent (null until then).
     responded_at: datetime | None
+    #: The investigator's opaque reference (null until assigned).
     investigator_ref: str | None
+    #: Whether the complaint was upheld: yes, partly or no (null until the findings).
     upheld: str | None
+    #: How the case was resolved, given at closing (null while open). Personal data.
     resolution: str | None
+    #: When the case was closed (null while open, or after reopening).
     closed_at: datetime | None
+    #: When the complaint was withdrawn (null unless withdrawn).
     withdrawn_at: datetime | None
+    #: The deadlines still running, earliest first.
     running_deadlines: list[Deadline]
+    #: The deadlines the watcher found missed, in the order flagged.
     breaches: list[Breach]
+    #: The external referrals, oldest first.
     referrals: list[Referral]
 
     @classmethod

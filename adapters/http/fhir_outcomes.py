@@ -130,15 +130,20 @@ def fhir_response(
 
 # ---- OpenAPI ------------------------------------------------------------------------------
 class OutcomeIssue(msgspec.Struct, frozen=True, omit_defaults=True):
+    #: How bad the issue is: fatal, error, warning or information.
     severity: Literal["fatal", "error", "warning", "information"]
+    #: The FHIR IssueType code (invalid, login, forbidden, not-found, exception, ...).
     code: str
+    #: What went wrong, in words (names fields and parameters, never their values).
     diagnostics: str | None = None
 
 
 class OperationOutcome(msgspec.Struct, frozen=True):
     """A FHIR OperationOutcome (R4 and R5): what went wrong, one issue per problem."""
 
+    #: Always OperationOutcome.
     resourceType: Literal["OperationOutcome"]  # noqa: N815 - FHIR's name for it
+    #: One issue per problem found.
     issue: list[OutcomeIssue]
 
 

@@ -7,7 +7,9 @@ request body it derives from a Struct. So, once, when the document is first buil
   503 (and 429) ``Retry-After``, as the problem map (``kit/problems.py``) sends them;
 * every JSON request body without an example gets one built from its own schema: the
   required properties (and a ``reason``), each with a value its constraints accept
-  (``tests/api/test_openapi_document.py`` validates each example against its schema).
+  (``tests/api/test_openapi_document.py`` validates each example against its schema);
+* every schema and property without a description takes the one its Struct's code gives it
+  (``openapi_descriptions.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.openapi.spec import OpenAPI, OpenAPIHeader, OpenAPIType, Reference, Schema
+
+from adapters.http.openapi_descriptions import describe
 
 _WWW_AUTHENTICATE = OpenAPIHeader(
     schema=Schema(type=OpenAPIType.STRING),
@@ -69,6 +73,8 @@ def complete_openapi_of(app: Litestar) -> None:
 
 def complete(openapi: OpenAPI) -> None:
     schemas = openapi.components.schemas if openapi.components else None
+    if schemas:
+        describe(schemas)
     for path_item in (openapi.paths or {}).values():
         for operation in (
             path_item.get, path_item.put, path_item.post, path_item.delete, path_item.patch,

@@ -18,6 +18,7 @@ from adapters.readmodels.status import read_model_status
 
 
 class HealthStatus(msgspec.Struct, frozen=True):
+    #: Always ok: the process is alive.
     status: Literal["ok"] = "ok"
 
 
@@ -30,6 +31,7 @@ _STATES: dict[str, ReadModelState] = {state: state for state in get_args(ReadMod
 class ReadModelLag(msgspec.Struct, frozen=True, rename="camel"):
     """How far one read model has read the log, and how stale it may be."""
 
+    #: The read model: flow, audit, budget or complaints.
     name: str
     #: The generation readers use (a rebuild fills the next one, then switches).
     generation: int
@@ -39,7 +41,9 @@ class ReadModelLag(msgspec.Struct, frozen=True, rename="camel"):
     lag_events: int
     #: Seconds since it last had nothing newer to read (0 when caught up).
     lag_seconds: float
+    #: The generation a rebuild is filling (null when none is running).
     rebuilding_generation: int | None = None
+    #: The last log position the rebuild has processed (null when none runs or it has none yet).
     rebuilding_position: int | None = None
     #: ``degraded`` while records are parked: records it could not apply, kept aside with
     #: their error so the worker moves on; a rebuild after the fix applies them.
@@ -48,10 +52,12 @@ class ReadModelLag(msgspec.Struct, frozen=True, rename="camel"):
     state: ReadModelState = "ok"
     #: How many records are parked, and the first of them by position.
     parked: int = 0
+    #: The positions of the first parked records (at most 20).
     parked_positions: list[int] = msgspec.field(default_factory=list)
 
 
 class ReadyStatus(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
+    #: Always ready: the event store answers.
     status: Literal["ready"]
     #: The newest position in the global event log (0 when it is empty).
     position: int

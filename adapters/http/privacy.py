@@ -44,18 +44,25 @@ class ErasureAccepted(msgspec.Struct, frozen=True):
     certificate's log position when this request recorded it."""
 
     id: UUID
+    #: True if this request erased; false if the subject had been erased already (this is that
+    #: erasure).
     erased_now: bool = msgspec.field(name="erasedNow")
     position: int | None
 
 
 class ErasedEvent(msgspec.Struct, frozen=True):
+    #: The event's version within its record's stream.
     version: int
+    #: The event's fields that were sealed under the destroyed keys (they now read as "[erased]").
     fields: list[str]
 
 
 class ErasedRecord(msgspec.Struct, frozen=True, rename="camel"):
+    #: The record's type, e.g. ComplaintCase.
     aggregate_type: str
+    #: The record's id (a UUID).
     aggregate_id: str
+    #: The record's events that held the subject's text, by version.
     events: list[ErasedEvent]
 
     @classmethod
@@ -72,14 +79,24 @@ class ErasureCertificate(msgspec.Struct, frozen=True, rename="camel"):
     retention policy's), stored unsealed."""
 
     id: UUID
+    #: The data subject erased: a complainant's opaque reference.
     subject_ref: str
+    #: Why the erasure ran: request (the right to erasure) or retention (the retention policy).
     basis: str
+    #: The kinds of text erased, in words (e.g. the complaint's narrative).
     data_kinds: list[str]
+    #: Each record, and its events, whose fields were sealed under the destroyed keys.
     records: list[ErasedRecord]
+    #: Records holding the subject's text in plain (stored before sealing began), which the erasure
+    #: could not remove.
     unsealed_records: list[ErasedRecord]
+    #: The ids of the data keys destroyed.
     key_ids: list[str]
+    #: When the erasure was recorded.
     erased_at: datetime
+    #: Who erased: the privacy officer's `sub` (or the retention job's).
     erased_by: str
+    #: The role they erased with: privacy_officer or system.
     erased_by_role: str
     reason: str | None
 

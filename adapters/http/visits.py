@@ -32,7 +32,11 @@ class VisitState(msgspec.Struct, frozen=True, rename="camel"):
 
     id: UUID
     version: int
+    #: The visit's state: scheduled, arrived, triaged, with_clinician, admitted, on_leave,
+    #: discharged, closed, cancelled, no_show, left_without_being_seen or entered_in_error.
     status: str
+    #: The state as FHIR R5 Encounter.status (planned, in-progress, on-hold, discharged, completed,
+    #: cancelled, discontinued or entered-in-error).
     fhir_status: str
     patient_ref: str
     #: HL7 v2 PV1-19 and its assigning authority (null when the visit has none).
@@ -40,31 +44,56 @@ class VisitState(msgspec.Struct, frozen=True, rename="camel"):
     visit_number_authority: str | None
     visit_class: str
     service_unit: str
+    #: Whether the visit began as a walk-in (registered on arrival, never scheduled).
     walk_in: bool
+    #: The reason for the visit, as a code (null when none was given).
     reason_code: str | None
     scheduled_start: datetime | None
     scheduled_end: datetime | None
     arrival_at: datetime | None
+    #: How the patient arrived, as a code (null when not given or not yet arrived).
     arrival_mode: str | None
+    #: When the patient was triaged (null until triage).
     triage_at: datetime | None
+    #: The triage scale the acuity is on: ESI or MTS (null until triage).
     acuity_scale: str | None
+    #: The triage acuity, 1 (most urgent) to 5 (null until triage).
     acuity_level: int | None
+    #: When a clinician first saw the patient (null until then).
     provider_seen_at: datetime | None
+    #: The clinician of the latest clinician contact (null until one).
     clinician_ref: str | None
+    #: When the decision to admit was recorded: the boarding clock's start (null if none).
     decision_to_admit_at: datetime | None
+    #: The unit the patient is to be admitted to, from the decision to admit (null if none).
     target_unit: str | None
+    #: When the patient was admitted (null unless admitted).
     admitted_at: datetime | None
+    #: The unit and bed the patient is in now (null when the visit holds no location).
     current_location: Location | None
+    #: When the current or latest leave of absence started (null if none).
     leave_started_at: datetime | None
+    #: When the patient on leave is expected back (null when not on leave or not given).
     expected_return: datetime | None
+    #: When the patient was discharged (null unless discharged).
     discharged_at: datetime | None
+    #: The discharge disposition: home, other-hcf, snf, rehab, hosp, aadvice, lbtc, exp or oth (null
+    #: until discharge).
     disposition: str | None
+    #: Where the patient went on discharge, as a code (null when not given).
     destination: str | None
+    #: The time of death, for a discharge with disposition exp (null otherwise).
     deceased_at: datetime | None
+    #: When the patient left without being seen (null otherwise).
     left_at: datetime | None
+    #: When the visit was administratively closed (null until then).
     closed_at: datetime | None
+    #: When the scheduled visit was cancelled (null unless cancelled).
     cancelled_at: datetime | None
+    #: Whether the cancellation came within the facility's late-cancellation window before the
+    #: start.
     late_cancellation: bool
+    #: When the visit was marked a no-show (null otherwise).
     no_show_at: datetime | None
 
     @classmethod

@@ -59,7 +59,10 @@ class Posting(BudgetCommand, kw_only=True, frozen=True):
     """``{reference, amount, relievesReference?}``: a requisition, PO or invoice."""
 
     reference: Ref
+    #: The posting's amount: positive, in the line's currency.
     amount: MoneyAmount
+    #: The posting of the stage before that this one relieves: a commitment's requisition, an
+    #: actual's purchase order.
     relieves_reference: Ref | None = None
 
     def arguments(self) -> dict[str, Any]:
@@ -77,6 +80,8 @@ class CreateBudgetLine(Creation, kw_only=True, frozen=True):
     roles = FINANCE_ROLES
     fiscal_year: FiscalYear
     cost_centre: Ref
+    #: The spend category: staffing, supplies, equipment, training, outreach, contracted_services or
+    #: other.
     category: Category
     currency: CurrencyCode
 
@@ -86,8 +91,12 @@ class CreateBudgetLine(Creation, kw_only=True, frozen=True):
 
 # ---- the budget -------------------------------------------------------------------------
 class ApproveBudget(BudgetCommand, kw_only=True, frozen=True):
+    #: The year's budget, in the line's currency (zero or more).
     amount: MoneyAmount
+    #: The reference of the approval decision.
     approval_ref: Ref
+    #: The budget of each of the 12 fiscal periods, period 1 first, summing to `amount`; omitted:
+    #: phased evenly.
     phasing: Annotated[list[MoneyAmount], msgspec.Meta(min_length=12, max_length=12)] | None = None
 
     def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
@@ -101,8 +110,11 @@ class AmendBudget(BudgetCommand, kw_only=True, frozen=True):
     """``{amount, approvalRef, requestId?}``: with ``requestId``, approves that request."""
 
     roles = WITHIN_TIER
+    #: The signed change to the budget (negative reduces it), in the line's currency.
     amount: MoneyAmount
+    #: The reference of the approval decision.
     approval_ref: Ref
+    #: The amendment request this approves (its `id` in `openRequests`), with the same amount.
     request_id: UUID | None = None
 
     def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
@@ -116,8 +128,11 @@ class AuthoriseOverspend(BudgetCommand, kw_only=True, frozen=True):
     """``{limit, expiresAt, requestId?}``: with ``requestId``, approves that request."""
 
     roles = WITHIN_TIER
+    #: How far below zero commitments may take the available balance.
     limit: MoneyAmount
+    #: When the authorisation lapses; must be in the future.
     expires_at: AwareDatetime
+    #: The overspend request this approves (its `id` in `openRequests`), with the same terms.
     request_id: UUID | None = None
 
     def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
@@ -132,6 +147,7 @@ class RequestAmendment(BudgetCommand, kw_only=True, frozen=True):
     """``{amount (signed), reason}``: asks for an amendment, for another person to approve."""
 
     roles = WITHIN_TIER
+    #: The signed change to the budget asked for (negative reduces it).
     amount: MoneyAmount
     reason: Reason
 
@@ -143,7 +159,9 @@ class RequestOverspendAuthorisation(BudgetCommand, kw_only=True, frozen=True):
     """``{limit, expiresAt, reason}``: asks for an overspend authorisation."""
 
     roles = WITHIN_TIER
+    #: How far below zero commitments may take the available balance.
     limit: MoneyAmount
+    #: When the authorisation would lapse; must be in the future.
     expires_at: AwareDatetime
     reason: Reason
 
@@ -158,6 +176,7 @@ class RejectRequest(BudgetCommand, kw_only=True, frozen=True):
     withdrawn)."""
 
     roles = WITHIN_TIER
+    #: The open request to reject or, by its requester, withdraw (its `id` in `openRequests`).
     request_id: UUID
     reason: Reason
 
@@ -167,7 +186,9 @@ class RejectRequest(BudgetCommand, kw_only=True, frozen=True):
 
 class UpdateForecast(BudgetCommand, kw_only=True, frozen=True):
     roles = WITHIN_TIER
+    #: What is still to be spent beyond actuals and open commitments (zero or more).
     estimate_to_complete: MoneyAmount
+    #: How the estimate was made, as a code.
     method: Ref
 
     def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
@@ -216,6 +237,7 @@ class ReleaseCommitment(BudgetCommand, kw_only=True, frozen=True):
 
     reference: Ref
     amount: MoneyAmount | None = None
+    #: Names the release, unique per line: a retry with it records nothing.
     release_reference: Ref | None = None
 
     def apply(self, line: BudgetLine, at: datetime, policies: Policies) -> None:
@@ -231,6 +253,7 @@ class ReversePosting(BudgetCommand, kw_only=True, frozen=True):
     requisition no longer wanted) leaves the line; a compensation naming the event it
     corrects (domain-spec §0)."""
 
+    #: The posting's stage of spend: pre_encumbrance, commitment or actual.
     stage: Literal["pre_encumbrance", "commitment", "actual"]
     reference: Ref
     reason: Reason
@@ -251,8 +274,11 @@ class TransferBudget(Command, kw_only=True, frozen=True):
     aggregate_type: ClassVar[type[Aggregate]] = BudgetLine
     roles = FINANCE_ROLES
     preferred_roles = BY_TIER
+    #: The line the budget leaves.
     from_line_id: UUID
+    #: The line the budget goes to: another active line of the same fiscal year and currency.
     to_line_id: UUID
+    #: How much budget moves: positive, at most the source line's available balance.
     amount: MoneyAmount
     reason: Reason
 

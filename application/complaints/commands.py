@@ -61,17 +61,25 @@ class RegisterComplaint(Creation, kw_only=True, frozen=True):
 
     aggregate_type = ComplaintCase
     roles = frozenset({CLERK, NURSE, MANAGER})
+    #: How the complaint was made: verbal, written, email or portal.
     channel: Channel
+    #: When the complaint was received: the due dates are computed from it.
     received_at: AwareDatetime
+    #: The complainant's opaque reference (never a name).
     complainant_ref: Ref
+    #: What the complaint is about, as category codes (1 to 20).
     categories: Categories
+    #: The complaint's narrative. Personal data: shown only on the case, never in a read model.
     summary: Text
+    #: The complaint-handling rules the case follows: us-cms or nhs-england-2009.
     policy: ComplaintPolicyName
     patient_ref: Ref | None = None
     visit_id: UUID | None = None
     #: Added to the contract: the unit complained about, for the themes read model.
     service_unit: Ref | None = None
+    #: The date of the event complained of (ISO 8601); not after the receipt.
     event_date: date | None = None
+    #: Why a complaint made later than the policy allows (nhs-england-2009: 12 months) is accepted.
     late_acceptance_reason: Reason | None = None
 
     def business_time(self) -> tuple[str, datetime | None]:
@@ -105,7 +113,9 @@ def require_visit(load: Loader[Any], visit_id: UUID) -> None:
 
 # ---- facts about the case ---------------------------------------------------------
 class ClassifyComplaint(ComplaintCommand, kw_only=True, frozen=True):
+    #: What the case is: concern_resolved_on_spot, complaint or grievance.
     kind: Kind
+    #: The main category, as a code.
     primary_category: Ref | None = None
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
@@ -113,7 +123,9 @@ class ClassifyComplaint(ComplaintCommand, kw_only=True, frozen=True):
 
 
 class GradeRisk(ComplaintCommand, kw_only=True, frozen=True):
+    #: The NPSA risk matrix's consequence, 1 to 5.
     consequence: RiskScale
+    #: The NPSA risk matrix's likelihood, 1 to 5.
     likelihood: RiskScale
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
@@ -121,6 +133,7 @@ class GradeRisk(ComplaintCommand, kw_only=True, frozen=True):
 
 
 class AssignInvestigator(ComplaintCommand, kw_only=True, frozen=True):
+    #: The investigator's opaque reference.
     investigator_ref: Ref
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
@@ -128,6 +141,7 @@ class AssignInvestigator(ComplaintCommand, kw_only=True, frozen=True):
 
 
 class ReferExternally(ComplaintCommand, kw_only=True, frozen=True):
+    #: The external body referred to: QIO, state_agency, PHSO or accreditor.
     body: ExternalBody
     reference: Ref
 
@@ -136,6 +150,7 @@ class ReferExternally(ComplaintCommand, kw_only=True, frozen=True):
 
 
 class RecordExternalOutcome(ComplaintCommand, kw_only=True, frozen=True):
+    #: The outcome of the external review, as text.
     outcome: Text
     #: Added to the contract: which referral concluded, when several are open.
     body: ExternalBody | None = None
@@ -158,6 +173,7 @@ class FlagSlaBreach(ComplaintCommand, kw_only=True, frozen=True):
 
 # ---- the lifecycle ----------------------------------------------------------------
 class AcknowledgeComplaint(ComplaintCommand, kw_only=True, frozen=True):
+    #: How the complaint was acknowledged, as a code.
     method: Ref
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
@@ -170,6 +186,7 @@ class StartInvestigation(ComplaintCommand, kw_only=True, frozen=True):
 
 
 class RequestInformation(ComplaintCommand, kw_only=True, frozen=True):
+    #: The information asked of the complainant. Personal data: shown only on the case.
     details: Text | None = None
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
@@ -182,7 +199,9 @@ class ReceiveInformation(ComplaintCommand, kw_only=True, frozen=True):
 
 
 class ExtendResponseDeadline(ComplaintCommand, kw_only=True, frozen=True):
+    #: When the final response is due from now on.
     new_due_at: AwareDatetime
+    #: When the complainant agreed to the extension: before the current due date.
     complainant_agreed_at: AwareDatetime
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
@@ -190,6 +209,8 @@ class ExtendResponseDeadline(ComplaintCommand, kw_only=True, frozen=True):
 
 
 class SendInterimResponse(ComplaintCommand, kw_only=True, frozen=True):
+    #: When the interim response promises the final one, in the future. Under us-cms it becomes the
+    #: due date; under nhs-england-2009 it may not be after it.
     promised_by: AwareDatetime
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
@@ -197,9 +218,13 @@ class SendInterimResponse(ComplaintCommand, kw_only=True, frozen=True):
 
 
 class RecordFindings(ComplaintCommand, kw_only=True, frozen=True):
+    #: What the investigation did. Personal data: shown only on the case.
     steps_taken: Text
+    #: What the investigation concluded. Personal data: shown only on the case.
     conclusions: Text
+    #: Whether the complaint is upheld: yes, partly or no.
     upheld: Upheld
+    #: The actions taken or to be taken. Personal data: shown only on the case.
     actions: Text | None = None
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
@@ -207,6 +232,7 @@ class RecordFindings(ComplaintCommand, kw_only=True, frozen=True):
 
 
 class DraftResponse(ComplaintCommand, kw_only=True, frozen=True):
+    #: The draft response document's reference.
     document_ref: Ref
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
@@ -220,6 +246,7 @@ class ApproveResponse(ComplaintCommand, kw_only=True, frozen=True):
 
     roles = frozenset({MANAGER, EXECUTIVE})
     preferred_roles = (EXECUTIVE, MANAGER)
+    #: The draft reviewed; refused if it is no longer the current draft.
     document_ref: Ref | None = None
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
@@ -227,8 +254,11 @@ class ApproveResponse(ComplaintCommand, kw_only=True, frozen=True):
 
 
 class SendFinalResponse(ComplaintCommand, kw_only=True, frozen=True):
+    #: How the final response was sent, as a code.
     channel: Ref
+    #: What the response contains: every item the case's policy asks for, and no other.
     checklist: ResponseChecklist
+    #: The hash of the document sent.
     document_hash: DocumentHash | None = None
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
@@ -239,7 +269,9 @@ class SendFinalResponse(ComplaintCommand, kw_only=True, frozen=True):
 
 
 class CloseCase(ComplaintCommand, kw_only=True, frozen=True):
+    #: How the case was resolved. Personal data: shown only on the case.
     resolution: Text
+    #: The staff present, as references: required for a concern resolved on the spot.
     staff_present: StaffRefs | None = None
 
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:

@@ -38,16 +38,26 @@ class ResponseChecklist(
     (``RESPONSE_INCOMPLETE`` names what is missing). An item is given as text or ``true``."""
 
     # us-cms
+    #: us-cms: the hospital contact person's name is given.
     contact_person: ChecklistItem | None = None
+    #: us-cms: the steps taken to investigate are described.
     steps_taken: ChecklistItem | None = None
+    #: us-cms: the results of the grievance process are given.
     results: ChecklistItem | None = None
+    #: us-cms: the date the grievance process was completed is given.
     completion_date: ChecklistItem | None = None
     # nhs-england-2009
+    #: nhs-england-2009: how the complaint was considered is explained.
     how_considered: ChecklistItem | None = None
+    #: nhs-england-2009: the conclusions reached are given.
     conclusions: ChecklistItem | None = None
+    #: nhs-england-2009: the matters needing remedial action are stated.
     remedial_action: ChecklistItem | None = None
+    #: nhs-england-2009: it confirms whether the action needed has been taken or is proposed.
     confirmation: ChecklistItem | None = None
+    #: nhs-england-2009: the complainant's right to go to the Ombudsman is explained.
     ombudsman_rights: ChecklistItem | None = None
+    #: nhs-england-2009: the response is signed by the responsible person.
     signed_by: ChecklistItem | None = None
 
     def given(self) -> dict[str, Any]:

@@ -40,6 +40,7 @@ class EraseSubject(Command, kw_only=True, frozen=True):
 
     aggregate_type = DataErasure
     roles = frozenset({PRIVACY_OFFICER})
+    #: The data subject to erase: a complainant's opaque reference.
     subject_ref: Ref
     reason: Reason
     #: An erasure happens when it is made: no time may be given (only null).

@@ -61,6 +61,7 @@ class ScheduleVisit(VisitCreation, kw_only=True, frozen=True):
     service_unit: Ref
     scheduled_start: AwareDatetime
     scheduled_end: AwareDatetime | None = None
+    #: The reason for the visit, as a code.
     reason_code: Ref | None = None
 
     def create(self, at: datetime, policies: Policies) -> PatientVisit:
@@ -73,6 +74,7 @@ class RegisterWalkIn(VisitCreation, kw_only=True, frozen=True):
     visit_class: VisitClass
     service_unit: Ref
     arrival_at: AwareDatetime | None = None
+    #: How the patient arrived, as a code.
     arrival_mode: Ref | None = None
 
     def business_time(self) -> tuple[str, datetime | None]:
@@ -136,6 +138,7 @@ class RevertNoShow(VisitCommand, kw_only=True, frozen=True):
 # ---- arrival to departure ---------------------------------------------------------
 class RegisterArrival(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(CLERK)
+    #: How the patient arrived, as a code.
     arrival_mode: Ref | None = None
 
     def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
@@ -144,7 +147,9 @@ class RegisterArrival(VisitCommand, kw_only=True, frozen=True):
 
 class RecordTriage(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(NURSE)
+    #: The triage scale the level is on: ESI or MTS.
     acuity_scale: Literal["ESI", "MTS"]
+    #: The triage acuity, 1 (most urgent) to 5.
     acuity_level: AcuityLevel
 
     def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
@@ -153,6 +158,7 @@ class RecordTriage(VisitCommand, kw_only=True, frozen=True):
 
 class StartClinicianContact(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(CLINICIAN)
+    #: The clinician's opaque reference.
     clinician_ref: Ref
 
     def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
@@ -161,6 +167,7 @@ class StartClinicianContact(VisitCommand, kw_only=True, frozen=True):
 
 class RecordDecisionToAdmit(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(CLINICIAN)
+    #: The unit the patient is to be admitted to.
     target_unit: Ref
 
     def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
@@ -178,9 +185,13 @@ class AdmitPatient(VisitCommand, kw_only=True, frozen=True):
 
 class TransferPatient(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(NURSE)
+    #: The unit the patient moves to.
     to_unit: Ref
+    #: The bed the patient moves to, within `toUnit`.
     to_bed: Ref | None = None
+    #: The unit the patient leaves; if given, it must be the current one.
     from_unit: Ref | None = None
+    #: The bed the patient leaves; if given, it must be the current one.
     from_bed: Ref | None = None
 
     def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
@@ -189,6 +200,7 @@ class TransferPatient(VisitCommand, kw_only=True, frozen=True):
 
 class StartLeaveOfAbsence(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(NURSE)
+    #: When the patient is expected back; not before the leave starts.
     expected_return: AwareDatetime | None = None
 
     def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
@@ -211,8 +223,12 @@ class RecordLeftWithoutBeingSeen(VisitCommand, kw_only=True, frozen=True):
 
 class DischargePatient(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(CLINICIAN)
+    #: The discharge disposition: home, other-hcf, snf, rehab, hosp, aadvice, lbtc, exp (deceased)
+    #: or oth.
     disposition: Disposition
+    #: Where the patient goes, as a code.
     destination: Ref | None = None
+    #: The time of death: required with disposition exp, refused with any other.
     deceased_at: AwareDatetime | None = None
 
     def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
@@ -237,6 +253,7 @@ class MarkEnteredInError(VisitCommand, kw_only=True, frozen=True):
 
 class CorrectVisitDetails(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(CLERK)
+    #: The details to change and their new values; at least one must differ from the current value.
     changes: VisitDetailChanges
 
     def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:

@@ -19,6 +19,7 @@ class VisitDetailChanges(
 ):
     """Only the fields given are changed; ``scheduledEnd: null`` clears the end."""
 
+    #: The new reason code; null clears it.
     reason_code: Ref | None | msgspec.UnsetType = msgspec.UNSET
     service_unit: Ref | msgspec.UnsetType = msgspec.UNSET
     visit_class: VisitClass | msgspec.UnsetType = msgspec.UNSET

@@ -58,16 +58,22 @@ class Checkpoint(
 ):
     """A signed statement: the log's chain hash at ``position`` was ``head_hash``."""
 
+    #: The checkpoint format: patient-services/audit-checkpoint/1.
     format: Literal["patient-services/audit-checkpoint/1"]
     #: The last log position hashed (0: the log was empty).
     #: At most 2**53 - 1, so that every JSON tool reads it exactly (and far beyond any log).
     position: Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
+    #: The chain hash recomputed from the log at `position` (SHA-256, 64 hex digits).
     head_hash: _HEX64
     #: When it was taken: RFC 3339 in UTC (``Z``), kept as the text that was signed.
     taken_at: Annotated[str, msgspec.Meta(pattern=_UTC_TIME)]
+    #: The signature algorithm: Ed25519.
     algorithm: Literal["Ed25519"]
+    #: The signing key's id: the first 32 hex digits of the SHA-256 of the raw public key.
     key_id: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{32}$")]
+    #: The signing key's raw 32-byte Ed25519 public key, base64.
     public_key: Annotated[str, msgspec.Meta(min_length=44, max_length=44, pattern=_BASE64)]
+    #: The 64-byte Ed25519 signature, base64, over every other field as sorted, compact JSON.
     signature: Annotated[str, msgspec.Meta(min_length=88, max_length=88, pattern=_BASE64)]
 
 
@@ -75,10 +81,14 @@ class CheckpointResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel"
     """The outcome of checking a checkpoint against the log (the JSON ``audit verify
     --checkpoint`` prints and ``POST /audit/verify`` answers)."""
 
+    #: Whether the checkpoint is genuine and the log still hashes to it.
     ok: bool
     #: Log records hashed (0 when the signature was refused: the log was not read).
     checked: int
+    #: The position the checkpoint states its hash at.
     checkpoint_position: int
+    #: What the check found: signature (not signed by the trusted key), rewritten or truncated; null
+    #: when ok.
     problem: CheckpointProblem | None
     #: One sentence for a person: what was found.
     detail: str

@@ -71,8 +71,12 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     UUID strings; times are UTC."""
 
     position: int
+    #: The event's id (null when the stored record carries none).
     event_id: str | None
+    #: The type of the record the event belongs to (PatientVisit, CommandAttempt, AccessRecord,
+    #: ...).
     aggregate_type: str
+    #: The id of the record the event belongs to.
     aggregate_id: str
     version: int
     #: The event class name (``PatientArrived``), or the attempted command for an attempt.
@@ -89,6 +93,7 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     reason: str | None
     source_system: str | None
     source_message_id: str | None
+    #: The id of the command that recorded the event: every event it recorded shares it.
     command_id: str | None
     correlation_id: str | None
     corrects_event_id: str | None
@@ -96,6 +101,7 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     code: str | None = None
     #: The aggregate an attempt was aimed at.
     target_type: str | None = None
+    #: The id of the record an attempt was aimed at (null if none).
     target_id: str | None = None
     #: ``access`` (a read, an export of the trail, a denied read) or ``change``.
     kind: str = CHANGE
@@ -106,6 +112,7 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     patient_refs: list[str] | None = None
     #: The records a read returned (visit ids and the like).
     record_ids: list[str] | None = None
+    #: How many records a read returned (null for other entries).
     result_count: int | None = None
     #: A read's route template (``/api/v1/visits/{visit_id}``).
     route: str | None = None

@@ -23,14 +23,18 @@ Problem = Literal["altered", "removed", "inserted", "parked"]
 class VerifyResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """The outcome of :func:`verify_chain` (the JSON of ``GET /audit/verify``)."""
 
+    #: Whether the whole chain checked out against the log (false for any problem, parked included).
     ok: bool
     #: Chained entries found intact, in order, before the first problem (all, if ok).
     checked: int
+    #: The log position of the first problem (null when ok).
     first_bad_position: int | None
     #: The stored chain's newest hash: record it elsewhere (a ticket, a notary) to anchor
     #: the chain, since someone who rewrites the log and the chain together is not caught.
     head_hash: str
+    #: The position of the stored chain's newest entry (0 for an empty chain).
     head_position: int
+    #: What is wrong first: altered, removed, inserted, or parked (not tampering); null when ok.
     problem: Problem | None = None
     #: Log positions the chain skips because the audit worker parked them.
     parked_positions: list[int] = msgspec.field(default_factory=list)

@@ -35,12 +35,19 @@ class Figures(msgspec.Struct, kw_only=True, rename="camel"):
     """Budget vs actual as of a period, each amount in the line's ``currency``."""
 
     currency: str
+    #: The current budget for the year: as approved, with every amendment and transfer since.
     budget: Amount
+    #: The phased budget of periods 1 to `asOfPeriod`.
     phased_ytd: Amount
+    #: Requisitions still open: not yet relieved by a purchase order, nor reversed.
     pre_encumbered: Amount
+    #: Purchase orders still open: not yet relieved by an invoice, released or reversed.
     committed: Amount
+    #: Spend recorded (invoices, payroll), net of reversals.
     actual: Amount
+    #: Budget − pre-encumbered − committed − actual; negative when overspent.
     available: Amount
+    #: The latest forecast of spend still to come beyond actuals and open commitments.
     estimate_to_complete: Amount
     #: actual + open commitments + estimate to complete
     forecast: Amount
@@ -58,29 +65,47 @@ class Figures(msgspec.Struct, kw_only=True, rename="camel"):
 class PeriodRow(msgspec.Struct, kw_only=True, rename="camel"):
     """One fiscal period: its phased budget and the net movements of spend within it."""
 
+    #: The fiscal period, 1 to 12.
     period: int
+    #: The period's first day (ISO 8601 date).
     starts_on: date
+    #: The period's phased budget.
     budget: Amount
+    #: The phased budget of periods 1 to this one.
     phased_ytd: Amount
+    #: The period's net movement of pre-encumbered spend: requisitions raised less those
+    #: relieved or reversed.
     pre_encumbered: Amount
+    #: The period's net movement of committed spend: purchase orders raised less those
+    #: relieved, released or reversed.
     committed: Amount
+    #: The spend recorded in the period, net of reversals dated in it.
     actual: Amount
+    #: The spend recorded in periods 1 to this one.
     actual_ytd: Amount
 
 
 class LineSummary(Figures, kw_only=True, rename="camel"):
+    #: The budget line's id (a UUID).
     line_id: str
     version: int
     cost_centre: str
+    #: The spend category: staffing, supplies, equipment, training, outreach, contracted_services or
+    #: other.
     category: str
+    #: The line's state: draft (no budget approved yet), active or closed.
     status: str
+    #: Whether the line is frozen: no requisitions or purchase orders may be posted to it.
     frozen: bool
+    #: Whether an actual has ever left the line overspent (available below zero).
     overspend_flagged: bool
+    #: The line's 12 fiscal periods, period 1 first.
     periods: list[PeriodRow]
 
 
 class CostCentreSummary(Figures, kw_only=True, rename="camel"):
     cost_centre: str
+    #: How many budget lines the figures add up (the cost centre's lines in this currency).
     lines: int
 
 
@@ -89,7 +114,9 @@ class BudgetSummary(msgspec.Struct, kw_only=True, rename="camel"):
     cost_centre: str | None
     #: Year to date means periods 1..asOfPeriod (0: the year has not started).
     as_of_period: int
+    #: Each budget line of the year (of `costCentre`, if given), by cost centre and category.
     lines: list[LineSummary]
+    #: The lines' figures added up per cost centre and currency.
     cost_centres: list[CostCentreSummary]
 
 

@@ -22,18 +22,27 @@ class Compliance(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     """Deadlines of the month's cases: met in time, missed, still running in time, and
     those that ended unmet but not late (withdrawn, resolved on the spot)."""
 
+    #: Deadlines met in time.
     on_time: int
+    #: Deadlines missed: ended after their due instant, or still running past it.
     late: int
+    #: Deadlines still running, not yet due.
     pending: int
+    #: Deadlines the policy does not set, or that ended unmet but not late (withdrawn, resolved on
+    #: the spot).
     not_applicable: int
     #: on time ÷ (on time + late), in %, 1 decimal; None when none was decided.
     percent_on_time: float | None
 
 
 class SlaMonth(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
-    month: str  # YYYY-MM, in the facility's time zone
+    #: The month of receipt, YYYY-MM, in the facility's time zone.
+    month: str
+    #: How many cases were received in the month.
     received: int
+    #: The acknowledgement deadlines of the month's cases.
     acknowledged: Compliance
+    #: The response deadlines of the month's cases.
     responded: Compliance
 
 

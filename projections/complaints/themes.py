@@ -17,9 +17,12 @@ class Theme(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     """Cases of one category in one unit received in one month (a case with several
     categories counts in each)."""
 
+    #: The category code: one of the case's categories, or its primary category.
     category: str
     unit: str | None
+    #: The month of receipt, YYYY-MM, in the facility's time zone.
     month: str
+    #: How many cases are in the theme.
     cases: int
     #: low, moderate, high, extreme and ungraded
     grades: dict[str, int]

@@ -166,26 +166,49 @@ class WorklistItem(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
 
     id: str
     version: int
+    #: The case's state: received, acknowledged, under_investigation, awaiting_information,
+    #: response_drafted or response_sent.
     status: str
+    #: What the case is: concern_resolved_on_spot, complaint or grievance (null until classified).
     kind: str | None
+    #: The complaint-handling rules the case follows: us-cms or nhs-england-2009.
     policy: str
+    #: When the complaint was received.
     received_at: datetime
     service_unit: str | None
+    #: The main category, from the classification (null if none).
     primary_category: str | None
+    #: The NPSA risk grade: low, moderate, high or extreme (null until graded).
     risk_grade: str | None
+    #: The investigator's opaque reference (null until assigned).
     investigator_ref: str | None
+    #: When acknowledgement is due (null: the policy sets no acknowledgement deadline).
     acknowledgement_due_at: datetime | None
+    #: The last local day allowed for the acknowledgement (null with no deadline).
     acknowledgement_due_on: date | None
+    #: When the complaint was acknowledged (null until then).
     acknowledged_at: datetime | None
+    #: When the final response is due, after any extension or interim response.
     response_due_at: datetime | None
+    #: The last local day allowed for the final response.
     response_due_on: date | None
+    #: When the first final response was sent (null until then).
     responded_at: datetime | None
+    #: The running deadline due first: acknowledgement or response (null when none is running).
     next_deadline: str | None
+    #: When the next deadline is due (null when none is running).
     next_due_at: datetime | None
+    #: The last local day allowed for the next deadline (null when none is running).
     next_due_on: date | None
+    #: Local days from today to `nextDueOn`: 0 due today, negative overdue (null when none is
+    #: running).
     days_to_due: int | None
+    #: Whether the next deadline's due instant has passed.
     overdue: bool
+    #: red once the next deadline has passed; amber in the last quarter of the time to it (at least
+    #: the last day); else green.
     rag: str
+    #: How many deadline breaches the watcher has flagged on the case.
     breaches: int
 
 

@@ -58,19 +58,25 @@ METRIC_COLUMNS = MetricVisit.__struct_fields__
 class Statistic(msgspec.Struct, frozen=True):
     """Minutes: median and 90th percentile by nearest rank over ``n`` visits (null if 0)."""
 
+    #: How many visits the statistic is over.
     n: int
+    #: The median in minutes, by nearest rank, to 2 decimals (null when n is 0).
     median: float | None
+    #: The 90th percentile in minutes, by nearest rank, to 2 decimals (null when n is 0).
     p90: float | None
 
 
 class Rate(msgspec.Struct, frozen=True):
+    #: The visits counted (those left without being seen, no-shows, late cancellations).
     numerator: int
+    #: The visits the rate is out of.
     denominator: int
     #: numerator ÷ denominator (0 to 1), null when the denominator is 0.
     rate: float | None
 
 
 class LengthOfStay(msgspec.Struct, frozen=True, rename="camel"):
+    #: Minutes from arrival to departure, over every visit that departed in the period.
     all: Statistic
     #: By discharge disposition code; ``left_without_being_seen`` for those who left.
     by_disposition: dict[str, Statistic]
@@ -79,24 +85,41 @@ class LengthOfStay(msgspec.Struct, frozen=True, rename="camel"):
 class HourCount(msgspec.Struct, frozen=True):
     #: The start of the hour in the facility time zone, with its offset.
     hour: datetime
+    #: Visits that arrived in the hour.
     arrivals: int
+    #: Visits that departed (discharged or left without being seen) in the hour.
     departures: int
 
 
 class FlowMetrics(msgspec.Struct, frozen=True, rename=camel):
+    #: The period's start (inclusive).
     from_: datetime
+    #: The period's end (exclusive).
     to: datetime
     unit: str | None
+    #: The facility's IANA time zone, which hours are bucketed in.
     time_zone: str
+    #: Visits that arrived in the period.
     arrivals: int
+    #: Visits that departed (discharged or left without being seen) in the period.
     departures: int
+    #: Minutes from arrival to triage, for visits that arrived in the period.
     door_to_triage: Statistic
+    #: Minutes from arrival to first clinician contact, for visits that arrived in the period.
     door_to_provider: Statistic
+    #: Booked visits that arrived in the period: minutes from the later of arrival and scheduled
+    #: start to being seen.
     clinic_wait: Statistic
+    #: Minutes from arrival to departure, for visits that departed in the period.
     length_of_stay: LengthOfStay
+    #: Minutes from the decision to admit to leaving the ED, for visits that left it in the period.
     boarding_time: Statistic
+    #: Of visits that arrived in the period, those that left without being seen.
     lwbs_rate: Rate
+    #: Of booked visits scheduled to start in the period that arrived or were no-shows, the
+    #: no-shows.
     no_show_rate: Rate
+    #: Of booked visits scheduled to start in the period, those cancelled late.
     late_cancellation_rate: Rate
     #: Hours with at least one arrival or departure, in order (empty hours are left out).
     per_hour: list[HourCount]

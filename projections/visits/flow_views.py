@@ -53,20 +53,29 @@ class BoardVisit(msgspec.Struct, frozen=True, rename="camel", gc=False):
 
     visit_id: str
     patient_ref: str
+    #: The visit's state: arrived, triaged, with_clinician, admitted or on_leave.
     status: str
     visit_class: str
+    #: The triage scale: ESI or MTS (null until triage).
     acuity_scale: str | None
+    #: The triage acuity, 1 (most urgent) to 5 (null until triage).
     acuity_level: int | None
+    #: The unit and bed the patient is in now (null when the visit holds no location).
     location: Location | None
     arrival_at: datetime | None
     #: When the visit entered its current state.
     status_since: datetime | None
+    #: Minutes since the patient arrived, to a tenth (null without an arrival).
     minutes_since_arrival: float | None
+    #: Minutes in the current state, to a tenth (null when its start is unknown).
     minutes_in_state: float | None
     #: Decision to admit made, not yet admitted nor departed.
     boarder: bool
+    #: When the decision to admit was recorded (null if none).
     decision_to_admit_at: datetime | None
+    #: The unit the patient is to be admitted to (null without a decision to admit).
     target_unit: str | None
+    #: Minutes since the decision to admit, to a tenth, for a boarder (null otherwise).
     minutes_boarding: float | None
 
 
@@ -74,9 +83,13 @@ class BoardUnit(msgspec.Struct, frozen=True, rename="camel"):
     """One unit's board: the visits in each active state, longest waiting first."""
 
     unit: str
+    #: Visits arrived, not yet triaged.
     arrived: list[BoardVisit]
+    #: Visits triaged, not yet seen by a clinician.
     triaged: list[BoardVisit]
+    #: Visits with a clinician.
     with_clinician: list[BoardVisit]
+    #: Admitted visits (patients on leave are listed under onLeave instead).
     admitted: list[BoardVisit]
     #: The visits above that are boarding (also listed under their state).
     boarders: list[BoardVisit]
@@ -88,6 +101,7 @@ class Board(msgspec.Struct, frozen=True, rename="camel"):
     #: The instant minutes are counted to: when the board was built, or its ``asOf``.
     at: datetime
     unit: str | None
+    #: One board per unit (the visit's current location, else its service unit), by unit code.
     units: list[BoardUnit]
     #: For a board as the system had it at a past time: that time (null: the live board).
     as_of: datetime | None = None
@@ -104,12 +118,15 @@ class CensusEntry(msgspec.Struct, frozen=True, rename="camel", gc=False):
     bed: str | None
     #: The location period that holds ``at``: since, and until (null while still there).
     since: datetime
+    #: When the location period ended (null while the patient is still there).
     until: datetime | None
 
 
 class Census(msgspec.Struct, frozen=True, rename="camel"):
+    #: The instant the census is taken at.
     at: datetime
     unit: str | None
+    #: How many visits held a location in the unit at `at` (the length of `items`).
     count: int
     items: list[CensusEntry]
     #: For a census as known at a past time: that time (null: as known now).
@@ -122,7 +139,9 @@ class TimelineEntry(msgspec.Struct, frozen=True, rename="camel"):
 
     position: int
     version: int
+    #: The event's id (a UUID).
     event_id: str
+    #: The fact's event type, e.g. PatientAdmitted (the domain event class's name).
     event_type: str
     occurred_at: datetime
     recorded_at: datetime
@@ -132,15 +151,21 @@ class TimelineEntry(msgspec.Struct, frozen=True, rename="camel"):
     reason: str | None
     source_system: str | None
     source_message_id: str | None
+    #: False once a later fact (named in `correctedBy`) cancelled this one.
     effective: bool
+    #: The id of the event that cancelled this fact (null while it stands).
     corrected_by: str | None
+    #: For a compensation, the id of the event it cancels (null otherwise).
     corrects: str | None
+    #: For a compensation, the visit state it restored (null otherwise).
     restored_status: str | None
+    #: The fact's own fields, camelCase; for a correction each changed field's before and after.
     details: dict[str, Any]
 
 
 class Timeline(msgspec.Struct, frozen=True, rename="camel"):
     visit_id: str
+    #: The visit's current state (as in VisitState.status).
     status: str
     version: int
     items: list[TimelineEntry]

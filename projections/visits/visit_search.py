@@ -30,6 +30,8 @@ class VisitSummary(msgspec.Struct, frozen=True, rename="camel"):
 
     id: str
     version: int
+    #: The visit's state: scheduled, arrived, triaged, with_clinician, admitted, on_leave,
+    #: discharged, closed, cancelled, no_show, left_without_being_seen or entered_in_error.
     status: str
     #: FHIR R5 Encounter.status of ``status``.
     fhir_status: str
@@ -43,9 +45,12 @@ class VisitSummary(msgspec.Struct, frozen=True, rename="camel"):
     scheduled_start: datetime | None
     scheduled_end: datetime | None
     arrival_at: datetime | None
+    #: When the patient was admitted (null unless admitted).
     admitted_at: datetime | None
     #: When the patient left: discharge, or leaving without being seen.
     departure_at: datetime | None
+    #: The discharge disposition: home, other-hcf, snf, rehab, hosp, aadvice, lbtc, exp or oth (null
+    #: until discharge).
     disposition: str | None
 
 

@@ -182,3 +182,46 @@ def test_every_response_header_has_a_schema(document: dict[str, Any]) -> None:
     ]
     assert len(headers) > 200
     assert [where for where, header in headers if "schema" not in header] == []
+
+
+def _properties(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (schema_name, name, prop)
+        for schema_name, schema in document["components"]["schemas"].items()
+        for name, prop in schema.get("properties", {}).items()
+    ]
+
+
+def test_properties_carry_the_descriptions_their_fields_are_documented_with(
+    document: dict[str, Any],
+) -> None:
+    properties = _properties(document)
+    described = [entry for entry in properties if entry[2].get("description")]
+    missing = sorted(
+        f"{schema}.{name}" for schema, name, prop in properties if not prop.get("description")
+    )
+    print(f"{len(described)} of {len(properties)} properties described; missing: {missing}")
+    # Every property has a `#:` comment on its field or a glossary entry (a new field without
+    # one fails here, naming itself).
+    assert missing == []
+
+
+def test_a_description_is_the_fields_own_comment_joined_or_else_the_glossarys(
+    document: dict[str, Any],
+) -> None:
+    schemas = document["components"]["schemas"]
+    # A two-line `#:` comment in adapters/http/visits.py, joined into one sentence.
+    assert schemas["VisitState"]["properties"]["status"]["description"] == (
+        "The visit's state: scheduled, arrived, triaged, with_clinician, admitted, on_leave, "
+        "discharged, closed, cancelled, no_show, left_without_being_seen or entered_in_error."
+    )
+    # A field without a comment of its own: the glossary's meaning of its wire name.
+    from adapters.http.openapi_descriptions import GLOSSARY
+
+    described = [
+        prop["description"]
+        for schema in schemas.values()
+        for name, prop in schema.get("properties", {}).items()
+        if name == "patientRef"
+    ]
+    assert GLOSSARY["patientRef"] in described

@@ -12,6 +12,7 @@ class FieldError(msgspec.Struct, frozen=True):
     #: camelCase path of the offending input (``changes.scheduledEnd``, ``If-Match``), or
     #: null when the error concerns the body as a whole (not JSON, not an object).
     field: str | None
+    #: What is wrong with the input, in words.
     message: str
 
 

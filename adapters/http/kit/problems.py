@@ -58,12 +58,19 @@ log = structlog.get_logger("http")
 class ProblemDetails(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
     """RFC 9457 problem details plus the stable ``code`` and the request's correlation id."""
 
+    #: The problem type's URI: https://patient-services.example/problems/ and the code in lower case
+    #: with dashes.
     type: str
+    #: A short summary of the problem type.
     title: str
+    #: The HTTP status code.
     status: int
+    #: What went wrong with this request, in words.
     detail: str
+    #: The stable error code (INVALID_TRANSITION, VERSION_CONFLICT, ...).
     code: str
     correlation_id: str
+    #: For invalid input, one entry per offending field (omitted otherwise).
     errors: list[FieldError] | None = None
 
 

@@ -52,8 +52,11 @@ class Disclosure(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     on_behalf_of: str | None
     #: ``read visit``, ``read board``…, or ``Exported`` for an export of the trail.
     action: str
+    #: The read's route template (null for an export).
     route: str | None
+    #: The records the read returned (visit ids and the like); null for an export.
     record_ids: list[str] | None
+    #: How many records the read returned (null for an export, or when not counted).
     result_count: int | None
     #: The read's query parameters, or the export's filters.
     query: dict[str, str] | None
