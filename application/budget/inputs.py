@@ -35,8 +35,10 @@ AMOUNT_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,3})?$"
 class MoneyAmount(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``{"amount": "1234.50", "currency": "GBP"}``."""
 
-    #: The pattern is for the document: __post_init__ and Money check it, with messages that
-    #: say what is wrong (under 10^15, at most 3 decimals; fewer for most currencies).
+    # The pattern is for the document: __post_init__ and Money check it, with messages that
+    # say what is wrong.
+    #: The amount as a decimal string ("125.00"): under 10^15, with no more decimals
+    #: than the currency has (2 for GBP, USD and EUR; at most 3).
     amount: Annotated[
         str,
         msgspec.Meta(
