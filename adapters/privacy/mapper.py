@@ -93,7 +93,7 @@ class SealingMapper(Mapper[UUID]):
         if sealed is None:
             return super().to_stored_event(domain_event)
         state = vars(domain_event)
-        names = [f for f in sealed.fields if _holds_text(state.get(f))]
+        names = [f for f in sealed.fields if holds_text(state.get(f))]
         if not names:
             return super().to_stored_event(domain_event)
         record_id: UUID = state["originator_id"]
@@ -190,7 +190,8 @@ class SealingMapper(Mapper[UUID]):
             return UNREADABLE_TEXT
 
 
-def _holds_text(value: object) -> bool:
+def holds_text(value: object) -> bool:
+    """A text field, or a mapping holding a text answer (what is sealed of a field)."""
     return isinstance(value, str) or (
         isinstance(value, dict) and any(isinstance(v, str) for v in value.values())
     )

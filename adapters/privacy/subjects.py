@@ -22,7 +22,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, Mapper
 from eventsourcing.utils import get_topic
 
-from adapters.privacy import sealing
+from adapters.privacy.mapper import holds_text, sealed_tokens
 from adapters.privacy.vault import DataKeyVault
 from application.privacy.erasures import Inventory
 from domain.shared.personal_data import PersonalText
@@ -101,12 +101,10 @@ class SubjectInventory:
             in_plain: list[str] = []
             for name in declaration.fields_of(event_name):
                 value = state.get(name)
-                # A mapping (a response's checklist) holds an answer per key.
-                values = list(value.values()) if isinstance(value, dict) else [value]
-                tokens = [t for v in values if (t := sealing.parse(v)) is not None]
+                tokens = sealed_tokens(state, (name,)).values()
                 if any(key_id in key_ids for key_id, _ in tokens):
                     in_keys.append(name)
-                elif not tokens and any(isinstance(v, str) and v for v in values):
+                elif not tokens and value != "" and holds_text(value):
                     in_plain.append(name)
             for names, into in ((in_keys, sealed), (in_plain, plain)):
                 if names:
