@@ -48,9 +48,6 @@ from domain.visits.visit import PatientVisit
 
 log = structlog.get_logger("commands")
 
-#: Attempts for a command without If-Match that keeps losing races (each on fresh state).
-MAX_ATTEMPTS = 5
-
 
 @dataclass(frozen=True)
 class CommandResult:
@@ -127,7 +124,7 @@ class PatientServices(AttemptLog):
                 ),
             )
         bound = log.bind(command=type(command).__name__, correlation_id=context.correlation_id)
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        for attempt in range(1, command.max_attempts + 1):
             try:
                 result = self._attempt(command, context, target, expected_version, identity)
             except IntegrityError as failure:
@@ -164,7 +161,8 @@ class PatientServices(AttemptLog):
             bound.info("command.accepted", aggregate_id=str(result.id), version=result.version)
             return result
         raise VersionConflictError(
-            f"the aggregate kept changing concurrently; gave up after {MAX_ATTEMPTS} attempts"
+            "the aggregate kept changing concurrently; gave up after"
+            f" {command.max_attempts} attempts"
         )
 
     def _attempt(
@@ -192,7 +190,11 @@ class PatientServices(AttemptLog):
             aggregates = self._decide(command, target, expected_version, envelope.occurred_at)
         aggregate = aggregates[0]
         created = command.creates
-        to_save: list[Aggregate] = list(aggregates)
+        # The aggregate the reply names is saved after the others the command changed (a
+        # patient's bookings, a slot's claims, a transfer's other line), so the position
+        # it answers with is past all of them: read-your-writes on that position sees every
+        # change the command made, and a replay finds the same position again.
+        to_save: list[Aggregate] = [*aggregates[1:], aggregate]
         if identity is not None:
             to_save.append(
                 CommandRecord.accept(

@@ -88,6 +88,9 @@ class Command(
     preferred_roles: ClassVar[tuple[str, ...]] = ()
     #: A command that creates its aggregate rather than changing one.
     creates: ClassVar[bool] = False
+    #: How often the command is decided again, on fresh state, after losing a race to a
+    #: concurrent writer (without If-Match) before it answers VERSION_CONFLICT.
+    max_attempts: ClassVar[int] = 5
 
     occurred_at: AwareDatetime | None = None
     reason: Reason | None = None

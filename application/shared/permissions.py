@@ -28,6 +28,13 @@ FLOW_BOARD_READERS = frozenset({"clerk", "nurse", "clinician", "manager"})
 CENSUS_READERS = frozenset({"nurse", "clinician"})
 TIMELINE_READERS = frozenset({"nurse", "clinician"})
 FLOW_METRICS_READERS = frozenset({"manager"})
+#: The facility's configuration (units, beds, schedules, free slots): admins who keep it and
+#: the staff who book into it and place patients in its beds.
+CONFIGURATION_READERS = frozenset({"admin", "clerk", "nurse", "clinician", "manager"})
+#: The bed board names the visit in each bed: the staff who place patients and managers.
+BED_BOARD_READERS = frozenset({"clerk", "nurse", "clinician", "manager"})
+#: Occupancy is figures only (no patient): also admins, who plan the beds.
+OCCUPANCY_READERS = frozenset({"admin", "nurse", "clinician", "manager"})
 #: Complaint cases and their read models: patient-services managers (domain-spec §5); the
 #: executive who signs off extreme-risk responses; auditors for as-of reconstruction.
 COMPLAINT_READERS = frozenset({"manager", "executive", "auditor"})

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from application.shared.commands import AggregateCommand, AwareDatetime, Creation, Reason, Ref
+from eventsourcing.domain import Aggregate
+
+from application.shared.commands import (
+    AggregateCommand,
+    AwareDatetime,
+    Creation,
+    Loader,
+    Reason,
+    Ref,
+)
 from application.shared.errors import CommandValidationError
 from application.shared.policies import Policies
+from application.visits.bookings import VisitBefore, follow_bookings, slot_end
 
 # The command payload's values live in values.py; callers may still import them from here.
 from application.visits.values import AcuityLevel, Disposition, VisitClass, VisitDetailChanges
+from domain.capacity.schedule import ClinicSchedule
+from domain.shared.errors import DomainValidationError
 from domain.visits.visit import PatientVisit
 
 CLERK, NURSE, CLINICIAN, MANAGER, INTEGRATION = (
@@ -28,11 +40,33 @@ def _roles(*names: str) -> frozenset[str]:
     return frozenset((*names, INTEGRATION))
 
 
+#: Attempts for a booking that keeps losing races on its slot: each loss is another
+#: booking or release of that slot, so a slot of k places costs a loser at most k losses
+#: before it is refused SLOT_FULL, and the default 5 would answer VERSION_CONFLICT instead.
+BOOKING_ATTEMPTS = 64
+
+
 class VisitCommand(AggregateCommand, kw_only=True, frozen=True):
     aggregate_type = PatientVisit
 
     def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         raise NotImplementedError
+
+    def decide(
+        self, load: Loader[Any], target: UUID | None, at: datetime, policies: Policies
+    ) -> list[Aggregate]:
+        """The visit, and the patient's bookings and slot claims its change moves."""
+        assert target is not None, "a command on a visit needs its target"
+        visit: PatientVisit = load(target, PatientVisit)
+        before = VisitBefore.of(visit)
+        self.apply_loading(visit, load, at, policies)
+        return [visit, *follow_bookings(load, visit, before, at)]
+
+    def apply_loading(
+        self, visit: PatientVisit, load: Loader[Any], at: datetime, policies: Policies
+    ) -> None:
+        """:meth:`apply`, for a command that must look at other records first."""
+        self.apply(visit, at, policies)
 
 
 class VisitCreation(Creation, kw_only=True, frozen=True):
@@ -55,7 +89,11 @@ class VisitCreation(Creation, kw_only=True, frozen=True):
 
 # ---- creation ---------------------------------------------------------------------
 class ScheduleVisit(VisitCreation, kw_only=True, frozen=True):
+    """A booking. With ``scheduleId`` it claims the slot of that schedule starting at
+    ``scheduledStart`` (its end is the slot's), in the same transaction as the visit."""
+
     roles = _roles(CLERK)
+    max_attempts: ClassVar[int] = BOOKING_ATTEMPTS
     patient_ref: Ref
     visit_class: VisitClass
     service_unit: Ref
@@ -63,9 +101,32 @@ class ScheduleVisit(VisitCreation, kw_only=True, frozen=True):
     scheduled_end: AwareDatetime | None = None
     #: The reason for the visit, as a code.
     reason_code: Ref | None = None
+    #: The clinic schedule to book a slot of (its unit must be `serviceUnit`); a full slot is
+    #: 409 SLOT_FULL.
+    schedule_id: UUID | None = None
 
-    def create(self, at: datetime, policies: Policies) -> PatientVisit:
-        return PatientVisit.schedule(**self.fields(), at=at)
+    def create(self, at: datetime, policies: Policies, end: datetime | None = None) -> PatientVisit:
+        fields = self.fields()
+        fields.pop("schedule_id")
+        if end is not None:
+            fields["scheduled_end"] = end
+        return PatientVisit.schedule(**fields, at=at)
+
+    def decide(
+        self, load: Loader[Any], target: UUID | None, at: datetime, policies: Policies
+    ) -> list[Aggregate]:
+        schedule, end = None, None
+        if self.schedule_id is not None:
+            schedule = load(self.schedule_id, ClinicSchedule)
+            if schedule.service_unit != self.service_unit:
+                raise DomainValidationError("the schedule is of another unit", field="serviceUnit")
+            _, end = schedule.slot_at(self.scheduled_start)
+            if self.scheduled_end is not None and self.scheduled_end != end:
+                raise DomainValidationError(
+                    "must be the slot's end (or left out)", field="scheduledEnd"
+                )
+        visit = self.create(at, policies, end)
+        return [visit, *follow_bookings(load, visit, None, at, schedule=schedule)]
 
 
 class RegisterWalkIn(VisitCreation, kw_only=True, frozen=True):
@@ -100,11 +161,20 @@ class RegisterWalkIn(VisitCreation, kw_only=True, frozen=True):
 # ---- scheduling -------------------------------------------------------------------
 class RescheduleVisit(VisitCommand, kw_only=True, frozen=True):
     roles = _roles(CLERK)
+    max_attempts: ClassVar[int] = BOOKING_ATTEMPTS
     scheduled_start: AwareDatetime
     scheduled_end: AwareDatetime | None = None
 
     def apply(self, visit: PatientVisit, at: datetime, policies: Policies) -> None:
         visit.reschedule(**self.fields(), at=at)
+
+    def apply_loading(
+        self, visit: PatientVisit, load: Loader[Any], at: datetime, policies: Policies
+    ) -> None:
+        end = self.scheduled_end
+        if end is None:  # a slot booking keeps the length of its slot
+            end = slot_end(load, visit, self.scheduled_start)
+        visit.reschedule(scheduled_start=self.scheduled_start, scheduled_end=end, at=at)
 
 
 class CancelVisit(VisitCommand, kw_only=True, frozen=True):

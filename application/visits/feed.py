@@ -22,6 +22,7 @@ from eventsourcing.domain import Aggregate
 from application.shared.commands import Command, Loader, Ref
 from application.shared.errors import NotFoundError
 from application.shared.policies import Policies
+from application.visits.bookings import VisitBefore, follow_bookings
 from application.visits.commands import (
     INTEGRATION,
     CancelAdmission,
@@ -71,6 +72,7 @@ class ApplyVisitMessage(Command, kw_only=True, frozen=True):
         self, load: Loader[Any], target: UUID | None, at: datetime, policies: Policies
     ) -> list[Aggregate]:
         visit = self._existing(load)
+        before = VisitBefore.of(visit) if visit is not None else None
         if visit is None:
             visit = self.creation.create(at, policies)  # type: ignore[union-attr]
             assert visit.id == self.visit_id, "a feed creates the visit its message names"
@@ -94,7 +96,7 @@ class ApplyVisitMessage(Command, kw_only=True, frozen=True):
         for step in self.steps:
             assert isinstance(step, VisitCommand), "a feed step is a visit command"
             step.apply(visit, at, policies)
-        return [visit]
+        return [visit, *follow_bookings(load, visit, before, at)]
 
     def _existing(self, load: Loader[Any]) -> PatientVisit | None:
         try:

@@ -1,0 +1,197 @@
+"""What a visit's change does to its patient's bookings and the slot it claims.
+
+Every visit command (over HTTP, or a feed message's steps) ends here with the visit as it
+was before and as it is now; the bookings follow the visit, so there is one rule for every
+way in:
+
+* a visit booked (scheduled), or a no-show reverted → the patient's booking is held (refused
+  ``DOUBLE_BOOKING`` if another active booking of the patient overlaps), and for a booking
+  into a schedule the slot is claimed (``SLOT_FULL`` when full; a reverted no-show is
+  restored even so: the patient was there);
+* cancelled, a no-show or entered in error → the booking and its slot claim are released;
+* rescheduled (or its end corrected) → the booking moves, and a slot booking moves its claim
+  to the slot at the new start in the same schedule (released and claimed in the same
+  transaction, so a full new slot refuses the move and keeps the old claim).
+
+An arrival fulfils the booking and changes nothing here: the next booking that would
+overlap it finds its visit gone ahead and releases it then (``fulfilled``). A visit booked
+before bookings were kept has none: cancelling it releases nothing, rescheduling it holds
+one. A patient's first booking opens their bookings and a slot's first claim opens the slot,
+each in one event, so a booking adds one record to the log (two into a schedule's slot).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from application.shared.commands import Loader
+from application.shared.errors import NotFoundError
+from domain.capacity.bookings import PatientBookings
+from domain.capacity.identity import bookings_id_for, slot_id_for
+from domain.capacity.schedule import ClinicSchedule
+from domain.capacity.slot import SlotClaims
+from domain.visits.visit import PatientVisit
+from domain.visits.vocabulary import CANCELLED, ENTERED_IN_ERROR, NO_SHOW, SCHEDULED
+
+#: The visit states that end a booking, and what the release records as why.
+RELEASING = {CANCELLED: "cancelled", NO_SHOW: "no-show", ENTERED_IN_ERROR: "entered-in-error"}
+
+T = TypeVar("T", bound=Aggregate)
+
+
+@dataclass(frozen=True)
+class VisitBefore:
+    """What of a visit a booking follows, taken before a command changes it."""
+
+    status: str
+    start: datetime | None
+    end: datetime | None
+
+    @classmethod
+    def of(cls, visit: PatientVisit) -> VisitBefore:
+        return cls(visit.status, visit.scheduled_start, visit.scheduled_end)
+
+
+def follow_bookings(
+    load: Loader[Any], visit: PatientVisit, before: VisitBefore | None, at: datetime,
+    *, schedule: ClinicSchedule | None = None,
+) -> list[Aggregate]:  # fmt: skip
+    """The bookings and slot claims that change with ``visit`` (``before``: None for a new
+    one; ``schedule``: the one a new booking claims a slot of), to save with it."""
+    changes = _Changes(load, visit, at)
+    if visit.status in RELEASING:
+        if before is None or before.status != visit.status:
+            changes.release(RELEASING[visit.status])
+    elif visit.status != SCHEDULED:
+        pass  # arrived and on: the booking is fulfilled, nothing changes
+    elif before is None:
+        changes.hold(schedule)
+    elif before.status == NO_SHOW:
+        changes.hold_again()
+    elif (before.start, before.end) != (visit.scheduled_start, visit.scheduled_end):
+        changes.move()
+    return changes.saved
+
+
+class _Changes:
+    def __init__(self, load: Loader[Any], visit: PatientVisit, at: datetime) -> None:
+        self.load, self.visit, self.at = load, visit, at
+        self.saved: list[Aggregate] = []
+        self._loaded = False
+        self._found: PatientBookings | None = None
+
+    @property
+    def _book(self) -> PatientBookings | None:
+        """The patient's bookings as stored, loaded on first use (most visit commands
+        change no booking, and never read them)."""
+        if not self._loaded:
+            patient = bookings_id_for(self.visit.patient_ref)
+            self._found = _optional(self.load, patient, PatientBookings)
+            self._loaded = True
+        return self._found
+
+    def hold(self, schedule: ClinicSchedule | None) -> None:
+        self._hold(schedule.id if schedule else None)
+        if schedule is not None:
+            self._claim(schedule, forced=False)
+
+    def hold_again(self) -> None:
+        previous = self._book.released.get(self.visit.id) if self._book else None
+        schedule_id = previous["schedule_id"] if previous else None
+        self._hold(schedule_id)
+        if schedule_id is not None:
+            self._claim(self.load(schedule_id, ClinicSchedule), forced=True)
+
+    def move(self) -> None:
+        held = self._book.booking_of(self.visit.id) if self._book else None
+        schedule_id = held["schedule_id"] if held else None
+        self._hold(schedule_id)
+        if schedule_id is None:
+            return
+        assert held is not None and self.visit.scheduled_start is not None
+        schedule: ClinicSchedule = self.load(schedule_id, ClinicSchedule)
+        start, _ = schedule.slot_at(self.visit.scheduled_start)
+        if start != held["start"]:
+            self._release_slot(schedule_id, held["start"], "rescheduled")
+            self._claim(schedule, forced=False)
+
+    def release(self, why: str) -> None:
+        if self._book is None:
+            return
+        released = self._book.release(self.visit.id, why=why, at=self.at)
+        if released is None:
+            return
+        self._keep(self._book)
+        if released["schedule_id"] is not None:
+            self._release_slot(released["schedule_id"], released["start"], why)
+
+    # ---- steps ---------------------------------------------------------------------------
+    def _hold(self, schedule_id: UUID | None) -> None:
+        visit = self.visit
+        assert visit.scheduled_start is not None, "a scheduled visit has a start"
+        book = self._book
+        if book is None:
+            self._found = book = PatientBookings.open(
+                patient_ref=visit.patient_ref, visit_id=visit.id, start=visit.scheduled_start,
+                end=visit.scheduled_end, schedule_id=schedule_id, at=self.at,
+            )  # fmt: skip
+        else:
+            book.hold(
+                visit.id, start=visit.scheduled_start, end=visit.scheduled_end,
+                schedule_id=schedule_id, at=self.at, still_booked=self._still_booked,
+            )  # fmt: skip
+        self._keep(book)
+
+    def _still_booked(self, visit_id: UUID) -> bool:
+        other = _optional(self.load, visit_id, PatientVisit)
+        return other is not None and other.status == SCHEDULED
+
+    def _claim(self, schedule: ClinicSchedule, *, forced: bool) -> None:
+        assert self.visit.scheduled_start is not None
+        start, end = schedule.slot_at(self.visit.scheduled_start)
+        slot = _optional(self.load, slot_id_for(schedule.id, start), SlotClaims)
+        if slot is None:
+            slot = SlotClaims.open(
+                schedule_id=schedule.id, start=start, end=end, visit_id=self.visit.id,
+                places=schedule.places_per_slot, at=self.at,
+            )  # fmt: skip
+        else:
+            slot.claim(
+                self.visit.id, capacity=schedule.capacity_per_slot,
+                allowance=schedule.overbook_allowance, at=self.at, forced=forced,
+            )  # fmt: skip
+        self._keep(slot)
+
+    def _release_slot(self, schedule_id: UUID, start: datetime, why: str) -> None:
+        slot = _optional(self.load, slot_id_for(schedule_id, start), SlotClaims)
+        if slot is not None and slot.release(self.visit.id, why=why, at=self.at):
+            self._keep(slot)
+
+    def _keep(self, aggregate: Aggregate) -> None:
+        if all(a is not aggregate for a in self.saved):
+            self.saved.append(aggregate)
+
+
+def slot_end(load: Loader[Any], visit: PatientVisit, start: datetime) -> datetime | None:
+    """The end of the slot at ``start`` in the schedule the visit's booking claims a slot of
+    (a slot booking moved without an end keeps the slot's); None when it claims none. A
+    start that is no slot of it is refused here, before anything is decided."""
+    booking = _Changes(load, visit, start)._book
+    held = booking.booking_of(visit.id) if booking is not None else None
+    if held is None or held["schedule_id"] is None:
+        return None
+    schedule: ClinicSchedule = load(held["schedule_id"], ClinicSchedule)
+    return schedule.slot_at(start)[1]
+
+
+def _optional(load: Loader[Any], aggregate_id: UUID, kind: type[T]) -> T | None:
+    try:
+        found: T = load(aggregate_id, kind)
+    except NotFoundError:
+        return None
+    return found
