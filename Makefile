@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # (see README "Configuration"); `make run PORT=9000` works too: make passes command-line
 # variables to the recipe's environment.
 
-.PHONY: run test bench bench-read bench-board bench-hl7 install screenshots
+.PHONY: run test bench bench-read bench-board bench-hl7 bench-capacity install screenshots
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ bench-board: $(STAMP)
 # HL7 v2 over MLLP (a day of ADT) vs visit commands over HTTP, on one server.
 bench-hl7: $(STAMP)
 	$(VENV)/bin/python -m bench.hl7
+
+# Capacity: bookings racing into a busy clinic, and free-slot search over a year of 50 clinics.
+bench-capacity: $(STAMP)
+	$(VENV)/bin/python -m bench.capacity
 
 # The README's pictures (docs/screenshots/): the browser tests' seeded screens, kept.
 screenshots: $(STAMP)

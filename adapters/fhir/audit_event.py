@@ -44,7 +44,13 @@ from adapters.fhir.audit_event_actions import (
     attempted_interaction,
 )
 from adapters.fhir.audit_event_codes import Coding
-from projections.audit.trail import ACCESS_TYPE, ATTEMPT_TYPE, EXPORT_TYPE, AuditEntry
+from projections.audit.trail import (
+    ACCESS_TYPE,
+    ATTEMPT_TYPE,
+    BOOKKEEPING_TYPES,
+    EXPORT_TYPE,
+    AuditEntry,
+)
 
 #: Each detail: a name and its value.
 Details = tuple[tuple[str, str | int], ...]
@@ -177,7 +183,7 @@ def _classified(
         shown = None if feed and not reading and outcome != "denied" else tried
         return _What(kind, shown, ACTIONS[tried], user, "read" if reading else "command")
     done: Interaction = "create" if first else "update"
-    label = "bookkeeping" if aggregate_type == "CommandRecord" else "event"
+    label = "bookkeeping" if aggregate_type in BOOKKEEPING_TYPES else "event"
     if feed:  # an HL7 v2 message, not a RESTful interaction
         return _What(codes.PATIENT_RECORD, None, ACTIONS[done], codes.AUTHOR, label)
     return _What(codes.REST, done, ACTIONS[done], codes.AUTHOR, label)

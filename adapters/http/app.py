@@ -17,6 +17,7 @@ from adapters.access_recording import AccessMetrics, AccessRecorder
 from adapters.composition import start_runtime
 from adapters.http.audit import audit_router
 from adapters.http.budget import budget_routers
+from adapters.http.capacity import capacity_routers
 from adapters.http.complaint_reports import complaints_router
 from adapters.http.cors import cors_config
 from adapters.http.fhir import fhir_routers
@@ -105,6 +106,7 @@ def create_app(
         path="/api/v1",
         route_handlers=[
             visits_router(),
+            *capacity_routers(),
             complaints_router(settings.facility_zone),
             *budget_routers(budget_rules_of(settings)),
             audit_router(settings),

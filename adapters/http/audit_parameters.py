@@ -86,8 +86,10 @@ To = Annotated[
 IncludeBookkeeping = Annotated[
     bool,
     QueryParameter(name="includeBookkeeping", required=False, description="Also list the "
-                   "idempotency bookkeeping rows (aggregateType `CommandRecord`), left out by "
-                   "default. They are always covered by the hash chain."),
+                   "bookkeeping rows, left out by default: idempotency records (aggregateType "
+                   "`CommandRecord`) and the capacity ledgers a booking writes beside its visit "
+                   "(`PatientBookings`, `SlotClaims`). They are always covered by the hash "
+                   "chain."),
 ]  # fmt: skip
 
 

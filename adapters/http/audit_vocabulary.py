@@ -32,7 +32,7 @@ from adapters.http.kit.problems import problem_responses
 from application.shared.access import ACCESS_ACTIONS
 from application.shared.attempts import target_type_of
 from application.shared.permissions import AUDIT_READERS
-from projections.audit.trail import ACCESS_TYPE, ATTEMPT_TYPE, AuditEntry
+from projections.audit.trail import ACCESS_TYPE, ATTEMPT_TYPE, BOOKKEEPING_TYPES, AuditEntry
 
 #: A guard's name is ``may_read_<what>``; the denial it records is ``read <what>``.
 _READ_GUARD_PREFIX = "may_read_"
@@ -105,7 +105,7 @@ def _fed(command: type[Any]) -> bool:
 
 
 def _recorded_terms() -> Iterator[ActionTerm]:
-    kinds = {"TrailExport": "export", "CommandRecord": "bookkeeping"}
+    kinds = {"TrailExport": "export", **{name: "bookkeeping" for name in BOOKKEEPING_TYPES}}
     fed = {target_type_of(command) for command in command_types().values() if _fed(command)}
     for aggregate_type, names in event_actions().items():
         aggregate = aggregate_types()[aggregate_type]

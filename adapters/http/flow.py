@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from litestar import Router
 from litestar.handlers import HTTPRouteHandler
 
+from adapters.http.flow_beds import get_bed_board, occupancy_handler
 from adapters.http.flow_board import EncodedBoards, board_handler
 from adapters.http.flow_board_stream import BoardWatcher, board_stream_handler
 from adapters.http.flow_census import get_census
@@ -32,5 +33,7 @@ def flow_router(zone: ZoneInfo, board_max_age: int = 1, stream_max_seconds: int 
         get_census,
         metrics_handler(zone),
         get_timeline,
+        get_bed_board,
+        occupancy_handler(zone),
     ]
     return Router(path="/", route_handlers=handlers, tags=["Patient flow"])

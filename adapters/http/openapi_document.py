@@ -133,6 +133,8 @@ def example_of(
         return None
     if schema.format == "date-time":
         return _SAMPLE_TIME
+    if schema.format == "date":
+        return _SAMPLE_STRINGS[3]
     if schema.format == "uuid":
         return "3f2c1a7e-9b0d-4c6e-8a51-2d7f0b9e4c13"
     shortest, longest = schema.min_length or 0, schema.max_length or 10_000

@@ -11,6 +11,7 @@ from adapters.readmodels import tracking as tr
 from adapters.readmodels.audit.store import AuditReadModel
 from adapters.readmodels.base import ReadModel
 from adapters.readmodels.budget.store import BudgetReadModel
+from adapters.readmodels.capacity.store import CapacityReadModel
 from adapters.readmodels.complaints.store import ComplaintsReadModel
 from adapters.readmodels.database import ReadDatabase
 from adapters.readmodels.fingerprint import fingerprint
@@ -31,6 +32,7 @@ def read_model_factories(settings: Settings | None = None) -> dict[str, ReadMode
         "audit": AuditReadModel,
         "budget": partial(BudgetReadModel, budget_rules),
         "complaints": ComplaintsReadModel,
+        "capacity": CapacityReadModel,
     }
 
 

@@ -48,8 +48,10 @@ RECORDED = "recorded"
 SUCCESS = "success"
 #: The outcomes of attempts: a business rule said no, or authorisation did.
 ATTEMPT_OUTCOMES = ("refused", "denied")
-#: Aggregates whose events are idempotency bookkeeping, not facts about a record.
-BOOKKEEPING_TYPES = frozenset({"CommandRecord"})
+#: Aggregates whose events are bookkeeping, not facts about a record: idempotency records,
+#: and the capacity ledgers a booking command writes beside its visit in one transaction (a
+#: patient's bookings, a slot's claims: the visit's own event says what was booked).
+BOOKKEEPING_TYPES = frozenset({"CommandRecord", "PatientBookings", "SlotClaims"})
 ATTEMPT_TYPE = "CommandAttempt"
 ACCESS_TYPE = "AccessRecord"
 EXPORT_TYPE = "TrailExport"

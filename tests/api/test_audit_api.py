@@ -242,7 +242,9 @@ def test_idempotency_bookkeeping_is_listed_only_when_asked(
 
     assert [e["aggregateType"] for e in trail()["items"]] == ["PatientVisit"]
     listed = trail(includeBookkeeping="true")["items"]
+    # The patient's bookings, written beside the visit, are bookkeeping too.
     assert [(e["aggregateType"], e["action"]) for e in listed] == [
+        ("PatientBookings", "BookingsOpened"),
         ("PatientVisit", "VisitScheduled"),
         ("CommandRecord", "Accepted"),
     ]
@@ -284,7 +286,8 @@ def test_verify_reports_an_intact_chain_and_then_the_altered_entry(
         )
     tampered = read_client.get(f"{AUDIT}/verify", headers=auditor).json()
 
-    assert intact["ok"] is True and intact["checked"] == 3
+    # Each booking is two records: the patient's bookings, then the visit.
+    assert intact["ok"] is True and intact["checked"] == 6
     assert intact["firstBadPosition"] is None and len(intact["headHash"]) == 64
     assert tampered["ok"] is False
     assert tampered["firstBadPosition"] == entries[1]["position"]

@@ -85,7 +85,7 @@ def _is_text(schema: dict[str, Any]) -> bool:
     return (
         _types(schema) == {"string"}
         and "enum" not in schema
-        and "date-time" not in (_formats(schema))
+        and not {"date-time", "date"} & _formats(schema)  # parsed strictly, never text
     )
 
 

@@ -544,7 +544,11 @@ def test_idempotency_keys_belong_to_their_user(
     alice = client.post(
         API, json=body, headers={**auth("clerk", sub="alice"), "Idempotency-Key": "k"}
     )
-    bob = client.post(API, json=body, headers={**auth("clerk", sub="bob"), "Idempotency-Key": "k"})
+    # The same body for another patient (the same patient's would be a double booking).
+    bob = client.post(
+        API, json={**body, "patientRef": "P-2002"},
+        headers={**auth("clerk", sub="bob"), "Idempotency-Key": "k"},
+    )  # fmt: skip
 
     assert alice.status_code == bob.status_code == 201
     assert "Idempotent-Replayed" not in bob.headers

@@ -173,6 +173,46 @@ INTENDED = [
         "a visit search without a key",
         (r"^visitNumber: give visitNumber or patientRef \(or both\)$",),
     ),
+    # Capacity: rules across a schedule's fields, over a unit's or schedule's state (a bed
+    # list the same as now, a date that holds no session), and across query parameters.
+    Intended(
+        "POST /api/v1/*",
+        POSITIVE,
+        "capacity rules across fields or against the configuration",
+        (
+            r"^end: (must be after start|a session lasts at most 24 hours)$",
+            r"^slotMinutes: a slot must fit in the session$",
+            r"^repeat\.until: (must not be before the first session|at most \d+ days after the"
+            r" start)$",
+            r"^beds: (the bed list is the same as now|each bed may be listed once)$",
+            r"^date: the schedule has no session on that date$",
+            r"^scheduledStart: is not the start of a slot",
+            r"^serviceUnit: the schedule is of another unit$",
+            r"^scheduledEnd: must be the slot's end",
+        ),
+    ),
+    Intended(
+        "GET /api/v1/units/{code}",
+        POSITIVE,
+        "asOf with asOfVersion",
+        (r"^asOf: give asOf or asOfVersion, not both$",),
+    ),
+    Intended(
+        "GET /api/v1/flow/occupancy",
+        POSITIVE,
+        "an instant or a period, not both; a period backwards",
+        (
+            r"^at: give at, or from and to, not both$",
+            r"^(from|to): give from and to together$",
+            r"^from: must not be after `to`$",
+        ),
+    ),
+    Intended(
+        "GET /api/v1/*slots",
+        POSITIVE,
+        "a made-up page cursor",
+        (r"^after: is not a nextAfter this service gave$",),
+    ),
     # minPosition's bound is the head of the log, which only the store knows.
     Intended(
         "GET /api/v1/*",

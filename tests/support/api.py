@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -24,12 +25,17 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: Each default booking an hour after the one before: the same patient may not hold two
+#: overlapping bookings (409 DOUBLE_BOOKING), and most tests book P-1001 by default.
+_BOOKINGS = itertools.count()
+
+
 def visit_body(**overrides: Any) -> dict[str, Any]:
     body = {
         "patientRef": "P-1001",
         "visitClass": "AMB",
         "serviceUnit": "OPD-1",
-        "scheduledStart": iso(now() + timedelta(days=2)),
+        "scheduledStart": iso(now() + timedelta(days=2, hours=next(_BOOKINGS))),
     }
     body.update(overrides)
     return body

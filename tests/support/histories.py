@@ -1,4 +1,5 @@
-"""Histories that walk every event type of PatientVisit, ComplaintCase and BudgetLine.
+"""Histories that walk every event type of PatientVisit (with the capacity aggregates its
+bookings write), ComplaintCase and BudgetLine.
 
 A :class:`Scenario` issues commands straight to the application (no HTTP), with every text
 field and every request-context field drawn from a :class:`Hostile` pool: the hostile-text
@@ -21,11 +22,13 @@ from adapters.readmodels.database import ReadDatabase
 from adapters.readmodels.registry import read_model_factories
 from adapters.readmodels.worker import ProjectionWorker
 from application.budget import commands as b
+from application.capacity import commands as k
 from application.complaints import commands as c
 from application.service import PatientServices
 from application.shared.commands import Command
 from application.shared.context import RequestContext
 from application.visits import commands as v
+from domain.capacity.identity import unit_id_for
 from domain.complaints.case import ComplaintCase
 from domain.shared.errors import DomainError
 
@@ -170,6 +173,43 @@ def walk_visits(s: Scenario) -> None:
     s.run(v.CancelLeftWithoutBeingSeen(reason=t(), occurred_at=at()), "nurse", left)
     s.run(v.RegisterWalkIn(patient_ref=t(), visit_class="EMER", service_unit=t(),
                            occurred_at=at()), "clerk")  # fmt: skip
+    walk_capacity(s)
+
+
+def walk_capacity(s: Scenario) -> None:
+    """A unit and its beds, a clinic schedule with a cancelled session, and bookings into a
+    slot: claimed, claimed again, one released by a cancellation."""
+    t = s.text
+    code = t.unique()
+    s.run(k.ConfigureUnit(code=code, name=t(), kind="ward",
+                          beds=[k.BedSpec(bed=t.unique(), type=t())]), "admin")  # fmt: skip
+    unit = unit_id_for(code)
+    s.run(k.CloseUnit(), "admin", unit)
+    s.run(k.OpenUnit(), "admin", unit)
+    s.run(k.ChangeBeds(beds=[k.BedSpec(bed=t.unique(), closed=True)]), "admin", unit)
+    start = (NOW + timedelta(days=10)).replace(hour=9, minute=0, second=0, microsecond=0)
+    clinic = t()
+    schedule = s.run(
+        k.CreateSchedule(service_unit=clinic, service=t(), clinician_ref=t(), start=start,
+                         end=start + timedelta(hours=1), slot_minutes=30, capacity_per_slot=2),
+        "admin",
+    )  # fmt: skip
+    every_day = s.run(
+        k.CreateSchedule(service_unit=clinic, start=start, end=start + timedelta(hours=1),
+                         slot_minutes=30, capacity_per_slot=1,
+                         repeat=k.Repeat(weekdays=["MON", "TUE", "WED", "THU", "FRI", "SAT",
+                                                   "SUN"],
+                                         until=(start + timedelta(days=30)).date())),
+        "admin",
+    )  # fmt: skip
+    s.run(k.CancelSession(date=(start + timedelta(days=7)).date(), reason=t()), "admin",
+          every_day)  # fmt: skip
+    booked = [
+        s.run(v.ScheduleVisit(patient_ref=t.unique(), visit_class="AMB", service_unit=clinic,
+                              scheduled_start=start, schedule_id=schedule), "clerk")
+        for _ in range(2)
+    ]  # fmt: skip
+    s.run(v.CancelVisit(reason=t()), "clerk", booked[0])
 
 
 def walk_complaints(s: Scenario) -> None:
@@ -300,6 +340,10 @@ EXPECTED_EVENTS = {
         "BudgetTransferredOut", "BudgetTransferredIn", "LineFrozen", "LineUnfrozen",
         "BudgetLineClosed",
     },
+    "PatientBookings": {"BookingsOpened", "BookingHeld", "BookingReleased"},
+    "FacilityUnit": {"UnitConfigured", "UnitClosed", "UnitOpened", "BedsChanged"},
+    "ClinicSchedule": {"ScheduleCreated", "SessionCancelled"},
+    "SlotClaims": {"SlotOpened", "SlotClaimed", "SlotReleased"},
     "CommandAttempt": {"Refused"},
     "CommandRecord": {"Accepted"},
 }  # fmt: skip

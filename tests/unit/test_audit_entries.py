@@ -195,7 +195,9 @@ def test_a_denied_read_is_an_access_and_a_denied_or_refused_command_a_change(
 
     entries, _ = derive_entries(stored(memory_services), no_lookup)
 
+    # The booking's ledger entry (PatientBookings) is a change too, bookkeeping of the visit's.
     assert [(e.action, e.outcome, e.kind) for e in entries] == [
+        ("BookingsOpened", "recorded", "change"),
         ("VisitScheduled", "recorded", "change"),
         ("AdmitPatient", "refused", "change"),
         ("read visits", "denied", "access"),

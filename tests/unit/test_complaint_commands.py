@@ -28,7 +28,7 @@ from application.shared.context import RequestContext
 from application.shared.errors import CommandValidationError, NotAuthorisedError
 from application.shared.permissions import acting_role
 from application.shared.policies import Policies
-from application.visits.commands import ScheduleVisit
+from application.visits.commands import RegisterWalkIn
 from domain.complaints.case import ComplaintCase
 from domain.complaints.policy import NHS_ENGLAND_2009_POLICY, ComplaintRules
 from domain.shared.errors import SegregationOfDutiesError
@@ -90,12 +90,13 @@ def complaint_app(memory_env: dict[str, str]) -> PatientServices:
 
 
 def a_visit(app: PatientServices) -> UUID:
-    """A visit that exists, for a complaint to name."""
-    schedule = ScheduleVisit(
-        patient_ref="pt-1", visit_class="AMB", service_unit="ED",
-        scheduled_start=NOW + timedelta(hours=1), occurred_at=NOW - timedelta(days=2),
+    """A visit that exists, for a complaint to name (a walk-in: one record, and no booking
+    to overlap the next one's)."""
+    walk_in = RegisterWalkIn(
+        patient_ref="pt-1", visit_class="EMER", service_unit="ED",
+        arrival_at=NOW - timedelta(hours=1),
     )  # fmt: skip
-    return app.execute(schedule, context("clerk")).id
+    return app.execute(walk_in, context("clerk")).id
 
 
 def register(app: PatientServices, **changes: Any) -> UUID:

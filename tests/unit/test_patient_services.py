@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-from application.service import MAX_ATTEMPTS, CommandResult, PatientServices
+from application.service import CommandResult, PatientServices
 from application.shared.attempts import CommandAttempt
 from application.shared.commands import Command
 from application.shared.context import RequestContext
@@ -93,12 +93,13 @@ def test_an_accepted_command_returns_the_id_the_version_and_the_log_position(
     app: PatientServices,
 ) -> None:
     scheduled = app.execute(schedule_visit(), CLERK)
+    # The patient's bookings are saved first (position 1), the visit the reply names last.
     assert scheduled == CommandResult(
-        id=scheduled.id, version=1, position=1, created=True, replayed=False
+        id=scheduled.id, version=1, position=2, created=True, replayed=False
     )
     arrived = app.execute(RegisterArrival(), CLERK, target=scheduled.id)
     assert arrived == CommandResult(
-        id=scheduled.id, version=2, position=2, created=False, replayed=False
+        id=scheduled.id, version=2, position=3, created=False, replayed=False
     )
     assert app.recorder.position_of(scheduled.id, 2) == arrived.position
     assert app.get_visit(scheduled.id).status == ARRIVED
@@ -279,7 +280,8 @@ def test_the_same_message_id_from_another_source_system_is_another_message(
         schedule_visit(), context(INTEGRATION, source_system="PAS", source_message_id="M1")
     )
     other = app.execute(
-        schedule_visit(), context(INTEGRATION, source_system="LAB", source_message_id="M1")
+        schedule_visit(patient_ref="pt-0002"),  # another patient: else a double booking
+        context(INTEGRATION, source_system="LAB", source_message_id="M1"),
     )
     assert other.id != first.id and not other.replayed
 
@@ -541,13 +543,13 @@ def test_a_command_that_keeps_losing_races_gives_up_with_a_version_conflict(
         changes = VisitDetailChanges(reason_code=f"R{n}")
         return lambda: racing.execute(CorrectVisitDetails(changes=changes), CLERK, target=visit_id)
 
-    racing.rivals = [rival(n) for n in range(MAX_ATTEMPTS)]
+    racing.rivals = [rival(n) for n in range(Command.max_attempts)]
     racing.attempts = 0
     with pytest.raises(VersionConflictError) as raised:
         racing.execute(RecordTriage(acuity_scale="ESI", acuity_level=2), NURSE, target=visit_id)
     assert raised.value.code == "VERSION_CONFLICT"
-    assert racing.attempts == MAX_ATTEMPTS
-    assert log_size(racing) == size + MAX_ATTEMPTS  # the rivals' corrections only
+    assert racing.attempts == Command.max_attempts
+    assert log_size(racing) == size + Command.max_attempts  # the rivals' corrections only
     assert racing.get_visit(visit_id).status == ARRIVED
 
 

@@ -13,12 +13,13 @@ reads the annotations to pick the DTO and to document the body).
 """
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import HeaderParameter, JSONBody
+from litestar.params import HeaderParameter, JSONBody, PathParameter
 
 from adapters.http.kit.auth import claims_of, may_issue
 from adapters.http.kit.command_body import CommandBody, decode_command
@@ -149,13 +150,18 @@ def run_command(
         expected_version=expected_version(if_match) if target is not None else None,
         identity=identity,
     )
-    return command_reply(result, resource)
+    return command_reply(result, resource, command)
 
 
-def command_reply(result: CommandResult, resource: Resource) -> Response[CommandAccepted]:
+def command_reply(
+    result: CommandResult, resource: Resource, command: Command | None = None
+) -> Response[CommandAccepted]:
     headers = {"ETag": f'"{result.version}"'}
     if result.created:
-        headers["Location"] = f"{resource.path}/{result.id}"
+        headers["Location"] = (
+            resource.location(command, result.id) if command is not None
+            else f"{resource.path}/{result.id}"
+        )  # fmt: skip
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(
@@ -220,6 +226,45 @@ def action_handler(
     success = f"Recorded: the {resource.noun}'s new version and log position"
     return post(
         f"/{{id:str}}/{action}",
+        **_documented(resource, command_type, success, 200),
+        response_headers=_COMMAND_HEADERS,
+        responses=_COMMAND_PROBLEMS,
+    )(handle)
+
+
+#: A unit's code in a path (``/units/{code}/close``): a Ref, as the feeds name units.
+UnitCode = Annotated[
+    str,
+    PathParameter(
+        description="The unit's code",
+        schema_extra={"pattern": r"^[A-Za-z0-9][A-Za-z0-9._:/ -]*$", "max_length": 64},
+    ),
+]
+
+
+def coded_action_handler(
+    resource: Resource, action: str, command_type: type[Command], target_of: Callable[[str], UUID]
+) -> HTTPRouteHandler:
+    """``POST /{code}/<action>``: a command on one aggregate named by its code (a unit), its
+    id derived from the code by ``target_of``."""
+
+    def handle(
+        request: Request[Any, Any, Any],
+        code: UnitCode,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+        x_on_behalf_of: OnBehalfOf = None,
+        data: JSONBody[command_type | None] = None,  # type: ignore[valid-type]
+    ) -> Response[CommandAccepted]:
+        return run_command(
+            request, data if data is not None else decode_command(command_type, b""), resource,
+            target=target_of(code), if_match=if_match, idempotency_key=idempotency_key,
+            on_behalf_of=x_on_behalf_of,
+        )  # fmt: skip
+
+    success = f"Recorded: the {resource.noun}'s new version and log position"
+    return post(
+        f"/{{code:str}}/{action}",
         **_documented(resource, command_type, success, 200),
         response_headers=_COMMAND_HEADERS,
         responses=_COMMAND_PROBLEMS,

@@ -143,20 +143,40 @@ def query_view(
 
     The position is read first, in the same transaction as the view, so the view holds at
     least what the header says (on SQLite exactly: one snapshot)."""
+    return query_views(
+        request, (name,), min_position, wait_ms, lambda tx, prefixes: query(tx, prefixes[0])
+    )
+
+
+def query_views(
+    request: Request[Any, Any, Any],
+    names: tuple[str, ...],
+    min_position: int | None,
+    wait_ms: int | None,
+    query: Callable[[Transaction, tuple[str, ...]], T],
+) -> Response[T]:
+    """:func:`query_view` over several read models read together (the bed board: the
+    configured beds and the census), each waited for; the header is the least position."""
     database = read_database_of(request)
     if min_position:
         refuse_beyond_head(database, min_position)
         wait = (DEFAULT_WAIT_MS if wait_ms is None else wait_ms) / 1000
-        if wait_for_position(database, name, min_position, wait) is None:
-            raise ProjectionLaggingError(name, min_position)
+        for name in names:
+            if wait_for_position(database, name, min_position, wait) is None:
+                raise ProjectionLaggingError(name, min_position)
     try:
         with database.read() as tx:
-            position = active_position(tx, name)
-            result = query(tx, table_prefix(name, position.generation))
+            positions = [active_position(tx, name) for name in names]
+            prefixes = tuple(
+                table_prefix(name, p.generation) for name, p in zip(names, positions, strict=True)
+            )
+            result = query(tx, prefixes)
     except DATABASE_ERRORS:
         # Tables an older release built may lack what this code asks for: while the
         # rebuild runs that is a 503 to retry, never a 500.
-        if is_outdated(database, name):
-            raise ProjectionRebuildingError(name) from None
+        for name in names:
+            if is_outdated(database, name):
+                raise ProjectionRebuildingError(name) from None
         raise
-    return Response(result, headers={POSITION_HEADER: str(position.position)})
+    position = min(p.position for p in positions)
+    return Response(result, headers={POSITION_HEADER: str(position)})

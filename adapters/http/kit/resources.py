@@ -5,6 +5,7 @@ answers with.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -26,6 +27,13 @@ class Resource:
     noun: str
     #: Route-name prefix (``visits``): route names are ``<name>:<Command>``.
     name: str
+    #: What names a new record in its URL, from the command that created it (a unit's code);
+    #: None: its id.
+    key_of: Callable[[Any], str] | None = None
+
+    def location(self, command: Any, record_id: UUID) -> str:
+        key = self.key_of(command) if self.key_of is not None else str(record_id)
+        return f"{self.path}/{key}"
 
 
 #: A header is text or absent, never JSON null (Litestar documents ``str | None`` as

@@ -1,0 +1,305 @@
+"""The capacity read model's tables and queries (PostgreSQL and SQLite, one SQL).
+
+Tables (``<prefix>`` = ``capacity_g<generation>_``):
+
+* ``units``: one row per unit, its beds as JSON (a unit's bed list changes as a whole);
+* ``schedules``: one row per clinic schedule, its definition and cancelled sessions;
+* ``slots``: one row per slot ever claimed: its schedule, start and the claims it holds now.
+
+Each row keeps its aggregate's version: a record at or below it was folded already (a
+redelivery), so the fold is idempotent. Unknown event classes of these aggregates are
+skipped with one warning per class (never raised: no record can stop the worker).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime, timedelta
+from itertools import islice
+from typing import Any
+
+import msgspec
+import structlog
+
+from adapters.readmodels.base import LogReader
+from adapters.readmodels.database import Transaction
+from projections.capacity import configuration as cap
+from projections.capacity.configuration import (
+    ScheduleView,
+    SlotList,
+    SlotView,
+    UnitView,
+    slot_views,
+    unit_view,
+)
+from projections.shared.records import (
+    FirstSighting,
+    StoredRecord,
+    decode_state,
+    from_micros,
+    key_text,
+    key_text_or_none,
+    to_micros,
+)
+
+NAME = "capacity"
+log = structlog.get_logger("projections")
+_unknown = FirstSighting()
+
+Fold = Callable[[Transaction, str, StoredRecord, dict[str, Any]], None]
+
+_UNIT_COLUMNS = ("id", "code", "name", "kind", "open", "beds", "version")
+_SCHEDULE_COLUMNS = (
+    "id", "service_unit", "service", "clinician_ref", "start_at", "end_at", "slot_minutes",
+    "capacity_per_slot", "overbook_allowance", "weekdays", "until", "time_zone", "cancelled",
+    "version",
+)  # fmt: skip
+
+
+def _ddl(prefix: str) -> list[str]:
+    return [
+        f"CREATE TABLE IF NOT EXISTS {prefix}units (id TEXT NOT NULL, code TEXT NOT NULL,"
+        " name TEXT NOT NULL, kind TEXT NOT NULL, open INTEGER NOT NULL, beds TEXT NOT NULL,"
+        " version BIGINT NOT NULL, PRIMARY KEY (id))",
+        f"CREATE INDEX IF NOT EXISTS {prefix}units_code ON {prefix}units (code)",
+        f"CREATE TABLE IF NOT EXISTS {prefix}schedules (id TEXT NOT NULL,"
+        " service_unit TEXT NOT NULL, service TEXT, clinician_ref TEXT,"
+        " start_at BIGINT NOT NULL, end_at BIGINT NOT NULL, slot_minutes INTEGER NOT NULL,"
+        " capacity_per_slot INTEGER NOT NULL, overbook_allowance INTEGER NOT NULL,"
+        " weekdays TEXT NOT NULL, until TEXT, time_zone TEXT NOT NULL, cancelled TEXT NOT NULL,"
+        " version BIGINT NOT NULL, PRIMARY KEY (id))",
+        f"CREATE INDEX IF NOT EXISTS {prefix}schedules_unit"
+        f" ON {prefix}schedules (service_unit, service)",
+        f"CREATE TABLE IF NOT EXISTS {prefix}slots (id TEXT NOT NULL, schedule_id TEXT NOT NULL,"
+        " start_at BIGINT NOT NULL, booked INTEGER NOT NULL, version BIGINT NOT NULL,"
+        " PRIMARY KEY (id))",
+        f"CREATE INDEX IF NOT EXISTS {prefix}slots_schedule"
+        f" ON {prefix}slots (schedule_id, start_at)",
+    ]
+
+
+class CapacityReadModel:
+    """Units, schedules and slot claims (see the module's docstring)."""
+
+    name = NAME
+
+    def wants(self, topic: str) -> bool:
+        return cap.wants(topic)
+
+    def create_tables(self, tx: Transaction, prefix: str) -> None:
+        for statement in _ddl(prefix):
+            tx.execute(statement)
+
+    def drop_tables(self, tx: Transaction, prefix: str) -> None:
+        for table in ("slots", "schedules", "units"):
+            tx.execute(f"DROP TABLE IF EXISTS {prefix}{table}")
+
+    def reset(self) -> None:
+        """Nothing is cached between batches."""
+
+    def apply(
+        self, tx: Transaction, prefix: str, records: Sequence[StoredRecord], log_: LogReader
+    ) -> None:
+        for record in records:
+            kind = cap.event_name(record.topic)
+            fold = _FOLDS.get(kind)
+            if fold is None:
+                if _unknown.first(record.topic):
+                    log.warning("capacity.unknown_event", topic=key_text(record.topic))
+                continue
+            fold(tx, prefix, record, decode_state(record.state))
+
+
+# ---- the fold, one statement per event -----------------------------------------------------
+def _newer(tx: Transaction, table: str, record: StoredRecord) -> bool:
+    rows = tx.execute(f"SELECT version FROM {table} WHERE id = ?", (str(record.originator_id),))
+    return bool(rows) and rows[0][0] < record.originator_version
+
+
+def _beds(beds: list[dict[str, object]]) -> str:
+    return msgspec.json.encode(
+        [{"bed": b["bed"], "type": b.get("type"), "closed": bool(b.get("closed"))} for b in beds]
+    ).decode()
+
+
+def _unit_created(
+    tx: Transaction, prefix: str, record: StoredRecord, state: dict[str, Any]
+) -> None:
+    if tx.execute(f"SELECT 1 FROM {prefix}units WHERE id = ?", (str(record.originator_id),)):
+        return
+    tx.execute(
+        f"INSERT INTO {prefix}units ({', '.join(_UNIT_COLUMNS)}) VALUES (?, ?, ?, ?, 1, ?, ?)",
+        (str(record.originator_id), key_text(state["code"]), state["name"], state["kind"],
+         _beds(state["beds"]), record.originator_version),
+    )  # fmt: skip
+
+
+def _unit_change(column: str, value: object) -> Fold:
+    def fold(tx: Transaction, prefix: str, record: StoredRecord, state: dict[str, Any]) -> None:
+        if not _newer(tx, f"{prefix}units", record):
+            return
+        new = _beds(state["beds"]) if value is None else value
+        tx.execute(
+            f"UPDATE {prefix}units SET {column} = ?, version = ? WHERE id = ?",
+            (new, record.originator_version, str(record.originator_id)),
+        )
+
+    return fold
+
+
+def _schedule_created(
+    tx: Transaction, prefix: str, record: StoredRecord, state: dict[str, Any]
+) -> None:
+    if tx.execute(f"SELECT 1 FROM {prefix}schedules WHERE id = ?", (str(record.originator_id),)):
+        return
+    placeholders = ", ".join("?" for _ in _SCHEDULE_COLUMNS)
+    tx.execute(
+        f"INSERT INTO {prefix}schedules ({', '.join(_SCHEDULE_COLUMNS)}) VALUES ({placeholders})",
+        (str(record.originator_id), key_text(state["service_unit"]),
+         key_text_or_none(state["service"]),
+         state["clinician_ref"], to_micros(state["start"]), to_micros(state["end"]),
+         state["slot_minutes"], state["capacity_per_slot"], state["overbook_allowance"],
+         ",".join(state["weekdays"]), state["until"], state["time_zone"], "",
+         record.originator_version),
+    )  # fmt: skip
+
+
+def _session_cancelled(
+    tx: Transaction, prefix: str, record: StoredRecord, state: dict[str, Any]
+) -> None:
+    if not _newer(tx, f"{prefix}schedules", record):
+        return
+    rows = tx.execute(
+        f"SELECT cancelled FROM {prefix}schedules WHERE id = ?", (str(record.originator_id),)
+    )
+    days = [d for d in rows[0][0].split(",") if d] + [state["date"]]
+    tx.execute(
+        f"UPDATE {prefix}schedules SET cancelled = ?, version = ? WHERE id = ?",
+        (",".join(sorted(set(days))), record.originator_version, str(record.originator_id)),
+    )
+
+
+def _slot_opened(tx: Transaction, prefix: str, record: StoredRecord, state: dict[str, Any]) -> None:
+    if tx.execute(f"SELECT 1 FROM {prefix}slots WHERE id = ?", (str(record.originator_id),)):
+        return
+    tx.execute(
+        f"INSERT INTO {prefix}slots (id, schedule_id, start_at, booked, version)"
+        " VALUES (?, ?, ?, 1, ?)",
+        (str(record.originator_id), str(state["schedule_id"]), to_micros(state["start"]),
+         record.originator_version),
+    )  # fmt: skip
+
+
+def _slot_change(delta: int) -> Fold:
+    def fold(tx: Transaction, prefix: str, record: StoredRecord, state: dict[str, Any]) -> None:
+        if not _newer(tx, f"{prefix}slots", record):
+            return
+        tx.execute(
+            f"UPDATE {prefix}slots SET booked = booked + ?, version = ? WHERE id = ?",
+            (delta, record.originator_version, str(record.originator_id)),
+        )
+
+    return fold
+
+
+_FOLDS = {
+    "UnitConfigured": _unit_created,
+    "UnitClosed": _unit_change("open", 0),
+    "UnitOpened": _unit_change("open", 1),
+    "BedsChanged": _unit_change("beds", None),
+    "ScheduleCreated": _schedule_created,
+    "SessionCancelled": _session_cancelled,
+    "SlotOpened": _slot_opened,
+    "SlotClaimed": _slot_change(+1),
+    "SlotReleased": _slot_change(-1),
+}
+assert set(_FOLDS) == set().union(*cap.HANDLED.values())
+
+
+# ---- queries ---------------------------------------------------------------------------------
+def units(tx: Transaction, prefix: str, code: str | None = None) -> list[UnitView]:
+    where, params = ("WHERE code = ?", (key_text(code),)) if code is not None else ("", ())
+    rows = tx.execute(
+        f"SELECT {', '.join(_UNIT_COLUMNS)} FROM {prefix}units {where} ORDER BY code", params
+    )
+    return [unit_view(row) for row in rows]
+
+
+def _schedule(row: tuple[object, ...]) -> ScheduleView:
+    (id_, unit, service, clinician, start, end, slot_minutes, capacity, allowance, weekdays,
+     until, zone, cancelled, version) = row  # fmt: skip
+    return ScheduleView(
+        id=str(id_), service_unit=str(unit), service=service,  # type: ignore[arg-type]
+        clinician_ref=clinician,  # type: ignore[arg-type]
+        start=from_micros(start), end=from_micros(end),  # type: ignore[arg-type]
+        slot_minutes=slot_minutes, capacity_per_slot=capacity,  # type: ignore[arg-type]
+        overbook_allowance=allowance,  # type: ignore[arg-type]
+        weekdays=[d for d in str(weekdays).split(",") if d],
+        until=date.fromisoformat(str(until)) if until else None, time_zone=str(zone),
+        cancelled_sessions=[date.fromisoformat(d) for d in str(cancelled).split(",") if d],
+        version=version,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def schedules(
+    tx: Transaction, prefix: str, *, schedule_id: str | None = None,
+    service_unit: str | None = None, service: str | None = None,
+) -> list[ScheduleView]:  # fmt: skip
+    clauses, params = [], []
+    for column, value in (("id", schedule_id), ("service_unit", service_unit),
+                          ("service", service)):  # fmt: skip
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value if column == "id" else key_text(value))
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = tx.execute(
+        f"SELECT {', '.join(_SCHEDULE_COLUMNS)} FROM {prefix}schedules {where} ORDER BY id",
+        params,
+    )
+    return [_schedule(row) for row in rows]
+
+
+def _booked(
+    tx: Transaction, prefix: str, schedule_ids: list[str], start: datetime, end: datetime
+) -> dict[str, dict[datetime, int]]:
+    """Claims per slot of these schedules, for slots starting in ``[start, end)``."""
+    found: dict[str, dict[datetime, int]] = {sid: {} for sid in schedule_ids}
+    if not schedule_ids:
+        return found
+    marks = ", ".join("?" for _ in schedule_ids)
+    rows = tx.execute(
+        f"SELECT schedule_id, start_at, booked FROM {prefix}slots WHERE schedule_id IN ({marks})"
+        " AND start_at >= ? AND start_at < ? AND booked > 0",
+        [*schedule_ids, to_micros(start), to_micros(end)],
+    )
+    for schedule_id, start_at, booked in rows:
+        moment = from_micros(start_at)
+        assert moment is not None
+        found[schedule_id][moment] = booked
+    return found
+
+
+def slots(
+    tx: Transaction, prefix: str, found: list[ScheduleView], start: datetime, end: datetime,
+    *, free_only: bool = False, limit: int, after: tuple[datetime, str] | None = None,
+) -> SlotList:  # fmt: skip
+    """The slots of these schedules that begin in ``[start, end)``, by start then schedule:
+    at most ``limit``, those after the ``after`` cursor (a start and schedule id)."""
+    booked = _booked(tx, prefix, [s.id for s in found], start, end)
+    views: Iterator[SlotView] = cap.merged(slot_views(s, booked[s.id], start, end) for s in found)
+    if free_only:
+        views = (v for v in views if v.free > 0)
+    if after is not None:
+        cursor = after
+        views = (v for v in views if (v.start, v.schedule_id) > cursor)
+    page = list(islice(views, limit + 1))
+    more = len(page) > limit
+    page = page[:limit]
+    last = page[-1] if more else None
+    return SlotList(
+        items=page, next_after=f"{last.start.isoformat()}|{last.schedule_id}" if last else None
+    )
+
+
+#: The longest range one slot query may cover.
+MAX_SLOT_RANGE = timedelta(days=92)
