@@ -59,6 +59,7 @@ from projections.capacity.configuration import (
     BedView,
     ScheduleList,
     ScheduleView,
+    SessionList,
     SlotList,
     UnitList,
     UnitView,
@@ -145,10 +146,15 @@ After = Annotated[
 ]  # fmt: skip
 
 
-def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+def _range(
+    start: datetime | None, end: datetime | None, *, back: bool = False
+) -> tuple[datetime, datetime]:
+    """The period asked for; by default the week from now (``back``: the week to now)."""
     start, end = aware("from", start), aware("to", end)
     if start is None:
-        begins = utc_now() if end is None else end - DEFAULT_SLOT_RANGE
+        if end is None:
+            end = utc_now() if back else None
+        begins = (end - DEFAULT_SLOT_RANGE) if end is not None else utc_now()
     else:
         begins = start
     ends = end or begins + DEFAULT_SLOT_RANGE
@@ -251,6 +257,32 @@ def schedule_slots(
 
 
 @read_route(
+    "/{id:str}/sessions", operation_id="getScheduleSessions", name="schedules:sessions",
+    summary="A schedule's sessions: utilisation and DNA rate",
+    description="Each session starting in [from, to) (default: the week before now; at most "
+    "92 days): its capacity, the claims it holds, the bookings marked no-show, the "
+    "utilisation (booked over capacity) and the DNA rate (no-shows over bookings that fell "
+    "due). Figures only. 404 when the read model holds no such schedule (yet: see "
+    "minPosition). Roles: admin, clerk, nurse, clinician, manager.", guards=[_READ],
+    responses=problem_responses(400, 401, 403, 404, 500, 503),
+)  # fmt: skip
+def schedule_sessions(
+    request: Request[Any, Any, Any], id: AggregateId, from_: From = None, to: To = None,  # noqa: A002
+    min_position: MinPosition = None, wait_ms: WaitMs = DEFAULT_WAIT_MS,
+) -> Response[SessionList]:  # fmt: skip
+    schedule_id = str(parse_id(id))
+    begins, ends = _range(from_, to, back=True)
+
+    def query(tx: Transaction, prefix: str) -> SessionList:
+        found = capacity_store.schedules(tx, prefix, schedule_id=schedule_id)
+        if not found:  # (or not yet in the read model: see minPosition)
+            raise NotFoundError("schedule", UUID(schedule_id))
+        return capacity_store.session_report(tx, prefix, found[0], begins, ends)
+
+    return query_view(request, NAME, min_position, wait_ms, query)
+
+
+@read_route(
     "/", operation_id="searchSlots", name="slots:search",
     summary="Free-slot search across schedules",
     description="The slots of every schedule (of one unit and service if given) starting in "
@@ -299,6 +331,7 @@ def capacity_routers() -> list[Router]:
         list_schedules,
         get_schedule,
         schedule_slots,
+        schedule_sessions,
     ]
     return [
         Router(path="/units", route_handlers=units, tags=["Capacity"]),

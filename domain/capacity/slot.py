@@ -46,6 +46,8 @@ class SlotClaims(AuditedAggregate):
         overbooked: bool
         #: The claim was restored beyond the places by a correction.
         forced: bool
+        #: The claim restores one a no-show released (the no-show was reverted).
+        restored: bool
 
         def apply(self, slot: SlotClaims) -> None:
             slot.claims.append(self.visit_id)
@@ -83,6 +85,8 @@ class SlotClaims(AuditedAggregate):
     def claim(
         self, visit_id: UUID, *, capacity: int, allowance: int, at: datetime, forced: bool = False
     ) -> None:
+        """Claim a place; ``forced``: a reverted no-show's claim, restored even beyond the
+        places (recorded as ``restored``, and ``forced`` when it is beyond them)."""
         if visit_id in self.claims:
             raise DomainValidationError("the visit holds this slot already", field="scheduledStart")
         places = capacity + allowance
@@ -94,7 +98,7 @@ class SlotClaims(AuditedAggregate):
         self.trigger_event(
             self.SlotClaimed, visit_id=visit_id, places=places,
             overbooked=len(self.claims) >= capacity, forced=len(self.claims) >= places,
-            occurred_at=at,
+            restored=forced, occurred_at=at,
         )  # fmt: skip
 
     def release(self, visit_id: UUID, *, why: str, at: datetime) -> bool:

@@ -53,6 +53,10 @@ class Counts(msgspec.Struct, frozen=True, rename="camel"):
     #: Occupied over available, 0 to 1 (more when patients are in closed beds); null when
     #: none is available.
     occupancy: float | None
+    #: Patients in the unit beyond its available beds (those in a bed and those unplaced): a
+    #: full unit still takes walk-ins and admissions, and this flags them. 0 for a unit that
+    #: lists no beds.
+    beyond_capacity: int = 0
 
 
 class UnitBeds(msgspec.Struct, frozen=True, rename="camel"):
@@ -99,9 +103,11 @@ class Occupancy(msgspec.Struct, frozen=True, rename="camel"):
     items: list[OccupancySnapshot]
 
 
-def _counts(beds: int, available: int, occupied: int, reserved: int, free: int) -> Counts:
+def _counts(
+    beds: int, available: int, occupied: int, reserved: int, free: int, beyond: int = 0
+) -> Counts:
     share = round(occupied / available, 4) if available else None
-    return Counts(beds, available, occupied, reserved, free, share)
+    return Counts(beds, available, occupied, reserved, free, share, beyond)
 
 
 def unit_beds(unit: UnitView, census: Iterable[CensusEntry]) -> UnitBeds:
@@ -124,16 +130,17 @@ def unit_beds(unit: UnitView, census: Iterable[CensusEntry]) -> UnitBeds:
             states.append(BedState(bed.bed, bed.type, status))
     return UnitBeds(
         unit=unit.code, name=unit.name, kind=unit.kind, open=unit.open, beds=states,
-        unplaced=unplaced, counts=_tally(states, unit),
+        unplaced=unplaced, counts=_tally(states, unit, len(unplaced)),
     )  # fmt: skip
 
 
-def _tally(states: list[BedState], unit: UnitView) -> Counts:
+def _tally(states: list[BedState], unit: UnitView, unplaced: int) -> Counts:
     available = sum(1 for b in unit.beds if not b.closed) if unit.open else 0
     occupied = sum(1 for s in states if s.status in ("occupied", "reserved"))
     reserved = sum(1 for s in states if s.status == "reserved")
     free = sum(1 for s in states if s.status == "free")
-    return _counts(len(states), available, occupied, reserved, free)
+    beyond = max(occupied + unplaced - available, 0) if unit.beds else 0
+    return _counts(len(states), available, occupied, reserved, free, beyond)
 
 
 def board(units: list[UnitView], census: list[CensusEntry], at: datetime) -> BedBoard:
@@ -149,5 +156,6 @@ def snapshot(
     beds = board(units, census, at).units
     rows = [UnitOccupancy(u.unit, u.counts) for u in beds]
     total = [sum(getattr(r.counts, f) for r in rows)
-             for f in ("beds", "available", "occupied", "reserved", "free")]  # fmt: skip
+             for f in ("beds", "available", "occupied", "reserved", "free",
+                       "beyond_capacity")]  # fmt: skip
     return OccupancySnapshot(at=at, date=day, units=rows, hospital=_counts(*total))

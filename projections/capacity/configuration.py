@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from domain.capacity.schedule import ClinicSchedule
-from domain.capacity.sessions import Recurrence, slots
+from domain.capacity.sessions import Recurrence, sessions, slots
 from domain.capacity.slot import SlotClaims
 from domain.capacity.unit import FacilityUnit
 from projections.shared.records import event_class, is_event_of
@@ -157,6 +157,55 @@ def slot_views(
             overbook_free=max(places - taken, 0) - free, service_unit=schedule.service_unit,
             service=schedule.service, clinician_ref=schedule.clinician_ref,
         )  # fmt: skip
+
+
+class SessionFigures(msgspec.Struct, frozen=True, rename="camel"):
+    """One session's use: how full it was booked and how many did not attend."""
+
+    #: The session's local date.
+    date: date
+    start: datetime
+    end: datetime
+    #: Slots in the session.
+    slots: int
+    #: The session's capacity: slots × capacity per slot.
+    capacity: int
+    #: Claims held now (attended, still to come, or overbooked).
+    booked: int
+    #: Bookings marked no-show (did not attend; a reverted no-show is not one).
+    no_shows: int
+    #: Booked over capacity (above 1 when overbooked); null for a session without capacity.
+    utilisation: float | None
+    #: The DNA rate: no-shows over the bookings that fell due (booked + no-shows); null when
+    #: there were none.
+    dna_rate: float | None
+
+
+class SessionList(msgspec.Struct, frozen=True):
+    items: list[SessionFigures]
+
+
+def session_figures(
+    schedule: ScheduleView, counts: dict[datetime, tuple[int, int]], start: datetime,
+    end: datetime,
+) -> list[SessionFigures]:  # fmt: skip
+    """Each session of the schedule overlapping ``[start, end)``, with its claims and no-shows
+    summed over its slots (``counts``: per slot start, claims and no-shows)."""
+    recurrence = schedule.recurrence()
+    out = []
+    for day, begins, ends in sessions(recurrence, set(schedule.cancelled_sessions), start, end):
+        starts = [s for s, _ in slots(recurrence, (), begins, ends)]
+        booked = sum(counts.get(s, (0, 0))[0] for s in starts)
+        missed = sum(counts.get(s, (0, 0))[1] for s in starts)
+        capacity = len(starts) * schedule.capacity_per_slot
+        due = booked + missed
+        out.append(SessionFigures(
+            date=day, start=begins, end=ends, slots=len(starts), capacity=capacity,
+            booked=booked, no_shows=missed,
+            utilisation=round(booked / capacity, 4) if capacity else None,
+            dna_rate=round(missed / due, 4) if due else None,
+        ))  # fmt: skip
+    return out
 
 
 def merged(lists: Iterable[Iterator[SlotView]]) -> Iterator[SlotView]:

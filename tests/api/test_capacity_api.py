@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -326,12 +327,30 @@ def test_the_bed_board_and_occupancy_show_who_holds_each_bed(
         ("4", "closed", None),
     ]  # fmt: skip
     assert ward["counts"] == {"beds": 4, "available": 3, "occupied": 2, "reserved": 1,
-                              "free": 1, "occupancy": 0.6667}  # fmt: skip
+                              "free": 1, "occupancy": 0.6667, "beyondCapacity": 0}  # fmt: skip
+    # Two more admitted into the full ward: never refused, one in the free bed and one
+    # without a listed bed, flagged beyond capacity.
+    for n, bed in ((2, "3"), (3, None)):
+        arrival = {"patientRef": f"P-{n}", "visitClass": "EMER", "serviceUnit": "ED",
+                   "arrivalAt": iso(now() - timedelta(hours=3))}  # fmt: skip
+        visit = read_client.post(f"{API}/walk-ins", json=arrival, headers=staff).json()["id"]
+        admitted = read_client.post(f"{API}/{visit}/admit", json={"unit": "W1", "bed": bed},
+                                    headers=staff)  # fmt: skip
+        assert admitted.status_code == 200, admitted.text
+    full = read_client.get(
+        "/api/v1/flow/beds", params={"unit": "W1", "minPosition": admitted.json()["position"]},
+        headers=staff,
+    ).json()["units"][0]  # fmt: skip
+    assert [u["visitId"] for u in full["unplaced"]] == [visit]
+    assert (full["counts"]["free"], full["counts"]["beyondCapacity"]) == (0, 1)
 
     manager = auth("manager")
-    now_ = read_client.get("/api/v1/flow/occupancy", params={"minPosition": at}, headers=manager)
+    latest = admitted.json()["position"]
+    now_ = read_client.get(
+        "/api/v1/flow/occupancy", params={"minPosition": latest}, headers=manager
+    )
     assert now_.status_code == 200, now_.text
-    assert now_.json()["items"][0]["hospital"]["occupied"] == 2
+    assert now_.json()["items"][0]["hospital"]["occupied"] == 3
     today = now().astimezone(LONDON).date()
     days = read_client.get(
         "/api/v1/flow/occupancy",
@@ -350,3 +369,35 @@ def test_the_bed_board_and_occupancy_show_who_holds_each_bed(
         params={"from": "2025-01-01", "to": "2026-06-01"}, headers=manager,
     )  # fmt: skip
     assert too_long.status_code == 400
+
+
+def test_a_sessions_utilisation_and_dna_rate(
+    read_client: TestClient[Any], admin: Headers, staff: Headers
+) -> None:
+    day = now().astimezone(LONDON).date() - timedelta(days=2)
+    start = datetime(day.year, day.month, day.day, 9, tzinfo=LONDON).astimezone(timezone.utc)
+    schedule, _ = make_schedule(read_client, admin, start=iso(start),
+                                end=iso(start + timedelta(hours=1)), slotMinutes=30,
+                                capacityPerSlot=2, repeat=None)  # fmt: skip
+    visits = [
+        book(read_client, staff, schedule, start + timedelta(minutes=m), patient=p).json()["id"]
+        for p, m in (("P-1", 0), ("P-2", 0), ("P-3", 30))
+    ]
+    missed = read_client.post(f"{API}/{visits[1]}/no-show", json={}, headers=staff)
+    assert missed.status_code == 200, missed.text
+
+    reply = read_client.get(
+        f"{SCHEDULES}/{schedule}/sessions",
+        params={"from": iso(start - timedelta(hours=9)), "to": iso(start + timedelta(days=1)),
+                "minPosition": missed.json()["position"]},
+        headers=staff,
+    )  # fmt: skip
+    assert reply.status_code == 200, reply.text
+    (session,) = reply.json()["items"]
+    assert session["date"] == day.isoformat()
+    assert (session["slots"], session["capacity"], session["booked"], session["noShows"]) == (
+        2, 4, 2, 1,
+    )  # fmt: skip
+    assert (session["utilisation"], session["dnaRate"]) == (0.5, 0.3333)
+    unknown = read_client.get(f"{SCHEDULES}/{UUID(int=7)}/sessions", headers=staff)
+    assert unknown.status_code == 404

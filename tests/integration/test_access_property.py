@@ -61,6 +61,9 @@ complaint_plans = st.tuples(st.one_of(st.none(), st.integers(0, 3)), st.booleans
 read_plans = st.tuples(st.sampled_from(READS), st.integers(0, 50), st.sampled_from(["r4", "r5"]))
 
 
+_BOOKINGS = itertools.count()
+
+
 def context(role: str) -> RequestContext:
     return RequestContext(actor_id="setup", actor_role=role, correlation_id="setup")
 
@@ -71,7 +74,8 @@ def build_visit(
     """The visit, walked to its stage; (id, last position, booked, patient, unit)."""
     patient, unit, ward = f"P{tag}-{plan.patient}", f"U{tag}-{plan.unit}", f"W{tag}-{plan.unit}"
     if plan.booked:
-        start = utc_now() + timedelta(hours=2)
+        # An hour apart: a patient may not hold two overlapping bookings.
+        start = utc_now() + timedelta(hours=2 + next(_BOOKINGS))
         result = services.execute(
             v.ScheduleVisit(patient_ref=patient, visit_class="AMB", service_unit=unit,
                             scheduled_start=start), context("clerk"))  # fmt: skip

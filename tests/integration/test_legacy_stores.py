@@ -42,6 +42,13 @@ LEGACY_SCHEMA = "legacy_17c56de"
 #: The day the fixture was written (its budget lines are of that fiscal year).
 WRITTEN_ON = date(2026, 12, 2)
 
+#: What the fixture's walk recorded at 17c56de: today's walks, but for the aggregates added
+#: since (the capacity context's, which its bookings write too).
+ADDED_SINCE = frozenset({"PatientBookings", "FacilityUnit", "ClinicSchedule", "SlotClaims"})
+LEGACY_EVENTS = {
+    kind: events for kind, events in EXPECTED_EVENTS.items() if kind not in ADDED_SINCE
+}
+
 
 @pytest.fixture
 def sqlite_legacy(tmp_path: Path, jwt_secret: str) -> Settings:
@@ -92,7 +99,7 @@ def stored_topics(settings: Settings) -> dict[str, list[uuid.UUID]]:
 def test_the_fixture_holds_old_topics_of_every_event_type(legacy_settings: Settings) -> None:
     topics = stored_topics(legacy_settings)
     names = {topic.rpartition(":")[2] for topic in topics}
-    expected = {f"{kind}.{event}" for kind, events in EXPECTED_EVENTS.items() for event in events}
+    expected = {f"{kind}.{event}" for kind, events in LEGACY_EVENTS.items() for event in events}
     assert names == expected
     # Written before the move: the aggregates' topics name the flat domain modules.
     modules = {topic.partition(":")[0] for topic in topics}
@@ -108,7 +115,7 @@ def test_every_stored_topic_resolves_and_every_aggregate_loads(legacy_settings: 
     try:
         ids = {aggregate_id for found in topics.values() for aggregate_id in found}
         loaded = [services.repository.get(aggregate_id) for aggregate_id in ids]
-        assert {type(aggregate).__name__ for aggregate in loaded} == set(EXPECTED_EVENTS)
+        assert {type(aggregate).__name__ for aggregate in loaded} == set(LEGACY_EVENTS)
         assert all(aggregate.version >= 1 for aggregate in loaded)
     finally:
         services.close()

@@ -26,6 +26,7 @@ from adapters.readmodels.database import Transaction
 from projections.capacity import configuration as cap
 from projections.capacity.configuration import (
     ScheduleView,
+    SessionList,
     SlotList,
     SlotView,
     UnitView,
@@ -71,8 +72,8 @@ def _ddl(prefix: str) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {prefix}schedules_unit"
         f" ON {prefix}schedules (service_unit, service)",
         f"CREATE TABLE IF NOT EXISTS {prefix}slots (id TEXT NOT NULL, schedule_id TEXT NOT NULL,"
-        " start_at BIGINT NOT NULL, booked INTEGER NOT NULL, version BIGINT NOT NULL,"
-        " PRIMARY KEY (id))",
+        " start_at BIGINT NOT NULL, booked INTEGER NOT NULL, no_shows INTEGER NOT NULL,"
+        " version BIGINT NOT NULL, PRIMARY KEY (id))",
         f"CREATE INDEX IF NOT EXISTS {prefix}slots_schedule"
         f" ON {prefix}slots (schedule_id, start_at)",
     ]
@@ -183,20 +184,25 @@ def _slot_opened(tx: Transaction, prefix: str, record: StoredRecord, state: dict
     if tx.execute(f"SELECT 1 FROM {prefix}slots WHERE id = ?", (str(record.originator_id),)):
         return
     tx.execute(
-        f"INSERT INTO {prefix}slots (id, schedule_id, start_at, booked, version)"
-        " VALUES (?, ?, ?, 1, ?)",
+        f"INSERT INTO {prefix}slots (id, schedule_id, start_at, booked, no_shows, version)"
+        " VALUES (?, ?, ?, 1, 0, ?)",
         (str(record.originator_id), str(state["schedule_id"]), to_micros(state["start"]),
          record.originator_version),
     )  # fmt: skip
 
 
 def _slot_change(delta: int) -> Fold:
+    """A claim (+1) or a release (-1); a release for a no-show counts a no-show, a claim
+    restored by a reverted no-show takes one back."""
+
     def fold(tx: Transaction, prefix: str, record: StoredRecord, state: dict[str, Any]) -> None:
         if not _newer(tx, f"{prefix}slots", record):
             return
+        no_show = 1 if state.get("why") == "no-show" else -1 if state.get("restored") else 0
         tx.execute(
-            f"UPDATE {prefix}slots SET booked = booked + ?, version = ? WHERE id = ?",
-            (delta, record.originator_version, str(record.originator_id)),
+            f"UPDATE {prefix}slots SET booked = booked + ?, no_shows = no_shows + ?,"
+            " version = ? WHERE id = ?",
+            (delta, no_show, record.originator_version, str(record.originator_id)),
         )
 
     return fold
@@ -299,6 +305,24 @@ def slots(
     return SlotList(
         items=page, next_after=f"{last.start.isoformat()}|{last.schedule_id}" if last else None
     )
+
+
+def session_report(
+    tx: Transaction, prefix: str, schedule: ScheduleView, start: datetime, end: datetime
+) -> SessionList:
+    """Each session of ``schedule`` in ``[start, end)``: capacity, claims, no-shows, the
+    utilisation and the DNA rate."""
+    rows = tx.execute(
+        f"SELECT start_at, booked, no_shows FROM {prefix}slots WHERE schedule_id = ?"
+        " AND start_at >= ? AND start_at < ?",
+        (schedule.id, to_micros(start - timedelta(days=1)), to_micros(end)),
+    )
+    counts = {}
+    for start_at, booked, no_shows in rows:
+        moment = from_micros(start_at)
+        assert moment is not None
+        counts[moment] = (booked, no_shows)
+    return SessionList(items=cap.session_figures(schedule, counts, start, end))
 
 
 #: The longest range one slot query may cover.
