@@ -217,10 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     rounds: list[dict[str, Any]] = []
     try:
         busy, position = configure(port, admin, args.clinics, first)
+        days_from = first
         for number in range(1, args.rounds + 1):
             # A fresh stretch of days per round, so each round starts with empty slots.
-            days_from = first + timedelta(days=14 * (number - 1))
             slots = busy_slots(first_weekday(days_from), args.busy_days)
+            days_from = max(slots).astimezone(LONDON).date()
             latencies, answers, elapsed = asyncio.run(
                 book(port, clerk, busy, slots, args.connections, args.seconds)
             )

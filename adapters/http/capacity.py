@@ -11,7 +11,7 @@ read model, with ``minPosition`` read-your-writes. Bookings into a schedule are
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
@@ -20,6 +20,7 @@ from litestar import Request, Response, Router, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
+from adapters.http.flow_parameters import NAME as FLOW
 from adapters.http.kit.aggregate_state import (
     AsOf,
     AsOfVersion,
@@ -44,19 +45,22 @@ from adapters.http.kit.read_side import (
     WaitMs,
     aware,
     query_view,
+    query_views,
     read_route,
 )
 from adapters.http.kit.resources import ETAG_HEADER, AggregateId, Resource, parse_id
 from adapters.readmodels.capacity import store as capacity_store
 from adapters.readmodels.database import Transaction
 from application.capacity.commands import UNIT_ACTIONS, CancelSession, ConfigureUnit, CreateSchedule
+from application.shared.access import READ_CLINIC_DAY
 from application.shared.errors import NotFoundError
-from application.shared.permissions import CONFIGURATION_READERS
+from application.shared.permissions import BED_BOARD_READERS, CONFIGURATION_READERS
 from domain.capacity.identity import unit_id_for
 from domain.capacity.schedule import ClinicSchedule
 from domain.capacity.unit import FacilityUnit
 from projections.capacity.configuration import (
     BedView,
+    DayList,
     ScheduleList,
     ScheduleView,
     SessionList,
@@ -282,6 +286,35 @@ def schedule_sessions(
     return query_view(request, NAME, min_position, wait_ms, query)
 
 
+Day = Annotated[
+    date, QueryParameter(description="The local date (YYYY-MM-DD, in the schedule's time zone).")
+]
+
+
+@read_route(
+    "/{id:str}/day", operation_id="getClinicDay", name="schedules:day",
+    summary="A clinic's day list: each slot and who is booked into it",
+    description="The slots of the schedule's sessions on `date`, each with its places and the "
+    "visits holding it (their patient and status). 404 when the read model holds no such "
+    "schedule (yet: see minPosition). Roles: clerk, nurse, clinician, manager.",
+    guards=[may_read(BED_BOARD_READERS, "a clinic's day list")], access=READ_CLINIC_DAY,
+    responses=problem_responses(400, 401, 403, 404, 500, 503),
+)  # fmt: skip
+def clinic_day(
+    request: Request[Any, Any, Any], id: AggregateId, date: Day,  # noqa: A002
+    min_position: MinPosition = None, wait_ms: WaitMs = DEFAULT_WAIT_MS,
+) -> Response[DayList]:  # fmt: skip
+    schedule_id, day = str(parse_id(id)), date
+
+    def query(tx: Transaction, prefixes: tuple[str, ...]) -> DayList:
+        found = capacity_store.schedules(tx, prefixes[0], schedule_id=schedule_id)
+        if not found:  # (or not yet in the read model: see minPosition)
+            raise NotFoundError("schedule", UUID(schedule_id))
+        return capacity_store.day_list(tx, prefixes[0], prefixes[1], found[0], day)
+
+    return query_views(request, (NAME, FLOW), min_position, wait_ms, query)
+
+
 @read_route(
     "/", operation_id="searchSlots", name="slots:search",
     summary="Free-slot search across schedules",
@@ -332,6 +365,7 @@ def capacity_routers() -> list[Router]:
         get_schedule,
         schedule_slots,
         schedule_sessions,
+        clinic_day,
     ]
     return [
         Router(path="/units", route_handlers=units, tags=["Capacity"]),

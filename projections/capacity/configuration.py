@@ -159,12 +159,40 @@ def slot_views(
         )  # fmt: skip
 
 
+class DayVisit(msgspec.Struct, frozen=True, rename="camel"):
+    visit_id: str
+    #: The patient (null until the flow read model holds the visit: see minPosition).
+    patient_ref: str | None
+    #: The visit's state now: scheduled, arrived, ... (null as for patientRef).
+    status: str | None
+
+
+class DaySlot(msgspec.Struct, frozen=True, rename="camel"):
+    #: The slot and its places.
+    slot: SlotView
+    #: The visits holding it, in the order of their ids.
+    visits: list[DayVisit]
+
+
+class DayList(msgspec.Struct, frozen=True, rename="camel"):
+    """A clinic's day: each slot of the day's sessions and who is booked into it."""
+
+    #: The local date.
+    date: date
+    #: The schedule the day list is of.
+    schedule_id: str
+    #: Each slot of the day's sessions, by start.
+    slots: list[DaySlot]
+
+
 class SessionFigures(msgspec.Struct, frozen=True, rename="camel"):
     """One session's use: how full it was booked and how many did not attend."""
 
     #: The session's local date.
     date: date
+    #: The session's start.
     start: datetime
+    #: The session's end.
     end: datetime
     #: Slots in the session.
     slots: int

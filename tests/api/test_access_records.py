@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -283,3 +284,45 @@ def test_only_the_routes_own_query_parameters_are_recorded(
     [access] = accesses(stored_services, recorder, before)
     assert access.query == {"patientRef": "P-15", "status": "arrived",
                             "minPosition": str(created["position"])}  # fmt: skip
+
+
+def test_the_bed_board_and_a_clinic_day_list_record_the_patients_they_show(
+    world: tuple[TestClient[Any], AccessRecorder],
+    stored_services: PatientServices,
+    auth: Callable[..., Headers],
+) -> None:
+    client, recorder = world
+    admin, staff = auth("admin"), auth("clerk", "nurse", "clinician", sub="nina")
+    unit = {"code": "W9", "name": "Ward 9", "kind": "ward", "beds": [{"bed": "1"}]}
+    assert client.post("/api/v1/units", json=unit, headers=admin).status_code == 201
+    admitted = walk_in(client, staff, "P-BED")["id"]
+    at = client.post(f"{API}/{admitted}/admit", json={"unit": "W9", "bed": "1"}, headers=staff)
+    start = datetime(2030, 1, 7, 9, tzinfo=timezone.utc)  # a Monday
+    schedule = client.post("/api/v1/schedules", headers=admin, json={
+        "serviceUnit": "OPD", "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(), "slotMinutes": 30,
+        "capacityPerSlot": 1,
+    }).json()["id"]  # fmt: skip
+    booked = client.post(API, headers=staff, json={
+        "patientRef": "P-CLINIC", "visitClass": "AMB", "serviceUnit": "OPD",
+        "scheduledStart": start.isoformat(), "scheduleId": schedule,
+    }).json()  # fmt: skip
+    newest = max(at.json()["position"], booked["position"])
+    before = head(stored_services, recorder)
+
+    board = client.get(f"{FLOW}/beds", params={"unit": "W9", "minPosition": newest},
+                       headers=staff)  # fmt: skip
+    day = client.get(
+        f"/api/v1/schedules/{schedule}/day",
+        params={"date": "2030-01-07", "minPosition": newest},
+        headers=staff,
+    )
+    assert board.status_code == day.status_code == 200, (board.text, day.text)
+
+    bed_read, day_read = accesses(stored_services, recorder, before)
+    assert (bed_read.action, bed_read.patient_refs, bed_read.record_ids) == (
+        "read bed board", ["P-BED"], [admitted],
+    )  # fmt: skip
+    assert (day_read.action, day_read.patient_refs, day_read.record_ids) == (
+        "read clinic day list", ["P-CLINIC"], [booked["id"]],
+    )  # fmt: skip

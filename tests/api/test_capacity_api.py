@@ -401,3 +401,39 @@ def test_a_sessions_utilisation_and_dna_rate(
     assert (session["utilisation"], session["dnaRate"]) == (0.5, 0.3333)
     unknown = read_client.get(f"{SCHEDULES}/{UUID(int=7)}/sessions", headers=staff)
     assert unknown.status_code == 404
+
+
+def test_a_clinics_day_list_names_who_holds_each_slot_and_is_recorded_as_a_read(
+    read_client: TestClient[Any], admin: Headers, staff: Headers, stored_services: Any
+) -> None:
+    schedule, _ = make_schedule(read_client, admin, capacityPerSlot=2)
+    start = next_monday_at(9)
+    first = book(read_client, staff, schedule, start, patient="P-1").json()["id"]
+    second = book(read_client, staff, schedule, start, patient="P-2").json()["id"]
+    later = book(read_client, staff, schedule, start + timedelta(minutes=30), patient="P-3")
+    cancelled = read_client.post(f"{API}/{second}/cancel", json={"reason": "x"}, headers=staff)
+    assert cancelled.status_code == 200, cancelled.text
+
+    reply = read_client.get(
+        f"{SCHEDULES}/{schedule}/day",
+        params={"date": start.astimezone(LONDON).date().isoformat(),
+                "minPosition": cancelled.json()["position"]},
+        headers=staff,
+    )  # fmt: skip
+    assert reply.status_code == 200, reply.text
+    day = reply.json()
+    assert [s["slot"]["start"] for s in day["slots"]] == [
+        iso(start + timedelta(minutes=15 * n)) for n in range(4)
+    ]
+    assert [[v["patientRef"] for v in s["visits"]] for s in day["slots"]] == [
+        ["P-1"], [], ["P-3"], []
+    ]  # fmt: skip
+    assert day["slots"][0]["visits"][0] == {"visitId": first, "patientRef": "P-1",
+                                            "status": "scheduled"}  # fmt: skip
+    assert day["slots"][2]["visits"][0]["visitId"] == later.json()["id"]
+    assert read_client.get(f"{SCHEDULES}/{schedule}/day", params={"date": "2027-01-01"},
+                           headers={**staff}).status_code == 200  # fmt: skip
+    # Patient data: only for those who place patients, and the read is recorded.
+    refused = read_client.get(f"{SCHEDULES}/{schedule}/day", params={"date": "2027-01-01"},
+                              headers=admin)  # fmt: skip
+    assert refused.status_code == 403

@@ -25,6 +25,9 @@ from adapters.readmodels.base import LogReader
 from adapters.readmodels.database import Transaction
 from projections.capacity import configuration as cap
 from projections.capacity.configuration import (
+    DayList,
+    DaySlot,
+    DayVisit,
     ScheduleView,
     SessionList,
     SlotList,
@@ -76,6 +79,12 @@ def _ddl(prefix: str) -> list[str]:
         " version BIGINT NOT NULL, PRIMARY KEY (id))",
         f"CREATE INDEX IF NOT EXISTS {prefix}slots_schedule"
         f" ON {prefix}slots (schedule_id, start_at)",
+        # Who holds each slot now, for the clinic's day list.
+        f"CREATE TABLE IF NOT EXISTS {prefix}claims (slot_id TEXT NOT NULL,"
+        " visit_id TEXT NOT NULL, schedule_id TEXT NOT NULL, start_at BIGINT NOT NULL,"
+        " PRIMARY KEY (slot_id, visit_id))",
+        f"CREATE INDEX IF NOT EXISTS {prefix}claims_schedule"
+        f" ON {prefix}claims (schedule_id, start_at)",
     ]
 
 
@@ -92,7 +101,7 @@ class CapacityReadModel:
             tx.execute(statement)
 
     def drop_tables(self, tx: Transaction, prefix: str) -> None:
-        for table in ("slots", "schedules", "units"):
+        for table in ("claims", "slots", "schedules", "units"):
             tx.execute(f"DROP TABLE IF EXISTS {prefix}{table}")
 
     def reset(self) -> None:
@@ -189,6 +198,15 @@ def _slot_opened(tx: Transaction, prefix: str, record: StoredRecord, state: dict
         (str(record.originator_id), str(state["schedule_id"]), to_micros(state["start"]),
          record.originator_version),
     )  # fmt: skip
+    _hold(tx, prefix, str(record.originator_id), str(state["visit_id"]))
+
+
+def _hold(tx: Transaction, prefix: str, slot_id: str, visit_id: str) -> None:
+    tx.execute(
+        f"INSERT INTO {prefix}claims (slot_id, visit_id, schedule_id, start_at)"
+        f" SELECT id, ?, schedule_id, start_at FROM {prefix}slots WHERE id = ?",
+        (visit_id, slot_id),
+    )
 
 
 def _slot_change(delta: int) -> Fold:
@@ -199,11 +217,19 @@ def _slot_change(delta: int) -> Fold:
         if not _newer(tx, f"{prefix}slots", record):
             return
         no_show = 1 if state.get("why") == "no-show" else -1 if state.get("restored") else 0
+        slot_id, visit_id = str(record.originator_id), str(state["visit_id"])
         tx.execute(
             f"UPDATE {prefix}slots SET booked = booked + ?, no_shows = no_shows + ?,"
             " version = ? WHERE id = ?",
-            (delta, no_show, record.originator_version, str(record.originator_id)),
+            (delta, no_show, record.originator_version, slot_id),
         )
+        if delta > 0:
+            _hold(tx, prefix, slot_id, visit_id)
+        else:
+            tx.execute(
+                f"DELETE FROM {prefix}claims WHERE slot_id = ? AND visit_id = ?",
+                (slot_id, visit_id),
+            )
 
     return fold
 
@@ -323,6 +349,34 @@ def session_report(
         assert moment is not None
         counts[moment] = (booked, no_shows)
     return SessionList(items=cap.session_figures(schedule, counts, start, end))
+
+
+def day_list(
+    tx: Transaction, prefix: str, flow_prefix: str, schedule: ScheduleView, day: date
+) -> DayList:
+    """The schedule's slots on ``day`` (its local date) with the visits holding each: their
+    patient and status from the flow read model (read in the same transaction)."""
+    zone = schedule.recurrence().zone
+    begins = datetime.combine(day, datetime.min.time(), zone)
+    ends = begins + timedelta(days=1)
+    rows = tx.execute(
+        f"SELECT c.start_at, c.visit_id, v.patient_ref, v.status FROM {prefix}claims c"
+        f" LEFT JOIN {flow_prefix}visits v ON v.id = c.visit_id"
+        " WHERE c.schedule_id = ? AND c.start_at >= ? AND c.start_at < ?"
+        " ORDER BY c.start_at, c.visit_id",
+        (schedule.id, to_micros(begins), to_micros(ends)),
+    )
+    holders: dict[datetime, list[DayVisit]] = {}
+    for start_at, visit_id, patient_ref, status in rows:
+        moment = from_micros(start_at)
+        assert moment is not None
+        holders.setdefault(moment, []).append(DayVisit(visit_id, patient_ref, status))
+    booked = {moment: len(found) for moment, found in holders.items()}
+    slots_ = [
+        DaySlot(slot=view, visits=holders.get(view.start, []))
+        for view in slot_views(schedule, booked, begins, ends)
+    ]
+    return DayList(date=day, schedule_id=schedule.id, slots=slots_)
 
 
 #: The longest range one slot query may cover.
