@@ -31,6 +31,7 @@ from adapters.privacy.sealing import KeyRing
 from adapters.privacy.subjects import note_sealing_began
 from adapters.privacy.vault import open_vault
 from adapters.readmodels import tracking as tr
+from adapters.readmodels.capacity import store as capacity_store
 from adapters.readmodels.complaints import store as complaints_store
 from adapters.readmodels.database import ReadDatabase, open_read_database
 from adapters.readmodels.healing import healing_job
@@ -43,6 +44,7 @@ from adapters.readmodels.supervisor import ProjectionSupervisor
 from adapters.settings import Settings
 from adapters.storage import ensure_schema, eventsourcing_env
 from application.access_log import is_recorded, record_accesses
+from application.capacity.offer_expiry import OfferExpiry
 from application.complaints.deadline_watcher import DeadlineWatcher
 from application.service import PatientServices
 from domain.complaints.case import ComplaintCase
@@ -140,6 +142,15 @@ def breach_candidates(read_database: ReadDatabase, now: datetime) -> list[UUID]:
         return [UUID(case_id) for case_id in complaints_store.breach_candidates(tx, prefix, now)]
 
 
+def offer_candidates(read_database: ReadDatabase, now: datetime) -> list[tuple[UUID, UUID]]:
+    """Waitlist offers the capacity read model says are due at ``now``."""
+    with read_database.read() as tx:
+        generation = tr.active_position(tx, capacity_store.NAME).generation
+        prefix = tr.table_prefix(capacity_store.NAME, generation)
+        due = capacity_store.due_offers(tx, prefix, now)
+    return [(UUID(schedule), UUID(entry)) for schedule, entry in due]
+
+
 def closed_cases(
     read_database: ReadDatabase, after: datetime | None, up_to: datetime
 ) -> list[UUID]:
@@ -159,6 +170,11 @@ def background_jobs(
     watcher = DeadlineWatcher(services, lambda now: breach_candidates(read_database, now))
     jobs = [
         PeriodicJob("deadline-watcher", settings.deadline_check_seconds, watcher.check),
+        PeriodicJob(
+            "offer-expiry",
+            settings.deadline_check_seconds,
+            OfferExpiry(services, partial(offer_candidates, read_database)).check,
+        ),
         healing_job(read_database, list(read_models(settings).values())),
     ]
     years = settings.complaint_text_retention_years

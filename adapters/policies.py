@@ -24,6 +24,7 @@ def policies_of(settings: Settings) -> Policies:
         visit=VisitPolicy(
             no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
             late_cancellation_window=timedelta(hours=settings.late_cancellation_hours),
+            waitlist_offer=timedelta(minutes=settings.waitlist_offer_minutes),
             facility_timezone=zone,
         ),
         complaints=ComplaintRules(calendar=holiday_calendar(settings), facility_timezone=zone),

@@ -99,6 +99,8 @@ class Settings:
     workers: int = 1
     max_body_bytes: int = 1024 * 1024
     no_show_grace_minutes: int = 15
+    #: How long a waitlisted patient has to accept a slot offered to them.
+    waitlist_offer_minutes: int = 120
     late_cancellation_hours: int = 24
     postgres_pool_size: int = 10
     postgres_schema: str | None = None
@@ -174,6 +176,7 @@ class Settings:
         in_range("JWT_TTL_MINUTES", self.jwt_ttl_minutes, 1, 60 * 24 * 31)
         in_range("MAX_BODY_BYTES", self.max_body_bytes, 1, 1024**3)
         in_range("NO_SHOW_GRACE_MINUTES", self.no_show_grace_minutes, 0, 24 * 60)
+        in_range("WAITLIST_OFFER_MINUTES", self.waitlist_offer_minutes, 1, 7 * 24 * 60)
         in_range("LATE_CANCELLATION_HOURS", self.late_cancellation_hours, 0, 24 * 365)
         in_range("POSTGRES_POOL_SIZE", self.postgres_pool_size, 1, 1000)
         in_range("PROJECTION_BATCH_INTERVAL_MS", self.projection_batch_interval_ms, 0, 1000)
@@ -436,6 +439,7 @@ class Settings:
             workers=read_int(env, "WORKERS", 1),
             max_body_bytes=read_int(env, "MAX_BODY_BYTES", 1024 * 1024),
             no_show_grace_minutes=read_int(env, "NO_SHOW_GRACE_MINUTES", 15),
+            waitlist_offer_minutes=read_int(env, "WAITLIST_OFFER_MINUTES", 120),
             late_cancellation_hours=read_int(env, "LATE_CANCELLATION_HOURS", 24),
             postgres_pool_size=read_int(env, "POSTGRES_POOL_SIZE", 10),
             postgres_schema=env.get("POSTGRES_SCHEMA"),

@@ -51,10 +51,18 @@ from adapters.http.kit.read_side import (
 from adapters.http.kit.resources import ETAG_HEADER, AggregateId, Resource, parse_id
 from adapters.readmodels.capacity import store as capacity_store
 from adapters.readmodels.database import Transaction
-from application.capacity.commands import UNIT_ACTIONS, CancelSession, ConfigureUnit, CreateSchedule
-from application.shared.access import READ_CLINIC_DAY
+from application.capacity.commands import (
+    UNIT_ACTIONS,
+    CancelSession,
+    ConfigureUnit,
+    CreateSchedule,
+    DeclineOffer,
+    JoinWaitlist,
+)
+from application.shared.access import READ_CLINIC_DAY, READ_WAITLIST
 from application.shared.errors import NotFoundError
 from application.shared.permissions import BED_BOARD_READERS, CONFIGURATION_READERS
+from application.visits.waitlist import AcceptOffer
 from domain.capacity.identity import unit_id_for
 from domain.capacity.schedule import ClinicSchedule
 from domain.capacity.unit import FacilityUnit
@@ -67,12 +75,15 @@ from projections.capacity.configuration import (
     SlotList,
     UnitList,
     UnitView,
+    Waitlist,
 )
 
 UNITS = Resource(
     path="/api/v1/units", noun="unit", name="units", key_of=lambda c: quote(c.code, safe="")
 )
 SCHEDULES = Resource(path="/api/v1/schedules", noun="schedule", name="schedules")
+#: An offer accepted creates a visit: its Location is the visit's.
+BOOKED = Resource(path="/api/v1/visits", noun="visit", name="schedules")
 NAME = capacity_store.NAME
 #: A week: what a slot query covers when it names no end.
 DEFAULT_SLOT_RANGE = timedelta(days=7)
@@ -286,6 +297,27 @@ def schedule_sessions(
     return query_view(request, NAME, min_position, wait_ms, query)
 
 
+@read_route(
+    "/{id:str}/waitlist", operation_id="getWaitlist", name="schedules:waitlist",
+    summary="A schedule's waitlist, in the order a freed slot is offered",
+    description="The patients waiting for the schedule, by priority then time waited, each "
+    "with the offer they hold (a slot held for them until `expiresAt`). Roles: clerk, "
+    "nurse, clinician, manager.",
+    guards=[may_read(BED_BOARD_READERS, "a waitlist")], access=READ_WAITLIST,
+    responses=problem_responses(400, 401, 403, 500, 503),
+)  # fmt: skip
+def get_waitlist(
+    request: Request[Any, Any, Any], id: AggregateId,  # noqa: A002
+    min_position: MinPosition = None, wait_ms: WaitMs = DEFAULT_WAIT_MS,
+) -> Response[Waitlist]:  # fmt: skip
+    schedule_id = str(parse_id(id))
+
+    def query(tx: Transaction, prefix: str) -> Waitlist:
+        return capacity_store.waitlist(tx, prefix, schedule_id)
+
+    return query_view(request, NAME, min_position, wait_ms, query)
+
+
 Day = Annotated[
     date, QueryParameter(description="The local date (YYYY-MM-DD, in the schedule's time zone).")
 ]
@@ -361,6 +393,10 @@ def capacity_routers() -> list[Router]:
             SCHEDULES, "/", CreateSchedule, "Schedule created: its id, version and log position"
         ),
         action_handler(SCHEDULES, "cancel-session", CancelSession),
+        action_handler(SCHEDULES, "waitlist", JoinWaitlist),
+        action_handler(BOOKED, "waitlist/accept", AcceptOffer),
+        action_handler(SCHEDULES, "waitlist/decline", DeclineOffer),
+        get_waitlist,
         list_schedules,
         get_schedule,
         schedule_slots,

@@ -5,15 +5,29 @@ the schedules are visit commands (``ScheduleVisit`` with ``scheduleId``)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID
 
 import msgspec
+from eventsourcing.domain import Aggregate
 
-from application.shared.commands import AggregateCommand, AwareDatetime, Creation, Reason, Ref
+from application.capacity.offers import offer_freed_place, optional
+from application.shared.commands import (
+    AggregateCommand,
+    AwareDatetime,
+    Creation,
+    Loader,
+    Reason,
+    Ref,
+)
 from application.shared.policies import Policies
+from domain.capacity.identity import slot_id_for, waitlist_id_for
 from domain.capacity.schedule import MAX_CAPACITY, MAX_SLOT_MINUTES, ClinicSchedule
 from domain.capacity.sessions import WEEKDAYS
+from domain.capacity.slot import SlotClaims
 from domain.capacity.unit import MAX_BEDS, FacilityUnit
+from domain.capacity.waitlist import ScheduleWaitlist
+from domain.shared.envelope import decision_time
 
 ADMIN = "admin"
 ADMINS = frozenset({ADMIN})
@@ -145,6 +159,75 @@ class CancelSession(AggregateCommand, kw_only=True, frozen=True):
 
     def apply(self, schedule: ClinicSchedule, at: datetime, policies: Policies) -> None:
         schedule.cancel_session(day=self.date, at=at)
+
+
+# ---- the waitlist -----------------------------------------------------------------------------
+#: The deadline-style jobs' role (no token may carry it): the offer expiry job's.
+SYSTEM = "system"
+
+
+class JoinWaitlist(AggregateCommand, kw_only=True, frozen=True):
+    """``POST /schedules/{id}/waitlist``: the patient waits for a place in the schedule. The
+    reply names the waitlist (its id and version); the patient's entry is listed in
+    ``GET /schedules/{id}/waitlist``."""
+
+    roles = frozenset({"clerk"})
+    aggregate_type = ClinicSchedule
+    patient_ref: Ref
+    #: 1 (most urgent) to 5; default 3.
+    priority: Annotated[int, msgspec.Meta(ge=1, le=5)] = 3
+    #: The earliest slot start the patient can take (default: any).
+    earliest: AwareDatetime | None = None
+    #: The latest (exclusive; default: any).
+    latest: AwareDatetime | None = None
+
+    def decide(
+        self, load: Loader[Any], target: UUID | None, at: datetime, policies: Policies
+    ) -> list[Aggregate]:
+        assert target is not None, "a command on a schedule needs its target"
+        schedule: ClinicSchedule = load(target, ClinicSchedule)
+        waitlist = optional(load, waitlist_id_for(schedule.id), ScheduleWaitlist)
+        if waitlist is None:
+            waitlist = ScheduleWaitlist.open(schedule_id=schedule.id, at=at)
+        waitlist.add(
+            patient_ref=self.patient_ref, priority=self.priority, earliest=self.earliest,
+            latest=self.latest, at=at,
+        )  # fmt: skip
+        return [waitlist]
+
+
+class ExpireOffer(AggregateCommand, kw_only=True, frozen=True):
+    """An offer past its time (the expiry job): the place passes to the next eligible
+    patient, or is freed."""
+
+    roles = frozenset({SYSTEM})
+    declined: ClassVar[bool] = False
+    aggregate_type = ClinicSchedule
+    #: The patient's entry on the waitlist.
+    entry_id: UUID
+
+    def decide(
+        self, load: Loader[Any], target: UUID | None, at: datetime, policies: Policies
+    ) -> list[Aggregate]:
+        assert target is not None, "a command on a schedule needs its target"
+        waitlist: ScheduleWaitlist = load(waitlist_id_for(target), ScheduleWaitlist)
+        offer = waitlist.expire(self.entry_id, now=decision_time(), at=at,
+                                declined=self.declined)  # fmt: skip
+        slot: SlotClaims = load(slot_id_for(target, offer["start"]), SlotClaims)
+        changed: list[Aggregate] = [waitlist]
+        slot.release(self.entry_id, why="offer-expired", at=at)
+        changed.append(slot)
+        offer_freed_place(load, slot, at, policies.visit.waitlist_offer, lambda _: None,
+                          waitlist=waitlist)  # fmt: skip
+        return changed
+
+
+class DeclineOffer(ExpireOffer, kw_only=True, frozen=True):
+    """``POST /schedules/{id}/waitlist/decline``: the patient said no before the offer ran
+    out; it passes on at once (the patient waits on for another slot)."""
+
+    roles = frozenset({"clerk"})
+    declined: ClassVar[bool] = True
 
 
 #: URL action segment (POST /api/v1/units/{code}/<action>) → command, as in the contract.

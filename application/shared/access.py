@@ -41,6 +41,7 @@ READ_BOARD = "read board"
 READ_CENSUS = "read census"
 READ_BED_BOARD = "read bed board"
 READ_CLINIC_DAY = "read clinic day list"
+READ_WAITLIST = "read waitlist"
 READ_FLOW_METRICS = "read flow metrics"
 READ_COMPLAINT = "read complaint"
 READ_COMPLAINT_WORKLIST = "read complaint worklist"
@@ -52,7 +53,7 @@ READ_ERASURE_CERTIFICATE = "read erasure certificate"
 FHIR_RESOURCE_TYPES = ("Encounter", "Appointment", "EncounterHistory")
 ACCESS_ACTIONS: tuple[str, ...] = (
     READ_VISIT, SEARCH_VISITS, READ_VISIT_TIMELINE, READ_BOARD, READ_CENSUS, READ_BED_BOARD,
-    READ_CLINIC_DAY, READ_FLOW_METRICS,
+    READ_CLINIC_DAY, READ_WAITLIST, READ_FLOW_METRICS,
     READ_COMPLAINT, READ_COMPLAINT_WORKLIST, READ_AUDIT_TRAIL, READ_AUDIT_ENTRY,
     READ_DISCLOSURES, READ_ERASURE_CERTIFICATE,
     *(f"{verb} fhir {kind}" for kind in FHIR_RESOURCE_TYPES for verb in ("read", "search")),

@@ -8,7 +8,9 @@ way in:
   ``DOUBLE_BOOKING`` if another active booking of the patient overlaps), and for a booking
   into a schedule the slot is claimed (``SLOT_FULL`` when full; a reverted no-show is
   restored even so: the patient was there);
-* cancelled, a no-show or entered in error → the booking and its slot claim are released;
+* cancelled, a no-show or entered in error → the booking and its slot claim are released,
+  and a place freed in a slot still to come is offered to the schedule's waitlist
+  (:mod:`application.capacity.offers`);
 * rescheduled (or its end corrected) → the booking moves, and a slot booking moves its claim
   to the slot at the new start in the same schedule (released and claimed in the same
   transaction, so a full new slot refuses the move and keeps the old claim).
@@ -23,14 +25,14 @@ each in one event, so a booking adds one record to the log (two into a schedule'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from application.capacity.offers import offer_freed_place, optional
 from application.shared.commands import Loader
-from application.shared.errors import NotFoundError
 from domain.capacity.bookings import PatientBookings
 from domain.capacity.identity import bookings_id_for, slot_id_for
 from domain.capacity.schedule import ClinicSchedule
@@ -40,8 +42,6 @@ from domain.visits.vocabulary import CANCELLED, ENTERED_IN_ERROR, NO_SHOW, SCHED
 
 #: The visit states that end a booking, and what the release records as why.
 RELEASING = {CANCELLED: "cancelled", NO_SHOW: "no-show", ENTERED_IN_ERROR: "entered-in-error"}
-
-T = TypeVar("T", bound=Aggregate)
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,14 @@ class VisitBefore:
 
 def follow_bookings(
     load: Loader[Any], visit: PatientVisit, before: VisitBefore | None, at: datetime,
-    *, schedule: ClinicSchedule | None = None,
+    *, offer_for: timedelta, schedule: ClinicSchedule | None = None,
+    taking_over: UUID | None = None,
 ) -> list[Aggregate]:  # fmt: skip
     """The bookings and slot claims that change with ``visit`` (``before``: None for a new
-    one; ``schedule``: the one a new booking claims a slot of), to save with it."""
-    changes = _Changes(load, visit, at)
+    one; ``schedule``: the one a new booking claims a slot of; ``taking_over``: the waitlist
+    entry whose offer's held place the new booking takes), to save with it. A place freed
+    is offered to the schedule's waitlist (held for ``offer_for``)."""
+    changes = _Changes(load, visit, at, offer_for, taking_over)
     if visit.status in RELEASING:
         if before is None or before.status != visit.status:
             changes.release(RELEASING[visit.status])
@@ -79,8 +82,12 @@ def follow_bookings(
 
 
 class _Changes:
-    def __init__(self, load: Loader[Any], visit: PatientVisit, at: datetime) -> None:
+    def __init__(
+        self, load: Loader[Any], visit: PatientVisit, at: datetime,
+        offer_for: timedelta = timedelta(0), taking_over: UUID | None = None,
+    ) -> None:  # fmt: skip
         self.load, self.visit, self.at = load, visit, at
+        self.offer_for, self.taking_over = offer_for, taking_over
         self.saved: list[Aggregate] = []
         self._loaded = False
         self._found: PatientBookings | None = None
@@ -91,7 +98,7 @@ class _Changes:
         change no booking, and never read them)."""
         if not self._loaded:
             patient = bookings_id_for(self.visit.patient_ref)
-            self._found = _optional(self.load, patient, PatientBookings)
+            self._found = optional(self.load, patient, PatientBookings)
             self._loaded = True
         return self._found
 
@@ -148,19 +155,21 @@ class _Changes:
         self._keep(book)
 
     def _still_booked(self, visit_id: UUID) -> bool:
-        other = _optional(self.load, visit_id, PatientVisit)
+        other = optional(self.load, visit_id, PatientVisit)
         return other is not None and other.status == SCHEDULED
 
     def _claim(self, schedule: ClinicSchedule, *, forced: bool) -> None:
         assert self.visit.scheduled_start is not None
         start, end = schedule.slot_at(self.visit.scheduled_start)
-        slot = _optional(self.load, slot_id_for(schedule.id, start), SlotClaims)
+        slot = optional(self.load, slot_id_for(schedule.id, start), SlotClaims)
         if slot is None:
             slot = SlotClaims.open(
                 schedule_id=schedule.id, start=start, end=end, visit_id=self.visit.id,
                 places=schedule.places_per_slot, at=self.at,
             )  # fmt: skip
         else:
+            if self.taking_over is not None:  # the place the offer held becomes the visit's
+                slot.release(self.taking_over, why="offer-accepted", at=self.at)
             slot.claim(
                 self.visit.id, capacity=schedule.capacity_per_slot,
                 allowance=schedule.overbook_allowance, at=self.at, forced=forced,
@@ -168,9 +177,10 @@ class _Changes:
         self._keep(slot)
 
     def _release_slot(self, schedule_id: UUID, start: datetime, why: str) -> None:
-        slot = _optional(self.load, slot_id_for(schedule_id, start), SlotClaims)
+        slot = optional(self.load, slot_id_for(schedule_id, start), SlotClaims)
         if slot is not None and slot.release(self.visit.id, why=why, at=self.at):
             self._keep(slot)
+            offer_freed_place(self.load, slot, self.at, self.offer_for, self._keep)
 
     def _keep(self, aggregate: Aggregate) -> None:
         if all(a is not aggregate for a in self.saved):
@@ -187,11 +197,3 @@ def slot_end(load: Loader[Any], visit: PatientVisit, start: datetime) -> datetim
         return None
     schedule: ClinicSchedule = load(held["schedule_id"], ClinicSchedule)
     return schedule.slot_at(start)[1]
-
-
-def _optional(load: Loader[Any], aggregate_id: UUID, kind: type[T]) -> T | None:
-    try:
-        found: T = load(aggregate_id, kind)
-    except NotFoundError:
-        return None
-    return found

@@ -60,7 +60,8 @@ class VisitCommand(AggregateCommand, kw_only=True, frozen=True):
         visit: PatientVisit = load(target, PatientVisit)
         before = VisitBefore.of(visit)
         self.apply_loading(visit, load, at, policies)
-        return [visit, *follow_bookings(load, visit, before, at)]
+        offer_for = policies.visit.waitlist_offer
+        return [visit, *follow_bookings(load, visit, before, at, offer_for=offer_for)]
 
     def apply_loading(
         self, visit: PatientVisit, load: Loader[Any], at: datetime, policies: Policies
@@ -126,7 +127,11 @@ class ScheduleVisit(VisitCreation, kw_only=True, frozen=True):
                     "must be the slot's end (or left out)", field="scheduledEnd"
                 )
         visit = self.create(at, policies, end)
-        return [visit, *follow_bookings(load, visit, None, at, schedule=schedule)]
+        offer_for = policies.visit.waitlist_offer
+        return [
+            visit,
+            *follow_bookings(load, visit, None, at, offer_for=offer_for, schedule=schedule),
+        ]
 
 
 class RegisterWalkIn(VisitCreation, kw_only=True, frozen=True):

@@ -96,7 +96,10 @@ class ApplyVisitMessage(Command, kw_only=True, frozen=True):
         for step in self.steps:
             assert isinstance(step, VisitCommand), "a feed step is a visit command"
             step.apply(visit, at, policies)
-        return [visit, *follow_bookings(load, visit, before, at)]
+        return [
+            visit,
+            *follow_bookings(load, visit, before, at, offer_for=policies.visit.waitlist_offer),
+        ]
 
     def _existing(self, load: Loader[Any]) -> PatientVisit | None:
         try:

@@ -55,6 +55,8 @@ class VisitPolicy:
     no_show_grace: timedelta = timedelta(minutes=15)
     late_cancellation_window: timedelta = timedelta(hours=24)
     facility_timezone: str = "Europe/London"
+    #: How long a slot offered to a waitlisted patient is held for them.
+    waitlist_offer: timedelta = timedelta(hours=2)
 
 
 #: A visit's flow state: what a compensation restores, as it was before the fact cancelled

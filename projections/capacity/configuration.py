@@ -24,15 +24,19 @@ from domain.capacity.schedule import ClinicSchedule
 from domain.capacity.sessions import Recurrence, sessions, slots
 from domain.capacity.slot import SlotClaims
 from domain.capacity.unit import FacilityUnit
+from domain.capacity.waitlist import ScheduleWaitlist
 from projections.shared.records import event_class, is_event_of
 
-AGGREGATES = (FacilityUnit, ClinicSchedule, SlotClaims)
+AGGREGATES = (FacilityUnit, ClinicSchedule, SlotClaims, ScheduleWaitlist)
 
 #: Per aggregate (this fold reads three), the event classes folded and those left alone.
 HANDLED: dict[str, frozenset[str]] = {
     "FacilityUnit": frozenset({"UnitConfigured", "UnitClosed", "UnitOpened", "BedsChanged"}),
     "ClinicSchedule": frozenset({"ScheduleCreated", "SessionCancelled"}),
     "SlotClaims": frozenset({"SlotOpened", "SlotClaimed", "SlotReleased"}),
+    "ScheduleWaitlist": frozenset(
+        {"WaitlistOpened", "PatientWaitlisted", "SlotOffered", "OfferAccepted", "OfferExpired"}
+    ),
 }
 IGNORED: dict[str, frozenset[str]] = {
     name: frozenset({"Event", "Created"})
@@ -183,6 +187,38 @@ class DayList(msgspec.Struct, frozen=True, rename="camel"):
     schedule_id: str
     #: Each slot of the day's sessions, by start.
     slots: list[DaySlot]
+
+
+class Offer(msgspec.Struct, frozen=True, rename="camel"):
+    #: The slot offered (held for the patient until `expiresAt`).
+    start: datetime
+    #: The offered slot's end.
+    end: datetime
+    #: When the offer lapses and passes to the next patient.
+    expires_at: datetime
+
+
+class WaitlistEntry(msgspec.Struct, frozen=True, rename="camel"):
+    #: The entry's id: accept or decline its offer with it.
+    entry_id: str
+    patient_ref: str
+    #: 1 (most urgent) to 5.
+    priority: int
+    #: When the patient joined the waitlist.
+    waiting_since: datetime
+    #: The earliest slot start the patient can take (null: any).
+    earliest: datetime | None
+    #: The latest, exclusive (null: any).
+    latest: datetime | None
+    #: The open offer, if the patient holds one.
+    offer: Offer | None
+
+
+class Waitlist(msgspec.Struct, frozen=True, rename="camel"):
+    #: The schedule the patients wait for.
+    schedule_id: str
+    #: Who is offered a freed slot first: by priority, then by how long they have waited.
+    items: list[WaitlistEntry]
 
 
 class SessionFigures(msgspec.Struct, frozen=True, rename="camel"):

@@ -437,3 +437,57 @@ def test_a_clinics_day_list_names_who_holds_each_slot_and_is_recorded_as_a_read(
     refused = read_client.get(f"{SCHEDULES}/{schedule}/day", params={"date": "2027-01-01"},
                               headers=admin)  # fmt: skip
     assert refused.status_code == 403
+
+
+def test_a_freed_slot_is_offered_to_the_waitlist_held_and_accepted_or_declined(
+    read_client: TestClient[Any], admin: Headers, staff: Headers
+) -> None:
+    schedule, _ = make_schedule(read_client, admin, capacityPerSlot=1)
+    start = next_monday_at(9)
+    first = book(read_client, staff, schedule, start, patient="P-1").json()["id"]
+    waiting = f"{SCHEDULES}/{schedule}/waitlist"
+    for patient, priority in (("P-2", 3), ("P-3", 1)):
+        joined = read_client.post(waiting, json={"patientRef": patient, "priority": priority},
+                                  headers=staff)  # fmt: skip
+        assert joined.status_code == 200, joined.text
+    again = read_client.post(waiting, json={"patientRef": "P-2"}, headers=staff)
+    assert again.status_code == 409 and again.json()["code"] == "INVALID_TRANSITION"
+
+    # The cancellation frees the slot: offered at once to the most urgent, and held for them.
+    cancelled = read_client.post(f"{API}/{first}/cancel", json={"reason": "x"}, headers=staff)
+    assert cancelled.status_code == 200, cancelled.text
+    racing = book(read_client, staff, schedule, start, patient="P-4")
+    assert racing.status_code == 409 and racing.json()["code"] == "SLOT_FULL"
+    listed = read_client.get(waiting, params={"minPosition": cancelled.json()["position"]},
+                             headers=staff).json()["items"]  # fmt: skip
+    assert [(e["patientRef"], e["priority"]) for e in listed] == [("P-3", 1), ("P-2", 3)]
+    assert listed[0]["offer"]["start"] == iso(start) and listed[1]["offer"] is None
+    urgent, other = listed[0]["entryId"], listed[1]["entryId"]
+    premature = read_client.post(f"{waiting}/accept", json={"entryId": other}, headers=staff)
+    assert premature.status_code == 409 and premature.json()["code"] == "INVALID_TRANSITION"
+
+    accepted = read_client.post(f"{waiting}/accept", json={"entryId": urgent}, headers=staff)
+    assert accepted.status_code == 201, accepted.text
+    visit = accepted.json()["id"]
+    assert accepted.headers["Location"] == f"{API}/{visit}"
+    booked = read_client.get(f"{API}/{visit}", headers=staff).json()
+    assert (booked["patientRef"], booked["scheduledStart"]) == ("P-3", iso(start))
+    view = slots(read_client, staff, schedule, accepted.json()["position"])
+    assert view[0]["booked"] == 1
+    day = read_client.get(
+        f"{SCHEDULES}/{schedule}/day",
+        params={"date": start.astimezone(LONDON).date().isoformat(),
+                "minPosition": accepted.json()["position"]}, headers=staff,
+    ).json()  # fmt: skip
+    assert [v["visitId"] for v in day["slots"][0]["visits"]] == [visit]
+
+    # Freed again: P-2 is offered it and declines; nobody is left, so the place is free.
+    freed = read_client.post(f"{API}/{visit}/cancel", json={"reason": "y"}, headers=staff)
+    assert freed.status_code == 200, freed.text
+    declined = read_client.post(f"{waiting}/decline", json={"entryId": other}, headers=staff)
+    assert declined.status_code == 200, declined.text
+    view = slots(read_client, staff, schedule, declined.json()["position"])
+    assert view[0]["booked"] == 0
+    listed = read_client.get(waiting, params={"minPosition": declined.json()["position"]},
+                             headers=staff).json()["items"]  # fmt: skip
+    assert [(e["patientRef"], e["offer"]) for e in listed] == [("P-2", None)]

@@ -35,7 +35,7 @@ def _parameters(document: dict[str, Any], name: str) -> list[dict[str, Any]]:
 def test_min_position_is_documented_as_at_least_zero(document: dict[str, Any]) -> None:
     declared = _parameters(document, "minPosition")
     # Every read-model route: the visit search, the audit entry and the disclosures among them.
-    assert len(declared) == 20
+    assert len(declared) == 21
     assert all(parameter["schema"]["minimum"] == 0 for parameter in declared)
 
 

@@ -28,7 +28,9 @@ from application.service import PatientServices
 from application.shared.commands import Command
 from application.shared.context import RequestContext
 from application.visits import commands as v
-from domain.capacity.identity import unit_id_for
+from application.visits.waitlist import AcceptOffer
+from domain.capacity.identity import unit_id_for, waitlist_id_for
+from domain.capacity.waitlist import ScheduleWaitlist
 from domain.complaints.case import ComplaintCase
 from domain.shared.errors import DomainError
 
@@ -209,7 +211,17 @@ def walk_capacity(s: Scenario) -> None:
                               scheduled_start=start, schedule_id=schedule), "clerk")
         for _ in range(2)
     ]  # fmt: skip
+    # Two wait; the cancellation offers the freed place to the first, who declines; the
+    # second accepts it.
+    waiting = [t.unique(), t.unique()]
+    for patient in waiting:
+        s.run(k.JoinWaitlist(patient_ref=patient, priority=2), "clerk", schedule)
     s.run(v.CancelVisit(reason=t()), "clerk", booked[0])
+    entries = s.services.get_aggregate(waitlist_id_for(schedule), ScheduleWaitlist).entries
+    first, second = (next(e for e, x in entries.items() if x["patient_ref"] == p) for p in waiting)
+    s.run(k.DeclineOffer(entry_id=first), "clerk", schedule)
+    accepted = s.run(AcceptOffer(entry_id=second), "clerk", schedule)
+    s.visits.append(accepted)
 
 
 def walk_complaints(s: Scenario) -> None:
@@ -344,6 +356,9 @@ EXPECTED_EVENTS = {
     "FacilityUnit": {"UnitConfigured", "UnitClosed", "UnitOpened", "BedsChanged"},
     "ClinicSchedule": {"ScheduleCreated", "SessionCancelled"},
     "SlotClaims": {"SlotOpened", "SlotClaimed", "SlotReleased"},
+    "ScheduleWaitlist": {
+        "WaitlistOpened", "PatientWaitlisted", "SlotOffered", "OfferAccepted", "OfferExpired",
+    },
     "CommandAttempt": {"Refused"},
     "CommandRecord": {"Accepted"},
 }  # fmt: skip

@@ -16,6 +16,7 @@ from domain.capacity.schedule import ClinicSchedule
 from domain.capacity.sessions import slots
 from domain.capacity.slot import SlotClaims
 from domain.capacity.unit import FacilityUnit
+from domain.capacity.waitlist import ScheduleWaitlist
 from domain.shared.errors import (
     AlreadyCancelledError,
     DomainValidationError,
@@ -201,3 +202,49 @@ def test_an_overlapping_booking_whose_visit_went_ahead_is_released_as_fulfilled(
     then(held, Expect(PatientBookings.BookingReleased, visit_id=VISIT_A, why="fulfilled"),
          Expect(PatientBookings.BookingHeld, visit_id=VISIT_B))  # fmt: skip
     assert asked == [VISIT_A]
+
+
+# ---- waitlists --------------------------------------------------------------------------------
+def test_a_waitlist_offers_by_priority_then_time_waited_within_each_window() -> None:
+    opened = when(ScheduleWaitlist, "open", at=T0, schedule_id=UUID(int=9))
+    then(opened, Expect(ScheduleWaitlist.WaitlistOpened, schedule_id=UUID(int=9)))
+    waitlist = given(opened.events)
+    nine = T0 + timedelta(days=1, hours=1)
+    joins = [("P-1", 3, None), ("P-2", 1, nine), ("P-3", 1, None), ("P-4", 3, None)]
+    for patient, priority, latest in joins:
+        joined = when(waitlist, "add", at=T0, patient_ref=patient, priority=priority,
+                      earliest=None, latest=latest)  # fmt: skip
+        then(joined, Expect(ScheduleWaitlist.PatientWaitlisted, patient_ref=patient))
+        waitlist = joined.visit
+    ids = {e["patient_ref"]: i for i, e in waitlist.entries.items()}
+    # P-2 is urgent but wants a slot before nine; P-3 is next by priority.
+    assert waitlist.first_eligible(nine, now=T0) == ids["P-3"]
+    assert waitlist.first_eligible(nine - timedelta(hours=1), now=T0) == ids["P-2"]
+    assert waitlist.first_eligible(T0, now=T0) is None  # a slot already begun goes to nobody
+    then_refused(waitlist, "add", InvalidTransitionError, "INVALID_TRANSITION", at=T0,
+                 patient_ref="P-1", priority=3, earliest=None, latest=None)  # fmt: skip
+    then_refused(waitlist, "add", DomainValidationError, "VALIDATION", at=T0,
+                 patient_ref="P-9", priority=9, earliest=None, latest=None)  # fmt: skip
+
+    offered = when(waitlist, "offer", at=T0, entry_id=ids["P-3"], start=nine,
+                   end=nine + timedelta(minutes=20),
+                   expires_at=T0 + timedelta(hours=2))  # fmt: skip
+    then(offered, Expect(ScheduleWaitlist.SlotOffered, entry_id=ids["P-3"], start=nine))
+    waitlist = offered.visit
+    assert waitlist.first_eligible(nine, now=T0) == ids["P-1"]  # P-3 holds an offer
+    then_refused(waitlist, "expire", InvalidTransitionError, "INVALID_TRANSITION", at=T0,
+                 entry_id=ids["P-3"], now=T0)  # not due yet  # fmt: skip
+    lapsed = when(waitlist, "expire", at=T0, entry_id=ids["P-3"], now=T0 + timedelta(hours=3))
+    then(lapsed, Expect(ScheduleWaitlist.OfferExpired, entry_id=ids["P-3"], declined=False))
+    # P-3 let this slot pass: it is not offered to them again.
+    assert lapsed.visit.first_eligible(nine, now=T0) == ids["P-1"]
+    then_refused(lapsed.visit, "accept", InvalidTransitionError, "INVALID_TRANSITION", at=T0,
+                 entry_id=ids["P-3"], visit_id=VISIT_A, now=T0)  # fmt: skip
+    again = when(lapsed.visit, "offer", at=T0, entry_id=ids["P-1"], start=nine,
+                 end=nine + timedelta(minutes=20), expires_at=T0 + timedelta(hours=2))  # fmt: skip
+    then_refused(again.visit, "accept", InvalidTransitionError, "INVALID_TRANSITION", at=T0,
+                 entry_id=ids["P-1"], visit_id=VISIT_A, now=T0 + timedelta(hours=2))  # fmt: skip
+    accepted = when(again.visit, "accept", at=T0, entry_id=ids["P-1"], visit_id=VISIT_A,
+                    now=T0 + timedelta(hours=1))  # fmt: skip
+    then(accepted, Expect(ScheduleWaitlist.OfferAccepted, entry_id=ids["P-1"], visit_id=VISIT_A))
+    assert ids["P-1"] not in accepted.visit.entries

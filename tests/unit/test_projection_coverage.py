@@ -25,6 +25,7 @@ from domain.budget.line import BudgetLine
 from domain.capacity.schedule import ClinicSchedule
 from domain.capacity.slot import SlotClaims
 from domain.capacity.unit import FacilityUnit
+from domain.capacity.waitlist import ScheduleWaitlist
 from domain.complaints.case import ComplaintCase
 from domain.visits.visit import PatientVisit
 from projections.visits import flow
@@ -38,6 +39,7 @@ FOLDS = [
     ("projections.capacity.configuration", FacilityUnit),
     ("projections.capacity.configuration", ClinicSchedule),
     ("projections.capacity.configuration", SlotClaims),
+    ("projections.capacity.configuration", ScheduleWaitlist),
 ]
 
 

@@ -223,11 +223,15 @@ def action_handler(
             on_behalf_of=x_on_behalf_of,
         )  # fmt: skip
 
-    success = f"Recorded: the {resource.noun}'s new version and log position"
+    created = command_type.creates  # an accepted waitlist offer creates its visit
+    success = (
+        f"{resource.noun.capitalize()} created: its id, version and log position" if created
+        else f"Recorded: the {resource.noun}'s new version and log position"
+    )  # fmt: skip
     return post(
         f"/{{id:str}}/{action}",
-        **_documented(resource, command_type, success, 200),
-        response_headers=_COMMAND_HEADERS,
+        **_documented(resource, command_type, success, 201 if created else 200),
+        response_headers=_CREATED_HEADERS if created else _COMMAND_HEADERS,
         responses=_COMMAND_PROBLEMS,
     )(handle)
 

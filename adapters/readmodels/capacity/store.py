@@ -28,11 +28,14 @@ from projections.capacity.configuration import (
     DayList,
     DaySlot,
     DayVisit,
+    Offer,
     ScheduleView,
     SessionList,
     SlotList,
     SlotView,
     UnitView,
+    Waitlist,
+    WaitlistEntry,
     slot_views,
     unit_view,
 )
@@ -85,6 +88,18 @@ def _ddl(prefix: str) -> list[str]:
         " PRIMARY KEY (slot_id, visit_id))",
         f"CREATE INDEX IF NOT EXISTS {prefix}claims_schedule"
         f" ON {prefix}claims (schedule_id, start_at)",
+        # Each schedule's waitlist (its version) and the patients on it, with open offers.
+        f"CREATE TABLE IF NOT EXISTS {prefix}waitlists (id TEXT NOT NULL,"
+        " schedule_id TEXT NOT NULL, version BIGINT NOT NULL, PRIMARY KEY (id))",
+        f"CREATE TABLE IF NOT EXISTS {prefix}waitlist (entry_id TEXT NOT NULL,"
+        " waitlist_id TEXT NOT NULL, schedule_id TEXT NOT NULL, patient_ref TEXT NOT NULL,"
+        " priority INTEGER NOT NULL, seq BIGINT NOT NULL, since_at BIGINT NOT NULL,"
+        " earliest_at BIGINT, latest_at BIGINT, offer_start BIGINT, offer_end BIGINT,"
+        " offer_expires_at BIGINT, PRIMARY KEY (entry_id))",
+        f"CREATE INDEX IF NOT EXISTS {prefix}waitlist_schedule"
+        f" ON {prefix}waitlist (schedule_id, priority, seq)",
+        f"CREATE INDEX IF NOT EXISTS {prefix}waitlist_offers"
+        f" ON {prefix}waitlist (offer_expires_at)",
     ]
 
 
@@ -101,7 +116,7 @@ class CapacityReadModel:
             tx.execute(statement)
 
     def drop_tables(self, tx: Transaction, prefix: str) -> None:
-        for table in ("claims", "slots", "schedules", "units"):
+        for table in ("waitlist", "waitlists", "claims", "slots", "schedules", "units"):
             tx.execute(f"DROP TABLE IF EXISTS {prefix}{table}")
 
     def reset(self) -> None:
@@ -234,6 +249,69 @@ def _slot_change(delta: int) -> Fold:
     return fold
 
 
+def _waitlist_opened(
+    tx: Transaction, prefix: str, record: StoredRecord, state: dict[str, Any]
+) -> None:
+    if tx.execute(f"SELECT 1 FROM {prefix}waitlists WHERE id = ?", (str(record.originator_id),)):
+        return
+    tx.execute(
+        f"INSERT INTO {prefix}waitlists (id, schedule_id, version) VALUES (?, ?, ?)",
+        (str(record.originator_id), str(state["schedule_id"]), record.originator_version),
+    )
+
+
+def _waitlist_change(
+    change: Callable[[Transaction, str, StoredRecord, dict[str, Any]], None],
+) -> Fold:
+    """A change of a waitlist, folded once: at a version above the one stored."""
+
+    def fold(tx: Transaction, prefix: str, record: StoredRecord, state: dict[str, Any]) -> None:
+        if not _newer(tx, f"{prefix}waitlists", record):
+            return
+        change(tx, prefix, record, state)
+        tx.execute(
+            f"UPDATE {prefix}waitlists SET version = ? WHERE id = ?",
+            (record.originator_version, str(record.originator_id)),
+        )
+
+    return fold
+
+
+def _waitlisted(tx: Transaction, prefix: str, record: StoredRecord, state: dict[str, Any]) -> None:
+    schedule = tx.execute(
+        f"SELECT schedule_id FROM {prefix}waitlists WHERE id = ?", (str(record.originator_id),)
+    )[0][0]
+    tx.execute(
+        f"INSERT INTO {prefix}waitlist (entry_id, waitlist_id, schedule_id, patient_ref,"
+        " priority, seq, since_at, earliest_at, latest_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (str(state["entry_id"]), str(record.originator_id), schedule,
+         key_text(state["patient_ref"]), state["priority"], record.originator_version,
+         to_micros(state["occurred_at"]), to_micros(state["earliest"]),
+         to_micros(state["latest"])),
+    )  # fmt: skip
+
+
+def _offered(tx: Transaction, prefix: str, record: StoredRecord, state: dict[str, Any]) -> None:
+    tx.execute(
+        f"UPDATE {prefix}waitlist SET offer_start = ?, offer_end = ?, offer_expires_at = ?"
+        " WHERE entry_id = ?",
+        (to_micros(state["start"]), to_micros(state["end"]), to_micros(state["expires_at"]),
+         str(state["entry_id"])),
+    )  # fmt: skip
+
+
+def _accepted(tx: Transaction, prefix: str, record: StoredRecord, state: dict[str, Any]) -> None:
+    tx.execute(f"DELETE FROM {prefix}waitlist WHERE entry_id = ?", (str(state["entry_id"]),))
+
+
+def _lapsed(tx: Transaction, prefix: str, record: StoredRecord, state: dict[str, Any]) -> None:
+    tx.execute(
+        f"UPDATE {prefix}waitlist SET offer_start = NULL, offer_end = NULL,"
+        " offer_expires_at = NULL WHERE entry_id = ?",
+        (str(state["entry_id"]),),
+    )
+
+
 _FOLDS = {
     "UnitConfigured": _unit_created,
     "UnitClosed": _unit_change("open", 0),
@@ -244,6 +322,11 @@ _FOLDS = {
     "SlotOpened": _slot_opened,
     "SlotClaimed": _slot_change(+1),
     "SlotReleased": _slot_change(-1),
+    "WaitlistOpened": _waitlist_opened,
+    "PatientWaitlisted": _waitlist_change(_waitlisted),
+    "SlotOffered": _waitlist_change(_offered),
+    "OfferAccepted": _waitlist_change(_accepted),
+    "OfferExpired": _waitlist_change(_lapsed),
 }
 assert set(_FOLDS) == set().union(*cap.HANDLED.values())
 
@@ -377,6 +460,43 @@ def day_list(
         for view in slot_views(schedule, booked, begins, ends)
     ]
     return DayList(date=day, schedule_id=schedule.id, slots=slots_)
+
+
+_ENTRY_COLUMNS = (
+    "entry_id", "patient_ref", "priority", "since_at", "earliest_at", "latest_at",
+    "offer_start", "offer_end", "offer_expires_at",
+)  # fmt: skip
+
+
+def waitlist(tx: Transaction, prefix: str, schedule_id: str) -> Waitlist:
+    """The schedule's waitlist, in the order a freed slot is offered."""
+    rows = tx.execute(
+        f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM {prefix}waitlist WHERE schedule_id = ?"
+        " ORDER BY priority, seq",
+        (schedule_id,),
+    )
+    items = []
+    for entry_id, patient, priority, since, earliest, latest, start, end, expires in rows:
+        offer = None
+        if start is not None:
+            offer = Offer(from_micros(start), from_micros(end), from_micros(expires))  # type: ignore[arg-type]
+        items.append(WaitlistEntry(
+            entry_id=entry_id, patient_ref=patient, priority=priority,
+            waiting_since=from_micros(since),  # type: ignore[arg-type]
+            earliest=from_micros(earliest), latest=from_micros(latest), offer=offer,
+        ))  # fmt: skip
+    return Waitlist(schedule_id=schedule_id, items=items)
+
+
+def due_offers(tx: Transaction, prefix: str, now: datetime) -> list[tuple[str, str]]:
+    """(schedule id, entry id) of the offers due to expire by ``now`` (candidates: the
+    waitlist decides)."""
+    rows = tx.execute(
+        f"SELECT schedule_id, entry_id FROM {prefix}waitlist WHERE offer_expires_at <= ?"
+        " ORDER BY offer_expires_at",
+        (to_micros(now),),
+    )
+    return [(str(s), str(e)) for s, e in rows]
 
 
 #: The longest range one slot query may cover.

@@ -1,0 +1,56 @@
+"""A freed place in a slot goes to the waitlist first: the one rule both a release (a visit
+cancelled or moved away) and a lapsed offer follow, in the transaction that freed it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from application.shared.commands import Loader
+from application.shared.errors import NotFoundError
+from domain.capacity.identity import waitlist_id_for
+from domain.capacity.schedule import ClinicSchedule
+from domain.capacity.slot import SlotClaims
+from domain.capacity.waitlist import ScheduleWaitlist
+from domain.shared.envelope import decision_time
+
+T = TypeVar("T", bound=Aggregate)
+
+
+def optional(load: Loader[Any], aggregate_id: UUID, kind: type[T]) -> T | None:
+    """The aggregate, or None when there is none (yet)."""
+    try:
+        found: T = load(aggregate_id, kind)
+    except NotFoundError:
+        return None
+    return found
+
+
+def offer_freed_place(
+    load: Loader[Any], slot: SlotClaims, at: datetime, offer_for: timedelta,
+    keep: Callable[[Aggregate], None], *, waitlist: ScheduleWaitlist | None = None,
+) -> bool:  # fmt: skip
+    """Offer the place just freed in ``slot`` to the first eligible patient on its schedule's
+    waitlist, holding it for them for ``offer_for`` (``keep`` saves what changed). False, and
+    nothing changed, when nobody is eligible or the slot has no free place after all."""
+    if waitlist is None:
+        waitlist = optional(load, waitlist_id_for(slot.schedule_id), ScheduleWaitlist)
+    if waitlist is None:
+        return False
+    now = decision_time()
+    entry = waitlist.first_eligible(slot.start, now)
+    if entry is None:
+        return False
+    schedule: ClinicSchedule = load(slot.schedule_id, ClinicSchedule)
+    if len(slot.claims) >= schedule.places_per_slot:
+        return False  # still full (claims restored beyond the places)
+    waitlist.offer(entry, start=slot.start, end=slot.end, expires_at=now + offer_for, at=at)
+    slot.claim(entry, capacity=schedule.capacity_per_slot,
+               allowance=schedule.overbook_allowance, at=at)  # fmt: skip
+    keep(waitlist)
+    keep(slot)
+    return True
