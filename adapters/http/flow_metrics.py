@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from litestar import Request, Response
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
@@ -19,10 +20,13 @@ from adapters.http.kit.read_side import (
     query_view,
     read_route,
 )
+from adapters.readmodels import tracking as tr
+from adapters.readmodels.capacity import store as capacity_store
 from adapters.readmodels.database import Transaction
 from adapters.readmodels.visits import store as flow_store
 from application.shared.access import READ_FLOW_METRICS
 from application.shared.permissions import FLOW_METRICS_READERS
+from projections.capacity.beds import snapshot
 from projections.visits.flow_metrics import FlowMetrics
 
 #: The longest metrics period: a year and a day (a leap year's worth, plus slack).
@@ -48,6 +52,16 @@ To = Annotated[
 ]
 
 
+def capacity_prefix(tx: Transaction) -> str | None:
+    """The capacity model's active tables, or None where it is not kept (an app built with
+    a subset of the read models)."""
+    if not tr.generations_known(tx, capacity_store.NAME):
+        return None
+    return tr.table_prefix(
+        capacity_store.NAME, tr.active_position(tx, capacity_store.NAME).generation
+    )
+
+
 def metrics_handler(zone: ZoneInfo) -> HTTPRouteHandler:
     def get_metrics(
         request: Request[Any, Any, Any],
@@ -68,7 +82,16 @@ def metrics_handler(zone: ZoneInfo) -> HTTPRouteHandler:
             raise InvalidRequestError.of("to", "the period may be at most 367 days")
 
         def query(tx: Transaction, prefix: str) -> FlowMetrics:
-            return flow_store.metrics(tx, prefix, start, end, unit, zone, known_at=known)
+            found = flow_store.metrics(tx, prefix, start, end, unit, zone, known_at=known)
+            # The configured beds as the capacity model holds them (not waited for: the
+            # configuration changes seldom; minPosition is the flow model's).
+            capacity = capacity_prefix(tx)
+            units = capacity_store.units(tx, capacity, unit) if capacity else []
+            if not any(u.beds for u in units):
+                return found
+            census = flow_store.census(tx, prefix, unit, end, known_at=known).items
+            beds = snapshot(units, census, end).hospital
+            return msgspec.structs.replace(found, bed_occupancy=beds)
 
         return query_view(request, NAME, min_position, wait_ms, query)
 
@@ -85,7 +108,8 @@ arrival; `byDisposition`, with `left_without_being_seen` for those who left), bo
 (departure from the ED, the end of the first location period − decision to admit); rates \
 `numerator ÷ denominator` for LWBS (÷ arrivals), no-shows (÷ (no-shows + arrivals) among \
 booked visits) and late cancellations (÷ booked visits); arrivals and departures per hour in \
-the facility time zone ({zone.key}; hours with neither are left out).
+the facility time zone ({zone.key}; hours with neither are left out); `bedOccupancy`: the \
+configured beds (of the unit, or of every configured unit) held at `to`.
 
 A visit counts in the period where its clock anchors it: **arrival** for door-to-triage, \
 door-to-provider, clinic wait, the LWBS rate and arrivals; **departure** for length of stay and \

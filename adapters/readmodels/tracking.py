@@ -259,6 +259,11 @@ class ReadModelPosition:
     position: int
 
 
+def generations_known(tx: Transaction, name: str) -> bool:
+    """Whether read model ``name`` is kept here (its tables were prepared)."""
+    return bool(tx.execute("SELECT 1 FROM read_model_generations WHERE name = ?", (name,)))
+
+
 def active_position(tx: Transaction, name: str) -> ReadModelPosition:
     """The active generation and its tracked position, read inside the caller's
     transaction before it reads the view, so the view holds at least that position."""

@@ -16,6 +16,7 @@ from datetime import date, datetime
 import msgspec
 
 from projections.capacity.configuration import UnitView
+from projections.shared.occupancy import Counts
 from projections.visits.flow_views import CensusEntry
 
 ON_LEAVE = "on_leave"
@@ -37,26 +38,6 @@ class Unplaced(msgspec.Struct, frozen=True, rename="camel"):
     patient_ref: str
     #: The bed the visit names, when the unit does not list it (null: no bed).
     bed: str | None
-
-
-class Counts(msgspec.Struct, frozen=True, rename="camel"):
-    #: Beds listed.
-    beds: int
-    #: Beds listed, not closed, in an open unit.
-    available: int
-    #: Beds held by a visit (reserved ones included).
-    occupied: int
-    #: Of those, held by a visit on leave.
-    reserved: int
-    #: Available beds no visit holds.
-    free: int
-    #: Occupied over available, 0 to 1 (more when patients are in closed beds); null when
-    #: none is available.
-    occupancy: float | None
-    #: Patients in the unit beyond its available beds (those in a bed and those unplaced): a
-    #: full unit still takes walk-ins and admissions, and this flags them. 0 for a unit that
-    #: lists no beds.
-    beyond_capacity: int = 0
 
 
 class UnitBeds(msgspec.Struct, frozen=True, rename="camel"):

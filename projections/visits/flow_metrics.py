@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from projections.shared.occupancy import Counts
+
 from projections.shared.records import from_micros, to_micros
 from projections.visits.flow_events import camel
 
@@ -125,6 +127,9 @@ class FlowMetrics(msgspec.Struct, frozen=True, rename=camel):
     per_hour: list[HourCount]
     #: For metrics as known at a past time: that time (null: as known now).
     known_at: datetime | None = None
+    #: The configured beds at the period's end (`to`), for the unit or the hospital: occupied
+    #: (reserved included) over available; null when no unit with beds is configured.
+    bed_occupancy: Counts | None = None
 
 
 def nearest_rank(ordered: Sequence[float], percent: int) -> float | None:

@@ -351,6 +351,12 @@ def test_the_bed_board_and_occupancy_show_who_holds_each_bed(
     )
     assert now_.status_code == 200, now_.text
     assert now_.json()["items"][0]["hospital"]["occupied"] == 3
+    metrics = read_client.get("/api/v1/flow/metrics", params={"minPosition": latest},
+                              headers=manager).json()  # fmt: skip
+    assert metrics["bedOccupancy"]["occupied"] == 3 and metrics["bedOccupancy"]["available"] == 3
+    unconfigured = read_client.get("/api/v1/flow/metrics", params={"unit": "ED"},
+                                   headers=manager).json()  # fmt: skip
+    assert unconfigured["bedOccupancy"] is None
     today = now().astimezone(LONDON).date()
     days = read_client.get(
         "/api/v1/flow/occupancy",

@@ -92,3 +92,58 @@ def test_overlapping_bookings_of_one_patient_racing_give_one_success(
     assert sorted(o for o in outcomes if not isinstance(o, UUID)) == ["DOUBLE_BOOKING"] * (
         racers - 1
     )
+
+
+def test_racing_acceptances_of_one_offer_book_it_once(
+    services: PatientServices, store_settings: Settings
+) -> None:
+    from application.capacity.commands import JoinWaitlist
+    from application.visits.commands import CancelVisit
+    from application.visits.waitlist import AcceptOffer
+    from domain.capacity.identity import waitlist_id_for
+    from domain.capacity.waitlist import ScheduleWaitlist
+
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=3)
+    schedule = services.execute(
+        CreateSchedule(service_unit="OPD", start=start, end=start + timedelta(minutes=30),
+                       slot_minutes=30, capacity_per_slot=1),
+        ADMIN,
+    ).id  # fmt: skip
+    first = services.execute(ScheduleVisit(patient_ref="P-1", visit_class="AMB",
+                                           service_unit="OPD", scheduled_start=start,
+                                           schedule_id=schedule), CLERK).id  # fmt: skip
+    services.execute(JoinWaitlist(patient_ref="P-2"), CLERK, target=schedule)
+    services.execute(CancelVisit(reason="moved"), CLERK, target=first)
+    waitlist = services.get_aggregate(waitlist_id_for(schedule), ScheduleWaitlist)
+    (entry,) = waitlist.entries
+
+    apps = [PatientServices(env=eventsourcing_env(store_settings)) for _ in range(4)]
+    barrier = threading.Barrier(len(apps), timeout=30)
+    outcomes: list[object] = [None] * len(apps)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[i] = apps[i].execute(AcceptOffer(entry_id=entry), CLERK, target=schedule).id
+        except DomainError as refused:
+            outcomes[i] = refused.code
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(apps))]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        for app in apps:
+            app.close()
+    booked = [o for o in outcomes if isinstance(o, UUID)]
+    assert len(booked) == 1, outcomes
+    # The losers decided again on the new state: the entry is off the list.
+    assert sorted(o for o in outcomes if not isinstance(o, UUID)) == ["VALIDATION"] * 3
+    fresh = PatientServices(env=eventsourcing_env(store_settings))
+    try:
+        slot: SlotClaims = fresh.repository.get(slot_id_for(schedule, start))
+        assert slot.claims == booked
+    finally:
+        fresh.close()
