@@ -28,7 +28,7 @@ from tests.support.api import API, Headers, position, visit_body
 #: Every role that reads something, so one token reaches every query route.
 READER_ROLES = ("clerk", "nurse", "clinician", "manager", "auditor", "executive", "finance")
 #: Valid values for the required query parameters, so only the one under test is bad.
-REQUIRED_VALUES = {"fiscalYear": "2026", "format": "csv", "patientRef": "P-1"}
+REQUIRED_VALUES = {"fiscalYear": "2026", "format": "csv", "patientRef": "P-1", "date": "2027-01-04"}
 #: The visit search needs one of its keys, a rule across parameters the document cannot mark
 #: as `required` (other routes take the value as a filter, or ignore it).
 ONE_KEY_OF = {"patientRef": "P-1"}
