@@ -145,6 +145,8 @@ def breach_candidates(read_database: ReadDatabase, now: datetime) -> list[UUID]:
 def offer_candidates(read_database: ReadDatabase, now: datetime) -> list[tuple[UUID, UUID]]:
     """Waitlist offers the capacity read model says are due at ``now``."""
     with read_database.read() as tx:
+        if not tr.generations_known(tx, capacity_store.NAME):
+            return []  # an app without the capacity read model
         generation = tr.active_position(tx, capacity_store.NAME).generation
         prefix = tr.table_prefix(capacity_store.NAME, generation)
         due = capacity_store.due_offers(tx, prefix, now)

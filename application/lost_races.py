@@ -28,3 +28,10 @@ def is_lost_race(failure: IntegrityError) -> bool:
         return True
     key_taken = sqlite_code in _SQLITE_KEY_TAKEN or sqlstate == _POSTGRES_UNIQUE_VIOLATION
     return key_taken and _VERSION_KEY_COLUMN in str(cause)
+
+
+class StaleRead(IntegrityError):
+    """Two records a command read disagree, because another writer committed between the
+    reads (an offer's held place gone from its slot while the waitlist still shows the
+    offer): the command lost a race before it could save, and is decided again on fresh
+    state like any lost race (it has no driver cause, so :func:`is_lost_race` holds)."""

@@ -24,7 +24,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
 
 from application.attempt_log import AttemptLog
-from application.lost_races import is_lost_race
+from application.lost_races import StaleRead, is_lost_race
 from application.shared.attempts import Attempt, is_audited_refusal
 from application.shared.commands import A, Command, Creation
 from application.shared.context import RequestContext, utc_now
@@ -143,7 +143,11 @@ class PatientServices(AttemptLog):
                     bound.info("command.replayed", aggregate_id=str(replay.id))
                     return replay
                 if expected_version is not None:
-                    raise PreconditionFailedError(expected_version, None) from None
+                    # The race may have been lost on another record the command writes (the
+                    # patient's bookings, a slot's claims): only a target that moved is a 412.
+                    current = self._version_of(target)
+                    if current != expected_version:
+                        raise PreconditionFailedError(expected_version, current) from None
                 bound.info("command.retry", attempt=attempt)
                 continue
             except DomainError as refusal:
@@ -224,8 +228,15 @@ class PatientServices(AttemptLog):
     def _decide(
         self, command: Command, target: UUID | None, expected_version: int | None, at: datetime
     ) -> list[Aggregate]:
+        read: list[tuple[UUID, int]] = []
+
         def load(aggregate_id: UUID, aggregate_type: type[A]) -> A:
-            aggregate = self.get_aggregate(aggregate_id, aggregate_type)
+            try:
+                aggregate = self.get_aggregate(aggregate_id, aggregate_type)
+            except NotFoundError:
+                read.append((aggregate_id, 0))
+                raise
+            read.append((aggregate_id, aggregate.version))
             if (
                 aggregate_id == target
                 and expected_version is not None
@@ -234,12 +245,37 @@ class PatientServices(AttemptLog):
                 raise PreconditionFailedError(expected_version, aggregate.version)
             return aggregate
 
-        aggregates = command.decide(load, target, at, self.policies)
+        try:
+            aggregates = command.decide(load, target, at, self.policies)
+        except DomainError as refusal:
+            # A command reading several records reads them one after another: a writer
+            # that commits in between can make them disagree (a waitlist still showing an
+            # offer whose slot another acceptance has taken). A refusal decided on records
+            # that have moved since is a lost race, decided again; one on records still as
+            # read stands.
+            if len(read) > 1 and self._moved(read):
+                raise StaleRead("a record the command read changed meanwhile") from refusal
+            raise
         if isinstance(command, Creation) and command.natural_key:
             created = aggregates[0]
             if self.recorder.select_events(created.id, limit=1):
                 raise AlreadyExistsError(_kind_name(type(created)), created.id)
         return aggregates
+
+    def _moved(self, read: list[tuple[UUID, int]]) -> bool:
+        """Whether any record read (at that version; 0: there was none) has a later event."""
+        return any(
+            self.recorder.select_events(aggregate_id, gt=version or None, limit=1)
+            for aggregate_id, version in read
+        )
+
+    def _version_of(self, target: UUID | None) -> int | None:
+        if target is None:
+            return None
+        try:
+            return int(self.repository.get(target).version)
+        except AggregateNotFoundError:
+            return None
 
     def _replay(self, identity: CommandIdentity | None) -> CommandResult | None:
         """The first result of this command identity, if it was accepted before.

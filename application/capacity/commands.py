@@ -57,14 +57,20 @@ class BedSpec(
 Beds = Annotated[list[BedSpec], msgspec.Meta(max_length=MAX_BEDS)]
 
 
+#: A unit's code: a Ref without "/", so that it can name the unit in a URL path.
+UnitCode = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._: -]*$")
+]
+
+
 class ConfigureUnit(Creation, kw_only=True, frozen=True):
     """``POST /units``: a unit, its id derived from its code (a second one is 409)."""
 
     roles = ADMINS
     aggregate_type = FacilityUnit
     natural_key: ClassVar[bool] = True
-    #: The unit's code, as the feeds and visits name it (PV1-3.1).
-    code: Ref
+    #: The unit's code, as the feeds and visits name it (PV1-3.1); no "/".
+    code: UnitCode
     #: The unit's name, for screens.
     name: UnitName
     #: ed, ward, clinic or theatre.

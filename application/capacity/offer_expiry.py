@@ -23,6 +23,7 @@ from application.shared.errors import NotFoundError
 from application.shared.idempotency import CommandIdentity
 from domain.capacity.identity import waitlist_id_for
 from domain.capacity.waitlist import ScheduleWaitlist
+from domain.shared.errors import DomainError
 
 log = structlog.get_logger("waitlist")
 
@@ -52,12 +53,16 @@ class OfferExpiry:
             except NotFoundError:
                 continue  # a read model row ahead of a rebuilt store
             for entry_id in waitlist.due_offers(now):
-                start = waitlist.entries[entry_id]["offer"]["start"]
+                offer = waitlist.entries[entry_id]["offer"]
                 command = ExpireOffer(entry_id=entry_id)
-                result = self.services.execute(
-                    command, context, target=schedule_id,
-                    identity=_identity(entry_id, start, command),
-                )  # fmt: skip
+                try:
+                    result = self.services.execute(
+                        command, context, target=schedule_id,
+                        identity=_identity(entry_id, offer, command),
+                    )  # fmt: skip
+                except DomainError as refused:  # accepted or declined meanwhile: go on
+                    log.info("waitlist.offer_moved_on", code=refused.code)
+                    continue
                 if not result.replayed:
                     passed += 1
                     log.info("waitlist.offer_expired", schedule_id=str(schedule_id),
@@ -65,8 +70,10 @@ class OfferExpiry:
         return passed
 
 
-def _identity(entry_id: UUID, start: datetime, command: ExpireOffer) -> CommandIdentity:
-    key = f"{entry_id}/{start.isoformat()}"
+def _identity(entry_id: UUID, offer: dict[str, datetime], command: ExpireOffer) -> CommandIdentity:
+    # The entry's id is the patient's on this waitlist for good, and a patient may be offered
+    # the same slot again after leaving and rejoining: the offer's expiry makes it this offer.
+    key = f"{entry_id}/{offer['start'].isoformat()}/{offer['expires_at'].isoformat()}"
     return CommandIdentity(
         scope=JOB_ID, key=key,
         fingerprint=CommandIdentity.fingerprint_of(key, msgspec.json.encode(command)),

@@ -46,9 +46,13 @@ def offer_freed_place(
     if entry is None:
         return False
     schedule: ClinicSchedule = load(slot.schedule_id, ClinicSchedule)
-    if len(slot.claims) >= schedule.places_per_slot:
-        return False  # still full (claims restored beyond the places)
-    waitlist.offer(entry, start=slot.start, end=slot.end, expires_at=now + offer_for, at=at)
+    if schedule.find_slot(slot.start) is None:
+        return False  # its session was cancelled: nothing to offer
+    if len(slot.claims) >= schedule.capacity_per_slot:
+        return False  # still full (its overbooking places are not offered)
+    # Held until the slot begins at the latest: a place cannot be taken once it has begun.
+    expires_at = min(now + offer_for, slot.start)
+    waitlist.offer(entry, start=slot.start, end=slot.end, expires_at=expires_at, at=at)
     slot.claim(entry, capacity=schedule.capacity_per_slot,
                allowance=schedule.overbook_allowance, at=at)  # fmt: skip
     keep(waitlist)

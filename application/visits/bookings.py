@@ -32,6 +32,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from application.capacity.offers import offer_freed_place, optional
+from application.lost_races import StaleRead
 from application.shared.commands import Loader
 from domain.capacity.bookings import PatientBookings
 from domain.capacity.identity import bookings_id_for, slot_id_for
@@ -51,10 +52,11 @@ class VisitBefore:
     status: str
     start: datetime | None
     end: datetime | None
+    service_unit: str
 
     @classmethod
     def of(cls, visit: PatientVisit) -> VisitBefore:
-        return cls(visit.status, visit.scheduled_start, visit.scheduled_end)
+        return cls(visit.status, visit.scheduled_start, visit.scheduled_end, visit.service_unit)
 
 
 def follow_bookings(
@@ -76,7 +78,9 @@ def follow_bookings(
         changes.hold(schedule)
     elif before.status == NO_SHOW:
         changes.hold_again()
-    elif (before.start, before.end) != (visit.scheduled_start, visit.scheduled_end):
+    elif (before.start, before.end, before.service_unit) != (
+        visit.scheduled_start, visit.scheduled_end, visit.service_unit,
+    ):  # fmt: skip
         changes.move()
     return changes.saved
 
@@ -115,15 +119,25 @@ class _Changes:
             self._claim(self.load(schedule_id, ClinicSchedule), forced=True)
 
     def move(self) -> None:
+        """Moved in time or to another unit. To another slot of its schedule, the claim
+        moves; to a time that is no slot of it (an ad-hoc time, a feed's reschedule) or to
+        another unit, the booking leaves the schedule and its claim is released."""
         held = self._book.booking_of(self.visit.id) if self._book else None
         schedule_id = held["schedule_id"] if held else None
-        self._hold(schedule_id)
         if schedule_id is None:
+            self._hold(None)
             return
         assert held is not None and self.visit.scheduled_start is not None
         schedule: ClinicSchedule = self.load(schedule_id, ClinicSchedule)
-        start, _ = schedule.slot_at(self.visit.scheduled_start)
-        if start != held["start"]:
+        slot = None
+        if self.visit.service_unit == schedule.service_unit:
+            slot = schedule.find_slot(self.visit.scheduled_start)
+        if slot is None:
+            self._hold(None)
+            self._release_slot(schedule_id, held["start"], "rescheduled")
+            return
+        self._hold(schedule_id)
+        if slot[0] != held["start"]:
             self._release_slot(schedule_id, held["start"], "rescheduled")
             self._claim(schedule, forced=False)
 
@@ -132,6 +146,11 @@ class _Changes:
             return
         released = self._book.release(self.visit.id, why=why, at=self.at)
         if released is None:
+            # Released already as fulfilled (the patient arrived, and a later booking met
+            # it): its slot claim, if any, is still held; entered in error, it is freed.
+            previous = self._book.released.get(self.visit.id)
+            if previous is not None and previous["schedule_id"] is not None:
+                self._release_slot(previous["schedule_id"], previous["start"], why)
             return
         self._keep(self._book)
         if released["schedule_id"] is not None:
@@ -169,7 +188,8 @@ class _Changes:
             )  # fmt: skip
         else:
             if self.taking_over is not None:  # the place the offer held becomes the visit's
-                slot.release(self.taking_over, why="offer-accepted", at=self.at)
+                if not slot.release(self.taking_over, why="offer-accepted", at=self.at):
+                    raise StaleRead("the offer's place is no longer held: decide again")
             slot.claim(
                 self.visit.id, capacity=schedule.capacity_per_slot,
                 allowance=schedule.overbook_allowance, at=self.at, forced=forced,
@@ -189,11 +209,12 @@ class _Changes:
 
 def slot_end(load: Loader[Any], visit: PatientVisit, start: datetime) -> datetime | None:
     """The end of the slot at ``start`` in the schedule the visit's booking claims a slot of
-    (a slot booking moved without an end keeps the slot's); None when it claims none. A
-    start that is no slot of it is refused here, before anything is decided."""
+    (a slot booking moved without an end keeps the slot's); None when it claims none or
+    the start is no slot of it (the booking then leaves the schedule)."""
     booking = _Changes(load, visit, start)._book
     held = booking.booking_of(visit.id) if booking is not None else None
     if held is None or held["schedule_id"] is None:
         return None
     schedule: ClinicSchedule = load(held["schedule_id"], ClinicSchedule)
-    return schedule.slot_at(start)[1]
+    slot = schedule.find_slot(start) if visit.service_unit == schedule.service_unit else None
+    return slot[1] if slot is not None else None

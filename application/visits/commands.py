@@ -16,7 +16,7 @@ from application.shared.commands import (
     Reason,
     Ref,
 )
-from application.shared.errors import CommandValidationError
+from application.shared.errors import AlreadyExistsError, CommandValidationError, NotFoundError
 from application.shared.policies import Policies
 from application.visits.bookings import VisitBefore, follow_bookings, slot_end
 
@@ -24,6 +24,7 @@ from application.visits.bookings import VisitBefore, follow_bookings, slot_end
 from application.visits.values import AcuityLevel, Disposition, VisitClass, VisitDetailChanges
 from domain.capacity.schedule import ClinicSchedule
 from domain.shared.errors import DomainValidationError
+from domain.visits.identity import visit_id_for
 from domain.visits.visit import PatientVisit
 
 CLERK, NURSE, CLINICIAN, MANAGER, INTEGRATION = (
@@ -117,6 +118,16 @@ class ScheduleVisit(VisitCreation, kw_only=True, frozen=True):
         self, load: Loader[Any], target: UUID | None, at: datetime, policies: Policies
     ) -> list[Aggregate]:
         schedule, end = None, None
+        if self.natural_key:
+            # A duplicate is refused as one before the bookings look at it (its derived id
+            # would already hold the slot, and be refused for that instead).
+            visit_id = visit_id_for(self.visit_number or "", self.visit_number_authority)
+            try:
+                load(visit_id, PatientVisit)
+            except NotFoundError:
+                pass
+            else:
+                raise AlreadyExistsError("visit", visit_id)
         if self.schedule_id is not None:
             schedule = load(self.schedule_id, ClinicSchedule)
             if schedule.service_unit != self.service_unit:

@@ -86,7 +86,7 @@ class ApplyVisitMessage(Command, kw_only=True, frozen=True):
             (visit.scheduled_start, visit.scheduled_end)
             != (self.reschedule.scheduled_start, self.reschedule.scheduled_end)
         ):
-            self.reschedule.apply(visit, at, policies)
+            self.reschedule.apply_loading(visit, load, at, policies)
         if self.cancel_registration:
             reason = self.reason or self.message_type
             if visit.status == ADMITTED:

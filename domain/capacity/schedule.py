@@ -110,9 +110,13 @@ class ClinicSchedule(AuditedAggregate):
         """How many claims a slot takes: its capacity and the overbooking allowance."""
         return self.capacity_per_slot + self.overbook_allowance
 
+    def find_slot(self, moment: datetime) -> tuple[datetime, datetime] | None:
+        """The slot that starts at ``moment`` in a session still held, or None."""
+        return sessions.slot_at(self.recurrence, self.cancelled, moment)
+
     def slot_at(self, moment: datetime) -> tuple[datetime, datetime]:
         """The slot that starts at ``moment``, or a refusal naming ``scheduledStart``."""
-        found = sessions.slot_at(self.recurrence, self.cancelled, moment)
+        found = self.find_slot(moment)
         if found is None:
             raise DomainValidationError(
                 "is not the start of a slot of the schedule (or its session is cancelled)",

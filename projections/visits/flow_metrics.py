@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from projections.shared.occupancy import Counts
-
 from projections.shared.records import from_micros, to_micros
 from projections.visits.flow_events import camel
 

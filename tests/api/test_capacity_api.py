@@ -497,3 +497,38 @@ def test_a_freed_slot_is_offered_to_the_waitlist_held_and_accepted_or_declined(
     listed = read_client.get(waiting, params={"minPosition": declined.json()["position"]},
                              headers=staff).json()["items"]  # fmt: skip
     assert [(e["patientRef"], e["offer"]) for e in listed] == [("P-2", None)]
+
+
+def test_a_slot_booking_moved_off_the_schedules_slots_or_unit_leaves_it(
+    read_client: TestClient[Any], admin: Headers, staff: Headers
+) -> None:
+    schedule, _ = make_schedule(read_client, admin, capacityPerSlot=1)
+    start = next_monday_at(9)
+    first = book(read_client, staff, schedule, start, patient="P-1").json()["id"]
+    # Ten past: no slot of the schedule. The visit moves; its claim is released.
+    moved = read_client.post(f"{API}/{first}/reschedule",
+                             json={"scheduledStart": iso(start + timedelta(minutes=10))},
+                             headers=staff)  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    assert slots(read_client, staff, schedule, moved.json()["position"])[0]["booked"] == 0
+    assert book(read_client, staff, schedule, start, patient="P-2").status_code == 201
+    # Another unit's slot booking corrected to another unit leaves its schedule too.
+    other = book(read_client, staff, schedule, start + timedelta(minutes=15), patient="P-3")
+    corrected = read_client.post(
+        f"{API}/{other.json()['id']}/correct-details",
+        json={"changes": {"serviceUnit": "OPD-9"}, "reason": "wrong clinic"}, headers=staff,
+    )  # fmt: skip
+    assert corrected.status_code == 200, corrected.text
+    assert slots(read_client, staff, schedule, corrected.json()["position"])[1]["booked"] == 0
+
+
+def test_a_duplicate_visit_number_into_a_slot_is_already_exists(
+    read_client: TestClient[Any], admin: Headers, staff: Headers
+) -> None:
+    schedule, _ = make_schedule(read_client, admin, capacityPerSlot=2)
+    start = next_monday_at(9)
+    body = {"patientRef": "P-1", "visitClass": "AMB", "serviceUnit": "OPD-1",
+            "scheduledStart": iso(start), "scheduleId": schedule, "visitNumber": "V-1"}  # fmt: skip
+    assert read_client.post(API, json=body, headers=staff).status_code == 201
+    again = read_client.post(API, json=body, headers=staff)
+    assert again.status_code == 409 and again.json()["code"] == "ALREADY_EXISTS", again.text

@@ -133,3 +133,29 @@ def test_a_patient_whose_window_ends_before_the_slot_is_passed_over(
     schedule, _ = setup(app, ("P-2", SLOT), ("P-3", None))  # P-2 only before the slot
     assert claims(app, schedule) == [entry_of(app, schedule, "P-3")]
     assert waitlist(app, schedule).entries[entry_of(app, schedule, "P-2")]["offer"] is None
+
+
+def test_an_offer_made_shortly_before_its_slot_ends_when_the_slot_begins(
+    app: PatientServices, clock: Clock
+) -> None:
+    clock.now = SLOT - timedelta(hours=1)  # the offer time (2 h) would run past the start
+    schedule, _ = setup(app, ("P-2", None))
+    offer = waitlist(app, schedule).entries[entry_of(app, schedule, "P-2")]["offer"]
+    assert offer["expires_at"] == SLOT
+
+
+def test_a_cancelled_sessions_freed_place_goes_to_nobody(app: PatientServices) -> None:
+    from application.capacity.commands import CancelSession
+
+    schedule = app.execute(CreateSchedule(
+        service_unit="OPD", start=SLOT, end=SLOT + timedelta(minutes=30), slot_minutes=30,
+        capacity_per_slot=1,
+    ), ADMIN).id  # fmt: skip
+    first = app.execute(v.ScheduleVisit(patient_ref="P-1", visit_class="AMB",
+                                        service_unit="OPD", scheduled_start=SLOT,
+                                        schedule_id=schedule), CLERK).id  # fmt: skip
+    app.execute(JoinWaitlist(patient_ref="P-2"), CLERK, target=schedule)
+    app.execute(CancelSession(date=SLOT.date(), reason="clinic closed"), ADMIN, target=schedule)
+    app.execute(v.CancelVisit(reason="session cancelled"), CLERK, target=first)
+    assert claims(app, schedule) == []
+    assert waitlist(app, schedule).entries[entry_of(app, schedule, "P-2")]["offer"] is None

@@ -14,7 +14,7 @@ skipped with one warning per class (never raised: no record can stop the worker)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from itertools import islice
 from typing import Any
 
@@ -411,9 +411,12 @@ def slots(
     more = len(page) > limit
     page = page[:limit]
     last = page[-1] if more else None
-    return SlotList(
-        items=page, next_after=f"{last.start.isoformat()}|{last.schedule_id}" if last else None
-    )
+    # UTC with a Z, so the cursor survives a query string unencoded (a "+" would not).
+    next_after = None
+    if last is not None:
+        moment = last.start.astimezone(timezone.utc)
+        next_after = f"{moment:%Y-%m-%dT%H:%M:%SZ}|{last.schedule_id}"
+    return SlotList(items=page, next_after=next_after)
 
 
 def session_report(
