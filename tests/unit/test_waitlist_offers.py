@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 
 from adapters.memory import MEMORY_ENV
-from application.capacity.commands import CreateSchedule, JoinWaitlist
+from application.capacity.commands import CancelSession, CreateSchedule, JoinWaitlist
 from application.capacity.offer_expiry import OfferExpiry
 from application.service import PatientServices
 from application.shared.context import RequestContext
@@ -46,8 +46,11 @@ def app(clock: Clock) -> PatientServices:
     return PatientServices(env=dict(MEMORY_ENV), clock=clock)
 
 
-def setup(app: PatientServices, *joining: tuple[str, datetime | None]) -> tuple[UUID, UUID]:
-    """A one-place slot booked by P-1, the patients joining the waitlist, then P-1 cancels."""
+def setup(
+    app: PatientServices, *joining: tuple[str, datetime | None], session_cancelled: bool = False
+) -> tuple[UUID, UUID]:
+    """A one-place slot booked by P-1, the patients joining the waitlist (then, if asked, the
+    session cancelled), then P-1 cancels."""
     schedule = app.execute(CreateSchedule(
         service_unit="OPD", start=SLOT, end=SLOT + timedelta(minutes=30), slot_minutes=30,
         capacity_per_slot=1,
@@ -57,6 +60,9 @@ def setup(app: PatientServices, *joining: tuple[str, datetime | None]) -> tuple[
                                         schedule_id=schedule), CLERK).id  # fmt: skip
     for patient, latest in joining:
         app.execute(JoinWaitlist(patient_ref=patient, latest=latest), CLERK, target=schedule)
+    if session_cancelled:
+        app.execute(CancelSession(date=SLOT.date(), reason="clinic closed"), ADMIN,
+                    target=schedule)  # fmt: skip
     app.execute(v.CancelVisit(reason="moved away"), CLERK, target=first)
     return schedule, first
 
@@ -145,17 +151,6 @@ def test_an_offer_made_shortly_before_its_slot_ends_when_the_slot_begins(
 
 
 def test_a_cancelled_sessions_freed_place_goes_to_nobody(app: PatientServices) -> None:
-    from application.capacity.commands import CancelSession
-
-    schedule = app.execute(CreateSchedule(
-        service_unit="OPD", start=SLOT, end=SLOT + timedelta(minutes=30), slot_minutes=30,
-        capacity_per_slot=1,
-    ), ADMIN).id  # fmt: skip
-    first = app.execute(v.ScheduleVisit(patient_ref="P-1", visit_class="AMB",
-                                        service_unit="OPD", scheduled_start=SLOT,
-                                        schedule_id=schedule), CLERK).id  # fmt: skip
-    app.execute(JoinWaitlist(patient_ref="P-2"), CLERK, target=schedule)
-    app.execute(CancelSession(date=SLOT.date(), reason="clinic closed"), ADMIN, target=schedule)
-    app.execute(v.CancelVisit(reason="session cancelled"), CLERK, target=first)
+    schedule, _ = setup(app, ("P-2", None), session_cancelled=True)
     assert claims(app, schedule) == []
     assert waitlist(app, schedule).entries[entry_of(app, schedule, "P-2")]["offer"] is None
