@@ -180,6 +180,14 @@ def _range(
     return begins, ends
 
 
+def _known_schedule(tx: Transaction, prefix: str, schedule_id: str) -> ScheduleView:
+    """The schedule as the read model holds it; 404 when it holds none (yet: minPosition)."""
+    found = capacity_store.schedules(tx, prefix, schedule_id=schedule_id)
+    if not found:
+        raise NotFoundError("schedule", UUID(schedule_id))
+    return found[0]
+
+
 def _cursor(after: str | None) -> tuple[datetime, str] | None:
     if after is None:
         return None
@@ -261,9 +269,7 @@ def schedule_slots(
     cursor = _cursor(after)
 
     def query(tx: Transaction, prefix: str) -> SlotList:
-        found = capacity_store.schedules(tx, prefix, schedule_id=schedule_id)
-        if not found:  # (or not yet in the read model: see minPosition)
-            raise NotFoundError("schedule", UUID(schedule_id))
+        found = [_known_schedule(tx, prefix, schedule_id)]
         return capacity_store.slots(
             tx, prefix, found, begins, ends, free_only=free_only, limit=limit, after=cursor
         )
@@ -289,10 +295,8 @@ def schedule_sessions(
     begins, ends = _range(from_, to, back=True)
 
     def query(tx: Transaction, prefix: str) -> SessionList:
-        found = capacity_store.schedules(tx, prefix, schedule_id=schedule_id)
-        if not found:  # (or not yet in the read model: see minPosition)
-            raise NotFoundError("schedule", UUID(schedule_id))
-        return capacity_store.session_report(tx, prefix, found[0], begins, ends)
+        schedule = _known_schedule(tx, prefix, schedule_id)
+        return capacity_store.session_report(tx, prefix, schedule, begins, ends)
 
     return query_view(request, NAME, min_position, wait_ms, query)
 
@@ -339,10 +343,8 @@ def clinic_day(
     schedule_id, day = str(parse_id(id)), date
 
     def query(tx: Transaction, prefixes: tuple[str, ...]) -> DayList:
-        found = capacity_store.schedules(tx, prefixes[0], schedule_id=schedule_id)
-        if not found:  # (or not yet in the read model: see minPosition)
-            raise NotFoundError("schedule", UUID(schedule_id))
-        return capacity_store.day_list(tx, prefixes[0], prefixes[1], found[0], day)
+        schedule = _known_schedule(tx, prefixes[0], schedule_id)
+        return capacity_store.day_list(tx, prefixes[0], prefixes[1], schedule, day)
 
     return query_views(request, (NAME, FLOW), min_position, wait_ms, query)
 
