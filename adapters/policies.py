@@ -27,7 +27,11 @@ def policies_of(settings: Settings) -> Policies:
             waitlist_offer=timedelta(minutes=settings.waitlist_offer_minutes),
             facility_timezone=zone,
         ),
-        complaints=ComplaintRules(calendar=holiday_calendar(settings), facility_timezone=zone),
+        complaints=ComplaintRules(
+            calendar=holiday_calendar(settings),
+            facility_timezone=zone,
+            default_policy=settings.complaint_policy,
+        ),
         budget=budget_rules_of(settings),
     )
 

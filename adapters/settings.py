@@ -36,6 +36,7 @@ from adapters.settings_values import (
 )
 from application.shared.access import DEFAULT_PURPOSE_OF_USE, PURPOSE_OF_USE_PATTERN
 from application.shared.permissions import ROLES
+from domain.complaints.vocabulary import POLICY_NAMES
 
 __all__ = [
     "HL7_PROCESSING_IDS", "JWT_SECRET_FILE", "MIN_JWT_SECRET_BYTES", "PATIENT_REF_SECRET_FILE",
@@ -118,8 +119,12 @@ class Settings:
     #: How often the complaint deadline watcher looks for breached deadlines (seconds).
     deadline_check_seconds: int = 30
     #: A JSON file of bank holidays replacing the shipped England and Wales calendar
-    #: (``{"holidays": ["2027-01-01", ...]}``) for working-day deadlines.
+    #: (GOV.UK's ``{"events": [{"date": "2027-01-01"}, ...]}``) for working-day deadlines,
+    #: until an admin chooses a calendar (``POST /complaint-settings/holiday-calendar``).
     holiday_calendar_file: Path | None = None
+    #: The policy a complaint follows when its registration names none (us-cms or
+    #: nhs-england-2009), until an admin chooses one; None: a registration must name it.
+    complaint_policy: str | None = None
     #: The month the fiscal year starts (4: April, as in the NHS).
     fiscal_year_start_month: int = 4
     # ---- access records (adapters/access_recording.py) -----------------------------------
@@ -193,6 +198,8 @@ class Settings:
                 "ACCESS_DEFAULT_PURPOSE: expected an HL7 v3 PurposeOfUse code such as TREAT "
                 "(upper-case letters, at most 20)"
             )
+        if self.complaint_policy not in (None, *POLICY_NAMES):
+            raise SettingsError(f"COMPLAINT_POLICY: expected one of {', '.join(POLICY_NAMES)}")
         if self.holiday_calendar_file is not None:
             object.__setattr__(self, "holiday_calendar_file", Path(self.holiday_calendar_file))
         if self.log_format not in ("json", "console", "auto"):
@@ -451,6 +458,7 @@ class Settings:
             holiday_calendar_file=(
                 Path(env["HOLIDAY_CALENDAR_FILE"]) if "HOLIDAY_CALENDAR_FILE" in env else None
             ),
+            complaint_policy=env.get("COMPLAINT_POLICY") or None,
             fiscal_year_start_month=read_int(env, "FISCAL_YEAR_START_MONTH", 4),
             access_flush_ms=read_int(env, "ACCESS_FLUSH_MS", 1000),
             access_buffer_limit=read_int(env, "ACCESS_BUFFER_LIMIT", 100_000),

@@ -19,6 +19,7 @@ from adapters.http.audit import audit_router
 from adapters.http.budget import budget_routers
 from adapters.http.capacity import capacity_routers
 from adapters.http.complaint_reports import complaints_router
+from adapters.http.complaint_settings import complaint_settings_router
 from adapters.http.cors import cors_config
 from adapters.http.fhir import fhir_routers
 from adapters.http.flow import flow_router
@@ -108,6 +109,7 @@ def create_app(
             visits_router(),
             *capacity_routers(),
             complaints_router(settings.facility_zone),
+            complaint_settings_router(),
             *budget_routers(budget_rules_of(settings)),
             audit_router(settings),
             flow_router(

@@ -11,7 +11,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import Aggregate
 
-from application.capacity.offers import offer_freed_place, optional
+from application.capacity.offers import offer_freed_place
 from application.shared.commands import (
     AggregateCommand,
     AwareDatetime,
@@ -19,6 +19,7 @@ from application.shared.commands import (
     Loader,
     Reason,
     Ref,
+    optional,
 )
 from application.shared.policies import Policies
 from domain.capacity.identity import slot_id_for, waitlist_id_for

@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from application.shared.commands import Loader
-from application.shared.errors import NotFoundError
+from application.shared.commands import Loader, optional
 from domain.capacity.identity import waitlist_id_for
 from domain.capacity.schedule import ClinicSchedule
 from domain.capacity.slot import SlotClaims
@@ -19,15 +17,6 @@ from domain.capacity.waitlist import ScheduleWaitlist
 from domain.shared.envelope import decision_time
 
 T = TypeVar("T", bound=Aggregate)
-
-
-def optional(load: Loader[Any], aggregate_id: UUID, kind: type[T]) -> T | None:
-    """The aggregate, or None when there is none (yet)."""
-    try:
-        found: T = load(aggregate_id, kind)
-    except NotFoundError:
-        return None
-    return found
 
 
 def offer_freed_place(

@@ -14,6 +14,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from application.complaints.settings import rules_in_force
+
 # The command payload's values live in values.py; callers may still import
 # ResponseChecklist from here.
 from application.complaints.values import (
@@ -51,6 +53,11 @@ class ComplaintCommand(AggregateCommand, kw_only=True, frozen=True):
     aggregate_type = ComplaintCase
     roles = MANAGERS
 
+    def decide(
+        self, load: Loader[Any], target: UUID | None, at: datetime, policies: Policies
+    ) -> list[Aggregate]:
+        return super().decide(load, target, at, rules_in_force(load, policies))
+
     def apply(self, case: ComplaintCase, at: datetime, policies: Policies) -> None:
         raise NotImplementedError
 
@@ -71,8 +78,9 @@ class RegisterComplaint(Creation, kw_only=True, frozen=True):
     categories: Categories
     #: The complaint's narrative. Personal data: shown only on the case, never in a read model.
     summary: Text
-    #: The complaint-handling rules the case follows: us-cms or nhs-england-2009.
-    policy: ComplaintPolicyName
+    #: The complaint-handling rules the case follows: us-cms or nhs-england-2009. When left
+    #: out, the facility's default policy (``GET /complaint-settings``); 400 if it has none.
+    policy: ComplaintPolicyName | None = None
     patient_ref: Ref | None = None
     visit_id: UUID | None = None
     #: Added to the contract: the unit complained about, for the themes read model.
@@ -94,11 +102,17 @@ class RegisterComplaint(Creation, kw_only=True, frozen=True):
     ) -> list[Aggregate]:
         if self.visit_id is not None:
             require_visit(load, self.visit_id)
-        return super().decide(load, target, at, policies)
+        return super().decide(load, target, at, rules_in_force(load, policies))
 
     def create(self, at: datetime, policies: Policies) -> ComplaintCase:
         fields = self.fields()
         del fields["received_at"]
+        fields["policy"] = self.policy or policies.complaints.default_policy
+        if fields["policy"] is None:
+            raise CommandValidationError(
+                "name the case's policy: the facility has chosen no default policy",
+                field="policy",
+            )
         return ComplaintCase.register(**fields, at=at, rules=policies.complaints)
 
 

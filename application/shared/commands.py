@@ -16,6 +16,8 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import Aggregate
 
+from application.shared.errors import NotFoundError
+
 if TYPE_CHECKING:
     from application.shared.policies import Policies
 
@@ -24,6 +26,16 @@ A = TypeVar("A", bound=Aggregate)
 #: Loads an aggregate of the given type by id for a command (``NOT_FOUND`` if there is none
 #: of that type; ``VERSION_CONFLICT`` if it is the command's target and If-Match is stale).
 Loader = Callable[[UUID, type[A]], A]
+
+
+def optional(load: Loader[Any], aggregate_id: UUID, kind: type[A]) -> A | None:
+    """The aggregate, or None when there is none (yet)."""
+    try:
+        found: A = load(aggregate_id, kind)
+    except NotFoundError:
+        return None
+    return found
+
 
 #: RFC 3339 with an offset; a time without one is refused when decoding.
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]

@@ -31,9 +31,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from application.capacity.offers import offer_freed_place, optional
+from application.capacity.offers import offer_freed_place
 from application.lost_races import StaleRead
-from application.shared.commands import Loader
+from application.shared.commands import Loader, optional
 from domain.capacity.bookings import PatientBookings
 from domain.capacity.identity import bookings_id_for, slot_id_for
 from domain.capacity.schedule import ClinicSchedule

@@ -65,12 +65,14 @@ NHS_ENGLAND_2009_POLICY = ComplaintPolicy(
 @dataclass(frozen=True)
 class ComplaintRules:
     """The policies (``us-cms``, ``nhs-england-2009``), the holiday calendar working days
-    are counted with, and the facility's time zone, where every deadline ends at the end of
-    a local day. ``ComplaintRules()`` gives the shipped defaults."""
+    are counted with, the facility's time zone, where every deadline ends at the end of
+    a local day, and the policy a complaint follows when its registration names none (None:
+    it must name one). ``ComplaintRules()`` gives the shipped defaults."""
 
     policies: tuple[ComplaintPolicy, ...] = (US_CMS_POLICY, NHS_ENGLAND_2009_POLICY)
     calendar: HolidayCalendar = field(default_factory=england_and_wales)
     facility_timezone: str = "Europe/London"
+    default_policy: str | None = None
 
     @property
     def zone(self) -> ZoneInfo:

@@ -43,6 +43,16 @@ def auth(settings: Settings) -> Callable[..., Headers]:
 
 
 @pytest.fixture
+def admin(auth: Callable[..., Headers]) -> Headers:
+    return auth("admin", sub="ada")
+
+
+@pytest.fixture
+def manager(auth: Callable[..., Headers]) -> Headers:
+    return auth("manager", sub="mo")
+
+
+@pytest.fixture
 def clerk(auth: Callable[..., Headers]) -> Headers:
     return auth("clerk")
 

@@ -36,11 +36,6 @@ def next_monday_at(hour: int) -> datetime:
 
 
 @pytest.fixture
-def admin(auth: Callable[..., Headers]) -> Headers:
-    return auth("admin", sub="ada")
-
-
-@pytest.fixture
 def staff(auth: Callable[..., Headers]) -> Headers:
     return auth("clerk", "nurse", "clinician", "manager")
 

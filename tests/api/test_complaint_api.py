@@ -37,11 +37,6 @@ pytestmark = pytest.mark.read_models([ComplaintsReadModel])
 
 
 @pytest.fixture
-def manager(auth: Callable[..., Headers]) -> Headers:
-    return auth("manager", sub="mo")
-
-
-@pytest.fixture
 def approver(auth: Callable[..., Headers]) -> Headers:
     """Another manager: the drafter of a response may not approve it."""
     return auth("manager", sub="ann")

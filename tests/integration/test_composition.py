@@ -1,4 +1,5 @@
-"""The composition root reads the facility's own holiday calendar when one is configured."""
+"""The composition root reads the facility's own holiday calendar and default complaint policy
+when they are configured."""
 
 from __future__ import annotations
 
@@ -34,3 +35,13 @@ def test_an_unreadable_calendar_stops_the_start_naming_the_setting(
     settings = Settings(jwt_secret=jwt_secret, var_dir=tmp_path, holiday_calendar_file=path)
     with pytest.raises(SettingsError, match="HOLIDAY_CALENDAR_FILE"):
         holiday_calendar(settings)
+
+
+def test_a_configured_complaint_policy_is_the_default_for_registrations(
+    tmp_path: Path, jwt_secret: str
+) -> None:
+    env = {"VAR_DIR": str(tmp_path), "JWT_SECRET": jwt_secret}
+
+    assert policies_of(Settings.from_env(env)).complaints.default_policy is None
+    configured = Settings.from_env({**env, "COMPLAINT_POLICY": "us-cms"})
+    assert policies_of(configured).complaints.default_policy == "us-cms"

@@ -43,9 +43,16 @@ LEGACY_SCHEMA = "legacy_17c56de"
 WRITTEN_ON = date(2026, 12, 2)
 
 #: What the fixture's walk recorded at 17c56de: today's walks, but for the aggregates added
-#: since (the capacity context's, which its bookings write too).
+#: since (the capacity context's, which its bookings write too, and the complaint settings).
 ADDED_SINCE = frozenset(
-    {"PatientBookings", "FacilityUnit", "ClinicSchedule", "SlotClaims", "ScheduleWaitlist"}
+    {
+        "PatientBookings",
+        "FacilityUnit",
+        "ClinicSchedule",
+        "SlotClaims",
+        "ScheduleWaitlist",
+        "ComplaintSettings",
+    }
 )
 LEGACY_EVENTS = {
     kind: events for kind, events in EXPECTED_EVENTS.items() if kind not in ADDED_SINCE

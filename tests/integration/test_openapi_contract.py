@@ -191,6 +191,20 @@ INTENDED = [
             r"^scheduledEnd: must be the slot's end",
         ),
     ),
+    # The facility's complaint settings: a default policy a registration may rely on only
+    # once chosen, a calendar's holidays only with a name of the facility's own, and no choice
+    # the same as the one in force.
+    Intended(
+        "POST /api/v1/complaint*",
+        POSITIVE,
+        "complaint rules across fields or against the facility's settings",
+        (
+            r"^policy: name the case's policy: the facility has chosen no default policy$",
+            r"^policy: [\w-]+ is the facility's default policy already$",
+            r"^holidays: (.+ is shipped with the service|a calendar of your own needs)",
+            r"^name: this is the facility's calendar already$",
+        ),
+    ),
     Intended(
         "GET /api/v1/units/{code}",
         POSITIVE,

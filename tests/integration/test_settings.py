@@ -52,6 +52,7 @@ def test_postgresql_without_jwt_secret_is_refused(tmp_path: Path) -> None:
         ("FACILITY_TIMEZONE", "Mars/Olympus_Mons"),
         ("JWT_SECRET", "too-short"),
         ("POSTGRES_SCHEMA", "Robert'); DROP TABLE"),
+        ("COMPLAINT_POLICY", "nhs-scotland"),
     ],
 )
 def test_an_invalid_value_is_refused_naming_the_variable(

@@ -24,6 +24,7 @@ from adapters.readmodels.worker import ProjectionWorker
 from application.budget import commands as b
 from application.capacity import commands as k
 from application.complaints import commands as c
+from application.complaints import settings as cs
 from application.service import PatientServices
 from application.shared.commands import Command
 from application.shared.context import RequestContext
@@ -226,6 +227,12 @@ def walk_capacity(s: Scenario) -> None:
 
 def walk_complaints(s: Scenario) -> None:
     t = s.text
+    # The facility's choices first: each differs from the one before, so a second walk over
+    # the same store chooses afresh. The cases below follow the shipped calendar again.
+    for policy in ("us-cms", "nhs-england-2009"):
+        s.run(cs.ChooseComplaintPolicy(policy=policy, reason=t()), "admin")
+    s.run(cs.ChooseHolidayCalendar(name=t.unique(), holidays=[NOW.date()]), "admin")
+    s.run(cs.ChooseHolidayCalendar(name="england-and-wales"), "admin")
     checklist = c.ResponseChecklist(
         how_considered=t(), conclusions=t(), remedial_action=t(), confirmation=True,
         ombudsman_rights=True, signed_by=t(),
@@ -352,6 +359,7 @@ EXPECTED_EVENTS = {
         "BudgetTransferredOut", "BudgetTransferredIn", "LineFrozen", "LineUnfrozen",
         "BudgetLineClosed",
     },
+    "ComplaintSettings": {"SettingsOpened", "DefaultPolicyChosen", "HolidayCalendarChosen"},
     "PatientBookings": {"BookingsOpened", "BookingHeld", "BookingReleased"},
     "FacilityUnit": {"UnitConfigured", "UnitClosed", "UnitOpened", "BedsChanged"},
     "ClinicSchedule": {"ScheduleCreated", "SessionCancelled"},

@@ -124,12 +124,12 @@ def state_response(
         parse_id(raw_id), aggregate_type, version=as_of_version, as_of=as_of
     )
     etag = f'"{aggregate.version}"'
-    if if_none_match is not None and _matches(if_none_match, etag):
+    if if_none_match is not None and etag_matches(if_none_match, etag):
         return Response(None, status_code=304, headers={"ETag": etag})
     return Response(schema_of(aggregate), headers={"ETag": etag})
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
+def etag_matches(if_none_match: str, etag: str) -> bool:
     # Weak comparison (RFC 9110 §13.1.2): W/"3" matches "3".
     tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
     return "*" in tags or etag in tags
