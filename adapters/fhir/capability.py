@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 FhirVersion = Literal["4.0.1", "5.0.0"]
 #: When the statement last changed (CapabilityStatement.date): bump it with the statement.
-CAPABILITY_DATE = "2026-12-03"
+CAPABILITY_DATE = "2026-12-07"
 
 SEARCH_PARAMS = [
     {
@@ -53,6 +53,43 @@ def capability_statement(
             "interaction": [{"code": "read"}, {"code": "vread"}],
         },
     ]
+    resources += [
+        {
+            "type": "Location",
+            **versioned,
+            "documentation": "The facility's units (ward, ED, clinic, theatre) and their "
+            "beds (partOf the unit): status suspended while closed.",
+            "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "search-type"}],
+            "searchParam": [
+                {"name": "identifier", "type": "token",
+                 "documentation": "A unit's code (system urn:patient-services:unit)."},
+                {"name": "partof", "type": "reference", "documentation": "A unit: its beds."},
+            ],
+        },
+        {
+            "type": "Schedule",
+            **versioned,
+            "documentation": "Clinic schedules: recurring sessions of a unit, service and "
+            "clinician.",
+            "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "search-type"}],
+            "searchParam": [{"name": "actor", "type": "reference",
+                             "documentation": "The unit's Location."}],
+        },
+        {
+            "type": "Slot",
+            "versioning": "no-version",
+            "documentation": "A schedule's slots, one per time whatever its capacity: free "
+            "while a place is left, busy when full, busy-unavailable in a cancelled session. "
+            "Book one with POST /api/v1/visits (scheduleId, scheduledStart).",
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "searchParam": [
+                {"name": "schedule", "type": "reference", "documentation": "Required."},
+                {"name": "start", "type": "date",
+                 "documentation": "ge/gt and lt/le bounds; at most 92 days."},
+                {"name": "status", "type": "token", "documentation": "free or busy."},
+            ],
+        },
+    ]  # fmt: skip
     if encounter_history:
         resources.append({
             "type": "EncounterHistory",
@@ -70,7 +107,8 @@ def capability_statement(
         "kind": "instance",
         "software": {"name": "patient-services", "version": software_version},
         "implementation": {
-            "description": "Patient services: visits as FHIR Encounter and Appointment",
+            "description": "Patient services: visits as FHIR Encounter and Appointment; units, "
+            "clinic schedules and slots as Location, Schedule and Slot",
             "url": base_url,
         },
         "fhirVersion": fhir_version,

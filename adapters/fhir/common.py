@@ -119,13 +119,17 @@ def service_provider(unit: str) -> dict[str, Any]:
     }
 
 
+def bed_system(unit: str) -> str:
+    """The system of the bed codes of one unit (a bed's code is unique in its unit only)."""
+    return f"{UNIT_SYSTEM}:{quote(unit, safe='')}:bed"
+
+
 def location_reference(unit: str, bed: str | None) -> dict[str, Any]:
     """The unit, or the bed in it: a bed's identifier is scoped by its unit (its system)."""
     if bed is None:
         return {"type": "Location", "identifier": {"system": UNIT_SYSTEM, "value": unit},
                 "display": unit}  # fmt: skip
-    system = f"{UNIT_SYSTEM}:{quote(unit, safe='')}:bed"
-    return {"type": "Location", "identifier": {"system": system, "value": bed},
+    return {"type": "Location", "identifier": {"system": bed_system(unit), "value": bed},
             "display": f"{unit}, bed {bed}"}  # fmt: skip
 
 

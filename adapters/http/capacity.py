@@ -161,11 +161,13 @@ After = Annotated[
 ]  # fmt: skip
 
 
-def _range(
-    start: datetime | None, end: datetime | None, *, back: bool = False
-) -> tuple[datetime, datetime]:
-    """The period asked for; by default the week from now (``back``: the week to now)."""
-    start, end = aware("from", start), aware("to", end)
+def slot_period(
+    start: datetime | None, end: datetime | None, *, back: bool = False,
+    fields: tuple[str, str] = ("from", "to"),
+) -> tuple[datetime, datetime]:  # fmt: skip
+    """The period asked for; by default the week from now (``back``: the week to now). A
+    refusal names ``fields`` (the parameters that gave the start and the end)."""
+    start, end = aware(fields[0], start), aware(fields[1], end)
     if start is None:
         if end is None:
             end = utc_now() if back else None
@@ -174,9 +176,9 @@ def _range(
         begins = start
     ends = end or begins + DEFAULT_SLOT_RANGE
     if ends <= begins:
-        raise InvalidRequestError.of("from", "must be before `to`")
+        raise InvalidRequestError.of(fields[0], f"must be before `{fields[1]}`")
     if ends - begins > capacity_store.MAX_SLOT_RANGE:
-        raise InvalidRequestError.of("to", "the period may be at most 92 days")
+        raise InvalidRequestError.of(fields[1], "the period may be at most 92 days")
     return begins, ends
 
 
@@ -265,7 +267,7 @@ def schedule_slots(
     min_position: MinPosition = None, wait_ms: WaitMs = DEFAULT_WAIT_MS,
 ) -> Response[SlotList]:  # fmt: skip
     schedule_id = str(parse_id(id))
-    begins, ends = _range(from_, to)
+    begins, ends = slot_period(from_, to)
     cursor = _cursor(after)
 
     def query(tx: Transaction, prefix: str) -> SlotList:
@@ -292,7 +294,7 @@ def schedule_sessions(
     min_position: MinPosition = None, wait_ms: WaitMs = DEFAULT_WAIT_MS,
 ) -> Response[SessionList]:  # fmt: skip
     schedule_id = str(parse_id(id))
-    begins, ends = _range(from_, to, back=True)
+    begins, ends = slot_period(from_, to, back=True)
 
     def query(tx: Transaction, prefix: str) -> SessionList:
         schedule = _known_schedule(tx, prefix, schedule_id)
@@ -362,7 +364,7 @@ def search_slots(
     limit: SlotLimit = 200, after: After = None, min_position: MinPosition = None,
     wait_ms: WaitMs = DEFAULT_WAIT_MS,
 ) -> Response[SlotList]:  # fmt: skip
-    begins, ends = _range(from_, to)
+    begins, ends = slot_period(from_, to)
     cursor = _cursor(after)
 
     def query(tx: Transaction, prefix: str) -> SlotList:

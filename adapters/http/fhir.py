@@ -4,7 +4,8 @@ Each is a Litestar router serving ``application/fhir+json``: ``metadata`` (publi
 the same bearer token as ``/api/v1`` (:class:`~adapters.http.kit.auth.BearerAuthMiddleware`,
 on each reading route rather than the router so ``metadata`` stays public) and the visit
 readers' roles: Encounter read, vread and search, Appointment read and vread, and on R5
-EncounterHistory read and search (R5's status history). Every error is an OperationOutcome
+EncounterHistory read and search (R5's status history); and the facility's configuration as
+Location, Schedule and Slot (:mod:`adapters.http.fhir_capacity`). Every error is an OperationOutcome
 (:mod:`adapters.http.fhir_outcomes`), including the middleware's 401s: the router's exception
 handler serves whatever is raised on its routes. A path under a base that names no route
 (``/fhir/r4/Patient/1``) and a method the FHIR paths do not serve are answered by catch-all
@@ -21,6 +22,7 @@ from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.handlers import HTTPRouteHandler
 
 from adapters.fhir.releases import RELEASES, Release
+from adapters.http.fhir_capacity import capacity_handlers
 from adapters.http.fhir_encounters import read_handlers
 from adapters.http.fhir_history import history_handlers
 from adapters.http.fhir_metadata import metadata_handler
@@ -42,7 +44,11 @@ def fhir_routers(authentication: BearerAuthMiddleware) -> list[Router]:
 def _router(release: Release, authentication: BearerAuthMiddleware) -> Router:
     # Deny by default, as on /api/v1: every route but metadata needs the bearer token.
     auth = {"middleware": [authentication], "security": [{BEARER_SCHEME: []}]}
-    authenticated = [*read_handlers(release, **auth), search_handler(release, **auth)]
+    authenticated = [
+        *read_handlers(release, **auth),
+        search_handler(release, **auth),
+        *capacity_handlers(release, **auth),
+    ]
     if release.encounter_history:
         authenticated += history_handlers(**auth)
     return Router(

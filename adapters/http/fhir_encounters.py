@@ -93,12 +93,13 @@ def _answer(
     resource = resource_of(release, kind, visit, events)
     etag = f'W/"{visit.version}"'
     headers = {"ETag": etag, "Last-Modified": format_datetime(visit.modified_on, usegmt=True)}
-    if _matches(request.headers.get("if-none-match"), visit.version):
+    if version_matches(request.headers.get("if-none-match"), visit.version):
         return Response(None, status_code=304, headers=headers)
     return fhir_response(resource, headers=headers)
 
 
-def _matches(if_none_match: str | None, version: int) -> bool:
+def version_matches(if_none_match: str | None, version: int) -> bool:
+    """Whether ``If-None-Match`` holds this version (weakly compared, as FHIR's are)."""
     if if_none_match is None:
         return False
     tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}

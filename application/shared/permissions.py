@@ -31,6 +31,9 @@ FLOW_METRICS_READERS = frozenset({"manager"})
 #: The facility's configuration (units, beds, schedules, free slots): admins who keep it and
 #: the staff who book into it and place patients in its beds.
 CONFIGURATION_READERS = frozenset({"admin", "clerk", "nurse", "clinician", "manager"})
+#: The configuration as FHIR Location, Schedule and Slot: also an integration engine's
+#: read-only account, and auditors.
+FHIR_CONFIGURATION_READERS = CONFIGURATION_READERS | {"auditor", "integration_reader"}
 #: The bed board names the visit in each bed: the staff who place patients and managers.
 BED_BOARD_READERS = frozenset({"clerk", "nurse", "clinician", "manager"})
 #: Occupancy is figures only (no patient): also admins, who plan the beds.

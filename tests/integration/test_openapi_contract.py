@@ -205,6 +205,19 @@ INTENDED = [
             r"^name: this is the facility's calendar already$",
         ),
     ),
+    # A FHIR Slot search: its page cursor is the server's, its start bounds a period forwards
+    # of at most 92 days (a rule across the two `start` values).
+    Intended(
+        "GET /fhir/*/Slot",
+        POSITIVE,
+        "a made-up cursor; start bounds not a day, backwards or too far apart",
+        (
+            r"^_cursor: is not a cursor this server gave$",
+            r"^start: (must be before `start`|the period may be at most \d+ days)$",
+            # The pattern has the shape of a date; the calendar says which are days.
+            r"^start: (is not a FHIR date or dateTime|must be between 1900 and 2200)$",
+        ),
+    ),
     Intended(
         "GET /api/v1/units/{code}",
         POSITIVE,
@@ -387,13 +400,16 @@ def test_the_service_answers_as_its_openapi_document_says(
 
 
 def _refusals(response: Any) -> list[str]:
-    """A 4xx problem's errors as "field: message", or its code if it lists none."""
+    """A 4xx problem's errors as "field: message", or its code if it lists none; a FHIR
+    OperationOutcome's diagnostics (written "field: message" too)."""
     try:
         problem = response.json()
     except ValueError:
         return []
     if not isinstance(problem, dict):
         return []
+    if problem.get("resourceType") == "OperationOutcome":
+        return [str(issue.get("diagnostics")) for issue in problem.get("issue") or []]
     errors = problem.get("errors") or []
     if not errors:
         return [str(problem.get("code"))]
