@@ -11,7 +11,8 @@ each of its slots as a Slot, in R4 (4.0.1) and R5 (5.0.0) shapes.
   system the Encounter's bed references use; form ``bd``; a closed bed (or any bed of a
   closed unit) ``suspended`` with ``operationalStatus`` ``C`` (HL7 v2 table 0116). Whether it
   is occupied is the bed board's (``/api/v1/flow/beds``), not the configuration's.
-- **Schedule**: its id is the schedule's; ``actor`` the unit's Location (by id) and the
+- **Schedule**: its id is the schedule's; ``actor`` the unit's Location (by id, and by its
+  code, which is all a schedule of a unit nobody has configured can give) and the
   clinician (a Practitioner by identifier, the opaque ``clinicianRef``); ``serviceType`` the
   service code (R5 wraps it in a CodeableReference); ``planningHorizon`` from the first
   session's start to the last session's end.
@@ -34,6 +35,7 @@ from typing import Any
 from uuid import UUID
 
 from adapters.fhir import common
+from application.shared.commands import EARLIEST, LATEST
 from domain.capacity.identity import unit_id_for
 from domain.capacity.schedule import ClinicSchedule
 from domain.capacity.unit import FacilityUnit
@@ -56,8 +58,12 @@ BED_STATUS_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0116"
 _BED_DIGEST = re.compile(r"^[0-9a-f]{16}$")
 
 
+def bed_digest(bed: str) -> str:
+    return hashlib.sha256(bed.encode()).hexdigest()[:16]
+
+
 def bed_id(unit_id: UUID, bed: str) -> str:
-    return f"{unit_id}.{hashlib.sha256(bed.encode()).hexdigest()[:16]}"
+    return f"{unit_id}.{bed_digest(bed)}"
 
 
 def parse_location_id(raw: str) -> tuple[UUID, str | None] | None:
@@ -72,9 +78,9 @@ def parse_location_id(raw: str) -> tuple[UUID, str | None] | None:
         return None
 
 
-def bed_of(unit: FacilityUnit, digest: str) -> dict[str, Any] | None:
-    """The unit's bed a Location id's digest names, or None."""
-    return next((b for b in unit.beds if bed_id(unit.id, b["bed"]).endswith("." + digest)), None)
+def beds_by_digest(unit: FacilityUnit) -> dict[str, dict[str, Any]]:
+    """The unit's beds by the digest their Location ids end in."""
+    return {bed_digest(b["bed"]): b for b in unit.beds}
 
 
 def slot_id(schedule_id: UUID, start: datetime) -> str:
@@ -88,6 +94,8 @@ def parse_slot_id(raw: str) -> tuple[UUID, datetime] | None:
         return None
     try:
         start = datetime.strptime(moment, _SLOT_TIME).replace(tzinfo=timezone.utc)
+        if not EARLIEST <= start < LATEST:
+            return None  # no schedule holds such a time (and its arithmetic would overflow)
         return UUID(schedule), start
     except ValueError:
         return None
@@ -138,11 +146,17 @@ def bed_location(unit: FacilityUnit, bed: dict[str, Any], *, r5: bool) -> dict[s
     return resource
 
 
-def schedule(found: ClinicSchedule, *, r5: bool) -> dict[str, Any]:
-    actors: list[dict[str, Any]] = [{
-        "reference": f"Location/{unit_id_for(found.service_unit)}",
+def schedule(found: ClinicSchedule, *, r5: bool, unit_configured: bool) -> dict[str, Any]:
+    """``unit_configured``: the schedule's unit is a Location here (else only its code)."""
+    unit: dict[str, Any] = {
+        "identifier": {"system": common.UNIT_SYSTEM, "value": found.service_unit},
         "display": found.service_unit,
-    }]  # fmt: skip
+    }
+    if unit_configured:
+        unit = {"reference": f"Location/{unit_id_for(found.service_unit)}", **unit}
+    else:
+        unit = {"type": "Location", **unit}
+    actors: list[dict[str, Any]] = [unit]
     if found.clinician_ref is not None:
         actors.append({
             "type": "Practitioner",

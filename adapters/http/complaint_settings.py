@@ -1,7 +1,9 @@
 """The facility's complaint settings over HTTP: what the deadlines are computed with.
 
 ``GET /complaint-settings`` answers the rules in force (now, or as of a time: which calendar
-set the deadline an auditor is looking at) and where each came from: an admin's recorded
+an admin had chosen when a deadline an auditor is looking at was set; where none was chosen,
+the service's settings of today stand in, as the answer's ``source`` says) and where each
+came from: an admin's recorded
 choice or the service's settings. ``POST /complaint-settings/policy`` and
 ``/complaint-settings/holiday-calendar`` record a choice (role ``admin``), in the audit trail
 like every change.
@@ -9,6 +11,7 @@ like every change.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -24,7 +27,7 @@ from adapters.http.kit.resources import ETAG_HEADER, Resource
 from adapters.http.kit.services import services_of
 from application.complaints.settings import ChooseComplaintPolicy, ChooseHolidayCalendar
 from application.shared.errors import NotFoundError
-from application.shared.permissions import CONFIGURATION_READERS
+from application.shared.permissions import COMPLAINT_SETTINGS_READERS
 from domain.complaints.settings import SETTINGS_ID, ComplaintSettings
 
 SETTINGS = Resource(
@@ -53,7 +56,8 @@ class ComplaintSettingsView(msgspec.Struct, frozen=True, rename="camel"):
     policy_source: Source
     #: The calendar working-day deadlines are counted with.
     holiday_calendar: HolidayCalendarView
-    #: The settings record's version (the ETag); 0 while no choice has been recorded.
+    #: The settings record's version (0 while no choice has been recorded); the ETag is it
+    #: and a digest of what is shown.
     version: int
 
 
@@ -83,9 +87,10 @@ def _in_force(
     summary="The complaint rules in force: default policy and holiday calendar",
     description="The policy a complaint registered without one follows and the calendar "
     "working-day deadlines are counted with, now or as of a time, each with where it came "
-    "from (an admin's choice or the service's settings). Roles: admin, clerk, nurse, "
-    "clinician, manager.",
-    guards=[may_read(CONFIGURATION_READERS, "the complaint settings")], sync_to_thread=True,
+    "from (an admin's choice or the service's settings). As of a time: the choices recorded "
+    "by then over the service's settings of today. The ETag changes with either. Roles: "
+    "admin, clerk, nurse, clinician, manager, executive, auditor.",
+    guards=[may_read(COMPLAINT_SETTINGS_READERS, "the complaint settings")], sync_to_thread=True,
     response_headers=[ETAG_HEADER], responses=problem_responses(400, 401, 403, 500, 503),
 )  # fmt: skip
 def get_complaint_settings(
@@ -100,7 +105,9 @@ def get_complaint_settings(
 
 
 def _tagged(view: ComplaintSettingsView, if_none_match: str | None) -> Response[Any]:
-    etag = f'"{view.version}"'
+    # The version alone would not do: the settings under the choices change with a deploy.
+    digest = hashlib.sha256(msgspec.json.encode(view)).hexdigest()[:12]
+    etag = f'"{view.version}-{digest}"'
     if if_none_match is not None and etag_matches(if_none_match, etag):
         return Response(None, status_code=304, headers={"ETag": etag})
     return Response(view, headers={"ETag": etag})

@@ -38,12 +38,13 @@ from litestar.params import QueryParameter
 
 from adapters.fhir import capacity as fhir
 from adapters.fhir.bundle import searchset
-from adapters.fhir.common import FHIR_JSON, UNIT_SYSTEM
+from adapters.fhir.common import FHIR_JSON, UNIT_SYSTEM, bed_system
 from adapters.fhir.releases import Release
 from adapters.http.capacity import slot_period
 from adapters.http.fhir_encounters import FhirId, VersionId, version_matches
 from adapters.http.fhir_outcomes import SearchRefusedError, fhir_response, outcome_responses
 from adapters.http.fhir_search import IDENTIFIER_PATTERN, Count
+from adapters.http.kit.aggregate_state import MAX_VERSION
 from adapters.http.kit.auth import may_read
 from adapters.http.kit.errors import InvalidRequestError
 from adapters.http.kit.read_side import (
@@ -59,7 +60,7 @@ from application.shared.commands import EARLIEST, LATEST
 from application.shared.errors import NotFoundError
 from application.shared.permissions import FHIR_CONFIGURATION_READERS
 from domain.capacity import sessions
-from domain.capacity.identity import slot_id_for
+from domain.capacity.identity import slot_id_for, unit_id_for
 from domain.capacity.schedule import ClinicSchedule
 from domain.capacity.slot import SlotClaims
 from domain.capacity.unit import FacilityUnit
@@ -71,10 +72,10 @@ PROBLEMS = outcome_responses(400, 401, 403, 404, 500, 503)
 SEARCH_PROBLEMS = outcome_responses(400, 401, 403, 500, 503)
 #: A ``start`` bound: a prefix and a FHIR date or dateTime (with seconds and an offset).
 START_PATTERN = (
-    r"^(ge|gt|le|lt)[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"^(eq|ge|gt|le|lt)?[0-9]{4}-[0-9]{2}-[0-9]{2}"
     r"(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2}))?$"
 )
-_DATE_PARAM = re.compile(r"^(ge|gt|le|lt)(.+)$")
+_DATE_PARAM = re.compile(r"^(eq|ge|gt|le|lt)?(.+)$")
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
@@ -92,16 +93,19 @@ LocationReference = Annotated[
 Identifier = Annotated[
     str | None,
     QueryParameter(required=False, min_length=1, max_length=600, pattern=IDENTIFIER_PATTERN,
-                   description=f"The unit's code: `{UNIT_SYSTEM}|<code>` or `<code>`."),
+                   description=f"A unit's code (`{UNIT_SYSTEM}|<code>`), a bed's (`{UNIT_SYSTEM}:"
+                   "<unit code, percent-encoded>:bed|<bed>`, as Encounter.location has it), or "
+                   "a bare code matching either."),
 ]  # fmt: skip
 Start = Annotated[
     list[str] | None,
     QueryParameter(
         required=False, max_items=2,
         schema_extra={"items": {"type": "string", "pattern": START_PATTERN}},
-        description="Slot.start bounds, FHIR date prefixes `ge`, `gt`, `lt` or `le` with a "
-        "dateTime (an offset required) or a date (midnight in the facility's time zone): "
-        "`start=ge2027-03-01&start=lt2027-03-08`. Default: the week from now.",
+        description="Slot.start bounds, as FHIR date search has them: a prefix (`eq`, the "
+        "default, `ge`, `gt`, `lt`, `le`) and a dateTime (an offset required) or a date (that "
+        "whole day in the facility's time zone): `start=ge2027-03-01&start=lt2027-03-08`, "
+        "`start=2027-03-01`. Default: the week from now; at most 92 days.",
     ),
 ]  # fmt: skip
 SlotStatus = Annotated[
@@ -123,9 +127,10 @@ def _loaded(
 ) -> Any:
     try:
         record_id = UUID(raw_id)
-        return services_of(request).get_aggregate(
-            record_id, kind, version=int(version) if version is not None else None
-        )
+        wanted = int(version) if version is not None else None
+        if wanted is not None and wanted > MAX_VERSION:
+            raise ValueError(version)  # past any version a store can hold
+        return services_of(request).get_aggregate(record_id, kind, version=wanted)
     except (ValueError, NotFoundError):
         raise NotFoundException("No resource has this id (or not this version).") from None
 
@@ -155,7 +160,7 @@ def _location(
     unit = _loaded(request, str(unit_id), FacilityUnit, version)
     if digest is None:
         return unit, fhir.location(unit, r5=r5)
-    bed = fhir.bed_of(unit, digest)
+    bed = fhir.beds_by_digest(unit).get(digest)
     if bed is None:
         raise NotFoundException("The unit has no such bed (in this version).")
     return unit, fhir.bed_location(unit, bed, r5=r5)
@@ -165,7 +170,7 @@ def _schedule(
     request: Request[Any, Any, Any], raw_id: str, version: str | None, r5: bool
 ) -> tuple[Any, dict[str, Any]]:
     found = _loaded(request, raw_id, ClinicSchedule, version)
-    return found, fhir.schedule(found, r5=r5)
+    return found, _schedule_resource(request, found, r5)
 
 
 def _read_pair(
@@ -275,20 +280,15 @@ def _searches(release: Release, extra: dict[str, Any]) -> list[HTTPRouteHandler]
         request: Request[Any, Any, Any], identifier: Identifier = None,
         partof: LocationReference = None, count: Count = DEFAULT_LIMIT, cursor: Cursor = None,
     ) -> Response[dict[str, Any]]:  # fmt: skip
-        code = _unit_code(identifier)
+        wanted = _identifier_filter(identifier)
         parent = _referenced(partof, "Location", "partof")
 
         def query(tx: Transaction, prefix: str) -> list[str]:
-            return _location_ids(tx, prefix, identifier, code, parent)
+            return _location_ids(tx, prefix, wanted, parent)
 
         view = query_view(request, capacity_store.NAME, None, None, query)
         page, following = _page(view.content, cursor, count)
-        resources = []
-        for location_id in page:
-            try:
-                resources.append(_location(request, location_id, None, r5)[1])
-            except NotFoundException:
-                continue  # listed by the read model, since changed in the store: left out
+        resources = _locations(request, page, r5)
         return _bundle(request, release, resources, view.headers[POSITION_HEADER], following)
 
     def schedules(
@@ -299,15 +299,14 @@ def _searches(release: Release, extra: dict[str, Any]) -> list[HTTPRouteHandler]
 
         def query(tx: Transaction, prefix: str) -> list[str]:
             found = capacity_store.schedules(tx, prefix)
-            units = {u.code: u.id for u in capacity_store.units(tx, prefix)}
-            if unit_id is not None:
-                found = [s for s in found if units.get(s.service_unit) == unit_id]
+            if unit_id is not None:  # the unit's id is its code's, configured or not
+                found = [s for s in found if str(unit_id_for(s.service_unit)) == unit_id]
             return [s.id for s in found]
 
         view = query_view(request, capacity_store.NAME, None, None, query)
         page, following = _page(view.content, cursor, count)
         found = [_maybe(request, i, ClinicSchedule) for i in page]
-        resources = [fhir.schedule(s, r5=r5) for s in found if s is not None]
+        resources = [_schedule_resource(request, s, r5) for s in found if s is not None]
         return _bundle(request, release, resources, view.headers[POSITION_HEADER], following)
 
     def slots(
@@ -367,27 +366,65 @@ def _searches(release: Release, extra: dict[str, Any]) -> list[HTTPRouteHandler]
     ]  # fmt: skip
 
 
-def _unit_code(identifier: str | None) -> str | None:
+def _identifier_filter(identifier: str | None) -> Callable[[str, str | None], bool]:
+    """Which units (a code, bed None) and beds (their unit's code and theirs) a token names:
+    a unit's code in the unit system, a bed's in its unit's bed system, or a bare value
+    matching either."""
     if identifier is None:
-        return None
+        return lambda unit, bed: True
     system, bar, value = identifier.partition("|")
     if not bar:
-        return identifier
-    return value if system == UNIT_SYSTEM else None
+        return lambda unit, bed: (bed if bed is not None else unit) == identifier
+    if system == UNIT_SYSTEM:
+        return lambda unit, bed: bed is None and unit == value
+    return lambda unit, bed: bed == value and bed_system(unit) == system
 
 
 def _location_ids(
-    tx: Transaction, prefix: str, identifier: str | None, code: str | None, parent: str | None
+    tx: Transaction, prefix: str, wanted: Callable[[str, str | None], bool], parent: str | None
 ) -> list[str]:
-    """The ids of the Locations asked for: units by code, the beds of one unit, or all."""
-    if identifier is not None and code is None:
-        return []  # a system we issue no unit codes in
-    units = capacity_store.units(tx, prefix, code)
-    ids = [] if parent is not None else [u.id for u in units]
-    if identifier is None:  # an identifier names units; partof or nothing, beds too
-        ids += [fhir.bed_id(UUID(u.id), b.bed) for u in units
-                if parent is None or u.id == parent for b in u.beds]  # fmt: skip
+    """The ids of the Locations asked for: units and beds the identifier names, and only
+    the beds of ``parent`` when it is given."""
+    ids = []
+    for unit in capacity_store.units(tx, prefix):
+        if parent is None and wanted(unit.code, None):
+            ids.append(unit.id)
+        if parent is None or unit.id == parent:
+            ids += [
+                fhir.bed_id(UUID(unit.id), b.bed) for b in unit.beds if wanted(unit.code, b.bed)
+            ]
     return sorted(ids)
+
+
+def _locations(request: Request[Any, Any, Any], ids: list[str], r5: bool) -> list[dict[str, Any]]:
+    """The Locations with these ids, each unit read once from its events (a page of beds is
+    one unit's, not one read per bed). One listed by the read model but since changed in
+    the store (a bed removed) is left out."""
+    units: dict[UUID, tuple[FacilityUnit | None, dict[str, dict[str, Any]]]] = {}
+    resources = []
+    for location_id in ids:
+        named = fhir.parse_location_id(location_id)
+        if named is None:
+            continue
+        unit_id, digest = named
+        if unit_id not in units:
+            unit = _maybe(request, str(unit_id), FacilityUnit)
+            units[unit_id] = (unit, fhir.beds_by_digest(unit) if unit is not None else {})
+        unit, beds = units[unit_id]
+        if unit is None:
+            continue
+        if digest is None:
+            resources.append(fhir.location(unit, r5=r5))
+        elif digest in beds:
+            resources.append(fhir.bed_location(unit, beds[digest], r5=r5))
+    return resources
+
+
+def _schedule_resource(
+    request: Request[Any, Any, Any], found: ClinicSchedule, r5: bool
+) -> dict[str, Any]:
+    configured = _maybe(request, str(unit_id_for(found.service_unit)), FacilityUnit)
+    return fhir.schedule(found, r5=r5, unit_configured=configured is not None)
 
 
 def _maybe(request: Request[Any, Any, Any], raw_id: str, kind: type[Aggregate]) -> Any:
@@ -398,26 +435,40 @@ def _maybe(request: Request[Any, Any, Any], raw_id: str, kind: type[Aggregate]) 
 
 
 def _period(bounds: list[str], request: Request[Any, Any, Any]) -> tuple[datetime, datetime]:
+    """The period ``start`` bounds ask for, with FHIR's date search semantics: a value is a
+    range (a date the whole local day; a dateTime its instant), ``ge``/``gt`` bound it below
+    by the range's start/end, ``lt``/``le`` above by its start/end, ``eq`` (or no prefix)
+    both."""
     zone = ZoneInfo(services_of(request).policies.visit.facility_timezone)
     begins: datetime | None = None
     ends: datetime | None = None
     for bound in bounds:
         matched = _DATE_PARAM.match(bound)
         if matched is None:
-            raise InvalidRequestError.of("start", "give ge, gt, lt or le and a date or dateTime")
+            raise InvalidRequestError.of(
+                "start", "give eq, ge, gt, lt or le and a date or dateTime"
+            )
         prefix, raw = matched.groups()
-        moment = _moment(raw, zone)
+        first, after = _range_of(raw, zone)
         if prefix in ("ge", "gt"):
-            begins = moment + (timedelta(microseconds=1) if prefix == "gt" else timedelta(0))
+            begins = first if prefix == "ge" else after
+        elif prefix in ("lt", "le"):
+            ends = first if prefix == "lt" else after
         else:
-            ends = moment + (timedelta(microseconds=1) if prefix == "le" else timedelta(0))
+            begins, ends = first, after
     return slot_period(begins, ends, fields=("start", "start"))
 
 
-def _moment(raw: str, zone: ZoneInfo) -> datetime:
+def _range_of(raw: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The instants ``raw`` stands for, as ``[first, after)`` in UTC."""
     try:
         if len(raw) == 10:
-            return datetime.combine(date.fromisoformat(raw), time(0), zone).astimezone(timezone.utc)
+            day = date.fromisoformat(raw)
+            if not EARLIEST.year <= day.year < LATEST.year:
+                raise InvalidRequestError.of("start", "must be between 1900 and 2200")
+            first = datetime.combine(day, time(0), zone)
+            after = datetime.combine(day + timedelta(days=1), time(0), zone)
+            return first.astimezone(timezone.utc), after.astimezone(timezone.utc)
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise InvalidRequestError.of("start", "is not a FHIR date or dateTime") from None
@@ -425,7 +476,8 @@ def _moment(raw: str, zone: ZoneInfo) -> datetime:
         raise InvalidRequestError.of("start", "a dateTime needs an offset (or Z)")
     if not EARLIEST <= moment < LATEST:
         raise InvalidRequestError.of("start", "must be between 1900 and 2200")
-    return moment.astimezone(timezone.utc)
+    instant = moment.astimezone(timezone.utc)
+    return instant, instant + timedelta(microseconds=1)
 
 
 def _slot_cursor(cursor: str | None, schedule_id: str) -> tuple[datetime, str] | None:

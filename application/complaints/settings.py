@@ -72,9 +72,9 @@ class ChooseHolidayCalendar(SettingsCommand, kw_only=True, frozen=True):
     #: england-and-wales or weekends-only (shipped with the service: give no holidays), or
     #: a name of your own for the holidays you list.
     name: Ref
-    #: The holidays of a calendar of your own (YYYY-MM-DD). Only the days listed are
-    #: holidays: list every year a deadline may run into.
-    holidays: Annotated[list[date], msgspec.Meta(max_length=MAX_HOLIDAYS)] | None = None
+    #: The holidays of a calendar of your own (YYYY-MM-DD; at most 1000 different days).
+    #: Only the days listed are holidays: list every year a deadline may run into.
+    holidays: Annotated[list[date], msgspec.Meta(max_length=2 * MAX_HOLIDAYS)] | None = None
 
     def apply(self, settings: ComplaintSettings, at: datetime, policies: Policies) -> None:
         settings.choose_calendar(name=self.name, holidays=self.holidays, at=at)

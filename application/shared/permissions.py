@@ -31,6 +31,9 @@ FLOW_METRICS_READERS = frozenset({"manager"})
 #: The facility's configuration (units, beds, schedules, free slots): admins who keep it and
 #: the staff who book into it and place patients in its beds.
 CONFIGURATION_READERS = frozenset({"admin", "clerk", "nurse", "clinician", "manager"})
+#: The complaint rules in force: the configuration's readers, and those who answer for
+#: complaints' deadlines (the executive) or check them (auditors).
+COMPLAINT_SETTINGS_READERS = CONFIGURATION_READERS | {"auditor", "executive"}
 #: The configuration as FHIR Location, Schedule and Slot: also an integration engine's
 #: read-only account, and auditors.
 FHIR_CONFIGURATION_READERS = CONFIGURATION_READERS | {"auditor", "integration_reader"}

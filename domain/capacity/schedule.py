@@ -76,6 +76,10 @@ class ClinicSchedule(AuditedAggregate):
         overbook_allowance: int, weekdays: list[str], until: date | None, time_zone: str,
         at: datetime,
     ) -> ClinicSchedule:  # fmt: skip
+        if start.second or start.microsecond:
+            # Slots are named by their start to the second (a slot's id, a page cursor, a FHIR
+            # Slot id): a session starts on a whole minute, as every clinic's does.
+            raise DomainValidationError("must be on a whole minute", field="start")
         if not 1 <= slot_minutes <= MAX_SLOT_MINUTES:
             raise DomainValidationError("must be 1 to 1440 minutes", field="slotMinutes")
         if not 1 <= capacity_per_slot <= MAX_CAPACITY:

@@ -40,6 +40,10 @@ SHIPPED_CALENDARS: dict[str, Callable[[], HolidayCalendar]] = {
 MAX_HOLIDAYS = 1000
 
 
+def _plain(name: str) -> str:
+    return name.strip().casefold()
+
+
 class ComplaintSettings(AuditedAggregate):
     class SettingsOpened(AuditedAggregate.Created):
         """The record's first event: nothing chosen yet (the first choice follows it in the
@@ -90,6 +94,10 @@ class ComplaintSettings(AuditedAggregate):
                 f"{name} is shipped with the service: choose it by name alone, or give your "
                 "calendar another name",
                 field="holidays",
+            )
+        if name not in SHIPPED_CALENDARS and _plain(name) in map(_plain, SHIPPED_CALENDARS):
+            raise DomainValidationError(
+                "a calendar of your own may not be named like a shipped one", field="name"
             )
         if name not in SHIPPED_CALENDARS and holidays is None:
             shipped = ", ".join(sorted(SHIPPED_CALENDARS))

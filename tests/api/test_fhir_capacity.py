@@ -23,7 +23,14 @@ from litestar.testing import TestClient
 from adapters.readmodels.capacity.store import CapacityReadModel
 from adapters.readmodels.visits.store import FlowReadModel
 from domain.capacity.identity import unit_id_for
-from tests.api.test_capacity_api import SCHEDULES, UNITS, book, make_schedule, next_monday_at
+from tests.api.test_capacity_api import (
+    LONDON,
+    SCHEDULES,
+    UNITS,
+    book,
+    make_schedule,
+    next_monday_at,
+)
 from tests.api.test_fhir_api import fhir_json, outcome
 from tests.support.api import Headers, iso
 
@@ -107,6 +114,10 @@ def test_a_units_beds_are_locations_part_of_it_read_from_its_events(
     assert by_code["1"]["identifier"][0]["system"] == "urn:patient-services:unit:ICU:bed"
     assert (by_code["1"]["status"], by_code["2/A"]["status"]) == ("active", "suspended")
     assert by_code["2/A"]["operationalStatus"]["code"] == "C"
+    # Found by the identifier an Encounter's bed reference carries.
+    by_reference = search(read_client, staff, version, "Location",
+                          identifier="urn:patient-services:unit:ICU:bed|1")  # fmt: skip
+    assert by_reference == [by_code["1"]]
     # A bed is read by the id the search gave, from its unit's events, at the unit's version.
     bed = read(read_client, staff, version, f"Location/{by_code['1']['id']}")
     assert bed == by_code["1"]
@@ -155,8 +166,18 @@ def test_a_schedule_and_its_slots_show_free_busy_and_cancelled(
     synced(read_client, staff, reply.json()["position"])
 
     found = read(read_client, staff, version, f"Schedule/{schedule}")
-    assert found["actor"][0]["reference"] == f"Location/{unit_id_for('OPD-1')}"
+    # Nobody configured OPD-1: the actor is its code alone, and a search by the Location id
+    # its code would have finds the schedule all the same.
+    assert found["actor"][0]["identifier"]["value"] == "OPD-1"
+    assert "reference" not in found["actor"][0]
     assert found["meta"]["versionId"] == "2"
+    opd = f"Location/{unit_id_for('OPD-1')}"
+    assert [s["id"] for s in search(read_client, staff, version, "Schedule", actor=opd)] == [
+        schedule]  # fmt: skip
+    body = {"code": "OPD-1", "name": "Outpatients 1", "kind": "clinic"}
+    assert read_client.post(UNITS, json=body, headers=admin).status_code == 201
+    configured = read(read_client, staff, version, f"Schedule/{schedule}")
+    assert configured["actor"][0]["reference"] == opd
     window = {"start": [f"ge{iso(start)}", f"lt{iso(start + timedelta(minutes=30))}"]}
     slots = search(read_client, staff, version, "Slot", schedule=f"Schedule/{schedule}",
                    **window)  # fmt: skip
@@ -171,6 +192,13 @@ def test_a_schedule_and_its_slots_show_free_busy_and_cancelled(
     later = slots[1]["id"].replace(start.strftime("%Y%m%d"),
                                    (start + timedelta(days=7)).strftime("%Y%m%d"))  # fmt: skip
     assert read(read_client, staff, version, f"Slot/{later}")["status"] == "busy-unavailable"
+    # FHIR date semantics: a bare date is that whole local day; le a date includes it.
+    day = start.astimezone(LONDON).date().isoformat()
+    whole_day = search(read_client, staff, version, "Slot", schedule=schedule, start=day)
+    assert len(whole_day) == 4  # 09:00-10:00 in 15-minute slots
+    through = search(read_client, staff, version, "Slot", schedule=schedule,
+                     start=[f"ge{day}", f"le{day}"])  # fmt: skip
+    assert through == whole_day
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -181,14 +209,19 @@ def test_a_slot_search_needs_its_schedule_and_sane_bounds(
     base = f"/fhir/{version}/Slot"
 
     outcome(read_client.get(base, headers=staff), 403, "too-costly")
-    no_prefix, backwards, too_long = (["2027-03-01"], ["ge2027-03-08", "lt2027-03-01"],
+    unsupported, backwards, too_long = (["ne2027-03-01"], ["ge2027-03-08", "lt2027-03-01"],
                                       ["ge2027-01-01", "lt2027-12-01"])  # fmt: skip
-    for bad in (no_prefix, backwards, too_long):
+    for bad in (unsupported, backwards, too_long):
         reply = read_client.get(base, params={"schedule": schedule, "start": bad}, headers=staff)
         outcome(reply, 400, "invalid")
     outcome(read_client.get(f"{base}/{schedule}.20270301T090000Z", headers=staff), 404,
             "not-found")  # no slot at that time  # fmt: skip
     outcome(read_client.get(f"{base}/not-an-id", headers=staff), 404, "not-found")
+    outcome(read_client.get(f"{base}/{schedule}.00010101T000000Z", headers=staff), 404,
+            "not-found")  # out of any schedule's range  # fmt: skip
+    huge = read_client.get(f"/fhir/{version}/Schedule/{schedule}/_history/{2**63}",
+                           headers=staff)  # fmt: skip
+    outcome(huge, 404, "not-found")
 
 
 def test_configuration_reads_on_fhir_are_for_its_readers_and_integration_engines(

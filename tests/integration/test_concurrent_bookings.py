@@ -103,7 +103,7 @@ def test_racing_acceptances_of_one_offer_book_it_once(
     from domain.capacity.identity import waitlist_id_for
     from domain.capacity.waitlist import ScheduleWaitlist
 
-    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=3)
+    start = datetime.now(timezone.utc).replace(second=0, microsecond=0) + timedelta(days=3)
     schedule = services.execute(
         CreateSchedule(service_unit="OPD", start=start, end=start + timedelta(minutes=30),
                        slot_minutes=30, capacity_per_slot=1),

@@ -181,6 +181,7 @@ INTENDED = [
         "capacity rules across fields or against the configuration",
         (
             r"^end: (must be after start|a session lasts at most 24 hours)$",
+            r"^start: must be on a whole minute$",
             r"^slotMinutes: a slot must fit in the session$",
             r"^repeat\.until: (must not be before the first session|at most \d+ days after the"
             r" start)$",
@@ -202,7 +203,8 @@ INTENDED = [
             r"^policy: name the case's policy: the facility has chosen no default policy$",
             r"^policy: [\w-]+ is the facility's default policy already$",
             r"^holidays: (.+ is shipped with the service|a calendar of your own needs)",
-            r"^name: this is the facility's calendar already$",
+            r"^name: (this is the facility's calendar already|a calendar of your own may not be "
+            r"named like a shipped one)$",
         ),
     ),
     # A FHIR Slot search: its page cursor is the server's, its start bounds a period forwards

@@ -114,6 +114,8 @@ def test_a_schedule_repeats_at_the_same_wall_clock_time_across_summer_time() -> 
         ({"until": None}, "repeat.until"),
         ({"until": date(2026, 1, 1)}, "repeat.until"),
         ({"until": date(2030, 1, 1)}, "repeat.until"),
+        ({"start": T0 + timedelta(hours=1, seconds=7)}, "start"),
+        ({"start": T0 + timedelta(hours=1, microseconds=500)}, "start"),
     ],
 )
 def test_a_schedule_that_breaks_a_rule_is_refused(fields: dict[str, object], field: str) -> None:

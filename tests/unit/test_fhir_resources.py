@@ -54,7 +54,9 @@ def test_the_capability_statement_validates_and_names_what_is_served(
     [rest] = shown.rest
     assert rest.mode == "server" and "Bearer" in rest.security.description
     resources = {r.type: r for r in rest.resource}
-    assert set(resources) == {"Encounter", "Appointment"}
+    assert set(resources) == {"Encounter", "Appointment", "Location", "Schedule", "Slot"}
+    assert {p.name for p in resources["Slot"].searchParam} == {"schedule", "start", "status"}
+    assert resources["Slot"].versioning == "no-version"
     encounter = resources["Encounter"]
     assert {i.code for i in encounter.interaction} == {"read", "vread", "search-type"}
     assert {(p.name, p.type) for p in encounter.searchParam} == {
