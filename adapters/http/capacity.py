@@ -307,10 +307,11 @@ def schedule_sessions(
     "/{id:str}/waitlist", operation_id="getWaitlist", name="schedules:waitlist",
     summary="A schedule's waitlist, in the order a freed slot is offered",
     description="The patients waiting for the schedule, by priority then time waited, each "
-    "with the offer they hold (a slot held for them until `expiresAt`). Roles: clerk, "
-    "nurse, clinician, manager.",
+    "with the offer they hold (a slot held for them until `expiresAt`). 404 when the read "
+    "model holds no such schedule (yet: see minPosition). Roles: clerk, nurse, clinician, "
+    "manager.",
     guards=[may_read(BED_BOARD_READERS, "a waitlist")], access=READ_WAITLIST,
-    responses=problem_responses(400, 401, 403, 500, 503),
+    responses=problem_responses(400, 401, 403, 404, 500, 503),
 )  # fmt: skip
 def get_waitlist(
     request: Request[Any, Any, Any], id: AggregateId,  # noqa: A002
@@ -319,6 +320,7 @@ def get_waitlist(
     schedule_id = str(parse_id(id))
 
     def query(tx: Transaction, prefix: str) -> Waitlist:
+        _known_schedule(tx, prefix, schedule_id)
         return capacity_store.waitlist(tx, prefix, schedule_id)
 
     return query_view(request, NAME, min_position, wait_ms, query)

@@ -402,6 +402,8 @@ def test_a_sessions_utilisation_and_dna_rate(
     assert (session["utilisation"], session["dnaRate"]) == (0.5, 0.3333)
     unknown = read_client.get(f"{SCHEDULES}/{UUID(int=7)}/sessions", headers=staff)
     assert unknown.status_code == 404
+    no_waitlist = read_client.get(f"{SCHEDULES}/{UUID(int=7)}/waitlist", headers=staff)
+    assert no_waitlist.status_code == 404
 
 
 def test_a_clinics_day_list_names_who_holds_each_slot_and_is_recorded_as_a_read(
