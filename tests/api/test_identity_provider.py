@@ -18,6 +18,7 @@ from litestar.testing import TestClient
 
 import adapters.identity_provider as identity_provider
 from adapters.http.app import create_app
+from adapters.http.kit import auth
 from adapters.settings import Settings
 from application.service import PatientServices
 from tests.support.api import API, only_attempt_since, position, visit_body
@@ -114,6 +115,28 @@ def test_a_newly_rotated_key_is_taken_without_a_restart(
         reply = client.post(API, json=visit_body(), headers=bearer(new))
 
     assert reply.status_code == 201, reply.text
+    assert provider.asked[JWKS_PATH] == 2
+
+
+def test_a_key_the_provider_withdraws_stops_verifying_tokens_already_seen(
+    tmp_path: Path, provider: FakeProvider, memory_services: PatientServices,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # Shortened for the test: the key set's refresh (300 s) and a kept token's (60 s).
+    monkeypatch.setattr(identity_provider, "KEYS_LIFESPAN_SECONDS", 1)
+    monkeypatch.setattr(auth, "VERIFIED_FOR_SECONDS", 0.5)
+    settings = provider_settings(tmp_path, provider, jwks_refresh_seconds=1)
+    with TestClient(create_app(settings, memory_services)) as client:
+        [withdrawn] = provider.keys
+        token = provider.token(withdrawn, roles=["front-desk"])
+        assert client.post(API, json=visit_body(), headers=bearer(token)).status_code == 201
+        provider.add_key("2026-12")
+        provider.keys.remove(withdrawn)  # compromised: the provider withdraws it
+        time.sleep(1.1)  # past both bounds
+
+        reply = client.post(API, json=visit_body(), headers=bearer(token))
+
+    assert reply.status_code == 401, reply.text
     assert provider.asked[JWKS_PATH] == 2
 
 

@@ -52,8 +52,12 @@ log = structlog.get_logger("http")
 _AUTHORIZATION = b"authorization"
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 #: Verified tokens kept, so a client's token (reused for up to JWT_TTL_MINUTES) is checked
-#: cryptographically once, not on every request.
+#: cryptographically about once a minute, not on every request.
 VERIFIED_TOKENS_KEPT = 1024
+#: A kept token is verified again after this long: once its provider has withdrawn the key
+#: that signed it and the key set has been fetched again (every KEYS_LIFESPAN_SECONDS of
+#: :mod:`adapters.identity_provider`), it stops being accepted within this bound too.
+VERIFIED_FOR_SECONDS = 60.0
 #: Refused tokens recorded in the trail per process and second (see _RefusalBudget).
 REFUSALS_RECORDED_PER_SECOND = 20
 REFUSALS_LOG_SECONDS = 10.0
@@ -83,10 +87,10 @@ class BearerAuthMiddleware(ASGIMiddleware):
             else partial(decode_token, settings)
         )
         # Keyed by the whole token, signature included: a hit is the very token verified
-        # before. Failures raise, so they are never kept. Only ``exp`` can turn a verified
-        # token bad later (``iat``/``nbf`` only become more valid), so it is checked on each
-        # use. Touched only from the event loop.
-        self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
+        # before, when (monotonic). Failures raise, so they are never kept. ``exp`` is checked
+        # on each use; a withdrawn key by verifying again after VERIFIED_FOR_SECONDS
+        # (``iat``/``nbf`` only become more valid). Touched only from the event loop.
+        self._verified: OrderedDict[str, tuple[TokenClaims, float]] = OrderedDict()
         self._refusals = _RefusalBudget()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> BearerAuthMiddleware:
@@ -146,15 +150,16 @@ class BearerAuthMiddleware(ASGIMiddleware):
         return token
 
     async def _verify(self, token: str) -> TokenClaims:
-        claims = self._verified.get(token)
-        if claims is not None:
+        kept = self._verified.get(token)
+        if kept is not None and time.monotonic() - kept[1] < VERIFIED_FOR_SECONDS:
             self._verified.move_to_end(token)
-            return claims
+            return kept[0]
+        self._verified.pop(token, None)  # stale: a refusal now must not leave it kept
         if self._blocking:
             claims = await anyio.to_thread.run_sync(self._decode, token)
         else:
             claims = self._decode(token)
-        self._verified[token] = claims
+        self._verified[token] = (claims, time.monotonic())
         if len(self._verified) > VERIFIED_TOKENS_KEPT:
             self._verified.popitem(last=False)
         return claims
