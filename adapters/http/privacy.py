@@ -71,6 +71,17 @@ class ErasedRecord(msgspec.Struct, frozen=True, rename="camel"):
         return cls(record["aggregate_type"], record["aggregate_id"], events)
 
 
+class RepeatedRequest(msgspec.Struct, frozen=True):
+    #: When the erasure was asked for again.
+    at: datetime
+    #: Who asked: the privacy officer's `sub`.
+    by: str
+    #: The role they asked with.
+    role: str
+    #: Why, as they wrote it (unsealed: it must not name anyone).
+    reason: str | None
+
+
 class ErasureCertificate(msgspec.Struct, frozen=True, rename="camel"):
     """An erasure as recorded: ``records`` lists each record and event whose fields were
     sealed under the destroyed keys (they now read as "[erased]"); ``unsealedRecords`` those
@@ -99,6 +110,9 @@ class ErasureCertificate(msgspec.Struct, frozen=True, rename="camel"):
     #: The role they erased with: privacy_officer or system.
     erased_by_role: str
     reason: str | None
+    #: Later requests to erase the same subject, which found nothing left to erase, oldest
+    #: first.
+    repeated_requests: list[RepeatedRequest]
 
     @classmethod
     def of(cls, erasure: DataErasure) -> ErasureCertificate:
@@ -108,6 +122,7 @@ class ErasureCertificate(msgspec.Struct, frozen=True, rename="camel"):
             unsealed_records=[ErasedRecord.of(r) for r in erasure.unsealed_records],
             key_ids=erasure.key_ids, erased_at=erasure.erased_at, erased_by=erasure.erased_by,
             erased_by_role=erasure.erased_by_role, reason=erasure.reason,
+            repeated_requests=[RepeatedRequest(**r) for r in erasure.repeats],
         )  # fmt: skip
 
 
@@ -120,9 +135,9 @@ class ErasureCertificate(msgspec.Struct, frozen=True, rename="camel"):
     "response on, every complaint narrative, finding, response text and reason sealed for "
     'them reads as "[erased]" everywhere (the complaint, as-of reconstructions, the audit '
     "trail, exports). The rest of each record, and the trail's hash chain, stay as they were. "
-    "201 with the erasure's id; a subject already erased gives 200 with that erasure's id and "
-    "records nothing. Cannot be undone. `reason` is recorded in the certificate as it is: it "
-    "must not name anyone. Role: privacy_officer.",
+    "201 with the erasure's id; a subject already erased gives 200 with that erasure's id, "
+    "erases nothing and records the request on its certificate. Cannot be undone. `reason` is "
+    "recorded in the certificate as it is: it must not name anyone. Role: privacy_officer.",
     guards=[may_issue(EraseSubject)],
     dto=CommandBody[EraseSubject],
     return_dto=None,
@@ -132,8 +147,8 @@ class ErasureCertificate(msgspec.Struct, frozen=True, rename="camel"):
     responses={
         200: ResponseSpec(
             data_container=ErasureAccepted,
-            description="The subject had been erased already: that erasure's id; nothing new "
-            "is recorded",
+            description="The subject had been erased already: that erasure's id; only the "
+            "request is recorded, on its certificate",
         ),
         **problem_responses(400, 401, 403, 413, 415, 422, 500, 503),
     },

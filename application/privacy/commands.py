@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from application.shared.commands import Command, Creation, Reason, Ref
+from application.shared.commands import AggregateCommand, Command, Creation, Reason, Ref
 from application.shared.policies import Policies
 from domain.privacy.erasure import DataErasure
 
@@ -32,6 +32,18 @@ class CertifyErasure(Creation, kw_only=True, frozen=True):
 
     def create(self, at: datetime, policies: Policies) -> DataErasure:
         return DataErasure.certify(at=at, **self.fields())
+
+
+class RecordRepeatedErasure(AggregateCommand, kw_only=True, frozen=True):
+    """A privacy officer asked to erase a subject erased already: recorded on that erasure's
+    certificate (the request's actor and reason), nothing else."""
+
+    aggregate_type = DataErasure
+    roles = frozenset({PRIVACY_OFFICER})
+    reason: Reason
+
+    def apply(self, erasure: DataErasure, at: datetime, policies: Policies) -> None:
+        erasure.request_again(at=at)
 
 
 class EraseSubject(Command, kw_only=True, frozen=True):

@@ -12,9 +12,10 @@ An erasure has two steps, in two stores, and may stop between them:
 An erasure interrupted after step 1 is certified by the next erasure of the same subject
 (or the retention job's next pass), so none is left without its certificate; the
 certificate's command has the erasure's id as its idempotency key, so it is recorded once.
-Erasing a subject again, with no live key left, records nothing and answers with the last
-certificate: erasure is idempotent. A subject written about again after an erasure has a new
-key, and a new erasure covers that.
+Erasing a subject again, with no live key left, erases nothing and answers with the last
+certificate: erasure is idempotent; a privacy officer's repeated request is recorded on that
+certificate (``ErasureRequestedAgain``), so it is in the trail too. A subject written about
+again after an erasure has a new key, and a new erasure covers that.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from uuid import UUID, uuid4
 
 import structlog
 
-from application.privacy.commands import CertifyErasure
+from application.privacy.commands import CertifyErasure, RecordRepeatedErasure
 from application.service import PatientServices
 from application.shared.context import RequestContext
 from application.shared.idempotency import CommandIdentity
+from domain.privacy.erasure import REQUEST
 
 log = structlog.get_logger("privacy")
 
@@ -119,6 +121,9 @@ class Erasures:
         if erased is None:
             last = self.keys.erasures_of(subject_ref)[-1]
             position = None if last.certified else self._certify(last)
+            if basis == REQUEST:  # a person asked: on the trail (the retention job re-asks)
+                repeat = RecordRepeatedErasure(reason=reason)
+                position = self.services.execute(repeat, context, target=last.erasure_id).position
             return ErasureOutcome(last.erasure_id, created=False, position=position)
         log.info(
             "privacy.subject_erased", erasure_id=str(erased.erasure_id), basis=basis,

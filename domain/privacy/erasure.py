@@ -5,7 +5,9 @@ one-event aggregate records that it happened: which kinds of data, which records
 their events held text sealed under the destroyed keys, when, by whom (the envelope) and why
 (the envelope's ``reason``). It holds references and field names only, never the data. Its id
 is chosen by the caller, so a certificate is recorded once: a second recording of the same
-erasure is refused by the event store.
+erasure is refused by the event store. A later request to erase the subject again, with
+nothing left to erase, is recorded on it (``ErasureRequestedAgain``), so every request is in
+the trail.
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ class DataErasure(AuditedAggregate):
         def apply(self, erasure: DataErasure) -> None:
             erasure._certified(self)
 
+    class ErasureRequestedAgain(AuditedAggregate.Event):
+        """The subject's erasure was asked for again, with nothing left to erase: who asked,
+        when and why are the envelope's (``reason`` unsealed, like the certificate's)."""
+
+        def apply(self, erasure: DataErasure) -> None:
+            erasure.repeats.append({
+                "at": self.occurred_at, "by": self.actor_id, "role": self.actor_role,
+                "reason": self.reason,
+            })  # fmt: skip
+
     def _certified(self, e: DataErasure.SubjectErased) -> None:
         self.subject_ref: str = e.subject_ref
         self.basis: str = e.basis
@@ -50,6 +62,8 @@ class DataErasure(AuditedAggregate):
         self.erased_by: str = e.actor_id
         self.erased_by_role: str = e.actor_role
         self.reason: str | None = e.reason
+        #: Later requests to erase the same subject: ``[{"at", "by", "role", "reason"}]``.
+        self.repeats: list[dict[str, Any]] = []
 
     @classmethod
     def certify(
@@ -66,3 +80,7 @@ class DataErasure(AuditedAggregate):
             unsealed_records=unsealed_records, occurred_at=at,
         )  # fmt: skip
         return erasure
+
+    def request_again(self, *, at: datetime) -> None:
+        """Record a request to erase the subject again (its keys are gone already)."""
+        self.trigger_event(self.ErasureRequestedAgain, occurred_at=at)

@@ -124,8 +124,19 @@ def test_an_erasure_removes_the_text_everywhere_and_leaves_a_certificate(
     )
     assert again.status_code == 200, again.text
     assert again.json()["id"] == erasure_id and again.json()["erasedNow"] is False
+    # Nothing left to erase, but the request is on the trail, on the certificate.
+    repeated = read_client.get(f"{ERASURES}/{erasure_id}", headers=auditor).json()
+    [request] = repeated["repeatedRequests"]
+    assert (request["by"], request["role"], request["reason"]) == (
+        "priya", "privacy_officer", "asked twice")  # fmt: skip
+    on_trail = read_client.get(
+        "/api/v1/audit/events",
+        params={"minPosition": again.json()["position"], "aggregateId": erasure_id},
+        headers=auditor,
+    ).json()["items"]
+    assert [e["action"] for e in on_trail] == ["SubjectErased", "ErasureRequestedAgain"]
 
-    replies = [shown, as_of.json(), trail.text, *(e.text for e in exports), body]
+    replies = [shown, as_of.json(), trail.text, *(e.text for e in exports), body, repeated]
     assert not any("Erasable Person" in str(reply) for reply in replies)
     assert _files_holding(settings.var_dir, "Erasable Person") == []
     logged = capfd.readouterr()

@@ -98,9 +98,16 @@ def test_text_is_sealed_and_gone_from_the_store_after_erasure(
             "SELECT wrapped_key FROM privacy_data_keys WHERE subject_ref = ?", ("cmp-1",)
         )
     assert rows and all(row[0] is None for row in rows)
-    # Repeating records nothing.
+    # Repeating erases nothing; the request is recorded on the certificate.
     again = _erasures(sealed).erase("cmp-1", "DSAR 7 again", OFFICER, basis="request")
     assert (again.erasure_id, again.created) == (outcome.erasure_id, False)
+    certificate = sealed.get_aggregate(outcome.erasure_id, DataErasure)
+    assert [(r["by"], r["reason"]) for r in certificate.repeats] == [
+        (OFFICER.actor_id, "DSAR 7 again")]  # fmt: skip
+    # The retention job asking again records nothing (exactly once per subject).
+    retention = _erasures(sealed).erase("cmp-1", "retention", OFFICER, basis="retention")
+    assert retention.position is None
+    assert len(sealed.get_aggregate(outcome.erasure_id, DataErasure).repeats) == 1
 
 
 def test_a_read_racing_an_erasure_never_shows_the_text_after_it_answered(
