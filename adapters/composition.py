@@ -11,6 +11,8 @@ opens the application and the read side and starts the projection workers beside
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ from application.access_log import is_recorded, record_accesses
 from application.capacity.offer_expiry import OfferExpiry
 from application.complaints.deadline_watcher import DeadlineWatcher
 from application.service import PatientServices
+from application.shared.idempotency import Fingerprints
 from domain.complaints.case import ComplaintCase
 
 __all__ = [
@@ -63,6 +66,8 @@ def _creating_tables(settings: Settings) -> Iterator[None]:
         yield
 
 
+#: What the fingerprint key is derived from the KEK for (never change: retries would not match).
+FINGERPRINT_KEY_LABEL = b"patient-services/idempotency-fingerprint/v1"
 #: The aggregates whose personal free text is sealed per data subject.
 SEALED_AGGREGATES = (ComplaintCase,)
 
@@ -80,6 +85,7 @@ def open_services(settings: Settings) -> PatientServices:
             services = PatientServices(
                 env=eventsourcing_env(settings), policies=policies_of(settings),
                 mapper=partial(SealingMapper, vault=vault, aggregates=SEALED_AGGREGATES),
+                fingerprints=fingerprints_of(current, previous),
             )  # fmt: skip
         except BaseException:
             vault.close()
@@ -90,6 +96,17 @@ def open_services(settings: Settings) -> PatientServices:
     )
     note_sealing_began(vault, services.recorder)
     return services
+
+
+def fingerprints_of(kek: bytes, previous: tuple[bytes, ...]) -> Fingerprints:
+    """Idempotency fingerprints keyed by a key derived from the KEK (one secret fewer to
+    keep; every instance has it), and from the previous KEKs for requests retried across a
+    rotation."""
+
+    def derived(secret: bytes) -> bytes:
+        return hmac.new(secret, FINGERPRINT_KEY_LABEL, hashlib.sha256).digest()
+
+    return Fingerprints(key=derived(kek), previous=tuple(derived(p) for p in previous))
 
 
 def hl7_processor(settings: Settings, services: PatientServices) -> Hl7Processor:

@@ -38,7 +38,7 @@ from application.shared.errors import (
     VersionConflictError,
     VersionNotFoundError,
 )
-from application.shared.idempotency import CommandIdentity, CommandRecord
+from application.shared.idempotency import CommandIdentity, CommandRecord, Fingerprints
 from application.shared.permissions import check_role
 from application.shared.policies import Policies
 from application.shared.ports import PositionLookup
@@ -68,10 +68,13 @@ class PatientServices(AttemptLog):
         policies: Policies | None = None,
         clock: Callable[[], datetime] = utc_now,
         mapper: Callable[[Transcoder], Mapper[UUID]] | None = None,
+        fingerprints: Fingerprints | None = None,
     ) -> None:
         """``mapper``: builds the event store's mapper from the application's transcoder
         (the composition root passes the one that seals personal free text); None: the
-        library's own."""
+        library's own. ``fingerprints``: how a command's identity fingerprints what it asked
+        (keyed, from the composition root; None: unkeyed)."""
+        self.fingerprints = fingerprints or Fingerprints()
         self._make_mapper = mapper
         super().__init__(env)
         self.policies = policies or Policies()
@@ -116,13 +119,10 @@ class PatientServices(AttemptLog):
         if context.source_system and context.source_message_id:
             # domain-spec §0: the same feed message applied twice records nothing new,
             # whatever Idempotency-Key a resend carries, so the source identity wins.
-            identity = CommandIdentity(
-                scope=f"source:{context.source_system}",
-                key=context.source_message_id,
-                fingerprint=CommandIdentity.fingerprint_of(
-                    type(command).__name__, str(target), _encode(command)
-                ),
-            )
+            identity = self.fingerprints.identity(
+                f"source:{context.source_system}", context.source_message_id,
+                type(command).__name__, str(target), _encode(command),
+            )  # fmt: skip
         bound = log.bind(command=type(command).__name__, correlation_id=context.correlation_id)
         for attempt in range(1, command.max_attempts + 1):
             try:
@@ -289,7 +289,7 @@ class PatientServices(AttemptLog):
             record = cast(CommandRecord, self.repository.get(identity.command_id))
         except AggregateNotFoundError:
             return None
-        if record.fingerprint != identity.fingerprint:
+        if not identity.matches(record.fingerprint):
             raise IdempotencyKeyReusedError(
                 "this Idempotency-Key was used with a different request"
             )

@@ -10,6 +10,7 @@ repeating it runs it again (and most likely is refused again).
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -26,12 +27,17 @@ class CommandIdentity:
 
     ``scope`` keeps callers apart (a user's Idempotency-Key, or a feed's source
     system), ``key`` is the caller's key, ``fingerprint`` hashes what was asked so a
-    reused key with another request can be told apart.
+    reused key with another request can be told apart; ``also`` are the fingerprints the
+    same request had under earlier keys (see :class:`Fingerprints`).
     """
 
     scope: str
     key: str
     fingerprint: str
+    also: tuple[str, ...] = ()
+
+    def matches(self, stored: str) -> bool:
+        return stored == self.fingerprint or stored in self.also
 
     @property
     def command_id(self) -> UUID:
@@ -45,6 +51,36 @@ class CommandIdentity:
             digest.update(len(data).to_bytes(8, "big"))
             digest.update(data)
         return digest.hexdigest()
+
+
+#: Marks a keyed fingerprint (an unkeyed one, written before, is 64 hex digits alone).
+KEYED = "k1:"
+
+
+@dataclass(frozen=True)
+class Fingerprints:
+    """How a request's fingerprint is made: HMAC-SHA256 under a secret key, so the
+    fingerprint stored beside a command (and kept after an erasure) cannot confirm a guess
+    at what the request said, a complaint's narrative for one. The fingerprints the same
+    request had under the previous keys, and unkeyed as written before, still match, so a
+    retry across a key rotation or an upgrade is still a replay. No key: unkeyed (tests,
+    the in-memory store)."""
+
+    key: bytes | None = None
+    previous: tuple[bytes, ...] = ()
+
+    def identity(self, scope: str, key: str, *parts: bytes | str) -> CommandIdentity:
+        unkeyed = CommandIdentity.fingerprint_of(*parts)
+        if self.key is None:
+            return CommandIdentity(scope=scope, key=key, fingerprint=unkeyed)
+        earlier = tuple(_keyed(k, unkeyed) for k in self.previous)
+        return CommandIdentity(
+            scope=scope, key=key, fingerprint=_keyed(self.key, unkeyed), also=(*earlier, unkeyed)
+        )
+
+
+def _keyed(secret: bytes, unkeyed: str) -> str:
+    return KEYED + hmac.new(secret, bytes.fromhex(unkeyed), hashlib.sha256).hexdigest()
 
 
 class CommandRecord(Aggregate):

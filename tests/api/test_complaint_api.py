@@ -15,6 +15,7 @@ from litestar.testing import TestClient
 
 from adapters.readmodels.complaints.store import ComplaintsReadModel
 from application.service import PatientServices
+from application.shared.idempotency import KEYED, CommandIdentity
 from tests.support.api import Headers, iso, now, only_attempt_since, position, visit_body
 
 COMPLAINTS = "/api/v1/complaints"
@@ -471,6 +472,10 @@ def test_a_repeated_registration_with_its_key_replays_and_with_another_body_is_4
     assert again.json() == first.json()
     assert (other.status_code, other.json()["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
     assert position(stored_services) == recorded
+    # The fingerprint kept beside the command is keyed: it cannot confirm a guessed narrative.
+    identity = CommandIdentity(scope="user:mo", key="complaint-42", fingerprint="")
+    record = stored_services.repository.get(identity.command_id)
+    assert record.fingerprint.startswith(KEYED)
 
 
 # ---- the worklist ------------------------------------------------------------------------------

@@ -142,8 +142,12 @@ def run_command(
         request.scope, claims, type(command),
         on_behalf_of=on_behalf_of, source_system=source_system, source_message_id=source_message_id,
     )  # fmt: skip
-    identity = command_identity(request.scope, claims, command, idempotency_key, target=target)
-    result = services_of(request).execute(
+    services = services_of(request)
+    identity = command_identity(
+        request.scope, claims, command, idempotency_key, fingerprints=services.fingerprints,
+        target=target,
+    )  # fmt: skip
+    result = services.execute(
         command,
         context,
         target=target,

@@ -25,7 +25,7 @@ from application.shared.attempts import target_type_of
 from application.shared.commands import Command
 from application.shared.context import RequestContext
 from application.shared.errors import NotAuthorisedError
-from application.shared.idempotency import CommandIdentity
+from application.shared.idempotency import CommandIdentity, Fingerprints
 
 _VERSION_TAG = re.compile(r'(?:W/)?"([0-9]{1,18})"|([0-9]{1,18})')
 #: Visible ASCII, no spaces: keys are opaque to us, but must survive headers and proxies intact.
@@ -90,6 +90,7 @@ def command_identity(
     command: Command,
     key: str | None,
     *,
+    fingerprints: Fingerprints,
     target: UUID | None = None,
 ) -> CommandIdentity | None:
     """The identity that makes a command with an ``Idempotency-Key`` run at most once.
@@ -106,10 +107,8 @@ def command_identity(
     # Not scope["path"]: the raw path spells the visit id as the client did, so the same
     # visit in upper case was a "different request" (422). The template plus the canonical
     # (lower-case) UUID name the same target however it was written.
-    fingerprint = CommandIdentity.fingerprint_of(
-        scope["method"],
-        scope["path_template"],
-        str(target) if target is not None else "",
+    return fingerprints.identity(
+        f"user:{claims.subject}", key,
+        scope["method"], scope["path_template"], str(target) if target is not None else "",
         msgspec.json.encode(command),
-    )
-    return CommandIdentity(scope=f"user:{claims.subject}", key=key, fingerprint=fingerprint)
+    )  # fmt: skip
