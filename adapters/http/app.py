@@ -32,6 +32,7 @@ from adapters.http.kit.correlation import (
     RequestLogContextMiddleware,
     echo_correlation_id,
 )
+from adapters.http.kit.fresh_keys import FreshKeysMiddleware
 from adapters.http.kit.parameters import check_parameters
 from adapters.http.kit.problems import PROBLEM_TYPE_BASE, problem_response
 from adapters.http.kit.read_side import READ_DATABASE_STATE_KEY
@@ -139,7 +140,7 @@ def create_app(
         compression_config=compression_config(),
         # Query times and header text that parameter declarations cannot check.
         before_request=check_parameters,
-        middleware=[RequestTimerMiddleware(), RequestLogContextMiddleware()],
+        middleware=[RequestTimerMiddleware(), RequestLogContextMiddleware(), FreshKeysMiddleware()],
         before_send=[echo_correlation_id, metrics.record_response, commit_access],
         response_headers=[
             documented_header(

@@ -10,6 +10,7 @@ nothing and answers 200 with the earlier erasure's id.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -28,6 +29,7 @@ from adapters.http.kit.errors import ServiceUnavailableError
 from adapters.http.kit.problems import problem_responses
 from adapters.http.kit.resources import Resource, documented_header
 from adapters.http.kit.services import services_of
+from adapters.privacy import key_use
 from adapters.privacy.erasing import erasures_for
 from application.privacy.commands import EraseSubject
 from application.privacy.erasures import ErasureOutcome
@@ -135,9 +137,11 @@ class ErasureCertificate(msgspec.Struct, frozen=True, rename="camel"):
     "response on, every complaint narrative, finding, response text and reason sealed for "
     'them reads as "[erased]" everywhere (the complaint, as-of reconstructions, the audit '
     "trail, exports). The rest of each record, and the trail's hash chain, stay as they were. "
-    "201 with the erasure's id; a subject already erased gives 200 with that erasure's id, "
-    "erases nothing and records the request on its certificate. Cannot be undone. `reason` is "
-    "recorded in the certificate as it is: it must not name anyone. Role: privacy_officer.",
+    "It answers 2 s after the keys are destroyed, so no read still answering with the text "
+    "can answer after it. 201 with the erasure's id; a subject already erased gives 200 with "
+    "that erasure's id, erases nothing and records the request on its certificate. Cannot be "
+    "undone. `reason` is recorded in the certificate as it is: it must not name anyone. Role: "
+    "privacy_officer.",
     guards=[may_issue(EraseSubject)],
     dto=CommandBody[EraseSubject],
     return_dto=None,
@@ -166,6 +170,10 @@ def erase_subject(
     if erasures is None:
         raise ServiceUnavailableError("this service's event store seals no personal text")
     outcome: ErasureOutcome = erasures.erase(data.subject_ref, data.reason, context, basis=REQUEST)
+    # A read that opened the text just before the keys went may still be answering: it goes
+    # out within this long of its keys' last check, or is checked again and refused
+    # (adapters.http.kit.fresh_keys). Waiting it out, the answer comes after every one.
+    time.sleep(key_use.GRACE_SECONDS)
     return Response(
         ErasureAccepted(id=outcome.erasure_id, erased_now=outcome.created,
                         position=outcome.position),

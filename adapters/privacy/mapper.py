@@ -26,6 +26,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 
 from adapters.privacy import sealing
+from adapters.privacy.key_use import opened_with
 from adapters.privacy.vault import DataKeyVault, UnknownKeyError
 from domain.shared.personal_data import ERASED_TEXT, PersonalText
 
@@ -174,6 +175,7 @@ class SealingMapper(Mapper[UUID]):
                 return [self._open_all([item])[0] for item in items]
             log.error("privacy.key_missing", record_id=items[0][0], error=str(e))
             return [UNREADABLE_TEXT]
+        opened_with(k for k, key in keys.items() if key is not None)
         return [self._open(keys, *item) for item in items]
 
     def _open(

@@ -4,15 +4,20 @@ was erased, when, by whom and why, without the text."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from litestar.testing import TestClient
 
+from adapters.privacy import key_use, sealing
 from adapters.settings import Settings
+from application.privacy.erasures import ErasureRecord
+from application.service import PatientServices
 from domain.shared.personal_data import ERASED_TEXT
 from tests.support.api import Headers, iso
 
@@ -182,3 +187,67 @@ def test_a_subject_with_no_text_gets_a_certificate_listing_nothing(
         read_client.get(f"{ERASURES}/{erased.json()['id']}", headers=auth("clerk")).status_code
         == 403
     )
+
+
+# ---- a read racing an erasure ----------------------------------------------------------------
+def _slow_open(monkeypatch: pytest.MonkeyPatch, during: Callable[[], None], seconds: float) -> None:
+    """Opening sealed text takes ``seconds``, and ``during`` runs after its key was fetched:
+    a slow read with an erasure committing in the middle of it."""
+    real = sealing.open_text
+    calls: list[int] = []
+
+    def slow(key: bytes, blob: bytes, context: bytes) -> str:
+        if not calls:
+            calls.append(1)
+            during()
+            time.sleep(seconds)
+        return real(key, blob, context)
+
+    monkeypatch.setattr(sealing, "open_text", slow)
+
+
+@pytest.mark.parametrize("erased_meanwhile", [True, False], ids=["erased", "kept"])
+def test_a_slow_read_whose_keys_are_erased_while_it_runs_does_not_answer_with_the_text(
+    read_client: TestClient[Any], stored_services: PatientServices, auth: Callable[..., Headers],
+    monkeypatch: pytest.MonkeyPatch, erased_meanwhile: bool,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(key_use, "GRACE_SECONDS", 0.2)
+    manager = auth("manager", sub="mo")
+    case = _complaint(read_client, manager, "CMP-RACE", NARRATIVE)
+    vault = stored_services.mapper.vault  # type: ignore[attr-defined]
+
+    def erase_now() -> None:
+        if erased_meanwhile:
+            vault.destroy(ErasureRecord(
+                erasure_id=uuid4(), subject_ref="CMP-RACE", basis="request", actor_id="priya",
+                actor_role="privacy_officer", correlation_id="race", reason="DSAR",
+                erased_at=datetime.now(timezone.utc),
+            ))  # fmt: skip
+
+    _slow_open(monkeypatch, erase_now, seconds=0.3)  # past the grace after the key's fetch
+
+    reply = read_client.get(f"{COMPLAINTS}/{case}", headers=manager)
+
+    if erased_meanwhile:  # checked again before it went out: refused, not the text
+        assert reply.status_code == 503, reply.text
+        assert reply.json()["code"] == "SERVICE_UNAVAILABLE"
+        assert NARRATIVE not in reply.text
+        again = read_client.get(f"{COMPLAINTS}/{case}", headers=manager)
+        assert again.json()["summary"] == ERASED_TEXT
+    else:  # checked again, still live: answered
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["summary"] == NARRATIVE
+
+
+def test_an_erasure_answers_only_after_the_grace_a_racing_read_may_take(
+    read_client: TestClient[Any], auth: Callable[..., Headers], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(key_use, "GRACE_SECONDS", 0.5)
+    _complaint(read_client, auth("manager", sub="mo"), "CMP-WAIT", NARRATIVE)
+
+    started = time.monotonic()
+    reply = read_client.post(ERASURES, json={"subjectRef": "CMP-WAIT", "reason": "DSAR"},
+                             headers=auth("privacy_officer", sub="priya"))  # fmt: skip
+
+    assert reply.status_code == 201, reply.text
+    assert time.monotonic() - started >= 0.5

@@ -37,6 +37,7 @@ from schemathesis.core.failures import FailureGroup
 from adapters.auth_tokens import mint_token
 from adapters.composition import open_services
 from adapters.http.app import create_app
+from adapters.privacy import key_use
 from adapters.readmodels.database import open_read_database
 from adapters.readmodels.registry import prepare_read_models, read_model_factories
 from adapters.readmodels.supervisor import ProjectionSupervisor
@@ -330,9 +331,14 @@ def contract_app(contract_settings: Settings) -> Iterator[Any]:
     prepare_read_models(database, factories)
     supervisor = ProjectionSupervisor(database, factories)
     supervisor.start()
+    # An erasure waits out the reads racing it (2 s): shortened, or the generated erasures
+    # would take minutes. The rule it keeps is tested in tests/api/test_erasure.py.
+    grace = pytest.MonkeyPatch()
+    grace.setattr(key_use, "GRACE_SECONDS", 0.01)
     try:
         yield create_app(contract_settings, services, read_database=database)
     finally:
+        grace.undo()
         supervisor.stop()
         database.close()
         services.close()

@@ -1,0 +1,93 @@
+"""No personal text goes out after an erasure of its subject has answered.
+
+A request notes the data keys it opens text with (:mod:`adapters.privacy.key_use`). When any
+part of its response is about to go out :data:`~adapters.privacy.key_use.GRACE_SECONDS` or
+longer after those keys were last known to be live (a slow read, a long export), they are
+looked up again first. All still live: it goes out. One destroyed meanwhile: the response is
+replaced by a 503 problem (repeat the request: the text now reads as erased) or, when part of
+it is out already (a stream), the connection is cut. An erasure answers only that long after
+its keys were destroyed (the privacy route waits), so whatever this lets through went out
+before the erasure's answer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import anyio.to_thread
+import structlog
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from adapters.http.kit.problems import PROBLEM_TYPE_BASE
+from adapters.http.kit.services import SERVICES_STATE_KEY
+from adapters.privacy.key_use import tracked
+from adapters.privacy.vault import UnknownKeyError
+
+log = structlog.get_logger("privacy")
+
+_PROBLEM = json.dumps({
+    "type": PROBLEM_TYPE_BASE + "service-unavailable",
+    "title": "Service unavailable",
+    "status": 503,
+    "code": "SERVICE_UNAVAILABLE",
+    "detail": "Personal text this request read was erased while it ran: repeat the request.",
+}).encode()  # fmt: skip
+
+
+class ErasedWhileSendingError(RuntimeError):
+    """Raised to cut a response whose start is out: the rest would carry erased text."""
+
+
+class FreshKeysMiddleware(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        with tracked() as uses:
+            state: dict[str, bool] = {"started": False, "replaced": False}
+
+            async def guarded(message: Message) -> None:
+                if state["replaced"]:
+                    return  # the app's own answer, replaced by the 503
+                if message["type"] in ("http.response.start", "http.response.body"):
+                    checked_at = time.monotonic()
+                    stale = uses.stale(checked_at)
+                    if stale:
+                        if await anyio.to_thread.run_sync(_all_live, scope, stale):
+                            uses.confirmed(stale, checked_at)
+                        else:
+                            await _refuse(scope, send, state)
+                            return
+                    if message["type"] == "http.response.start":
+                        state["started"] = True
+                await send(message)
+
+            await next_app(scope, receive, guarded)
+
+
+async def _refuse(scope: Scope, send: Send, state: dict[str, bool]) -> None:
+    log.warning("privacy.erased_while_reading", path=scope.get("path_template") or "-")
+    if state["started"]:
+        raise ErasedWhileSendingError("the text being sent was erased: connection cut")
+    state["replaced"] = True
+    await send({
+        "type": "http.response.start", "status": 503,
+        "headers": [(b"content-type", b"application/problem+json"), (b"retry-after", b"0"),
+                    (b"content-length", str(len(_PROBLEM)).encode())],
+    })  # fmt: skip
+    await send({"type": "http.response.body", "body": _PROBLEM, "more_body": False})
+
+
+def _all_live(scope: Scope, key_ids: list[str]) -> bool:
+    services: Any = scope["app"].state.get(SERVICES_STATE_KEY)
+    vault = getattr(getattr(services, "mapper", None), "vault", None)
+    if vault is None:
+        return True  # nothing is sealed in this store
+    try:
+        keys = vault.data_keys(key_ids)
+    except UnknownKeyError:
+        return False
+    return all(key is not None for key in keys.values())
