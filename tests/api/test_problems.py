@@ -18,6 +18,7 @@ from adapters.http.app import create_app
 from adapters.settings import Settings
 from application.service import PatientServices
 from application.shared.errors import VersionConflictError
+from application.shared.idempotency import Fingerprints
 from tests.support.api import (
     API,
     Headers,
@@ -338,6 +339,7 @@ class FailingServices:
 
     def __init__(self, error: Exception) -> None:
         self.error = error
+        self.fingerprints = Fingerprints()  # read before a command runs
 
     def execute(self, *args: Any, **kwargs: Any) -> Any:
         raise self.error
