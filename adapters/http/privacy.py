@@ -169,11 +169,16 @@ def erase_subject(
     erasures = erasures_for(services_of(request))
     if erasures is None:
         raise ServiceUnavailableError("this service's event store seals no personal text")
-    outcome: ErasureOutcome = erasures.erase(data.subject_ref, data.reason, context, basis=REQUEST)
-    # A read that opened the text just before the keys went may still be answering: it goes
-    # out within this long of its keys' last check, or is checked again and refused
-    # (adapters.http.kit.fresh_keys). Waiting it out, the answer comes after every one.
-    time.sleep(key_use.GRACE_SECONDS)
+    try:
+        outcome: ErasureOutcome = erasures.erase(
+            data.subject_ref, data.reason, context, basis=REQUEST
+        )
+    finally:
+        # A read that opened the text just before the keys went may still be answering: it
+        # goes out within this long of its keys' last check, or is checked again and refused
+        # (adapters.http.kit.fresh_keys). Waiting it out, the answer (an error too, once the
+        # keys may be gone) comes after every one; a little more for the clocks' resolution.
+        time.sleep(key_use.GRACE_SECONDS + 0.1)
     return Response(
         ErasureAccepted(id=outcome.erasure_id, erased_now=outcome.created,
                         position=outcome.position),

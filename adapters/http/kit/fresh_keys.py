@@ -46,6 +46,11 @@ class FreshKeysMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope.get("method") not in ("GET", "HEAD"):
+            # A command's reply carries no personal text, and replacing it would tell the
+            # client to repeat a change already committed.
+            await next_app(scope, receive, send)
+            return
         with tracked() as uses:
             state: dict[str, bool] = {"started": False, "replaced": False}
 
