@@ -209,8 +209,10 @@ def export_audit_events(
             _csv_chunks(revealing(request, entries)),
             # Litestar adds "; charset=utf-8" to a text/* type (it was sent twice).
             media_type=CSV_MEDIA_TYPE,
-            headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'},
-        )
+            # Its reasons may be erased later: no cache keeps a copy that would outlive that.
+            headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"',
+                     "Cache-Control": "no-store"},
+        )  # fmt: skip
     return Stream(
         _ndjson_chunks(entries, _AUDIT_EVENTS[export_format]),
         media_type=NDJSON_MEDIA_TYPE,

@@ -10,7 +10,6 @@ process is compared, so the processes' clocks need not agree.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -25,10 +24,17 @@ class KeyUses:
 
     def __init__(self) -> None:
         self._seen: dict[str, float] = {}
+        #: Keys found destroyed: text the request showed as erased.
+        self.erased: set[str] = set()
 
     def note(self, key_ids: Iterable[str], at: float) -> None:
         for key_id in key_ids:
             self._seen.setdefault(key_id, at)
+
+    @property
+    def any(self) -> bool:
+        """Whether the request read any sealed text (open or erased)."""
+        return bool(self._seen or self.erased)
 
     def stale(self, now: float) -> list[str]:
         """The keys last known live :data:`GRACE_SECONDS` ago or longer."""
@@ -42,11 +48,21 @@ class KeyUses:
 _uses: ContextVar[KeyUses | None] = ContextVar("patient_services_key_uses", default=None)
 
 
-def opened_with(key_ids: Iterable[str]) -> None:
-    """Note that text was just opened with these (live) keys, for the current request."""
+def opened_with(live: Iterable[str], erased: Iterable[str], at: float) -> None:
+    """Note that text was opened with the ``live`` keys, known live at ``at`` (the
+    :func:`time.monotonic` taken *before* they were looked up: the erasure may have come
+    any time after that), and shown as erased for the ``erased`` ones."""
     uses = _uses.get()
     if uses is not None:
-        uses.note(key_ids, time.monotonic())
+        uses.note(live, at)
+        uses.erased.update(erased)
+
+
+def showed_erased_text() -> bool:
+    """Whether the current request read text whose key is destroyed. Its answer must then
+    not be a 304: the copy the client holds under the same version may be from before."""
+    uses = _uses.get()
+    return uses is not None and bool(uses.erased)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ the vault never held, or that does not open, reads as :data:`UNREADABLE_TEXT` an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
@@ -168,6 +169,7 @@ class SealingMapper(Mapper[UUID]):
         return revealed
 
     def _open_all(self, items: list[tuple[str, str, tuple[str, bytes]]]) -> list[str]:
+        looked_up_at = time.monotonic()  # the keys are known live from no earlier than this
         try:
             keys = self.vault.data_keys([key_id for _, _, (key_id, _) in items])
         except UnknownKeyError as e:
@@ -175,7 +177,11 @@ class SealingMapper(Mapper[UUID]):
                 return [self._open_all([item])[0] for item in items]
             log.error("privacy.key_missing", record_id=items[0][0], error=str(e))
             return [UNREADABLE_TEXT]
-        opened_with(k for k, key in keys.items() if key is not None)
+        opened_with(
+            live=[k for k, key in keys.items() if key is not None],
+            erased=[k for k, key in keys.items() if key is None],
+            at=looked_up_at,
+        )
         return [self._open(keys, *item) for item in items]
 
     def _open(

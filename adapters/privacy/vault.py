@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import structlog
@@ -68,6 +69,15 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS privacy_retention (name TEXT PRIMARY KEY, "
     "watermark BIGINT NOT NULL)",
 )
+
+
+#: Ids per ``IN`` list: far below either store's bound on parameters in one statement.
+_CHUNK = 500
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
 
 
 def _micros(at: datetime) -> int:
@@ -159,15 +169,15 @@ class DataKeyVault:
         """Each key by id; None for a destroyed key. Raises :class:`UnknownKeyError` for an
         id the vault never held."""
         wanted = sorted(set(key_ids))
-        if not wanted:
-            return {}
-        marks = ", ".join("?" for _ in wanted)
+        rows: list[tuple[Any, ...]] = []
         with self.transaction(write=False) as tx:
-            rows = tx.execute(
-                f"SELECT key_id, kek_id, wrapped_key FROM privacy_data_keys "
-                f"WHERE key_id IN ({marks})",
-                wanted,
-            )
+            for chunk in _chunks(wanted):
+                marks = ", ".join("?" for _ in chunk)
+                rows += tx.execute(
+                    f"SELECT key_id, kek_id, wrapped_key FROM privacy_data_keys "
+                    f"WHERE key_id IN ({marks})",
+                    chunk,
+                )
         found: dict[str, bytes | None] = {
             key_id: None if wrapped is None else self._unwrap(key_id, kek_id, wrapped)
             for key_id, kek_id, wrapped in rows
@@ -176,6 +186,22 @@ class DataKeyVault:
         if missing:
             raise UnknownKeyError(f"data key {missing[0]} is not in the vault")
         return found
+
+    def all_live(self, key_ids: Sequence[str]) -> bool:
+        """Whether every one of these keys is held and not destroyed: a count, without
+        unwrapping any (the check a response makes before it goes out)."""
+        wanted = sorted(set(key_ids))
+        with self.transaction(write=False) as tx:
+            for chunk in _chunks(wanted):
+                marks = ", ".join("?" for _ in chunk)
+                rows = tx.execute(
+                    f"SELECT COUNT(*) FROM privacy_data_keys "
+                    f"WHERE destroyed_at IS NULL AND key_id IN ({marks})",
+                    chunk,
+                )
+                if rows[0][0] != len(chunk):
+                    return False
+        return True
 
     # ---- erasure -----------------------------------------------------------------------
     def destroy(self, erasure: ErasureRecord) -> ErasureRecord | None:

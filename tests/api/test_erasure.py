@@ -251,3 +251,91 @@ def test_an_erasure_answers_only_after_the_grace_a_racing_read_may_take(
 
     assert reply.status_code == 201, reply.text
     assert time.monotonic() - started >= 0.5
+
+
+def _destroy(vault: Any, subject_ref: str) -> None:
+    vault.destroy(ErasureRecord(
+        erasure_id=uuid4(), subject_ref=subject_ref, basis="request", actor_id="priya",
+        actor_role="privacy_officer", correlation_id="race", reason="DSAR",
+        erased_at=datetime.now(timezone.utc),
+    ))  # fmt: skip
+
+
+def test_keys_are_known_live_from_before_their_look_up_not_after_it(
+    read_client: TestClient[Any], stored_services: PatientServices, auth: Callable[..., Headers],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The look-up itself is slow and the erasure commits during it, after the row was read:
+    the text opens, and only the time taken before the look-up shows that it is stale."""
+    monkeypatch.setattr(key_use, "GRACE_SECONDS", 0.2)
+    manager = auth("manager", sub="mo")
+    case = _complaint(read_client, manager, "CMP-LOOKUP", NARRATIVE)
+    vault = stored_services.mapper.vault  # type: ignore[attr-defined]
+    real = vault.data_keys
+
+    def slow_after_reading(key_ids: Any) -> Any:
+        keys = real(key_ids)
+        if any(key is not None for key in keys.values()):
+            _destroy(vault, "CMP-LOOKUP")
+            time.sleep(0.3)
+        return keys
+
+    monkeypatch.setattr(vault, "data_keys", slow_after_reading)
+
+    reply = read_client.get(f"{COMPLAINTS}/{case}", headers=manager)
+
+    assert reply.status_code == 503, reply.text
+    assert NARRATIVE not in reply.text
+
+
+def test_a_key_check_that_fails_is_a_503_problem_not_the_text(
+    read_client: TestClient[Any], stored_services: PatientServices, auth: Callable[..., Headers],
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setattr(key_use, "GRACE_SECONDS", 0.1)
+    manager = auth("manager", sub="mo")
+    case = _complaint(read_client, manager, "CMP-DOWN", NARRATIVE)
+    vault = stored_services.mapper.vault  # type: ignore[attr-defined]
+
+    def store_gone(key_ids: Any) -> bool:
+        raise OSError("the key store is unreachable")
+
+    monkeypatch.setattr(vault, "all_live", store_gone)
+    _slow_open(monkeypatch, lambda: None, seconds=0.2)
+
+    reply = read_client.get(f"{COMPLAINTS}/{case}", headers=manager)
+
+    assert reply.status_code == 503, reply.text
+    assert reply.headers["content-type"].startswith("application/problem+json")
+    assert "could not be checked" in reply.json()["detail"]
+    assert NARRATIVE not in reply.text
+    assert "privacy.key_check_failed" in "".join(capfd.readouterr())
+
+
+def test_a_copy_cached_before_an_erasure_is_not_confirmed_by_a_304(
+    read_client: TestClient[Any], stored_services: PatientServices, auth: Callable[..., Headers]
+) -> None:
+    manager = auth("manager", sub="mo")
+    case = _complaint(read_client, manager, "CMP-CACHED", NARRATIVE)
+    first = read_client.get(f"{COMPLAINTS}/{case}", headers=manager)
+    assert first.json()["summary"] == NARRATIVE
+    assert first.headers["cache-control"] == "no-store"
+    etag = first.headers["etag"]
+    unchanged = read_client.get(f"{COMPLAINTS}/{case}", headers={**manager, "If-None-Match": etag})
+    assert unchanged.status_code == 304  # nothing erased yet: the copy is still right
+
+    _destroy(stored_services.mapper.vault, "CMP-CACHED")  # type: ignore[attr-defined]
+    after = read_client.get(f"{COMPLAINTS}/{case}", headers={**manager, "If-None-Match": etag})
+
+    assert after.status_code == 200, after.text
+    assert after.headers["etag"] == etag  # the record's version has not moved
+    assert after.json()["summary"] == ERASED_TEXT
+    assert after.headers["cache-control"] == "no-store"
+
+
+def test_a_response_without_personal_text_may_be_cached(
+    read_client: TestClient[Any], auth: Callable[..., Headers]
+) -> None:
+    reply = read_client.get("/api/v1/complaint-settings", headers=auth("admin"))
+    assert reply.status_code == 200, reply.text
+    assert "no-store" not in reply.headers.get("cache-control", "")

@@ -322,3 +322,22 @@ def test_over_http_with_read_models_and_hostile_text_nothing_is_left_in_the_stor
     assert not _holds(store_settings, "Hostile Person")
     logged = capfd.readouterr()
     assert "Hostile Person" not in logged.out + logged.err
+
+
+def test_keys_are_looked_up_in_bounded_lists_however_many_a_read_opens(
+    sealed: PatientServices,
+) -> None:
+    """More keys than one ``IN`` list takes (an export across many complainants): every one
+    is found, and a response's re-check sees the one destroyed among them."""
+    vault: Any = sealed.mapper.vault  # type: ignore[attr-defined]
+    key_ids = [vault.sealing_key(f"cmp-{n}", UUID(int=n))[0] for n in range(1, 1202)]
+
+    assert len(vault.data_keys(key_ids)) == len(key_ids)
+    assert vault.all_live(key_ids) is True
+
+    _erasures(sealed).erase("cmp-1100", "DSAR", OFFICER, basis="request")
+
+    keys = vault.data_keys(key_ids)
+    assert [k for k, key in keys.items() if key is None] == [key_ids[1099]]
+    assert vault.all_live(key_ids) is False
+    assert vault.all_live(key_ids[:1099] + key_ids[1100:]) is True
