@@ -14,14 +14,15 @@ In a fresh schema (dropped afterwards unless ``--keep``):
    ``ProjectionRunner`` (one event per transaction, an audit INSERT + the tracking insert;
    :mod:`bench.library_runner`) for ``--library-seconds``;
 3. **rebuild** of each read model into a new generation with ``--extra-batch-sizes``
-   (records/s as ``patient-services rebuild`` shows it);
+   (records/s as ``patient-services rebuild`` shows it), then ``audit verify`` over the
+   whole log once a round (records/s);
 4. **board**: ``patient-services serve`` in a subprocess on that schema, then
    ``--connections`` keep-alive connections sending ``GET /api/v1/flow/board?unit=<the
    busiest unit>`` as a nurse for ``--seconds``, ``--rounds`` times.
 
-Prints the figures beside the targets (catch-up >= 20,000 records/s; board p99 <= 20 ms) and
-writes them as JSON under ``bench/results/`` (git-ignored). ``--profile`` adds a cProfile of
-one more catch-up of each read model.
+Prints the figures beside the targets (catch-up >= 20,000 records/s; audit verify >= 100,000
+records/s; board p99 <= 20 ms) and writes them as JSON under ``bench/results/`` (git-ignored).
+``--profile`` adds a cProfile of one more catch-up of each read model.
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ ENCODINGS: tuple[str | None, ...] = ("gzip", None)
 P99_TARGET_MS = 20.0
 #: Scratch generations for the rounds after the first (far above any real one).
 SCRATCH_GENERATION = 1000
+
+
+#: ``audit verify``: records of the log rechecked per second.
+VERIFY_TARGET = 100_000
 
 
 # ---- setup ------------------------------------------------------------------------------
@@ -736,6 +741,20 @@ def main(argv: list[str] | None = None) -> int:
         figures["rebuilds"] = [asdict(r) for r in rebuilds]
         figures["rebuilds_skipped"] = skipped
 
+        # 3b. audit verify: the whole chain recomputed from the stored log, once a round
+        from adapters.readmodels.audit.store import verify
+
+        verifies: list[dict[str, Any]] = []
+        for round_ in range(1, args.rounds + 1):
+            print(f"round {round_}: audit verify ...", file=sys.stderr, flush=True)
+            began = time.perf_counter()
+            checked = verify(database)
+            seconds = time.perf_counter() - began
+            verifies.append({"ok": checked.ok, "checked": checked.checked, "seconds": seconds,
+                             "per_second": checked.checked / seconds})  # fmt: skip
+            print(f"  {checked.checked / seconds:,.0f} records/s", file=sys.stderr, flush=True)
+        figures["verify"] = verifies
+
         profiles: dict[str, str] = {}
         if args.profile:
             for name in names:
@@ -826,6 +845,13 @@ def report(args: argparse.Namespace, figures: dict[str, Any], population: dict[s
         label = f"{name} ({applied:,} applied)"
         print(f"{label:<30}" + "".join(f"{r:>11,.0f}" for r in rates)
               + f"{medians[name]:>11,.0f}{'>= 20,000':>10}")  # fmt: skip
+    if figures.get("verify"):
+        rates = [v["per_second"] for v in figures["verify"]]
+        checked = figures["verify"][0]["checked"]
+        ok = all(v["ok"] for v in figures["verify"])
+        label = f"audit verify ({checked:,}, {'ok' if ok else 'NOT OK'})"
+        print(f"{label:<30}" + "".join(f"{r:>11,.0f}" for r in rates)
+              + f"{statistics.median(rates):>11,.0f}{'>= 100,000':>11}")  # fmt: skip
     if figures["library_runner"]:
         rates = [lib["per_second"] for lib in figures["library_runner"]]
         medians["library"] = statistics.median(rates)
@@ -897,6 +923,10 @@ def report(args: argparse.Namespace, figures: dict[str, Any], population: dict[s
             f"  {name} catch-up, median of rounds: {medians[name]:,.0f} records/s "
             f"(>= 20,000): {_verdict(medians[name] >= CATCH_UP_TARGET)}"
         )
+    if figures.get("verify"):
+        median = statistics.median(v["per_second"] for v in figures["verify"])
+        print(f"  audit verify, median of rounds: {median:,.0f} records/s (>= 100,000): "
+              f"{_verdict(median >= VERIFY_TARGET)}")  # fmt: skip
     for label, p99 in p99s.items():
         print(
             f"  board p99 ({label}), median of rounds: {p99:.1f} ms (<= 20 ms): "

@@ -58,10 +58,14 @@ class Transaction:
         self.cursor = cursor
         self.dialect = dialect
 
-    def execute(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one statement; return its rows (empty for statements without a result)."""
+    def execute(
+        self, statement: str, params: Sequence[Any] = (), *, binary: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement; return its rows (empty for statements without a result).
+        ``binary``: PostgreSQL sends the results in binary (a ``bytea`` as its bytes, not
+        as hex text: half the bytes, nothing to decode, for a reader of the whole log)."""
         if self.dialect == "postgres":
-            self.cursor.execute(to_pyformat(statement), params, prepare=True)
+            self.cursor.execute(to_pyformat(statement), params, prepare=True, binary=binary)
             return self.cursor.fetchall() if self.cursor.description else []
         self.cursor.execute(statement, params)
         rows: list[tuple[Any, ...]] = self.cursor.fetchall()

@@ -22,21 +22,41 @@ from projections.shared.records import StoredRecord
 
 GENESIS_HASH = hashlib.sha256(b"patient-services:audit-chain:genesis").hexdigest()
 
-_HEADER = struct.Struct(">qqII")
+#: The fixed-width fields before the id: position, version, len(topic), len(state).
+HEADER = struct.Struct(">qqII")
 
 
-def _state_bytes(state: bytes | str) -> bytes:
+def state_bytes(state: bytes | str) -> bytes:
     if isinstance(state, bytes):
         return state
     # A value that is no longer a BLOB (SQLite keeps whatever type an UPDATE wrote).
     return state.encode() if isinstance(state, str) else bytes(state)
 
 
+#: A log row as a reader of the whole log takes it: position, originator id (its 16 bytes),
+#: version, topic (UTF-8 bytes), state (the stored bytes). A plain tuple: no object per row.
+LogRow = tuple[int, bytes, int, bytes, bytes]
+
+
+def log_rows_of(records: Iterable[StoredRecord]) -> Iterator[LogRow]:
+    for r in records:
+        yield (r.position, r.originator_id.bytes, r.originator_version, r.topic.encode(),
+               state_bytes(r.state))  # fmt: skip
+
+
+def row_digest(previous: bytes, row: LogRow) -> bytes:
+    """The chain's hash of ``row`` after ``previous`` (both as bytes): what
+    :func:`chain_hash` computes, without the hex round trips."""
+    position, originator_id, version, topic, state = row
+    header = HEADER.pack(position, version, len(topic), len(state))
+    return hashlib.sha256(previous + header + originator_id + topic + state).digest()
+
+
 def canonical_bytes(record: StoredRecord) -> bytes:
     """What the chain hashes of a record: its place, identity, topic and stored bytes."""
     topic = record.topic.encode()
-    state = _state_bytes(record.state)
-    header = _HEADER.pack(record.position, record.originator_version, len(topic), len(state))
+    state = state_bytes(record.state)
+    header = HEADER.pack(record.position, record.originator_version, len(topic), len(state))
     return header + record.originator_id.bytes + topic + state
 
 
@@ -48,10 +68,10 @@ def iter_chain_hashes(previous_hash: str, records: Iterable[StoredRecord]) -> It
     """The hashes of ``records`` chained after ``previous_hash``, in order (the same as
     :func:`chain_hash` one by one, without converting each digest back from hex)."""
     previous = bytes.fromhex(previous_hash)
-    sha256, pack = hashlib.sha256, _HEADER.pack
+    sha256, pack = hashlib.sha256, HEADER.pack
     for record in records:
         topic = record.topic.encode()
-        state = _state_bytes(record.state)
+        state = state_bytes(record.state)
         header = pack(record.position, record.originator_version, len(topic), len(state))
         previous = sha256(previous + header + record.originator_id.bytes + topic + state).digest()
         yield previous.hex()

@@ -36,8 +36,7 @@ from typing import Annotated, Final, Literal
 
 import msgspec
 
-from projections.audit.chain import GENESIS_HASH, canonical_bytes
-from projections.shared.records import StoredRecord
+from projections.audit.chain import GENESIS_HASH, LogRow, row_digest
 
 FORMAT: Final = "patient-services/audit-checkpoint/1"
 ALGORITHM: Final = "Ed25519"
@@ -121,15 +120,15 @@ class LogDigest(msgspec.Struct, frozen=True):
     records: int
 
 
-def digest_log(records: Iterable[StoredRecord]) -> LogDigest:
-    """Chain ``records`` (ordered by position, from the first) from ``GENESIS_HASH``: the same
-    hashes as the trail's chain, computed without the audit tables."""
+def digest_log(rows: Iterable[LogRow]) -> LogDigest:
+    """Chain the log's ``rows`` (ordered by position, from the first; see
+    :func:`~projections.audit.chain.log_rows_of`) from ``GENESIS_HASH``: the same hashes as
+    the trail's chain, computed without the audit tables."""
     previous = bytes.fromhex(GENESIS_HASH)
-    sha256 = hashlib.sha256
     last_position = count = 0
-    for record in records:
-        previous = sha256(previous + canonical_bytes(record)).digest()
-        last_position = record.position
+    for row in rows:
+        previous = row_digest(previous, row)
+        last_position = row[0]
         count += 1
     return LogDigest(previous.hex(), last_position, count)
 

@@ -18,11 +18,14 @@ from __future__ import annotations
 from projections.audit.chain import (
     GENESIS_HASH,
     ChainLink,
+    LogRow,
     canonical_bytes,
     chain_hash,
     chain_hashes,
     chained_rows,
     iter_chain_hashes,
+    log_rows_of,
+    state_bytes,
 )
 from projections.audit.entries import (
     ACCESS,
@@ -48,7 +51,13 @@ from projections.audit.entries import (
     names_of,
     patients_of,
 )
-from projections.audit.verify import Problem, VerifyResult, verify_chain
+from projections.audit.verify import (
+    LinkRow,
+    Problem,
+    VerifyResult,
+    verify_chain,
+    verify_rows,
+)
 
 __all__ = [
     "ACCESS", "ACCESS_TYPE", "ATTEMPT_OUTCOMES", "ATTEMPT_TYPE", "BOOKKEEPING_TYPES", "CHANGE",
@@ -56,5 +65,6 @@ __all__ = [
     "SUCCESS", "TIME_FIELDS", "AuditEntry", "ChainLink", "EntryRow", "PatientLink",
     "PatientRefLookup", "Problem", "VerifyResult", "canonical_bytes", "chain_hash",
     "chain_hashes", "chained_rows", "derive_entries", "derive_rows", "entry_from_row",
-    "iter_chain_hashes", "names_of", "patients_of", "verify_chain",
+    "iter_chain_hashes", "names_of", "patients_of", "verify_chain", "LinkRow", "LogRow",
+    "log_rows_of", "state_bytes", "verify_rows",
 ]  # fmt: skip

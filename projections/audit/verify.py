@@ -13,7 +13,7 @@ from typing import Literal
 
 import msgspec
 
-from projections.audit.chain import GENESIS_HASH, ChainLink, chain_hash
+from projections.audit.chain import GENESIS_HASH, ChainLink, LogRow, log_rows_of, row_digest
 from projections.shared.records import StoredRecord
 
 #: The problems verify names (see above); ``parked`` is not tampering.
@@ -40,10 +40,8 @@ class VerifyResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     parked_positions: list[int] = msgspec.field(default_factory=list)
 
 
-def _last(links: Iterable[ChainLink], last: ChainLink | None) -> ChainLink | None:
-    for link in links:
-        last = link
-    return last
+#: A chain link as verify reads it: position and hash (hex).
+LinkRow = tuple[int, str]
 
 
 def verify_chain(
@@ -65,44 +63,67 @@ def verify_chain(
     ``parked`` are positions the worker set aside: the chain runs past them (each link
     chains to the one before it), so they are skipped in the log, and the result is
     ``parked`` rather than ok unless tampering is found first."""
-    records = (record for record in log if record.position not in parked)
+    return verify_rows(
+        log_rows_of(log), ((link.position, link.hash) for link in chain),
+        head=head, chained_up_to=chained_up_to, parked=parked,
+    )  # fmt: skip
+
+
+def verify_rows(
+    log: Iterable[LogRow],
+    chain: Iterable[LinkRow],
+    *,
+    head: ChainLink | None = None,
+    chained_up_to: int | None = None,
+    parked: Collection[int] = (),
+) -> VerifyResult:
+    """:func:`verify_chain` over plain rows, as the store streams them: the same hashes as
+    :func:`~projections.audit.chain.chain_hash`, computed in one loop without an object per
+    row (verify reads the whole log: this loop is its speed)."""
+    records = iter(log)
+    if parked:
+        records = (row for row in records if row[0] not in parked)
     links = iter(chain)
-    previous = GENESIS_HASH
+    previous = bytes.fromhex(GENESIS_HASH)
     checked = 0
     record = next(records, None)
-    last: ChainLink | None = None
+    last: LinkRow | None = None
 
     def bad(position: int, problem: Problem) -> VerifyResult:
-        newest = head or _last(links, last)
+        newest: LinkRow | None = (head.position, head.hash) if head is not None else None
+        if newest is None:
+            newest = last
+            for newest in links:  # noqa: B007 - read to the end for the chain's head
+                pass
         return VerifyResult(
             ok=False, checked=checked, first_bad_position=position, problem=problem,
-            head_hash=newest.hash if newest else GENESIS_HASH,
-            head_position=newest.position if newest else 0,
+            head_hash=newest[1] if newest else GENESIS_HASH,
+            head_position=newest[0] if newest else 0,
         )  # fmt: skip
 
     for link in links:
         last = link
-        if record is None or record.position > link.position:
-            return bad(link.position, "removed")
-        if record.position < link.position:
-            return bad(record.position, "inserted")
-        computed = chain_hash(previous, record)
-        if computed != link.hash:
-            return bad(link.position, "altered")
-        previous = computed
+        position = link[0]
+        if record is None or record[0] > position:
+            return bad(position, "removed")
+        if record[0] < position:
+            return bad(record[0], "inserted")
+        digest = row_digest(previous, record)
+        if digest.hex() != link[1]:
+            return bad(position, "altered")
+        previous = digest
         checked += 1
         record = next(records, None)
-    if record is not None and chained_up_to is not None and record.position <= chained_up_to:
-        return bad(record.position, "inserted")
+    if record is not None and chained_up_to is not None and record[0] <= chained_up_to:
+        return bad(record[0], "inserted")
+    head_hash, head_position = (last[1], last[0]) if last else (GENESIS_HASH, 0)
     if parked:
         skipped = sorted(parked)
         return VerifyResult(
             ok=False, checked=checked, first_bad_position=skipped[0], problem="parked",
-            head_hash=last.hash if last else GENESIS_HASH,
-            head_position=last.position if last else 0, parked_positions=skipped,
+            head_hash=head_hash, head_position=head_position, parked_positions=skipped,
         )  # fmt: skip
     return VerifyResult(
         ok=True, checked=checked, first_bad_position=None,
-        head_hash=last.hash if last else GENESIS_HASH,
-        head_position=last.position if last else 0,
+        head_hash=head_hash, head_position=head_position,
     )  # fmt: skip

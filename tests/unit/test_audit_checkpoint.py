@@ -23,7 +23,7 @@ from adapters.audit_signing import (
     sign,
     signature_holds,
 )
-from projections.audit.chain import GENESIS_HASH, chain_hashes
+from projections.audit.chain import GENESIS_HASH, chain_hashes, log_rows_of
 from projections.audit.checkpoint import (
     ALGORITHM,
     FORMAT,
@@ -54,7 +54,7 @@ def records(count: int, first: int = 1) -> list[StoredRecord]:
 
 
 def checkpoint_of(log: list[StoredRecord], key: Ed25519PrivateKey = KEY) -> Checkpoint:
-    digest = digest_log(log)
+    digest = digest_log(log_rows_of(log))
     raw = raw_public_key(key.public_key())
     unsigned = Checkpoint(
         format=FORMAT, position=digest.last_position, head_hash=digest.head_hash,
@@ -97,16 +97,16 @@ def test_an_outsider_checks_a_checkpoint_with_only_its_json_and_a_stock_ed25519_
 def test_the_log_digest_is_the_trails_chain_hash_at_the_last_record() -> None:
     log = records(7)
 
-    digest = digest_log(log)
+    digest = digest_log(log_rows_of(log))
 
     assert digest == LogDigest(chain_hashes(GENESIS_HASH, log)[-1], 7, 7)
-    assert digest_log([]) == LogDigest(GENESIS_HASH, 0, 0)
+    assert digest_log(log_rows_of([])) == LogDigest(GENESIS_HASH, 0, 0)
 
 
 def test_an_unchanged_log_passes_and_records_after_the_position_do_not_count() -> None:
     checkpoint = checkpoint_of(records(4))
 
-    result = compare(checkpoint, digest_log(records(4)), log_position=9)
+    result = compare(checkpoint, digest_log(log_rows_of(records(4))), log_position=9)
 
     assert (result.ok, result.problem, result.checked) == (True, None, 4)
     assert result.head_hash == checkpoint.head_hash
@@ -118,7 +118,7 @@ def test_a_changed_byte_before_the_position_is_reported_as_rewritten() -> None:
     changed = records(4)
     changed[1] = StoredRecord(2, changed[1].originator_id, 1, changed[1].topic, b'{"n":20}')
 
-    result = compare(checkpoint, digest_log(changed), log_position=4)
+    result = compare(checkpoint, digest_log(log_rows_of(changed)), log_position=4)
 
     assert (result.ok, result.problem, result.checkpoint_position) == (False, "rewritten", 4)
     assert "rewritten" in result.detail and "position 4" in result.detail
@@ -127,8 +127,10 @@ def test_a_changed_byte_before_the_position_is_reported_as_rewritten() -> None:
 def test_a_log_lacking_the_positions_record_is_rewritten_and_one_ending_before_truncated() -> None:
     checkpoint = checkpoint_of(records(4))
 
-    gone = compare(checkpoint, digest_log(records(3)), log_position=6)  # 4 deleted, 5-6 new
-    short = compare(checkpoint, digest_log(records(3)), log_position=3)
+    gone = compare(
+        checkpoint, digest_log(log_rows_of(records(3))), log_position=6
+    )  # 4 deleted, 5-6 new
+    short = compare(checkpoint, digest_log(log_rows_of(records(3))), log_position=3)
 
     assert (gone.ok, gone.problem) == (False, "rewritten")
     assert (short.ok, short.problem, short.head_hash) == (False, "truncated", None)

@@ -45,11 +45,14 @@ from adapters.readmodels.tracking import active_position, parked_records, table_
 from projections.audit.trail import (
     GENESIS_HASH,
     ChainLink,
+    LinkRow,
+    LogRow,
     PatientLink,
     VerifyResult,
     chained_rows,
     derive_rows,
-    verify_chain,
+    state_bytes,
+    verify_rows,
 )
 from projections.shared.records import StoredRecord
 
@@ -145,11 +148,13 @@ def chain_head(tx: Transaction, prefix: str) -> ChainLink | None:
 
 
 # ---- verify -------------------------------------------------------------------------------
+# The id as its 16 bytes and the topic as UTF-8, as the chain hashes them: no object per row.
 _LOG_QUERIES = {
-    "postgres": "SELECT notification_id, originator_id, originator_version, topic, state"
+    "postgres": "SELECT notification_id, uuid_send(originator_id), originator_version,"
+    " convert_to(topic, 'UTF8'), state"
     " FROM patient_services_events WHERE notification_id > ? AND notification_id <= ?"
     " ORDER BY notification_id LIMIT ?",
-    "sqlite": "SELECT rowid, originator_id, originator_version, topic, state"
+    "sqlite": "SELECT rowid, originator_id, originator_version, CAST(topic AS BLOB), state"
     " FROM events.stored_events WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?",
 }
 
@@ -169,7 +174,7 @@ def verify(database: ReadDatabase, batch_size: int = VERIFY_BATCH) -> VerifyResu
         # it that the chain lacks mean a forged row, or a chain whose tail was cut off.
         up_to = max(tracked.position, head.position if head else 0)
         parked = {r.position for r in parked_records(tx, NAME, tracked.generation, limit=None)}
-        return verify_chain(
+        return verify_rows(
             _log_rows(tx, up_to, batch_size),
             _chain_links(tx, prefix, batch_size),
             head=head,
@@ -178,30 +183,38 @@ def verify(database: ReadDatabase, batch_size: int = VERIFY_BATCH) -> VerifyResu
         )
 
 
-def _log_rows(tx: Transaction, up_to: int, batch_size: int) -> Iterator[StoredRecord]:
+def _log_rows(tx: Transaction, up_to: int, batch_size: int) -> Iterator[LogRow]:
     statement = _LOG_QUERIES[tx.dialect]
     after = 0
     while True:
-        rows = tx.execute(statement, (after, up_to, batch_size))
-        for position, originator_id, version, topic, state in rows:
-            if not isinstance(originator_id, UUID):
-                originator_id = UUID(originator_id)  # SQLite: 32 hex digits
-            yield StoredRecord(position, originator_id, version, topic, state)
+        rows = tx.execute(statement, (after, up_to, batch_size), binary=True)
+        if tx.dialect == "postgres":
+            yield from rows  # the query's columns are a LogRow's
+        else:
+            for position, originator_id, version, topic, state in rows:
+                yield position, _id_bytes(originator_id), version, topic, state_bytes(state)
         if len(rows) < batch_size:
             return
         after = rows[-1][0]
 
 
-def _chain_links(tx: Transaction, prefix: str, batch_size: int) -> Iterator[ChainLink]:
+def _id_bytes(stored: Any) -> bytes:
+    """SQLite keeps the id as 32 hex digits (any other text a UUID takes is read too)."""
+    if isinstance(stored, str) and len(stored) == 32:
+        return bytes.fromhex(stored)
+    return stored.bytes if isinstance(stored, UUID) else UUID(str(stored)).bytes
+
+
+def _chain_links(tx: Transaction, prefix: str, batch_size: int) -> Iterator[LinkRow]:
     after = 0
     while True:
         rows = tx.execute(
             f"SELECT position, hash FROM {prefix}entries WHERE position > ?"
             " ORDER BY position LIMIT ?",
             (after, batch_size),
+            binary=True,
         )
-        for position, entry_hash in rows:
-            yield ChainLink(position, entry_hash)
+        yield from rows  # (position, hash)
         if len(rows) < batch_size:
             return
         after = rows[-1][0]
