@@ -23,7 +23,7 @@ from projections.shared.records import StoredRecord
 GENESIS_HASH = hashlib.sha256(b"patient-services:audit-chain:genesis").hexdigest()
 
 #: The fixed-width fields before the id: position, version, len(topic), len(state).
-HEADER = struct.Struct(">qqII")
+_HEADER = struct.Struct(">qqII")
 
 
 def state_bytes(state: bytes | str) -> bytes:
@@ -44,36 +44,33 @@ def log_rows_of(records: Iterable[StoredRecord]) -> Iterator[LogRow]:
                state_bytes(r.state))  # fmt: skip
 
 
-def row_digest(previous: bytes, row: LogRow) -> bytes:
-    """The chain's hash of ``row`` after ``previous`` (both as bytes): what
-    :func:`chain_hash` computes, without the hex round trips."""
+def row_bytes(row: LogRow) -> bytes:
+    """What the chain hashes of a row: its place, identity, topic and stored bytes (the one
+    place the layout is written)."""
     position, originator_id, version, topic, state = row
-    header = HEADER.pack(position, version, len(topic), len(state))
-    return hashlib.sha256(previous + header + originator_id + topic + state).digest()
+    return _HEADER.pack(position, version, len(topic), len(state)) + originator_id + topic + state
+
+
+def row_digest(previous: bytes, row: LogRow) -> bytes:
+    """The chain's hash of ``row`` after ``previous``, both as bytes."""
+    return hashlib.sha256(previous + row_bytes(row)).digest()
 
 
 def canonical_bytes(record: StoredRecord) -> bytes:
-    """What the chain hashes of a record: its place, identity, topic and stored bytes."""
-    topic = record.topic.encode()
-    state = state_bytes(record.state)
-    header = HEADER.pack(record.position, record.originator_version, len(topic), len(state))
-    return header + record.originator_id.bytes + topic + state
+    """What the chain hashes of a record."""
+    return row_bytes(next(log_rows_of((record,))))
 
 
 def chain_hash(previous_hash: str, record: StoredRecord) -> str:
-    return hashlib.sha256(bytes.fromhex(previous_hash) + canonical_bytes(record)).hexdigest()
+    return row_digest(bytes.fromhex(previous_hash), next(log_rows_of((record,)))).hex()
 
 
 def iter_chain_hashes(previous_hash: str, records: Iterable[StoredRecord]) -> Iterator[str]:
     """The hashes of ``records`` chained after ``previous_hash``, in order (the same as
     :func:`chain_hash` one by one, without converting each digest back from hex)."""
     previous = bytes.fromhex(previous_hash)
-    sha256, pack = hashlib.sha256, HEADER.pack
-    for record in records:
-        topic = record.topic.encode()
-        state = state_bytes(record.state)
-        header = pack(record.position, record.originator_version, len(topic), len(state))
-        previous = sha256(previous + header + record.originator_id.bytes + topic + state).digest()
+    for row in log_rows_of(records):
+        previous = row_digest(previous, row)
         yield previous.hex()
 
 
