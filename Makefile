@@ -32,6 +32,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.visits
+	$(VENV)/bin/python -m bench.streams
 
 # Read side: projection catch-up over a 210,000-event store and flow-board latency.
 bench-read: $(STAMP)

@@ -44,6 +44,7 @@ from adapters.readmodels.registry import (
 )
 from adapters.readmodels.supervisor import ProjectionSupervisor
 from adapters.settings import Settings
+from adapters.snapshots import snapshot_key_of, stored_snapshots
 from adapters.storage import ensure_schema, eventsourcing_env
 from application.access_log import is_recorded, record_accesses
 from application.capacity.offer_expiry import OfferExpiry
@@ -86,6 +87,9 @@ def open_services(settings: Settings) -> PatientServices:
                 env=eventsourcing_env(settings), policies=policies_of(settings),
                 mapper=partial(SealingMapper, vault=vault, aggregates=SEALED_AGGREGATES),
                 fingerprints=fingerprints_of(current, previous),
+                snapshots=stored_snapshots(snapshot_key_of(current)),
+                snapshot_every=settings.snapshot_every,
+                held_aggregates=settings.held_aggregates,
             )  # fmt: skip
         except BaseException:
             vault.close()

@@ -36,6 +36,7 @@ from adapters.settings_values import (
 )
 from application.shared.access import DEFAULT_PURPOSE_OF_USE, PURPOSE_OF_USE_PATTERN
 from application.shared.permissions import ROLES
+from application.snapshots import HELD_AGGREGATES, SNAPSHOT_EVERY
 from domain.complaints.vocabulary import POLICY_NAMES
 
 __all__ = [
@@ -104,6 +105,10 @@ class Settings:
     waitlist_offer_minutes: int = 120
     late_cancellation_hours: int = 24
     postgres_pool_size: int = 10
+    #: Events a load replays before it leaves a snapshot of the aggregate (0: no snapshots).
+    snapshot_every: int = SNAPSHOT_EVERY
+    #: Aggregates a process holds after a command for the next one on them (0: none).
+    held_aggregates: int = HELD_AGGREGATES
     postgres_schema: str | None = None
     #: Run the projection workers inside each serving process (one leads per read model).
     projection_workers: bool = True
@@ -184,6 +189,8 @@ class Settings:
         in_range("WAITLIST_OFFER_MINUTES", self.waitlist_offer_minutes, 1, 7 * 24 * 60)
         in_range("LATE_CANCELLATION_HOURS", self.late_cancellation_hours, 0, 24 * 365)
         in_range("POSTGRES_POOL_SIZE", self.postgres_pool_size, 1, 1000)
+        in_range("SNAPSHOT_EVERY", self.snapshot_every, 0, 1_000_000)
+        in_range("HELD_AGGREGATES", self.held_aggregates, 0, 1_000_000)
         in_range("PROJECTION_BATCH_INTERVAL_MS", self.projection_batch_interval_ms, 0, 1000)
         in_range("DEADLINE_CHECK_SECONDS", self.deadline_check_seconds, 1, 60)
         in_range("BOARD_MAX_AGE_SECONDS", self.board_max_age_seconds, 1, 60)
@@ -449,6 +456,8 @@ class Settings:
             waitlist_offer_minutes=read_int(env, "WAITLIST_OFFER_MINUTES", 120),
             late_cancellation_hours=read_int(env, "LATE_CANCELLATION_HOURS", 24),
             postgres_pool_size=read_int(env, "POSTGRES_POOL_SIZE", 10),
+            snapshot_every=read_int(env, "SNAPSHOT_EVERY", SNAPSHOT_EVERY),
+            held_aggregates=read_int(env, "HELD_AGGREGATES", HELD_AGGREGATES),
             postgres_schema=env.get("POSTGRES_SCHEMA"),
             projection_workers=read_bool(env, "PROJECTION_WORKERS", True),
             projection_batch_interval_ms=read_int(env, "PROJECTION_BATCH_INTERVAL_MS", 20),

@@ -19,9 +19,9 @@ from uuid import UUID, uuid4
 
 import msgspec
 import structlog
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, Transcoder
 
 from application.attempt_log import AttemptLog
 from application.lost_races import StaleRead, is_lost_race
@@ -41,7 +41,8 @@ from application.shared.errors import (
 from application.shared.idempotency import CommandIdentity, CommandRecord, Fingerprints
 from application.shared.permissions import check_role
 from application.shared.policies import Policies
-from application.shared.ports import PositionLookup
+from application.shared.ports import PositionLookup, SnapshotStore
+from application.snapshots import HELD_AGGREGATES, SNAPSHOT_EVERY, SnapshottingRepository
 from domain.shared.envelope import recording
 from domain.shared.errors import DomainError
 from domain.visits.visit import PatientVisit
@@ -69,13 +70,23 @@ class PatientServices(AttemptLog):
         clock: Callable[[], datetime] = utc_now,
         mapper: Callable[[Transcoder], Mapper[UUID]] | None = None,
         fingerprints: Fingerprints | None = None,
+        snapshots: Callable[[ApplicationRecorder], SnapshotStore | None] | None = None,
+        snapshot_every: int = SNAPSHOT_EVERY,
+        held_aggregates: int = HELD_AGGREGATES,
     ) -> None:
         """``mapper``: builds the event store's mapper from the application's transcoder
         (the composition root passes the one that seals personal free text); None: the
         library's own. ``fingerprints``: how a command's identity fingerprints what it asked
-        (keyed, from the composition root; None: unkeyed)."""
+        (keyed, from the composition root; None: unkeyed). ``snapshots``: builds the
+        snapshot store from the event store's recorder (None, or it gives None, or
+        ``snapshot_every`` 0: every load replays every event; see
+        :mod:`application.snapshots`); ``held_aggregates``: how many aggregates the process
+        holds for the next command on them (0: none)."""
         self.fingerprints = fingerprints or Fingerprints()
         self._make_mapper = mapper
+        self._make_snapshots = snapshots if snapshot_every > 0 else None
+        self._snapshot_every = snapshot_every
+        self._held_aggregates = held_aggregates
         super().__init__(env)
         self.policies = policies or Policies()
         self.clock = clock
@@ -85,6 +96,14 @@ class PatientServices(AttemptLog):
         close_mapper = getattr(self.mapper, "close", None)
         if close_mapper is not None:
             close_mapper()  # the sealing mapper's key vault
+
+    def construct_repository(self) -> Repository[UUID]:
+        snapshots = None if self._make_snapshots is None else self._make_snapshots(self.recorder)
+        if snapshots is None:
+            return super().construct_repository()
+        return SnapshottingRepository(
+            self.events, snapshots, every=self._snapshot_every, held=self._held_aggregates
+        )
 
     def construct_mapper(self) -> Mapper[UUID]:
         if self._make_mapper is None:
@@ -190,8 +209,11 @@ class PatientServices(AttemptLog):
         decided_at = (
             envelope.occurred_at if context.source_system else max(now, envelope.occurred_at)
         )
+        loaded: list[tuple[Aggregate, int]] = []
         with recording(envelope, decided_at=decided_at):
-            aggregates = self._decide(command, target, expected_version, envelope.occurred_at)
+            aggregates = self._decide(
+                command, target, expected_version, envelope.occurred_at, loaded
+            )
         aggregate = aggregates[0]
         created = command.creates
         # The aggregate the reply names is saved after the others the command changed (a
@@ -206,6 +228,9 @@ class PatientServices(AttemptLog):
                 )
             )
         recordings = self.save(*to_save)
+        if created:
+            loaded.append((aggregate, 0))  # held from its creation, for the next command
+        self._keep(loaded)
         position = next(
             (
                 r.notification.id
@@ -226,17 +251,25 @@ class PatientServices(AttemptLog):
         )
 
     def _decide(
-        self, command: Command, target: UUID | None, expected_version: int | None, at: datetime
+        self,
+        command: Command,
+        target: UUID | None,
+        expected_version: int | None,
+        at: datetime,
+        loaded: list[tuple[Aggregate, int]],
     ) -> list[Aggregate]:
+        """The aggregates the command changed, the one it names first; ``loaded`` gets every
+        aggregate it read, with its version then."""
         read: list[tuple[UUID, int]] = []
 
         def load(aggregate_id: UUID, aggregate_type: type[A]) -> A:
             try:
-                aggregate = self.get_aggregate(aggregate_id, aggregate_type)
+                aggregate = self._checkout(aggregate_id, aggregate_type)
             except NotFoundError:
                 read.append((aggregate_id, 0))
                 raise
             read.append((aggregate_id, aggregate.version))
+            loaded.append((aggregate, aggregate.version))
             if (
                 aggregate_id == target
                 and expected_version is not None
@@ -261,6 +294,30 @@ class PatientServices(AttemptLog):
             if self.recorder.select_events(created.id, limit=1):
                 raise AlreadyExistsError(_kind_name(type(created)), created.id)
         return aggregates
+
+    def _checkout(self, aggregate_id: UUID, aggregate_type: type[A]) -> A:
+        """An aggregate for a command to change (see :mod:`application.snapshots`)."""
+        repository = self.repository
+        if not isinstance(repository, SnapshottingRepository):
+            return self.get_aggregate(aggregate_id, aggregate_type)
+        try:
+            aggregate = repository.checkout(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(_kind_name(aggregate_type), aggregate_id) from None
+        if not isinstance(aggregate, aggregate_type):
+            raise NotFoundError(_kind_name(aggregate_type), aggregate_id)
+        return aggregate
+
+    def _keep(self, loaded: list[tuple[Aggregate, int]]) -> None:
+        """Hand a saved command's aggregates back to the repository. One the command loaded
+        twice is not: one of its two objects may be behind the other."""
+        repository = self.repository
+        if not isinstance(repository, SnapshottingRepository):
+            return
+        ids = [aggregate.id for aggregate, _ in loaded]
+        for aggregate, version in loaded:
+            if ids.count(aggregate.id) == 1:
+                repository.keep(aggregate, version)
 
     def _moved(self, read: list[tuple[UUID, int]]) -> bool:
         """Whether any record read (at that version; 0: there was none) has a later event."""

@@ -1,4 +1,5 @@
-"""The PostgreSQL application recorder, extended with :meth:`position_of`.
+"""The PostgreSQL application recorder, extended with :meth:`position_of` and the
+aggregates' snapshots (one row per aggregate, kept by :mod:`adapters.snapshots`).
 
 Selected with ``APPLICATION_RECORDER_TOPIC=adapters.postgres.recorder:PostgresEventRecorder``
 (see :func:`adapters.storage.eventsourcing_env`).
@@ -46,6 +47,30 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
             table=Identifier(self.events_table_name),
         )
 
+        # Not the library's snapshot table (``<app>_snapshots``, one row per snapshot taken):
+        # one row per aggregate, replaced as the aggregate grows or the code changes.
+        self.snapshots_table_name = (
+            self.events_table_name.removesuffix("_events") + "_state_snapshots"
+        )
+        table = SQL("{schema}.{table}").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.snapshots_table_name)
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {table} (aggregate_id {id_type} PRIMARY KEY, "
+                "version bigint NOT NULL, code text NOT NULL, state bytea NOT NULL)"
+            ).format(table=table, id_type=SQL(self.datastore.originator_id_type))
+        )
+        self._select_snapshot_statement = SQL(
+            "SELECT version, code, state FROM {table} WHERE aggregate_id = %s"
+        ).format(table=table)
+        self._upsert_snapshot_statement = SQL(
+            "INSERT INTO {table} AS kept (aggregate_id, version, code, state) "
+            "VALUES (%s, %s, %s, %b) ON CONFLICT (aggregate_id) DO UPDATE SET "
+            "version = excluded.version, code = excluded.code, state = excluded.state "
+            "WHERE excluded.version > kept.version OR excluded.code <> kept.code"
+        ).format(table=table)
+
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -92,8 +117,28 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
     @retry((InterfaceError, OperationalError), max_attempts=3, wait=0.2)
     def position_of(self, originator_id: UUID, version: int) -> int | None:
         """The notification id (global position) of one stored event, or None if absent."""
-        key = originator_id if self.datastore.originator_id_type == "uuid" else str(originator_id)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._select_position_statement, (key, version), prepare=True)
+            curs.execute(
+                self._select_position_statement, (self._key(originator_id), version), prepare=True
+            )
             row = curs.fetchone()
         return None if row is None else row["notification_id"]
+
+    @retry((InterfaceError, OperationalError), max_attempts=3, wait=0.2)
+    def select_snapshot(self, aggregate_id: UUID) -> tuple[int, str, bytes] | None:
+        """The aggregate's snapshot row: ``(version, code fingerprint, state)``."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_snapshot_statement, (self._key(aggregate_id),), prepare=True)
+            row = curs.fetchone()
+        return None if row is None else (row["version"], row["code"], bytes(row["state"]))
+
+    def upsert_snapshot(self, aggregate_id: UUID, version: int, code: str, state: bytes) -> None:
+        """Keep this snapshot unless a newer one of the same code is kept already."""
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            curs.execute(
+                self._upsert_snapshot_statement, (self._key(aggregate_id), version, code, state),
+                prepare=True,
+            )  # fmt: skip
+
+    def _key(self, originator_id: UUID) -> UUID | str:
+        return originator_id if self.datastore.originator_id_type == "uuid" else str(originator_id)
