@@ -28,8 +28,8 @@ subject (destroying their key) must make unreadable everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar, cast
+from collections.abc import Iterable
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, LRUCache, Repository
@@ -37,8 +37,6 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore
 
 from application.shared.ports import SnapshotStore
-
-E = TypeVar("E")
 
 #: Events a load of the current state replays before it leaves a snapshot behind: at most
 #: this many are replayed on top of a snapshot, whatever the stream's length.
@@ -109,23 +107,13 @@ class SnapshottingRepository(Repository[UUID]):
         events = cast(
             Iterable[Aggregate.Event], self.event_store.get(aggregate_id, gt=after, lte=version)
         )
-        replayed = _Counted(events)
         aggregate: Aggregate | None = start
-        for domain_event in replayed:
+        replayed = 0
+        for domain_event in events:
             aggregate = domain_event.mutate(aggregate)
+            replayed += 1
         if aggregate is None:
             raise AggregateNotFoundError(
                 f"Aggregate {aggregate_id!r} version {version!r} not found."
             )
-        return aggregate, replayed.count
-
-
-class _Counted(Iterable[E]):
-    def __init__(self, items: Iterable[E]) -> None:
-        self.items = items
-        self.count = 0
-
-    def __iter__(self) -> Iterator[E]:
-        for item in self.items:
-            self.count += 1
-            yield item
+        return aggregate, replayed
