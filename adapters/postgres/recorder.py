@@ -18,12 +18,17 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from adapters.postgres.channels import events_channel
+
 
 class PostgresEventRecorder(PostgresApplicationRecorder):
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        # The library names the channel after the table, the same in every schema: the
+        # read-model workers of every store in the database would wake for each insert.
+        self.channel_name = events_channel(self.datastore.schema or "public")
         # Four plain arrays in binary, not the library's one array of a composite type: that
         # is sent as text, every field of every event escaped by regular expressions, which
         # took about a third of this process's time per event saved (cProfile of a save of

@@ -37,10 +37,6 @@ Dialect = Literal["postgres", "sqlite"]
 DATABASE_ERRORS: tuple[type[Exception], ...] = (psycopg.Error, sqlite3.Error)
 READ_MODELS_FILE = "read_models.db"
 EVENTS_FILE = f"{APPLICATION_NAME}.db"
-#: The channel eventsourcing's PostgreSQL recorder notifies on each insert (its events
-#: table's name; channels are database-wide, so other stores' writes wake us needlessly,
-#: which costs one empty read).
-EVENTS_CHANNEL = f"{APPLICATION_NAME}_events"
 #: Seconds a SQLite writer waits for the write lock (two workers may write at once).
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -157,6 +153,17 @@ class WorkerConnection(ABC):
         has no notifications), at once on PostgreSQL's NOTIFY; early when ``stop`` is set."""
         stop.wait(poll)
 
+    def wanted_mark(self, name: str) -> int:
+        """Taken before a batch and given to :meth:`linger`: a reader's request for read
+        model ``name`` after this mark ends the linger at once (0 where not counted)."""
+        return 0
+
+    def linger(self, seconds: float, stop: threading.Event, name: str, since: int) -> None:
+        """Wait out the rest of the batch interval before read model ``name``'s next batch,
+        unless a reader has asked for it since ``since`` (:meth:`ReadDatabase.want`) or
+        ``stop`` is set: the interval trades freshness for CPU only while nobody waits."""
+        stop.wait(seconds)
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -180,6 +187,11 @@ class ReadDatabase(ABC):
     @abstractmethod
     def head_position(self) -> int:
         """The newest position in the log (0 when empty)."""
+
+    @abstractmethod
+    def want(self, name: str) -> None:
+        """A read-your-writes request waits for read model ``name``: ask its worker to read
+        now instead of at the end of its batch interval (:meth:`WorkerConnection.linger`)."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from adapters.readmodels.connection import (
     DATABASE_ERRORS,
-    EVENTS_CHANNEL,
     EVENTS_FILE,
     READ_MODELS_FILE,
     Dialect,
@@ -23,7 +22,7 @@ from adapters.readmodels.sqlite_backend import SqliteReadDatabase, SqliteWorkerC
 from adapters.settings import Settings
 
 __all__ = [
-    "DATABASE_ERRORS", "EVENTS_CHANNEL", "EVENTS_FILE", "READ_MODELS_FILE", "Dialect",
+    "DATABASE_ERRORS", "EVENTS_FILE", "READ_MODELS_FILE", "Dialect",
     "PostgresReadDatabase", "PostgresWorkerConnection", "ReadDatabase", "SqliteReadDatabase",
     "SqliteWorkerConnection", "Transaction", "WorkerConnection", "advisory_lock_key",
     "open_read_database",

@@ -15,8 +15,8 @@ import psycopg
 from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool
 
+from adapters.postgres.channels import WANTED_CHANNEL, events_channel
 from adapters.readmodels.connection import (
-    EVENTS_CHANNEL,
     Dialect,
     ReadDatabase,
     Transaction,
@@ -59,6 +59,10 @@ class PostgresWorkerConnection(WorkerConnection):
         self._listening = False
         schema = connection.schema or "public"
         self._schema = schema
+        self._events_channel = events_channel(schema)
+        #: The read models a reader asked for (WANTED_CHANNEL) while this worker was busy
+        #: or asleep: its next linger ends at once.
+        self._wanted: set[str] = set()
         self._select_records = pgsql.SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state "
             "FROM {} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
@@ -87,12 +91,34 @@ class PostgresWorkerConnection(WorkerConnection):
         (the recorder's), so a caught-up worker sleeps on LISTEN instead of polling: it
         wakes as soon as a write commits, and an idle service spends no queries on it."""
         if not self._listening:
-            self._conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(EVENTS_CHANNEL)))
+            for channel in (self._events_channel, WANTED_CHANNEL):
+                self._conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(channel)))
             self._listening = True
-        for _ in self._conn.notifies(timeout=self.LISTEN_TIMEOUT):
-            break  # a write committed (or one did while the last batch ran)
-        for _ in self._conn.notifies(timeout=0):
-            pass  # the others queued meanwhile: the next batch reads them all
+        for notice in self._conn.notifies(timeout=self.LISTEN_TIMEOUT):
+            self._note(notice)
+            if notice.channel == self._events_channel:
+                break  # a write committed (or one did while the last batch ran)
+        for notice in self._conn.notifies(timeout=0):
+            self._note(notice)  # the others queued meanwhile: the next batch reads them all
+
+    def linger(self, seconds: float, stop: threading.Event, name: str, since: int) -> None:
+        # Notifications are queued on the connection, so one sent while the batch ran is
+        # seen here (by _note, or below): none is lost between the batch and the linger.
+        wanted = f"{self._schema}:{name}"
+        if not self._listening:
+            stop.wait(seconds)
+            return
+        if wanted in self._wanted:
+            self._wanted.discard(wanted)
+            return
+        for notice in self._conn.notifies(timeout=seconds):
+            if notice.channel == WANTED_CHANNEL and notice.payload == wanted:
+                return  # new records wait for the next batch either way
+            self._note(notice)
+
+    def _note(self, notice: psycopg.Notify) -> None:
+        if notice.channel == WANTED_CHANNEL and notice.payload.startswith(f"{self._schema}:"):
+            self._wanted.add(notice.payload)
 
     def try_lead(self, lock_name: str) -> bool:
         # Session-level advisory lock: released when this connection ends, however it ends.
@@ -173,6 +199,12 @@ class PostgresReadDatabase(ReadDatabase):
         with self._pool.connection() as conn:
             row = conn.execute(self._select_head).fetchone()
         return int(row[0] or 0) if row else 0
+
+    def want(self, name: str) -> None:
+        # Channels are database-wide: the payload names this store's schema and the model.
+        payload = f"{self._connection.schema or 'public'}:{name}"
+        with self._pool.connection() as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (WANTED_CHANNEL, payload))
 
     def close(self) -> None:
         self._pool.close()
