@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,6 +87,43 @@ def _sqlite_records(rows: list[tuple[Any, ...]]) -> list[StoredRecord]:
     ]
 
 
+class _Wants:
+    """Readers' requests for a read model, counted per (store, read model), for the workers
+    of this process: SQLite has no notifications, and the workers run in the server's
+    process with ``WORKERS=1`` (with more, in their own process, which this does not reach:
+    there a waiting reader waits for the batch interval)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._counts: dict[tuple[Path, str], int] = {}
+
+    def count(self, key: tuple[Path, str]) -> int:
+        with self._changed:
+            return self._counts.get(key, 0)
+
+    def want(self, key: tuple[Path, str]) -> None:
+        with self._changed:
+            self._counts[key] = self._counts.get(key, 0) + 1
+            self._changed.notify_all()
+
+    def wait(
+        self, key: tuple[Path, str], since: int, seconds: float, stop: threading.Event
+    ) -> None:
+        """Until ``key`` is asked for past ``since``, ``seconds`` pass or ``stop`` is set."""
+        deadline = time.monotonic() + seconds
+        with self._changed:
+            while self._counts.get(key, 0) == since and not stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._changed.wait(min(left, STOP_CHECK_SECONDS))
+
+
+#: How often a lingering worker looks at its stop event.
+STOP_CHECK_SECONDS = 0.05
+_WANTS = _Wants()
+
+
 class SqliteWorkerConnection(WorkerConnection):
     dialect: Dialect = "sqlite"
 
@@ -100,6 +138,12 @@ class SqliteWorkerConnection(WorkerConnection):
             var_dir / EVENTS_FILE, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
         )
         self._lock_files: list[int] = []
+
+    def wanted_mark(self, name: str) -> int:
+        return _WANTS.count((self._var_dir, name))
+
+    def linger(self, seconds: float, stop: threading.Event, name: str, since: int) -> None:
+        _WANTS.wait((self._var_dir, name), since, seconds, stop)
 
     def try_lead(self, lock_name: str) -> bool:
         # flock is per open file: other processes (and other workers here) see it held
@@ -191,6 +235,9 @@ class SqliteReadDatabase(ReadDatabase):
         with self.read() as tx:
             rows = tx.execute("SELECT max(rowid) FROM events.stored_events")
         return int(rows[0][0] or 0)
+
+    def want(self, name: str) -> None:
+        _WANTS.want((self._var_dir, name))
 
     def close(self) -> None:
         with self._guard:

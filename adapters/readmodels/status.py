@@ -26,6 +26,7 @@ def wait_for_position(
 ) -> int | None:
     """Wait until the read model has read ``min_position``; its position, or None on timeout."""
     deadline = time.monotonic() + timeout
+    asked = False
     while True:
         with database.read() as tx:
             position = active_position(tx, name).position
@@ -33,6 +34,10 @@ def wait_for_position(
             return position
         if time.monotonic() >= deadline:
             return None
+        if not asked:
+            # Once per request: its worker may be lingering (the batch interval) under load.
+            database.want(name)
+            asked = True
         time.sleep(POLL_SECONDS)
 
 

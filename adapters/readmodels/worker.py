@@ -281,6 +281,8 @@ class ProjectionWorker:
         log.info("projection.leading", projection=self.name, lock=self.lock_name)
         while not stop.is_set():
             started = time.perf_counter()
+            # Before the batch: a reader who asks while it runs may want what it missed.
+            mark = conn.wanted_mark(self.name)
             outcome = self.step(conn)
             if outcome.read:
                 # DEBUG: one line per batch was a third of all lines at INFO; /ready and
@@ -298,7 +300,7 @@ class ProjectionWorker:
                 conn.wait_for_records(self.idle_wait, stop)
                 rest = self.batch_interval - (time.perf_counter() - started)
                 if rest > 0:
-                    stop.wait(rest)
+                    conn.linger(rest, stop, self.name, mark)
 
 
 def _close_quietly(conn: WorkerConnection) -> None:

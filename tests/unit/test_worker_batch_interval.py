@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any
 
+from adapters.readmodels.connection import WorkerConnection
 from adapters.readmodels.visits.store import FlowReadModel
 from adapters.readmodels.worker import BatchOutcome, ProjectionWorker
 
@@ -36,6 +37,10 @@ class _Connection:
 
     def wait_for_records(self, poll: float, stop: threading.Event) -> None:
         time.sleep(self.write_gap)
+
+    # Nobody asks for the read model here: the linger is the base class's plain wait.
+    wanted_mark = WorkerConnection.wanted_mark
+    linger = WorkerConnection.linger
 
 
 class _CountingWorker(ProjectionWorker):
