@@ -35,6 +35,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from adapters.hl7.framing import FrameDecoder, frame
+from adapters.settings import PROJECTION_BATCH_INTERVAL_MS
 from bench.visits import (
     RESULTS,
     Figures,
@@ -150,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool-size", type=int, default=10)
     parser.add_argument(
         "--batch-intervals",
-        default="20",
-        help="PROJECTION_BATCH_INTERVAL_MS values to compare, comma-separated (e.g. 0,20)",
+        default=str(PROJECTION_BATCH_INTERVAL_MS),
+        help="PROJECTION_BATCH_INTERVAL_MS values to compare, comma-separated (e.g. 20,100; "
+        "default: the setting's default)",
     )
     args = parser.parse_args(argv)
 
